@@ -1,0 +1,368 @@
+//! Every configuration key Sluice knows, with its type, default and documentation: the one place
+//! defaults live. `docs/config.md` is generated from these tables (`sluice config-docs`) and a test
+//! checks it is up to date.
+
+/// The type of a configuration value, used to validate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `true` or `false`.
+    Bool,
+    /// An integer between the bounds (inclusive).
+    Int {
+        /// Smallest accepted value.
+        min: i64,
+        /// Largest accepted value.
+        max: i64,
+    },
+    /// Free text.
+    String,
+    /// A secret: accepted like a string, never printed.
+    Password,
+    /// One of the listed values.
+    Enum(&'static [&'static str]),
+    /// A comma-separated list.
+    List,
+}
+
+impl Kind {
+    /// A short description for the reference docs.
+    pub fn describe(&self) -> String {
+        match self {
+            Kind::Bool => "boolean".into(),
+            Kind::Int { min, max } if *max == i64::MAX => format!("int ≥ {min}"),
+            Kind::Int { min, max } => format!("int in [{min}, {max}]"),
+            Kind::String => "string".into(),
+            Kind::Password => "password".into(),
+            Kind::Enum(values) => format!("one of {}", values.join(", ")),
+            Kind::List => "list".into(),
+        }
+    }
+}
+
+/// One configuration key.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyDef {
+    /// The key, as written in the file.
+    pub name: &'static str,
+    /// The value's type.
+    pub kind: Kind,
+    /// The default; `None` means the key is required (or optional without a default when
+    /// `required` is false).
+    pub default: Option<&'static str>,
+    /// Whether a value must be given.
+    pub required: bool,
+    /// What the key does.
+    pub doc: &'static str,
+}
+
+/// A family of keys passed through by prefix (e.g. `producer.override.*`).
+#[derive(Debug, Clone, Copy)]
+pub struct PrefixDef {
+    /// The prefix, including its trailing dot.
+    pub prefix: &'static str,
+    /// What keys under it do.
+    pub doc: &'static str,
+}
+
+const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> KeyDef {
+    KeyDef {
+        name,
+        kind,
+        default: Some(default),
+        required: false,
+        doc,
+    }
+}
+
+const fn required(name: &'static str, kind: Kind, doc: &'static str) -> KeyDef {
+    KeyDef {
+        name,
+        kind,
+        default: None,
+        required: true,
+        doc,
+    }
+}
+
+const fn optional(name: &'static str, kind: Kind, doc: &'static str) -> KeyDef {
+    KeyDef {
+        name,
+        kind,
+        default: None,
+        required: false,
+        doc,
+    }
+}
+
+const POSITIVE: Kind = Kind::Int {
+    min: 1,
+    max: i32::MAX as i64,
+};
+
+/// Converter class names accepted by `key.converter` / `value.converter`.
+pub const CONVERTERS: &[&str] = &[
+    "org.apache.kafka.connect.json.JsonConverter",
+    "org.apache.kafka.connect.storage.StringConverter",
+    "org.apache.kafka.connect.converters.ByteArrayConverter",
+    "json",
+    "string",
+    "bytes",
+    "JsonConverter",
+    "StringConverter",
+    "ByteArrayConverter",
+];
+
+/// Backends accepted by `connector.class` (short names and the Kafka Connect class names users
+/// already have in their files).
+pub const CONNECTOR_CLASSES: &[&str] = &["local"];
+
+/// Keys of a connector file (`name`, `connector.class`, `topic`, ...).
+pub const CONNECTOR_KEYS: &[KeyDef] = &[
+    required("name", Kind::String, "Unique name of the connector. Offsets are stored under it."),
+    required(
+        "connector.class",
+        Kind::Enum(CONNECTOR_CLASSES),
+        "Which object store to read: `local` (a folder; more backends arrive with their issues).",
+    ),
+    key(
+        "tasks.max",
+        POSITIVE,
+        "1",
+        "Number of tasks sharing the objects; each object is read by exactly one task (see `distribution.type`).",
+    ),
+    optional(
+        "topic",
+        Kind::String,
+        "Topic every record goes to. Required unless `file.name.template` contains `{{topic}}`, which then wins.",
+    ),
+    optional(
+        "file.name.template",
+        Kind::String,
+        "Template the WHOLE object key must match, e.g. `{{topic}}-{{partition}}-{{start_offset}}.jsonl`. Placeholders: `{{topic}}`, `{{partition}}`, `{{start_offset}}`, `{{timestamp}}` (Aiven's forms with `:padding=true` and `:unit=yyyy|MM|dd|HH` accepted). Objects that do not match are ignored. Unset: every object under the prefix is read.",
+    ),
+    key(
+        "distribution.type",
+        Kind::Enum(&["object_hash", "partition"]),
+        "object_hash",
+        "How objects are spread over tasks: `object_hash` = XXH3-64 of the object key modulo `tasks.max` (stable across restarts and upgrades); `partition` = the template's `{{partition}}` modulo `tasks.max` (objects without one fall back to object_hash).",
+    ),
+    key(
+        "input.format",
+        Kind::Enum(&["jsonl", "bytes"]),
+        "bytes",
+        "Format of the objects: `jsonl` (one JSON value per line) or `bytes` (fixed-size chunks).",
+    ),
+    key(
+        "transformer.max.buffer.size",
+        POSITIVE,
+        "4096",
+        "`bytes` format: size in bytes of each chunk (record).",
+    ),
+    key(
+        "transformer.max.record.size",
+        POSITIVE,
+        "16777216",
+        "`jsonl` format: longest accepted line in bytes; a longer line is a record error (see `errors.tolerance`).",
+    ),
+    key(
+        "transformer.json.infer.schema",
+        Kind::Bool,
+        "false",
+        "`jsonl` format: infer a Connect schema for each record (objects become structs) instead of schemaless values.",
+    ),
+    key(
+        "errors.tolerance",
+        Kind::Enum(&["none", "all"]),
+        "none",
+        "`none`: a record that cannot be read or converted stops the task with an error naming the object, the record index and the cause. `all`: the record is skipped, counted and logged, and the task goes on.",
+    ),
+    key(
+        "max.poll.records",
+        POSITIVE,
+        "500",
+        "Records a task may have read ahead of the producer (the bounded queue between reading and producing).",
+    ),
+    key(
+        "record.key",
+        Kind::Enum(&["object_key", "none"]),
+        "object_key",
+        "Record key: the object key (a string), or none (null key; the partition then comes from the template or the producer's sticky partitioner).",
+    ),
+    key(
+        "record.timestamp",
+        Kind::Enum(&["object_last_modified", "none"]),
+        "object_last_modified",
+        "Record timestamp: the object's last-modified time, or none (the producer's current time).",
+    ),
+    key(
+        "record.headers.enable",
+        Kind::Bool,
+        "true",
+        "Add headers `sluice.bucket`, `sluice.object.key`, `sluice.object.etag` (when the store has one) and `sluice.record.index` to every record.",
+    ),
+    optional(
+        "local.path",
+        Kind::String,
+        "`local` backend: the folder used as the bucket (required for `connector.class=local`).",
+    ),
+    optional(
+        "local.prefix",
+        Kind::String,
+        "`local` backend: only objects whose key starts with this prefix are read.",
+    ),
+    optional(
+        "key.converter",
+        Kind::Enum(CONVERTERS),
+        "Overrides the worker's `key.converter` for this connector.",
+    ),
+    optional(
+        "value.converter",
+        Kind::Enum(CONVERTERS),
+        "Overrides the worker's `value.converter` for this connector.",
+    ),
+];
+
+/// Prefixed keys of a connector file.
+pub const CONNECTOR_PREFIXES: &[PrefixDef] = &[
+    PrefixDef {
+        prefix: "producer.override.",
+        doc: "librdkafka producer settings for this connector, overriding the worker's (e.g. `producer.override.linger.ms=20`).",
+    },
+    PrefixDef {
+        prefix: "key.converter.",
+        doc: "Settings of this connector's key converter (e.g. `key.converter.schemas.enable=false`).",
+    },
+    PrefixDef {
+        prefix: "value.converter.",
+        doc: "Settings of this connector's value converter.",
+    },
+];
+
+/// Keys of a worker file (`bootstrap.servers`, offsets, converters).
+pub const WORKER_KEYS: &[KeyDef] = &[
+    required(
+        "bootstrap.servers",
+        Kind::String,
+        "Kafka brokers, `host:port` separated by commas.",
+    ),
+    optional(
+        "offset.storage.file.filename",
+        Kind::String,
+        "File that stores source offsets (standalone mode). Rewritten atomically; survives kill -9. Required by `run`; `backfill` without it keeps offsets in memory (no resume).",
+    ),
+    key(
+        "offset.flush.interval.ms",
+        Kind::Int {
+            min: 1,
+            max: i64::MAX,
+        },
+        "5000",
+        "How often acknowledged offsets are written to the offset store (also on stop).",
+    ),
+    key(
+        "key.converter",
+        Kind::Enum(CONVERTERS),
+        "org.apache.kafka.connect.storage.StringConverter",
+        "Converter for record keys (the object key by default, a string).",
+    ),
+    key(
+        "value.converter",
+        Kind::Enum(CONVERTERS),
+        "org.apache.kafka.connect.json.JsonConverter",
+        "Converter for record values.",
+    ),
+    key(
+        "task.shutdown.graceful.timeout.ms",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "10000",
+        "On stop, how long to wait for in-flight records to be acknowledged before giving up on them (their offsets are then not committed).",
+    ),
+    optional(
+        "security.protocol",
+        Kind::String,
+        "Passed to the producer (librdkafka `security.protocol`).",
+    ),
+    optional(
+        "plugin.path",
+        Kind::String,
+        "Accepted so Kafka Connect worker files load unchanged; Sluice has no plugins and ignores it.",
+    ),
+];
+
+/// Prefixed keys of a worker file.
+pub const WORKER_PREFIXES: &[PrefixDef] = &[
+    PrefixDef {
+        prefix: "producer.",
+        doc: "librdkafka producer settings (e.g. `producer.linger.ms=20`, `producer.compression.type=zstd`). Sluice's defaults: `enable.idempotence=true`, `acks=all`, `partitioner=murmur2_random` (the Java client's key hashing).",
+    },
+    PrefixDef {
+        prefix: "kafka.",
+        doc: "Same as `producer.`: librdkafka settings passed straight through.",
+    },
+    PrefixDef {
+        prefix: "ssl.",
+        doc: "TLS settings passed to librdkafka as written (e.g. `ssl.ca.location`).",
+    },
+    PrefixDef {
+        prefix: "sasl.",
+        doc: "SASL settings passed to librdkafka as written (e.g. `sasl.mechanism`, `sasl.username`).",
+    },
+    PrefixDef {
+        prefix: "key.converter.",
+        doc: "Settings of the key converter (e.g. `key.converter.schemas.enable=false`).",
+    },
+    PrefixDef {
+        prefix: "value.converter.",
+        doc: "Settings of the value converter (e.g. `value.converter.schemas.enable=false`).",
+    },
+];
+
+/// Renders the configuration reference (`docs/config.md`) from the tables above.
+pub fn reference_markdown() -> String {
+    let mut out = String::from(
+        "# Configuration reference\n\n\
+         Generated from `core/src/config/defs.rs` by `sluice config-docs`; a test fails when this \
+         file and the code disagree. Unknown keys are rejected with the nearest valid key.\n\n",
+    );
+    let mut table = |title: &str, intro: &str, keys: &[KeyDef], prefixes: &[PrefixDef]| {
+        out.push_str(&format!("## {title}\n\n{intro}\n\n"));
+        out.push_str("| key | type | default | description |\n|---|---|---|---|\n");
+        for k in keys {
+            let default = match (k.default, k.required) {
+                (Some(d), _) => format!("`{d}`"),
+                (None, true) => "required".into(),
+                (None, false) => "unset".into(),
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} |\n",
+                k.name,
+                k.kind.describe(),
+                default,
+                k.doc
+            ));
+        }
+        for p in prefixes {
+            out.push_str(&format!(
+                "| `{}*` | pass-through | | {} |\n",
+                p.prefix, p.doc
+            ));
+        }
+        out.push('\n');
+    };
+    table(
+        "Connector keys",
+        "A connector file (`.properties`, or Kafka Connect's JSON `{\"name\": ..., \"config\": {...}}`).",
+        CONNECTOR_KEYS,
+        CONNECTOR_PREFIXES,
+    );
+    table(
+        "Worker keys",
+        "The worker file given to `sluice run` / `sluice backfill` (like `connect-standalone.properties`).",
+        WORKER_KEYS,
+        WORKER_PREFIXES,
+    );
+    out
+}

@@ -1,0 +1,607 @@
+//! Configuration: Kafka Connect style flat `key=value` files, validated strictly.
+//!
+//! Every key is declared once in [`defs`] with its type, default and documentation. Unknown keys are
+//! rejected with the nearest valid key; every problem in a file is reported at once.
+
+pub mod defs;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::distribution::DistributionType;
+use crate::error::{Error, Result};
+use crate::template::{FileNameTemplate, Placeholder};
+use defs::{KeyDef, Kind, PrefixDef, CONNECTOR_KEYS, CONNECTOR_PREFIXES, WORKER_KEYS, WORKER_PREFIXES};
+
+/// Flat settings as read from a file.
+pub type Settings = BTreeMap<String, String>;
+
+/// Reads a `.properties` file, or a JSON file holding either Kafka Connect's REST body
+/// `{"name": ..., "config": {...}}` or a flat object of settings. A `name` outside `config` is
+/// copied into the settings.
+pub fn load_file(path: &Path) -> Result<Settings> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io(format!("cannot read config file {}", path.display()), e))?;
+    let is_json = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    let parsed = if is_json {
+        parse_json(&text)
+    } else {
+        parse_properties(&text)
+    };
+    parsed.map_err(|e| match e {
+        Error::Config { problems, .. } => Error::Config {
+            context: Some(path.display().to_string()),
+            problems,
+        },
+        other => other,
+    })
+}
+
+/// Parses Java `.properties` text.
+pub fn parse_properties(text: &str) -> Result<Settings> {
+    let map = java_properties::read(text.as_bytes())
+        .map_err(|e| Error::config(format!("not a valid .properties file: {e}")))?;
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect())
+}
+
+/// Parses Connect's JSON connector body, or a flat JSON object of settings.
+pub fn parse_json(text: &str) -> Result<Settings> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| Error::config(format!("not valid JSON: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::config("expected a JSON object"))?;
+    let (flat, name) = match obj.get("config") {
+        Some(serde_json::Value::Object(c)) => (c, obj.get("name")),
+        Some(_) => return Err(Error::config("\"config\" must be a JSON object of settings")),
+        None => (obj, None),
+    };
+    let mut out = Settings::new();
+    let mut problems = Vec::new();
+    for (k, v) in flat {
+        match v {
+            serde_json::Value::String(s) => {
+                out.insert(k.clone(), s.clone());
+            }
+            serde_json::Value::Number(n) => {
+                out.insert(k.clone(), n.to_string());
+            }
+            serde_json::Value::Bool(b) => {
+                out.insert(k.clone(), b.to_string());
+            }
+            other => problems.push(format!(
+                "{k}: expected a string, number or boolean, got {other}"
+            )),
+        }
+    }
+    if let Some(serde_json::Value::String(n)) = name {
+        if let Some(inner) = out.get("name").filter(|inner| *inner != n) {
+            problems.push(format!(
+                "name: the body says {n:?} but config.name says {inner:?}; make them equal"
+            ));
+        }
+        out.insert("name".into(), n.clone());
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(Error::Config {
+            context: None,
+            problems,
+        })
+    }
+}
+
+/// The problem lines of a nested configuration error, each prefixed with `key`.
+fn inner_problems(key: &str, e: Error) -> Vec<String> {
+    match e {
+        Error::Config { problems, .. } => problems.into_iter().map(|p| format!("{key}: {p}")).collect(),
+        other => vec![format!("{key}: {other}")],
+    }
+}
+
+/// A secret-safe rendering of a value for messages.
+fn shown(def: &KeyDef, value: &str) -> String {
+    if def.kind == Kind::Password {
+        "[hidden]".into()
+    } else {
+        format!("{value:?}")
+    }
+}
+
+/// The nearest of `candidates` to `word`, if close enough to be a useful suggestion.
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Checks every key against `defs` and `prefixes`: unknown keys, missing required keys and
+/// values of the wrong type. Returns one line per problem.
+pub fn check_keys(settings: &Settings, defs: &[KeyDef], prefixes: &[PrefixDef]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (k, v) in settings {
+        if let Some(def) = defs.iter().find(|d| d.name == k) {
+            if let Err(e) = check_value(def, v) {
+                problems.push(format!("{k}: {e}"));
+            }
+        } else if prefixes.iter().any(|p| k.starts_with(p.prefix)) {
+            if k.len() == prefixes.iter().find(|p| k.starts_with(p.prefix)).map_or(0, |p| p.prefix.len()) {
+                problems.push(format!("{k}: a setting name must follow the prefix"));
+            }
+        } else {
+            let suggestion = nearest(k, defs.iter().map(|d| d.name))
+                .map(|s| format!("; did you mean {s:?}?"))
+                .unwrap_or_else(|| {
+                    format!(
+                        "; see docs/config.md for the {} valid keys",
+                        defs.len() + prefixes.len()
+                    )
+                });
+            problems.push(format!("{k}: unknown key{suggestion}"));
+        }
+    }
+    for def in defs.iter().filter(|d| d.required) {
+        if settings.get(def.name).is_none_or(|v| v.is_empty()) {
+            problems.push(format!("{}: required; {}", def.name, def.doc));
+        }
+    }
+    problems
+}
+
+fn check_value(def: &KeyDef, v: &str) -> std::result::Result<(), String> {
+    match def.kind {
+        Kind::Bool => parse_bool(v).map(|_| ()),
+        Kind::Int { min, max } => {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| format!("{} is not an integer", shown(def, v)))?;
+            if n < min || n > max {
+                Err(format!("{n} is out of range; expected {}", def.kind.describe()))
+            } else {
+                Ok(())
+            }
+        }
+        Kind::Enum(values) => {
+            if values.contains(&v) {
+                Ok(())
+            } else {
+                let hint = nearest(v, values.iter().copied())
+                    .map(|s| format!(" (did you mean {s:?}?)"))
+                    .unwrap_or_default();
+                Err(format!(
+                    "{} is not valid{hint}; expected one of {}",
+                    shown(def, v),
+                    values.join(", ")
+                ))
+            }
+        }
+        Kind::String | Kind::Password | Kind::List => Ok(()),
+    }
+}
+
+fn parse_bool(v: &str) -> std::result::Result<bool, String> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(format!("{v:?} is not a boolean; expected true or false")),
+    }
+}
+
+/// Typed access to checked settings, falling back to the defaults declared in [`defs`].
+struct Reader<'a> {
+    settings: &'a Settings,
+    defs: &'a [KeyDef],
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &str) -> Option<&str> {
+        let def = self
+            .defs
+            .iter()
+            .find(|d| d.name == name)
+            .unwrap_or_else(|| panic!("config key {name} is not declared in defs.rs"));
+        self.settings
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+            .or(def.default)
+    }
+    fn string(&self, name: &str) -> Option<String> {
+        self.raw(name).map(str::to_owned)
+    }
+    fn int(&self, name: &str) -> i64 {
+        self.raw(name)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} is checked and has a default"))
+    }
+    fn bool(&self, name: &str) -> bool {
+        self.raw(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+    fn prefixed(&self, prefix: &str) -> Settings {
+        self.settings
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|s| (s.to_owned(), v.clone())))
+            .collect()
+    }
+}
+
+/// `errors.tolerance`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorsTolerance {
+    /// Stop the task at the first bad record.
+    None,
+    /// Skip bad records, count and log them.
+    All,
+}
+
+/// `record.key`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKey {
+    /// The object key, as a string.
+    ObjectKey,
+    /// No key.
+    None,
+}
+
+/// `record.timestamp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordTimestamp {
+    /// The object's last-modified time.
+    ObjectLastModified,
+    /// Let the producer stamp the record.
+    None,
+}
+
+/// A converter choice with its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConverterConfig {
+    /// Class name or alias.
+    pub class: String,
+    /// Settings under the converter's prefix, prefix removed.
+    pub settings: Settings,
+}
+
+/// A validated connector configuration.
+#[derive(Debug, Clone)]
+pub struct ConnectorConfig {
+    /// `name`.
+    pub name: String,
+    /// `connector.class`.
+    pub connector_class: String,
+    /// `tasks.max`.
+    pub tasks_max: u32,
+    /// `topic`.
+    pub topic: Option<String>,
+    /// `file.name.template`.
+    pub file_name_template: Option<FileNameTemplate>,
+    /// `distribution.type`.
+    pub distribution_type: DistributionType,
+    /// `input.format`.
+    pub input_format: String,
+    /// `transformer.max.buffer.size`.
+    pub transformer_max_buffer_size: usize,
+    /// `transformer.max.record.size`.
+    pub transformer_max_record_size: usize,
+    /// `transformer.json.infer.schema`.
+    pub transformer_json_infer_schema: bool,
+    /// `errors.tolerance`.
+    pub errors_tolerance: ErrorsTolerance,
+    /// `max.poll.records`.
+    pub max_poll_records: usize,
+    /// `record.key`.
+    pub record_key: RecordKey,
+    /// `record.timestamp`.
+    pub record_timestamp: RecordTimestamp,
+    /// `record.headers.enable`.
+    pub record_headers: bool,
+    /// `key.converter` (+ `key.converter.*`) when overridden for this connector.
+    pub key_converter: Option<ConverterConfig>,
+    /// `value.converter` (+ `value.converter.*`) when overridden for this connector.
+    pub value_converter: Option<ConverterConfig>,
+    /// `producer.override.*`, prefix removed.
+    pub producer_overrides: Settings,
+    /// Every setting as given, for the backend to read its own keys.
+    pub settings: Settings,
+}
+
+impl ConnectorConfig {
+    /// Validates `settings`, reporting every problem at once.
+    pub fn from_settings(settings: &Settings) -> Result<Self> {
+        let mut problems = check_keys(settings, CONNECTOR_KEYS, CONNECTOR_PREFIXES);
+        let r = Reader {
+            settings,
+            defs: CONNECTOR_KEYS,
+        };
+        if !problems.is_empty() {
+            return Err(Error::Config {
+                context: settings.get("name").map(|n| format!("connector {n:?}")),
+                problems,
+            });
+        }
+        let template = match r.string("file.name.template") {
+            Some(t) => match FileNameTemplate::parse(&t) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    problems.extend(inner_problems("file.name.template", e));
+                    None
+                }
+            },
+            None => None,
+        };
+        let topic = r.string("topic");
+        let template_has_topic = template.as_ref().is_some_and(|t| t.has(Placeholder::Topic));
+        if topic.is_none() && !template_has_topic {
+            problems.push(
+                "topic: required (or use {{topic}} in file.name.template); the topic records are written to"
+                    .into(),
+            );
+        }
+        let distribution_type = DistributionType::from_str(
+            r.raw("distribution.type").unwrap_or("object_hash"),
+        )?;
+        if let Err(e) = crate::distribution::validate(distribution_type, template.as_ref()) {
+            problems.extend(inner_problems("distribution.type", e));
+        }
+        let connector_class = r.string("connector.class").unwrap_or_default();
+        if connector_class == "local" && r.raw("local.path").is_none() {
+            problems.push("local.path: required for connector.class=local; the folder to read".into());
+        }
+        let converter = |which: &str| {
+            r.raw(which).map(|class| ConverterConfig {
+                class: class.to_owned(),
+                settings: r.prefixed(&format!("{which}.")),
+            })
+        };
+        if !problems.is_empty() {
+            return Err(Error::Config {
+                context: settings.get("name").map(|n| format!("connector {n:?}")),
+                problems,
+            });
+        }
+        Ok(ConnectorConfig {
+            name: r.string("name").unwrap_or_default(),
+            connector_class,
+            tasks_max: r.int("tasks.max") as u32,
+            topic,
+            file_name_template: template,
+            distribution_type,
+            input_format: r.string("input.format").unwrap_or_default(),
+            transformer_max_buffer_size: r.int("transformer.max.buffer.size") as usize,
+            transformer_max_record_size: r.int("transformer.max.record.size") as usize,
+            transformer_json_infer_schema: r.bool("transformer.json.infer.schema"),
+            errors_tolerance: match r.raw("errors.tolerance") {
+                Some("all") => ErrorsTolerance::All,
+                _ => ErrorsTolerance::None,
+            },
+            max_poll_records: r.int("max.poll.records") as usize,
+            record_key: match r.raw("record.key") {
+                Some("none") => RecordKey::None,
+                _ => RecordKey::ObjectKey,
+            },
+            record_timestamp: match r.raw("record.timestamp") {
+                Some("none") => RecordTimestamp::None,
+                _ => RecordTimestamp::ObjectLastModified,
+            },
+            record_headers: r.bool("record.headers.enable"),
+            key_converter: converter("key.converter"),
+            value_converter: converter("value.converter"),
+            producer_overrides: r.prefixed("producer.override."),
+            settings: settings.clone(),
+        })
+    }
+}
+
+/// A validated worker configuration (standalone mode).
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// `bootstrap.servers`.
+    pub bootstrap_servers: String,
+    /// `offset.storage.file.filename`.
+    pub offset_file: Option<String>,
+    /// `offset.flush.interval.ms`.
+    pub offset_flush_interval_ms: u64,
+    /// `task.shutdown.graceful.timeout.ms`.
+    pub shutdown_timeout_ms: u64,
+    /// `key.converter` with its settings.
+    pub key_converter: ConverterConfig,
+    /// `value.converter` with its settings.
+    pub value_converter: ConverterConfig,
+    /// librdkafka settings: `producer.*`, `kafka.*`, `ssl.*`, `sasl.*`, `security.protocol`.
+    pub producer: Settings,
+}
+
+impl WorkerConfig {
+    /// Validates `settings`, reporting every problem at once.
+    pub fn from_settings(settings: &Settings) -> Result<Self> {
+        let problems = check_keys(settings, WORKER_KEYS, WORKER_PREFIXES);
+        if !problems.is_empty() {
+            return Err(Error::Config {
+                context: Some("worker".into()),
+                problems,
+            });
+        }
+        let r = Reader {
+            settings,
+            defs: WORKER_KEYS,
+        };
+        let mut producer = r.prefixed("kafka.");
+        producer.extend(r.prefixed("producer."));
+        for (k, v) in settings {
+            if k.starts_with("ssl.") || k.starts_with("sasl.") || k == "security.protocol" {
+                producer.insert(k.clone(), v.clone());
+            }
+        }
+        let converter = |which: &str| ConverterConfig {
+            class: r.string(which).unwrap_or_default(),
+            settings: r.prefixed(&format!("{which}.")),
+        };
+        Ok(WorkerConfig {
+            bootstrap_servers: r.string("bootstrap.servers").unwrap_or_default(),
+            offset_file: r.string("offset.storage.file.filename"),
+            offset_flush_interval_ms: r.int("offset.flush.interval.ms") as u64,
+            shutdown_timeout_ms: r.int("task.shutdown.graceful.timeout.ms") as u64,
+            key_converter: converter("key.converter"),
+            value_converter: converter("value.converter"),
+            producer,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn problems(r: Result<ConnectorConfig>) -> Vec<String> {
+        match r {
+            Err(Error::Config { problems, .. }) => problems,
+            other => panic!("expected config problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_nearest() {
+        let s = settings(&[
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/tmp"),
+            ("topic", "t"),
+            ("input.fromat", "jsonl"),
+        ]);
+        let p = problems(ConnectorConfig::from_settings(&s));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].contains("input.fromat") && p[0].contains("\"input.format\""), "{p:?}");
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let s = settings(&[
+            ("tasks.max", "zero"),
+            ("errors.tolerance", "al"),
+            ("record.headers.enable", "yes"),
+        ]);
+        let p = problems(ConnectorConfig::from_settings(&s));
+        let joined = p.join("\n");
+        for needle in ["tasks.max", "errors.tolerance", "\"all\"", "record.headers.enable", "name: required", "connector.class: required"] {
+            assert!(joined.contains(needle), "{needle} missing from {joined}");
+        }
+    }
+
+    #[test]
+    fn defaults_come_from_the_table() {
+        let s = settings(&[
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/tmp"),
+            ("topic", "t"),
+        ]);
+        let c = ConnectorConfig::from_settings(&s).unwrap();
+        assert_eq!(c.tasks_max, 1);
+        assert_eq!(c.max_poll_records, 500);
+        assert_eq!(c.input_format, "bytes");
+        assert_eq!(c.transformer_max_buffer_size, 4096);
+        assert_eq!(c.errors_tolerance, ErrorsTolerance::None);
+        assert!(c.record_headers);
+    }
+
+    #[test]
+    fn topic_may_come_from_the_template() {
+        let s = settings(&[
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/tmp"),
+            ("file.name.template", "{{topic}}-{{partition}}.jsonl"),
+            ("distribution.type", "partition"),
+        ]);
+        let c = ConnectorConfig::from_settings(&s).unwrap();
+        assert!(c.topic.is_none());
+        let s = settings(&[
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/tmp"),
+            ("file.name.template", "x-{{partition}}.jsonl"),
+        ]);
+        let p = problems(ConnectorConfig::from_settings(&s));
+        assert!(p.iter().any(|p| p.starts_with("topic: required")), "{p:?}");
+    }
+
+    #[test]
+    fn partition_distribution_needs_a_partition_placeholder() {
+        let s = settings(&[
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/tmp"),
+            ("topic", "t"),
+            ("distribution.type", "partition"),
+        ]);
+        let p = problems(ConnectorConfig::from_settings(&s));
+        assert!(p.iter().any(|p| p.starts_with("distribution.type")), "{p:?}");
+    }
+
+    #[test]
+    fn connect_json_body_is_accepted() {
+        let s = parse_json(r#"{"name":"c","config":{"connector.class":"local","tasks.max":3,"topic":"t","local.path":"/x"}}"#).unwrap();
+        assert_eq!(s.get("name").unwrap(), "c");
+        assert_eq!(s.get("tasks.max").unwrap(), "3");
+        let c = ConnectorConfig::from_settings(&s).unwrap();
+        assert_eq!(c.tasks_max, 3);
+    }
+
+    #[test]
+    fn worker_collects_librdkafka_settings() {
+        let s = settings(&[
+            ("bootstrap.servers", "localhost:9092"),
+            ("producer.linger.ms", "20"),
+            ("kafka.compression.type", "zstd"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "PLAIN"),
+            ("value.converter.schemas.enable", "false"),
+        ]);
+        let w = WorkerConfig::from_settings(&s).unwrap();
+        assert_eq!(w.producer.get("linger.ms").unwrap(), "20");
+        assert_eq!(w.producer.get("compression.type").unwrap(), "zstd");
+        assert_eq!(w.producer.get("security.protocol").unwrap(), "SASL_SSL");
+        assert_eq!(w.producer.get("sasl.mechanism").unwrap(), "PLAIN");
+        assert_eq!(w.value_converter.settings.get("schemas.enable").unwrap(), "false");
+        assert_eq!(w.offset_flush_interval_ms, 5000);
+        let bad = settings(&[("bootstrap.server", "x")]);
+        let err = WorkerConfig::from_settings(&bad).unwrap_err().to_string();
+        assert!(err.contains("did you mean \"bootstrap.servers\""), "{err}");
+    }
+
+    #[test]
+    fn properties_files_parse() {
+        let s = parse_properties("# comment\nname = c\ntopic:t\nlong=a\\\n  b\n").unwrap();
+        assert_eq!(s.get("name").unwrap(), "c");
+        assert_eq!(s.get("topic").unwrap(), "t");
+        assert_eq!(s.get("long").unwrap(), "ab");
+    }
+
+    #[test]
+    fn reference_docs_are_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/config.md");
+        let expected = defs::reference_markdown();
+        if std::env::var_os("SLUICE_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "docs/config.md is out of date: run `cargo run -- config-docs > docs/config.md` (or SLUICE_UPDATE_DOCS=1 cargo test -p sluice-core config)"
+        );
+    }
+}

@@ -1,0 +1,486 @@
+//! [`JsonConverter`]: byte-for-byte `org.apache.kafka.connect.json.JsonConverter` (Kafka 3.x).
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+
+use super::number::{big_decimal_to_string, java_double_to_string, java_float_to_string};
+use super::Converter;
+use crate::data::logical::{DATE_NAME, DECIMAL_NAME, DECIMAL_SCALE, TIMESTAMP_NAME, TIME_NAME};
+use crate::data::{Schema, SchemaAndValue, Type, Value};
+use crate::error::{Error, Result};
+
+/// How the JSON converter writes Decimal values (`decimal.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecimalFormat {
+    /// Base64 of the unscaled value's two's complement bytes (`BASE64`, Connect's default).
+    #[default]
+    Base64,
+    /// A JSON number, as `BigDecimal.toString` prints it (`NUMERIC`).
+    Numeric,
+}
+
+/// Settings of [`JsonConverter`] (the keys of Connect's `JsonConverterConfig`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonConverterConfig {
+    /// `schemas.enable`: wrap each value in a `{"schema":...,"payload":...}` envelope.
+    pub schemas_enable: bool,
+    /// `decimal.format`: how Decimal values are written.
+    pub decimal_format: DecimalFormat,
+    /// `schemas.cache.size`: accepted for compatibility; it changes nothing here.
+    pub schemas_cache_size: i32,
+    /// `replace.null.with.default`: write a field's default instead of a null value.
+    pub replace_null_with_default: bool,
+}
+
+impl Default for JsonConverterConfig {
+    fn default() -> Self {
+        JsonConverterConfig {
+            schemas_enable: true,
+            decimal_format: DecimalFormat::Base64,
+            schemas_cache_size: 1000,
+            replace_null_with_default: true,
+        }
+    }
+}
+
+/// Writes Connect data as JSON exactly as Kafka Connect's `JsonConverter` does: with
+/// `schemas.enable=true` an envelope `{"schema":<schema>,"payload":<value>}`, otherwise the bare
+/// value; compact (no whitespace), floats in Java's notation, bytes in base64.
+#[derive(Debug, Clone, Default)]
+pub struct JsonConverter {
+    config: JsonConverterConfig,
+}
+
+impl JsonConverter {
+    /// A converter with `config`.
+    pub fn new(config: JsonConverterConfig) -> Self {
+        JsonConverter { config }
+    }
+
+    /// The converter's settings.
+    pub fn config(&self) -> &JsonConverterConfig {
+        &self.config
+    }
+
+    /// Connect's `asJsonSchema`: `type`, then `items` / `keys`,`values` / `fields`, then
+    /// `optional`, `name`, `version`, `doc`, `parameters`, `default` (each only when set).
+    fn schema_json<'a>(&self, schema: &'a Schema) -> Result<Json<'a>> {
+        let mut obj: Vec<(Cow<'a, str>, Json<'a>)> = Vec::with_capacity(4);
+        obj.push(("type".into(), Json::Str(schema.type_().name().into())));
+        match schema.type_() {
+            Type::Array => {
+                obj.push((
+                    "items".into(),
+                    self.schema_json(inner(schema, "array", false)?)?,
+                ));
+            }
+            Type::Map => {
+                obj.push((
+                    "keys".into(),
+                    self.schema_json(inner(schema, "map", true)?)?,
+                ));
+                obj.push((
+                    "values".into(),
+                    self.schema_json(inner(schema, "map", false)?)?,
+                ));
+            }
+            Type::Struct => {
+                let mut fields = Vec::with_capacity(schema.fields().len());
+                for field in schema.fields() {
+                    let mut f = self.schema_json(field.schema())?;
+                    if let Json::Object(entries) = &mut f {
+                        entries.push(("field".into(), Json::Str(field.name().into())));
+                    }
+                    fields.push(f);
+                }
+                obj.push(("fields".into(), Json::Array(fields)));
+            }
+            _ => {}
+        }
+        obj.push(("optional".into(), Json::Bool(schema.is_optional())));
+        if let Some(name) = schema.name() {
+            obj.push(("name".into(), Json::Str(name.into())));
+        }
+        if let Some(version) = schema.version() {
+            obj.push(("version".into(), Json::Int(version.into())));
+        }
+        if let Some(doc) = schema.doc() {
+            obj.push(("doc".into(), Json::Str(doc.into())));
+        }
+        if !schema.parameters().is_empty() {
+            let params = schema
+                .parameters()
+                .iter()
+                .map(|(k, v)| (Cow::from(k.as_str()), Json::Str(v.as_str().into())))
+                .collect();
+            obj.push(("parameters".into(), Json::Object(params)));
+        }
+        if let Some(default) = schema.default_value() {
+            obj.push(("default".into(), self.value_json(Some(schema), default)?));
+        }
+        Ok(Json::Object(obj))
+    }
+
+    /// Connect's `convertToJson`.
+    fn value_json<'a>(&self, schema: Option<&'a Schema>, value: &'a Value) -> Result<Json<'a>> {
+        let Some(schema) = schema else {
+            return schemaless_json(value);
+        };
+        if *value == Value::Null {
+            if let (Some(default), true) = (
+                schema.default_value(),
+                self.config.replace_null_with_default,
+            ) {
+                return self.value_json(Some(schema), default);
+            }
+            if schema.is_optional() {
+                return Ok(Json::Null);
+            }
+            return Err(Error::Data(format!(
+                "null value for a required {} schema{} that has no default value",
+                schema.type_(),
+                schema.name().map(|n| format!(" ({n})")).unwrap_or_default()
+            )));
+        }
+        if let Some(json) = self.logical_json(schema, value)? {
+            return Ok(json);
+        }
+        let mismatch = || {
+            Error::Data(format!(
+                "{} value for a {} schema",
+                value.inferred_type().map_or("null", Type::name),
+                schema.type_()
+            ))
+        };
+        Ok(match (schema.type_(), value) {
+            (Type::Int8, Value::Int8(v)) => Json::Int((*v).into()),
+            (Type::Int16, Value::Int16(v)) => Json::Int((*v).into()),
+            (Type::Int32, Value::Int32(v)) => Json::Int((*v).into()),
+            (Type::Int64, Value::Int64(v)) => Json::Int(*v),
+            (Type::Float32, Value::Float32(v)) => Json::Float(*v),
+            (Type::Float64, Value::Float64(v)) => Json::Double(*v),
+            (Type::Boolean, Value::Boolean(v)) => Json::Bool(*v),
+            (Type::String, Value::String(v)) => Json::Str(v.as_str().into()),
+            (Type::Bytes, Value::Bytes(v)) => Json::Str(base64_of(v).into()),
+            (Type::Array, Value::Array(items)) => {
+                let es = inner(schema, "array", false)?;
+                Json::Array(
+                    items
+                        .iter()
+                        .map(|item| self.value_json(Some(es), item))
+                        .collect::<Result<_>>()?,
+                )
+            }
+            (Type::Map, Value::Map(entries)) => {
+                let ks = inner(schema, "map", true)?;
+                let vs = inner(schema, "map", false)?;
+                if ks.type_() == Type::String {
+                    let mut obj = Vec::with_capacity(entries.len());
+                    for (k, v) in entries {
+                        let key = self.value_json(Some(ks), k)?.into_text();
+                        set(&mut obj, key, self.value_json(Some(vs), v)?);
+                    }
+                    Json::Object(obj)
+                } else {
+                    Json::Array(
+                        entries
+                            .iter()
+                            .map(|(k, v)| {
+                                Ok(Json::Array(vec![
+                                    self.value_json(Some(ks), k)?,
+                                    self.value_json(Some(vs), v)?,
+                                ]))
+                            })
+                            .collect::<Result<_>>()?,
+                    )
+                }
+            }
+            (Type::Struct, Value::Struct(s)) => {
+                if s.schema() != schema {
+                    return Err(Error::Data(format!(
+                        "struct value with schema {:?} for a different struct schema {:?}",
+                        s.schema().name(),
+                        schema.name()
+                    )));
+                }
+                let mut obj = Vec::with_capacity(schema.fields().len());
+                for (field, v) in schema.fields().iter().zip(s.values()) {
+                    let json = self
+                        .value_json(Some(field.schema()), v)
+                        .map_err(|e| match e {
+                            Error::Data(m) => Error::Data(format!("field {:?}: {m}", field.name())),
+                            e => e,
+                        })?;
+                    obj.push((Cow::from(field.name()), json));
+                }
+                Json::Object(obj)
+            }
+            _ => return Err(mismatch()),
+        })
+    }
+
+    /// Decimal, Date, Time and Timestamp, recognised by schema name as Connect does.
+    fn logical_json<'a>(&self, schema: &'a Schema, value: &'a Value) -> Result<Option<Json<'a>>> {
+        let Some(name) = schema.name() else {
+            return Ok(None);
+        };
+        let bad = |expected: &str| {
+            Error::Data(format!(
+                "invalid value for {name}: expected {expected}, got {}",
+                value.inferred_type().map_or("null", Type::name)
+            ))
+        };
+        Ok(Some(match name {
+            DECIMAL_NAME => {
+                let Value::Bytes(bytes) = value else {
+                    return Err(bad("bytes"));
+                };
+                if bytes.is_empty() {
+                    return Err(Error::Data(format!("{name} value with no bytes")));
+                }
+                match self.config.decimal_format {
+                    DecimalFormat::Base64 => {
+                        Json::Str(base64_of(minimal_twos_complement(bytes)).into())
+                    }
+                    DecimalFormat::Numeric => {
+                        let scale = schema
+                            .parameters()
+                            .get(DECIMAL_SCALE)
+                            .and_then(|s| s.trim().parse::<i32>().ok())
+                            .ok_or_else(|| {
+                                Error::Data(format!(
+                                    "{name} schema without an integer '{DECIMAL_SCALE}' parameter"
+                                ))
+                            })?;
+                        Json::Number(big_decimal_to_string(bytes, scale))
+                    }
+                }
+            }
+            DATE_NAME | TIME_NAME => match value {
+                Value::Int32(v) => Json::Int((*v).into()),
+                _ => return Err(bad("int32")),
+            },
+            TIMESTAMP_NAME => match value {
+                Value::Int64(v) => Json::Int(*v),
+                _ => return Err(bad("int64")),
+            },
+            _ => return Ok(None),
+        }))
+    }
+}
+
+impl Converter for JsonConverter {
+    fn from_connect_data(&self, _topic: &str, data: &SchemaAndValue) -> Result<Option<Vec<u8>>> {
+        let schema = data.schema.as_ref();
+        if schema.is_none() && data.value == Value::Null {
+            return Ok(None);
+        }
+        if let Some(schema) = schema {
+            schema.validate_value(&data.value)?;
+        }
+        let payload = self.value_json(schema, &data.value)?;
+        let json = if self.config.schemas_enable {
+            let schema_json = match schema {
+                Some(s) => self.schema_json(s)?,
+                None => Json::Null,
+            };
+            Json::Object(vec![
+                ("schema".into(), schema_json),
+                ("payload".into(), payload),
+            ])
+        } else {
+            payload
+        };
+        let mut out = Vec::with_capacity(64);
+        json.write(&mut out);
+        Ok(Some(out))
+    }
+}
+
+/// Connect's `convertToJson` without a schema: the type is inferred from the value.
+fn schemaless_json(value: &Value) -> Result<Json<'_>> {
+    Ok(match value {
+        Value::Null => Json::Null,
+        Value::Int8(v) => Json::Int((*v).into()),
+        Value::Int16(v) => Json::Int((*v).into()),
+        Value::Int32(v) => Json::Int((*v).into()),
+        Value::Int64(v) => Json::Int(*v),
+        Value::Float32(v) => Json::Float(*v),
+        Value::Float64(v) => Json::Double(*v),
+        Value::Boolean(v) => Json::Bool(*v),
+        Value::String(v) => Json::Str(v.as_str().into()),
+        Value::Bytes(v) => Json::Str(base64_of(v).into()),
+        Value::Array(items) => {
+            Json::Array(items.iter().map(schemaless_json).collect::<Result<_>>()?)
+        }
+        Value::Map(entries) => {
+            if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) {
+                let mut obj = Vec::with_capacity(entries.len());
+                for (k, v) in entries {
+                    let key = k.as_str().unwrap_or_default();
+                    set(&mut obj, key.into(), schemaless_json(v)?);
+                }
+                Json::Object(obj)
+            } else {
+                Json::Array(
+                    entries
+                        .iter()
+                        .map(|(k, v)| {
+                            Ok(Json::Array(vec![schemaless_json(k)?, schemaless_json(v)?]))
+                        })
+                        .collect::<Result<_>>()?,
+                )
+            }
+        }
+        Value::Struct(s) => {
+            return Err(Error::Data(format!(
+                "a struct value ({}) needs its schema: schemaless data cannot hold a struct (Kafka \
+                 Connect's JsonConverter rejects it too); pass the struct's schema with the value",
+                s.schema().name().unwrap_or("unnamed struct")
+            )))
+        }
+    })
+}
+
+fn inner<'a>(schema: &'a Schema, kind: &str, key: bool) -> Result<&'a Schema> {
+    let s = if key {
+        schema.key_schema()
+    } else {
+        schema.value_schema()
+    };
+    s.ok_or_else(|| {
+        Error::Data(format!(
+            "{kind} schema without a {} schema",
+            if key { "key" } else { "value" }
+        ))
+    })
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Drops redundant sign bytes, as Java's `BigInteger.toByteArray` never writes them.
+fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
+    let mut start = 0;
+    while start + 1 < bytes.len() {
+        let (b, next) = (bytes[start], bytes[start + 1]);
+        if (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
+            start += 1;
+        } else {
+            break;
+        }
+    }
+    &bytes[start..]
+}
+
+/// Jackson's `ObjectNode.set`: a repeated key keeps its first position and takes the new value.
+fn set<'a>(obj: &mut Vec<(Cow<'a, str>, Json<'a>)>, key: Cow<'a, str>, value: Json<'a>) {
+    match obj.iter_mut().find(|(k, _)| *k == key) {
+        Some(entry) => entry.1 = value,
+        None => obj.push((key, value)),
+    }
+}
+
+/// A JSON tree shaped like Jackson's `JsonNode`s, written exactly as Jackson writes them.
+#[derive(Debug, Clone, PartialEq)]
+enum Json<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f32),
+    Double(f64),
+    /// A number already in its final text form (BigDecimal).
+    Number(String),
+    Str(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+impl<'a> Json<'a> {
+    /// Jackson's `JsonNode.asText` for the nodes used as map keys.
+    fn into_text(self) -> Cow<'a, str> {
+        match self {
+            Json::Str(s) => s,
+            Json::Null => "null".into(),
+            Json::Bool(b) => b.to_string().into(),
+            Json::Int(i) => i.to_string().into(),
+            Json::Float(f) => java_float_to_string(f).into(),
+            Json::Double(d) => java_double_to_string(d).into(),
+            Json::Number(n) => n.into(),
+            Json::Array(_) | Json::Object(_) => "".into(),
+        }
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Json::Null => out.extend_from_slice(b"null"),
+            Json::Bool(true) => out.extend_from_slice(b"true"),
+            Json::Bool(false) => out.extend_from_slice(b"false"),
+            Json::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+            // Jackson quotes NaN and the infinities (QUOTE_NON_NUMERIC_NUMBERS is on by default).
+            Json::Float(f) if !f.is_finite() => write_str(out, &java_float_to_string(*f)),
+            Json::Float(f) => out.extend_from_slice(java_float_to_string(*f).as_bytes()),
+            Json::Double(d) if !d.is_finite() => write_str(out, &java_double_to_string(*d)),
+            Json::Double(d) => out.extend_from_slice(java_double_to_string(*d).as_bytes()),
+            Json::Number(n) => out.extend_from_slice(n.as_bytes()),
+            Json::Str(s) => write_str(out, s),
+            Json::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write(out);
+                }
+                out.push(b']');
+            }
+            Json::Object(entries) => {
+                out.push(b'{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, k);
+                    out.push(b':');
+                    v.write(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+/// A JSON string as Jackson's `UTF8JsonGenerator` writes it: `"` and `\` backslash-escaped, the
+/// control characters below 0x20 as `\b \t \n \f \r` or `\u00XX` (upper-case hex), everything else
+/// (including non-ASCII, `/` and DEL) as raw UTF-8.
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            0x08 => b'b',
+            0x09 => b't',
+            0x0A => b'n',
+            0x0C => b'f',
+            0x0D => b'r',
+            0x00..=0x1F => 0,
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        start = i + 1;
+        if short != 0 {
+            out.extend_from_slice(&[b'\\', short]);
+        } else {
+            out.extend_from_slice(b"\\u00");
+            out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]]);
+        }
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}

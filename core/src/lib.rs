@@ -1,0 +1,21 @@
+//! Sluice core: Kafka Connect's data model, configuration, offsets, the source task driver,
+//! converters and the Kafka producer.
+#![warn(missing_docs)]
+
+pub mod backoff;
+pub mod config;
+pub mod convert;
+pub mod data;
+pub mod distribution;
+mod error;
+pub mod kafka;
+pub mod metrics;
+pub mod object;
+pub mod offsets;
+pub mod record;
+pub mod source;
+pub mod task;
+pub mod template;
+pub mod transformer;
+
+pub use error::{BoxError, Error, Result};

@@ -1,0 +1,62 @@
+//! Counters a running task updates and a CLI or test reads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Live counters of one connector (all its tasks add to the same set).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Objects read to the end.
+    pub objects_finished: AtomicU64,
+    /// Objects abandoned after an error (tolerance `all`).
+    pub objects_failed: AtomicU64,
+    /// Bytes handed to transformers.
+    pub bytes_read: AtomicU64,
+    /// Records read from objects.
+    pub records_read: AtomicU64,
+    /// Records Kafka acknowledged.
+    pub records_acked: AtomicU64,
+    /// Records skipped because of an error (tolerance `all`).
+    pub records_failed: AtomicU64,
+    /// Offset commits written to the offset store.
+    pub offset_commits: AtomicU64,
+}
+
+/// A plain copy of [`Metrics`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsSnapshot {
+    /// See [`Metrics::objects_finished`].
+    pub objects_finished: u64,
+    /// See [`Metrics::objects_failed`].
+    pub objects_failed: u64,
+    /// See [`Metrics::bytes_read`].
+    pub bytes_read: u64,
+    /// See [`Metrics::records_read`].
+    pub records_read: u64,
+    /// See [`Metrics::records_acked`].
+    pub records_acked: u64,
+    /// See [`Metrics::records_failed`].
+    pub records_failed: u64,
+    /// See [`Metrics::offset_commits`].
+    pub offset_commits: u64,
+}
+
+impl Metrics {
+    /// Adds `n` to a counter.
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// A copy of every counter.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            objects_finished: g(&self.objects_finished),
+            objects_failed: g(&self.objects_failed),
+            bytes_read: g(&self.bytes_read),
+            records_read: g(&self.records_read),
+            records_acked: g(&self.records_acked),
+            records_failed: g(&self.records_failed),
+            offset_commits: g(&self.offset_commits),
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! [`FileOffsetStore`]: offsets in a local file, for standalone mode (like Kafka Connect's
+//! `offset.storage.file.filename`).
+//!
+//! # File format
+//!
+//! UTF-8 text, one JSON object per line, one line per stored source partition, sorted by key:
+//!
+//! ```text
+//! {"key":["my-connector",{"bucket":"b","object":"t-0-1.jsonl"}],"value":{"finished":true,"recordCount":42}}
+//! ```
+//!
+//! `key` is Kafka Connect's offset key, the JSON array `["<connector>",{<source partition>}]`, and
+//! `value` the source offset object; both with sorted keys, so the key string is canonical.
+//! Every integer is read back as a Long (i64). When loading, blank lines are skipped, a later
+//! line wins over an earlier one with the same key, and a `"value":null` line (a tombstone)
+//! deletes the key; Sluice itself never writes either.
+//!
+//! # Durability
+//!
+//! Each [`put`](OffsetStore::put) rewrites the whole file atomically: it writes `<path>.tmp` in
+//! the same directory, fsyncs it, renames it over `<path>` and fsyncs the directory. A crash (even
+//! `kill -9` or a power cut) at any instant therefore leaves either the old or the new complete
+//! file; a leftover `<path>.tmp` is ignored when loading and overwritten by the next write.
+//! Puts are serialised. Only one process may use a given file at a time (nothing enforces it).
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use crate::error::{BoxError, Error, Result};
+
+use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore};
+use super::value::{map_from_json, map_to_json, OffsetMap};
+
+/// Every stored entry, by Kafka Connect offset key: (connector, partition, offset).
+type State = std::collections::BTreeMap<String, (String, OffsetMap, OffsetMap)>;
+
+/// Offsets in a local file, rewritten atomically on every put. See the
+/// [module documentation](self) for the format and the guarantees.
+#[derive(Debug)]
+pub struct FileOffsetStore {
+    path: PathBuf,
+    tmp: PathBuf,
+    state: Arc<Mutex<State>>,
+    /// Held from the start of a put until its file is durable (even if the put is cancelled).
+    write_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl FileOffsetStore {
+    /// Opens the store at `path`, loading the file. A missing file is an empty store (it is
+    /// created by the first put); a missing directory, an unreadable or a corrupt file is an
+    /// [`Error::OffsetStore`] naming the path (and the line), never a silent start from zero.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let location = location(&path);
+        let fail = |message: String, source: Option<BoxError>| Error::OffsetStore {
+            location: location.clone(),
+            message,
+            source,
+        };
+        let dir = parent_dir(&path);
+        if !dir.is_dir() {
+            return Err(fail(
+                format!(
+                    "the directory {} does not exist: create it or choose another offset file",
+                    dir.display()
+                ),
+                None,
+            ));
+        }
+        let state = match fs::read(&path) {
+            Ok(bytes) => parse_file(&bytes).map_err(|(line, what, source)| {
+                fail(
+                    format!(
+                        "the offset file is corrupt at line {line} ({what}): restore it from backup or delete it to start from zero"
+                    ),
+                    source,
+                )
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(),
+            Err(e) => {
+                return Err(fail(
+                    "cannot read the offset file: check that it is a readable file".into(),
+                    Some(Box::new(e)),
+                ))
+            }
+        };
+        let mut tmp = path.clone().into_os_string();
+        tmp.push(".tmp");
+        Ok(FileOffsetStore {
+            path,
+            tmp: PathBuf::from(tmp),
+            state: Arc::new(Mutex::new(state)),
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// The offset file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn location(path: &Path) -> String {
+    format!("file {}", path.display())
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+type LineError = (usize, String, Option<BoxError>);
+
+fn parse_file(bytes: &[u8]) -> std::result::Result<State, LineError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1;
+        (
+            line,
+            "not UTF-8 text".to_owned(),
+            Some(Box::new(e) as BoxError),
+        )
+    })?;
+    let mut state = State::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            (
+                n,
+                "not valid JSON".to_owned(),
+                Some(Box::new(e) as BoxError),
+            )
+        })?;
+        let shape = || {
+            (
+                n,
+                "expected {\"key\":[\"<connector>\",{...}],\"value\":{...}}".to_owned(),
+                None,
+            )
+        };
+        let obj = v.as_object().ok_or_else(shape)?;
+        let (Some(key), Some(value)) = (obj.get("key"), obj.get("value")) else {
+            return Err(shape());
+        };
+        let (connector, partition) = parse_connect_offset_key(key)
+            .map_err(|e| (n, "bad key".to_owned(), Some(Box::new(e) as BoxError)))?;
+        let canonical = connect_offset_key(&connector, &partition);
+        if value.is_null() {
+            state.remove(&canonical);
+            continue;
+        }
+        let offset = map_from_json(value)
+            .map_err(|e| (n, "bad value".to_owned(), Some(Box::new(e) as BoxError)))?;
+        state.insert(canonical, (connector, partition, offset));
+    }
+    Ok(state)
+}
+
+fn render(state: &State) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (connector, partition, offset) in state.values() {
+        let line = serde_json::json!({
+            "key": [connector, map_to_json(partition)],
+            "value": map_to_json(offset),
+        });
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Writes `bytes` to `tmp`, fsyncs, renames over `path`, fsyncs the directory. On failure, says
+/// which step failed.
+fn write_atomically(
+    path: &Path,
+    tmp: &Path,
+    bytes: &[u8],
+) -> std::result::Result<(), (String, std::io::Error)> {
+    let step = |what: &str, p: &Path| format!("{what} {}", p.display());
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(tmp)
+        .map_err(|e| (step("creating", tmp), e))?;
+    f.write_all(bytes).map_err(|e| (step("writing", tmp), e))?;
+    f.sync_all().map_err(|e| (step("syncing", tmp), e))?;
+    drop(f);
+    fs::rename(tmp, path).map_err(|e| {
+        (
+            format!("renaming {} over {}", tmp.display(), path.display()),
+            e,
+        )
+    })?;
+    sync_dir(&parent_dir(path)).map_err(|e| (step("syncing the directory", &parent_dir(path)), e))
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[async_trait]
+impl OffsetStore for FileOffsetStore {
+    async fn get(
+        &self,
+        connector: &str,
+        partitions: &[OffsetMap],
+    ) -> Result<Vec<Option<OffsetMap>>> {
+        let state = self.state();
+        Ok(partitions
+            .iter()
+            .map(|p| {
+                state
+                    .get(&connect_offset_key(connector, p))
+                    .map(|(_, _, offset)| offset.clone())
+            })
+            .collect())
+    }
+
+    async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
+        Ok(self
+            .state()
+            .values()
+            .filter(|(c, _, _)| c == connector)
+            .map(|(_, p, o)| (p.clone(), o.clone()))
+            .collect())
+    }
+
+    async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // Held until the blocking write ends, even if this future is dropped meanwhile.
+        let guard = self.write_lock.clone().lock_owned().await;
+        let mut next = self.state().clone();
+        for (partition, offset) in batch {
+            let key = connect_offset_key(connector, &partition);
+            match offset {
+                Some(offset) => {
+                    next.insert(key, (connector.to_owned(), partition, offset));
+                }
+                None => {
+                    next.remove(&key);
+                }
+            }
+        }
+        let (path, tmp, state) = (self.path.clone(), self.tmp.clone(), self.state.clone());
+        let written = tokio::task::spawn_blocking(move || {
+            let _guard = guard;
+            write_atomically(&path, &tmp, &render(&next))?;
+            // Memory follows the file only once the file is durable.
+            *state.lock().unwrap_or_else(|e| e.into_inner()) = next;
+            Ok(())
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err((step, e))) => Err(Error::OffsetStore {
+                location: location(&self.path),
+                message: format!(
+                    "could not save the offsets ({step}): check free disk space and permissions; the offsets of this batch are not committed"
+                ),
+                source: Some(Box::new(e)),
+            }),
+            Err(join) => Err(Error::OffsetStore {
+                location: location(&self.path),
+                message: "the offset writer thread failed; the offsets of this batch are not committed".into(),
+                source: Some(Box::new(join)),
+            }),
+        }
+    }
+
+    fn location(&self) -> String {
+        location(&self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offsets::{
+        ObjectOffsetEntry, OffsetManagerEntry, OffsetManagerEntryExt, OffsetValue, RECORD_COUNT,
+    };
+    use proptest::prelude::*;
+
+    fn part(object: &str) -> OffsetMap {
+        ObjectOffsetEntry::new("bucket", "b", "object", object).manager_key()
+    }
+
+    fn offset(n: i64) -> OffsetMap {
+        OffsetMap::from([(RECORD_COUNT.to_owned(), OffsetValue::Long(n))])
+    }
+
+    #[tokio::test]
+    async fn missing_file_is_empty_and_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.jsonl");
+        let s = FileOffsetStore::open(&path).unwrap();
+        assert!(s.list("c").await.unwrap().is_empty());
+        assert_eq!(s.location(), format!("file {}", path.display()));
+        assert_eq!(s.path(), path);
+        s.put(
+            "c",
+            vec![
+                (part("a"), Some(offset(1))),
+                (part("b"), Some(offset(1 << 40))),
+                (part("c"), Some(offset(i64::MIN))),
+            ],
+        )
+        .await
+        .unwrap();
+        s.put("other", vec![(part("a"), Some(offset(7)))])
+            .await
+            .unwrap();
+        s.put("c", vec![(part("c"), None), (part("a"), Some(offset(2)))])
+            .await
+            .unwrap();
+        s.put("c", vec![]).await.unwrap();
+
+        let s = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(
+            s.get("c", &[part("a"), part("b"), part("c")])
+                .await
+                .unwrap(),
+            vec![Some(offset(2)), Some(offset(1 << 40)), None]
+        );
+        assert_eq!(
+            s.get("other", &[part("a")]).await.unwrap(),
+            vec![Some(offset(7))]
+        );
+        assert_eq!(
+            s.list("c").await.unwrap(),
+            vec![(part("a"), offset(2)), (part("b"), offset(1 << 40))]
+        );
+        // The documented format, sorted by key.
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<_> = text.lines().collect();
+        assert_eq!(
+            lines,
+            vec![
+                r#"{"key":["c",{"bucket":"b","object":"a"}],"value":{"recordCount":2}}"#,
+                r#"{"key":["c",{"bucket":"b","object":"b"}],"value":{"recordCount":1099511627776}}"#,
+                r#"{"key":["other",{"bucket":"b","object":"a"}],"value":{"recordCount":7}}"#,
+            ]
+        );
+        assert!(!s.tmp.exists());
+    }
+
+    #[test]
+    fn corrupt_file_is_an_error_naming_path_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.jsonl");
+        let good = r#"{"key":["c",{"object":"a"}],"value":{"recordCount":1}}"#;
+        for (bad, line) in [
+            (format!("{good}\n{{\"key\":[\"c\",{{\"obj"), 2),
+            (format!("{good}\n\n{good}\n[1,2]\n"), 4),
+            (r#"{"key":["c"],"value":{}}"#.to_owned(), 1),
+            (
+                r#"{"key":["c",{}],"value":{"n":18446744073709551615}}"#.to_owned(),
+                1,
+            ),
+            (r#"{"key":["c",{}]}"#.to_owned(), 1),
+        ] {
+            fs::write(&path, &bad).unwrap();
+            let e = FileOffsetStore::open(&path).unwrap_err();
+            assert!(matches!(e, Error::OffsetStore { .. }), "{e}");
+            let msg = e.to_string();
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+            assert!(msg.contains(&format!("line {line}")), "{bad}: {msg}");
+            assert!(msg.contains("restore it from backup or delete it"), "{msg}");
+        }
+        fs::write(&path, b"\xff\xfe").unwrap();
+        let msg = FileOffsetStore::open(&path).unwrap_err().to_string();
+        assert!(msg.contains("line 1") && msg.contains("UTF-8"), "{msg}");
+    }
+
+    #[test]
+    fn unreadable_path_and_missing_directory_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = FileOffsetStore::open(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("cannot read"), "{e}");
+        let e = FileOffsetStore::open(dir.path().join("nope/offsets.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn tombstones_and_duplicates_when_loading() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o");
+        fs::write(
+            &path,
+            concat!(
+                "{\"key\":[\"c\",{\"object\":\"a\"}],\"value\":{\"recordCount\":1}}\n",
+                "{\"key\":[\"c\",{\"object\":\"b\"}],\"value\":{\"recordCount\":1}}\n",
+                "  \n",
+                "{\"key\":[\"c\",{\"object\":\"a\"}],\"value\":{\"recordCount\":5}}\n",
+                "{\"key\":[\"c\",{\"object\":\"b\"}],\"value\":null}",
+            ),
+        )
+        .unwrap();
+        let s = FileOffsetStore::open(&path).unwrap();
+        let a = OffsetMap::from([("object".to_owned(), "a".into())]);
+        assert_eq!(s.list("c").await.unwrap(), vec![(a, offset(5))]);
+    }
+
+    #[tokio::test]
+    async fn leftover_tmp_is_ignored_and_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.jsonl");
+        let s = FileOffsetStore::open(&path).unwrap();
+        s.put("c", vec![(part("a"), Some(offset(3)))])
+            .await
+            .unwrap();
+        // A crash in the middle of a later write left a partial tmp file.
+        let tmp = dir.path().join("offsets.jsonl.tmp");
+        fs::write(&tmp, "{\"key\":[\"c\",{\"obj").unwrap();
+        let s = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(
+            s.get("c", &[part("a")]).await.unwrap(),
+            vec![Some(offset(3))]
+        );
+        s.put("c", vec![(part("b"), Some(offset(4)))])
+            .await
+            .unwrap();
+        assert!(!tmp.exists());
+        let s = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(s.list("c").await.unwrap().len(), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_puts_are_serialised() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.jsonl");
+        let s = Arc::new(FileOffsetStore::open(&path).unwrap());
+        let puts = (0..20).map(|i| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                s.put("c", vec![(part(&format!("o{i}")), Some(offset(i)))])
+                    .await
+            })
+        });
+        for r in futures::future::join_all(puts).await {
+            r.unwrap().unwrap();
+        }
+        assert_eq!(s.list("c").await.unwrap().len(), 20);
+        let reopened = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(reopened.list("c").await.unwrap().len(), 20);
+    }
+
+    #[derive(Debug, Clone)]
+    enum Mixed {
+        I8(i8),
+        I16(i16),
+        I32(i32),
+        U8(u8),
+        U16(u16),
+        U32(u32),
+        I64(i64),
+        Bool(bool),
+        Str(String),
+    }
+
+    impl Mixed {
+        fn value(&self) -> OffsetValue {
+            match self.clone() {
+                Mixed::I8(v) => v.into(),
+                Mixed::I16(v) => v.into(),
+                Mixed::I32(v) => v.into(),
+                Mixed::U8(v) => v.into(),
+                Mixed::U16(v) => v.into(),
+                Mixed::U32(v) => v.into(),
+                Mixed::I64(v) => v.into(),
+                Mixed::Bool(v) => v.into(),
+                Mixed::Str(v) => v.into(),
+            }
+        }
+        fn long(&self) -> Option<i64> {
+            match *self {
+                Mixed::I8(v) => Some(v.into()),
+                Mixed::I16(v) => Some(v.into()),
+                Mixed::I32(v) => Some(v.into()),
+                Mixed::U8(v) => Some(v.into()),
+                Mixed::U16(v) => Some(v.into()),
+                Mixed::U32(v) => Some(v.into()),
+                Mixed::I64(v) => Some(v),
+                Mixed::Bool(_) | Mixed::Str(_) => None,
+            }
+        }
+    }
+
+    fn mixed() -> impl Strategy<Value = Mixed> {
+        prop_oneof![
+            any::<i8>().prop_map(Mixed::I8),
+            any::<i16>().prop_map(Mixed::I16),
+            any::<i32>().prop_map(Mixed::I32),
+            any::<u8>().prop_map(Mixed::U8),
+            any::<u16>().prop_map(Mixed::U16),
+            any::<u32>().prop_map(Mixed::U32),
+            any::<i64>().prop_map(Mixed::I64),
+            any::<bool>().prop_map(Mixed::Bool),
+            ".{0,12}".prop_map(Mixed::Str),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Integers of every width come back as the same i64 after entry -> JSON -> file -> back.
+        #[test]
+        fn i64_normalisation_round_trip(
+            props in proptest::collection::btree_map("[a-zA-Z_]{1,8}", mixed(), 0..8),
+            object in ".{0,20}",
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let mut entry = ObjectOffsetEntry::new("bucket", "b", "object", &object);
+            for (k, v) in &props {
+                entry.set_property(k, v.value());
+            }
+            let expected = entry.properties();
+            // Entry -> JSON text -> back.
+            let text = map_to_json(&expected).to_string();
+            let back = map_from_json(&serde_json::from_str(&text).unwrap()).unwrap();
+            prop_assert_eq!(&back, &expected);
+            // Entry -> file -> reopened store -> back.
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("offsets.jsonl");
+            let stored = rt.block_on(async {
+                let s = FileOffsetStore::open(&path).unwrap();
+                s.put("conn", vec![(entry.manager_key(), Some(entry.properties()))]).await.unwrap();
+                let s = FileOffsetStore::open(&path).unwrap();
+                s.get("conn", &[entry.manager_key()]).await.unwrap()
+            });
+            let data = stored[0].clone().expect("stored");
+            prop_assert_eq!(&data, &expected);
+            let restored = ObjectOffsetEntry::from_properties(entry.manager_key(), data);
+            for (k, v) in &props {
+                match v.long() {
+                    Some(n) => prop_assert_eq!(restored.get_long(k).unwrap(), Some(n)),
+                    None => prop_assert!(restored.get_long(k).is_err()),
+                }
+            }
+        }
+    }
+}

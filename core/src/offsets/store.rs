@@ -1,0 +1,187 @@
+//! [`OffsetStore`]: where committed offsets live, and [`MemoryOffsetStore`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::error::{Error, Result};
+
+use super::value::{map_from_json, map_to_json, OffsetMap};
+
+/// A pluggable store of committed source offsets, per connector and source partition.
+#[async_trait]
+pub trait OffsetStore: Send + Sync + std::fmt::Debug {
+    /// Stored offsets of `partitions` for connector `connector` (None where nothing stored), in
+    /// the order of `partitions`.
+    async fn get(
+        &self,
+        connector: &str,
+        partitions: &[OffsetMap],
+    ) -> Result<Vec<Option<OffsetMap>>>;
+
+    /// Every stored (partition, offset) of the connector.
+    async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>>;
+
+    /// Writes a batch durably; a None offset deletes the partition. Returns once durable. Later
+    /// entries of the batch win over earlier ones for the same partition.
+    async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()>;
+
+    /// Where the offsets live, for messages (`"file /x/y"`, `"memory"`).
+    fn location(&self) -> String;
+}
+
+/// The canonical string of a source partition: its JSON object with sorted keys. Two equal
+/// partitions always give the same string.
+pub fn canonical_partition(partition: &OffsetMap) -> String {
+    map_to_json(partition).to_string()
+}
+
+/// The Kafka Connect offset key of a source partition: the JSON array
+/// `["<connector>",{<partition>}]` with the partition's keys sorted (canonical).
+pub fn connect_offset_key(connector: &str, partition: &OffsetMap) -> String {
+    serde_json::Value::Array(vec![connector.into(), map_to_json(partition)]).to_string()
+}
+
+/// Parses a Kafka Connect offset key (`["<connector>",{<partition>}]`) back into the connector
+/// name and the partition; [`Error::Offset`] when it has another shape.
+pub fn parse_connect_offset_key(key: &serde_json::Value) -> Result<(String, OffsetMap)> {
+    match key.as_array().map(Vec::as_slice) {
+        Some([serde_json::Value::String(connector), partition]) if partition.is_object() => {
+            Ok((connector.clone(), map_from_json(partition)?))
+        }
+        _ => Err(Error::Offset(format!(
+            "offset key {key} is not of the form [\"<connector>\",{{<partition>}}]"
+        ))),
+    }
+}
+
+type Entries = BTreeMap<String, (OffsetMap, OffsetMap)>;
+
+/// Offsets kept in memory only (tests, throw-away runs): lost when the process ends.
+#[derive(Debug, Default)]
+pub struct MemoryOffsetStore {
+    connectors: Mutex<HashMap<String, Entries>>,
+}
+
+impl MemoryOffsetStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl OffsetStore for MemoryOffsetStore {
+    async fn get(
+        &self,
+        connector: &str,
+        partitions: &[OffsetMap],
+    ) -> Result<Vec<Option<OffsetMap>>> {
+        let all = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = all.get(connector);
+        Ok(partitions
+            .iter()
+            .map(|p| {
+                entries
+                    .and_then(|e| e.get(&canonical_partition(p)))
+                    .map(|(_, offset)| offset.clone())
+            })
+            .collect())
+    }
+
+    async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
+        let all = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(all
+            .get(connector)
+            .map(|e| e.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()> {
+        let mut all = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
+        let entries = all.entry(connector.to_owned()).or_default();
+        apply(entries, batch);
+        Ok(())
+    }
+
+    fn location(&self) -> String {
+        "memory".into()
+    }
+}
+
+/// Applies a put batch to one connector's entries.
+pub(crate) fn apply(entries: &mut Entries, batch: Vec<(OffsetMap, Option<OffsetMap>)>) {
+    for (partition, offset) in batch {
+        let key = canonical_partition(&partition);
+        match offset {
+            Some(offset) => {
+                entries.insert(key, (partition, offset));
+            }
+            None => {
+                entries.remove(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offsets::OffsetValue;
+
+    fn map(pairs: &[(&str, OffsetValue)]) -> OffsetMap {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn connect_key_is_canonical() {
+        let p = map(&[("object", "o".into()), ("bucket", "b".into())]);
+        let k = connect_offset_key("c", &p);
+        assert_eq!(k, r#"["c",{"bucket":"b","object":"o"}]"#);
+        let v: serde_json::Value = serde_json::from_str(&k).unwrap();
+        assert_eq!(parse_connect_offset_key(&v).unwrap(), ("c".to_owned(), p));
+        for bad in [
+            r#"{"a":1}"#,
+            r#"["c"]"#,
+            r#"[1,{}]"#,
+            r#"["c",{},1]"#,
+            r#"["c",[]]"#,
+        ] {
+            let v: serde_json::Value = serde_json::from_str(bad).unwrap();
+            assert!(parse_connect_offset_key(&v).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_store_round_trip() {
+        let s = MemoryOffsetStore::new();
+        let p1 = map(&[("object", "a".into())]);
+        let p2 = map(&[("object", "b".into())]);
+        let o1 = map(&[("recordCount", 3i32.into())]);
+        s.put(
+            "c",
+            vec![
+                (p1.clone(), Some(o1.clone())),
+                (p2.clone(), Some(o1.clone())),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.get("c", &[p1.clone(), p2.clone()]).await.unwrap(),
+            vec![Some(o1.clone()), Some(o1.clone())]
+        );
+        assert_eq!(
+            s.get("other", std::slice::from_ref(&p1)).await.unwrap(),
+            vec![None]
+        );
+        s.put("c", vec![(p2.clone(), None)]).await.unwrap();
+        assert_eq!(s.list("c").await.unwrap(), vec![(p1, o1)]);
+        assert!(s.list("other").await.unwrap().is_empty());
+        assert_eq!(s.location(), "memory");
+    }
+}

@@ -1,0 +1,139 @@
+//! [`OffsetValue`] and [`OffsetMap`]: source partition / source offset maps with every integer
+//! normalised to i64 ("Long"), as Kafka Connect stores them.
+
+use std::collections::BTreeMap;
+
+use crate::error::{Error, Result};
+
+/// A source partition or source offset map. Keys are sorted, so the JSON form is canonical.
+pub type OffsetMap = BTreeMap<String, OffsetValue>;
+
+/// A value in an offset map. Integers of every width are stored as `Long(i64)`, so a value written
+/// as an `i32` reads back equal after a JSON round trip.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OffsetValue {
+    /// JSON null.
+    Null,
+    /// Boolean.
+    Bool(bool),
+    /// Every integer, normalised to i64.
+    Long(i64),
+    /// Floating point.
+    Double(f64),
+    /// String.
+    String(String),
+}
+
+impl OffsetValue {
+    /// The integer, if this is one.
+    pub fn as_long(&self) -> Option<i64> {
+        match self {
+            OffsetValue::Long(v) => Some(*v),
+            _ => None,
+        }
+    }
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            OffsetValue::String(v) => Some(v),
+            _ => None,
+        }
+    }
+    /// The boolean, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            OffsetValue::Bool(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// Converts a JSON value; integers become `Long`. Arrays and objects are not offset values.
+    pub fn from_json(v: &serde_json::Value) -> Result<Self> {
+        Ok(match v {
+            serde_json::Value::Null => OffsetValue::Null,
+            serde_json::Value::Bool(b) => OffsetValue::Bool(*b),
+            serde_json::Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    OffsetValue::Long(i)
+                } else if n.is_u64() {
+                    return Err(Error::Offset(format!(
+                        "integer {n} does not fit in a Long (i64)"
+                    )));
+                } else {
+                    OffsetValue::Double(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_json::Value::String(s) => OffsetValue::String(s.clone()),
+            other => {
+                return Err(Error::Offset(format!(
+                    "{other} is not a primitive offset value"
+                )))
+            }
+        })
+    }
+
+    /// The JSON form.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            OffsetValue::Null => serde_json::Value::Null,
+            OffsetValue::Bool(b) => (*b).into(),
+            OffsetValue::Long(i) => (*i).into(),
+            OffsetValue::Double(d) => serde_json::Number::from_f64(*d)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            OffsetValue::String(s) => s.clone().into(),
+        }
+    }
+}
+
+macro_rules! long_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for OffsetValue { fn from(v: $t) -> Self { OffsetValue::Long(i64::from(v)) } }
+    )*};
+}
+long_from!(i8, i16, i32, i64, u8, u16, u32);
+
+impl TryFrom<u64> for OffsetValue {
+    type Error = Error;
+    fn try_from(v: u64) -> Result<Self> {
+        i64::try_from(v)
+            .map(OffsetValue::Long)
+            .map_err(|_| Error::Offset(format!("integer {v} does not fit in a Long (i64)")))
+    }
+}
+
+impl From<bool> for OffsetValue {
+    fn from(v: bool) -> Self {
+        OffsetValue::Bool(v)
+    }
+}
+impl From<f64> for OffsetValue {
+    fn from(v: f64) -> Self {
+        OffsetValue::Double(v)
+    }
+}
+impl From<&str> for OffsetValue {
+    fn from(v: &str) -> Self {
+        OffsetValue::String(v.to_owned())
+    }
+}
+impl From<String> for OffsetValue {
+    fn from(v: String) -> Self {
+        OffsetValue::String(v)
+    }
+}
+
+/// The JSON object form of a map (keys sorted).
+pub fn map_to_json(map: &OffsetMap) -> serde_json::Value {
+    serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+}
+
+/// Parses a JSON object into a map, normalising integers to i64.
+pub fn map_from_json(v: &serde_json::Value) -> Result<OffsetMap> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| Error::Offset(format!("{v} is not a JSON object")))?;
+    obj.iter()
+        .map(|(k, v)| Ok((k.clone(), OffsetValue::from_json(v)?)))
+        .collect()
+}

@@ -1,0 +1,25 @@
+//! The [`Transformer`] trait: an object's bytes in, records out.
+
+use std::fmt;
+
+use futures::stream::BoxStream;
+
+use crate::data::SchemaAndValue;
+use crate::error::Result;
+use crate::object::ObjectInput;
+
+/// The records a transformer yields, in object order. A recoverable
+/// [`Error::Record`](crate::Error::Record) is followed by the next records of the object; after an
+/// unrecoverable one the stream ends.
+pub type RecordStream = BoxStream<'static, Result<SchemaAndValue>>;
+
+/// Turns one object's byte stream into records. Implementations stream: memory stays bounded
+/// whatever the object's size.
+pub trait Transformer: Send + Sync + fmt::Debug {
+    /// The records of `input`, skipping the first `skip` records (already delivered before a
+    /// restart). Record indexes in errors count skipped records too.
+    fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream;
+
+    /// The format's name as used by `input.format` (e.g. `jsonl`).
+    fn name(&self) -> &'static str;
+}

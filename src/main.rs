@@ -1,0 +1,216 @@
+//! `sluice`: stream objects from object stores into Kafka, the Kafka Connect way.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use sluice::runtime::{self, error_chain, ConnectorSummary, Mode};
+use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
+use sluice_core::metrics::Metrics;
+use tokio::sync::watch;
+
+#[derive(Parser)]
+#[command(name = "sluice", version, about = "Stream objects from object stores into Kafka, the Kafka Connect way")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run connectors continuously (like connect-standalone): tail the buckets, resume where stopped.
+    Run {
+        /// Worker file: bootstrap.servers, offset.storage.file.filename, converters, producer.*.
+        worker: PathBuf,
+        /// Connector files (.properties, or Kafka Connect's JSON {"name":..,"config":{..}}).
+        #[arg(required = true)]
+        connectors: Vec<PathBuf>,
+    },
+    /// One pass over what the buckets hold now, then exit with a summary.
+    Backfill {
+        /// Worker file (as for `run`).
+        worker: PathBuf,
+        /// Connector files.
+        #[arg(required = true)]
+        connectors: Vec<PathBuf>,
+    },
+    /// Check configuration files and list every problem; exits non-zero if there is any.
+    Validate {
+        /// A worker file to check too.
+        #[arg(long)]
+        worker: Option<PathBuf>,
+        /// Connector files.
+        connectors: Vec<PathBuf>,
+    },
+    /// No servers needed: writes sample objects to a temporary folder, runs them through an
+    /// in-process Kafka (librdkafka's mock cluster) and prints what landed.
+    Demo {
+        /// Number of objects to generate.
+        #[arg(long, default_value_t = 12)]
+        objects: usize,
+        /// Records per object.
+        #[arg(long, default_value_t = 2000)]
+        records: usize,
+    },
+    /// Print the configuration reference (docs/config.md) generated from the code.
+    ConfigDocs,
+}
+
+fn load_worker(path: &Path) -> sluice_core::Result<WorkerConfig> {
+    WorkerConfig::from_settings(&config::load_file(path)?).map_err(|e| with_context(e, path))
+}
+
+fn load_connector(path: &Path) -> sluice_core::Result<ConnectorConfig> {
+    ConnectorConfig::from_settings(&config::load_file(path)?).map_err(|e| with_context(e, path))
+}
+
+fn with_context(e: sluice_core::Error, path: &Path) -> sluice_core::Error {
+    match e {
+        sluice_core::Error::Config { problems, .. } => sluice_core::Error::Config {
+            context: Some(path.display().to_string()),
+            problems,
+        },
+        other => other,
+    }
+}
+
+/// First signal: stop cleanly. Second: exit at once (the offset store is only ever replaced
+/// atomically, so this cannot corrupt it).
+fn install_signals(stop: watch::Sender<bool>) {
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        let mut seen = 0;
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            seen += 1;
+            if seen == 1 {
+                tracing::info!("stopping: delivering what was read and committing offsets (signal again to exit at once)");
+                let _ = stop.send(true);
+            } else {
+                tracing::warn!("second signal: exiting now");
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+fn print_summary(s: &ConnectorSummary) {
+    let m = &s.metrics;
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "connector {}: {} objects finished, {} failed; {} records delivered, {} skipped by errors.tolerance; {:.1} MB read; {:.2} s ({:.0} records/s)",
+        s.name,
+        m.objects_finished,
+        m.objects_failed,
+        m.records_acked,
+        m.records_failed,
+        m.bytes_read as f64 / 1e6,
+        secs,
+        m.records_acked as f64 / secs
+    );
+    for (i, t) in s.tasks.iter().enumerate() {
+        if let Err(e) = t {
+            println!("  task {}-{i} FAILED: {e}", s.name);
+        }
+    }
+}
+
+async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow::Result<bool> {
+    let worker = load_worker(worker)?;
+    let connectors = connectors
+        .iter()
+        .map(|p| load_connector(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = runtime::open_offset_store(&worker, mode)?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    install_signals(stop_tx);
+    let runs = connectors.iter().map(|c| {
+        runtime::run_connector(&worker, c, store.clone(), mode, stop_rx.clone(), Arc::new(Metrics::default()))
+    });
+    let mut all_ok = true;
+    for result in futures::future::join_all(runs).await {
+        match result {
+            Ok(summary) => {
+                all_ok &= summary.ok();
+                print_summary(&summary);
+            }
+            Err(e) => {
+                all_ok = false;
+                eprintln!("error: {}", error_chain(&e));
+            }
+        }
+    }
+    Ok(all_ok)
+}
+
+fn validate(worker: Option<&Path>, connectors: &[PathBuf]) -> bool {
+    let mut ok = true;
+    let mut report = |what: &Path, r: sluice_core::Result<()>| match r {
+        Ok(()) => println!("{}: OK", what.display()),
+        Err(e) => {
+            ok = false;
+            println!("{}: {}", what.display(), error_chain(&e));
+        }
+    };
+    if let Some(w) = worker {
+        report(w, load_worker(w).and_then(|w| {
+            sluice_core::kafka::create_producer(&sluice_core::kafka::producer_config(
+                &w.bootstrap_servers,
+                &w.producer,
+                &Default::default(),
+            ))
+            .map(|_| ())
+        }));
+    }
+    for c in connectors {
+        report(c, load_connector(c).and_then(|c| {
+            sluice_sources::build_backend(&c).map(|_| ()).map_err(|e| {
+                sluice_core::Error::config(format!("backend: {e}"))
+            })
+        }));
+    }
+    ok
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result: anyhow::Result<bool> = rt.block_on(async {
+        match cli.command {
+            Command::Run { worker, connectors } => run_files(&worker, &connectors, Mode::Continuous).await,
+            Command::Backfill { worker, connectors } => run_files(&worker, &connectors, Mode::Backfill).await,
+            Command::Validate { worker, connectors } => Ok(validate(worker.as_deref(), &connectors)),
+            Command::Demo { objects, records } => sluice::demo::run(objects, records).await.map(|()| true),
+            Command::ConfigDocs => {
+                print!("{}", config::defs::reference_markdown());
+                Ok(true)
+            }
+        }
+    });
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            match e.downcast_ref::<sluice_core::Error>() {
+                Some(se) => eprintln!("error: {}", error_chain(se)),
+                None => eprintln!("error: {e:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

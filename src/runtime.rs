@@ -1,0 +1,192 @@
+//! Standalone runtime: runs connectors in this process until they finish (backfill) or are
+//! stopped (run).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::producer::{FutureProducer, Producer};
+use sluice_core::config::{ConnectorConfig, ConverterConfig, WorkerConfig};
+use sluice_core::convert::{converter_from_config, Converter};
+use sluice_core::distribution::Distribution;
+use sluice_core::metrics::{Metrics, MetricsSnapshot};
+use sluice_core::offsets::{FileOffsetStore, MemoryOffsetStore, OffsetManager, OffsetStore};
+use sluice_core::source::{ObjectSource, ObjectSourceConfig};
+use sluice_core::task::{run_task, DriverConfig, TaskEnd};
+use sluice_core::{Error, Result};
+use sluice_transformers::TransformerOptions;
+use tokio::sync::watch;
+use tracing::info;
+
+/// Continuous (`run`) or one pass (`backfill`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Tail the bucket forever, relisting with backoff when idle.
+    Continuous,
+    /// One pass over what is in the bucket now, then stop.
+    Backfill,
+}
+
+/// What a connector did.
+#[derive(Debug, Clone)]
+pub struct ConnectorSummary {
+    /// Connector name.
+    pub name: String,
+    /// Final counters.
+    pub metrics: MetricsSnapshot,
+    /// How each task ended (`Err` carries the task's error message).
+    pub tasks: Vec<std::result::Result<TaskEnd, String>>,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl ConnectorSummary {
+    /// True when every task ended without an error.
+    pub fn ok(&self) -> bool {
+        self.tasks.iter().all(|t| t.is_ok())
+    }
+}
+
+/// Builds a converter from the connector's override or the worker's choice.
+fn converter(
+    own: &Option<ConverterConfig>,
+    worker: &ConverterConfig,
+    is_key: bool,
+) -> Result<Arc<dyn Converter>> {
+    let c = own.as_ref().unwrap_or(worker);
+    converter_from_config(&c.class, &c.settings, is_key)
+}
+
+/// Opens the worker's offset store: the file when configured, else (backfill only) memory.
+pub fn open_offset_store(worker: &WorkerConfig, mode: Mode) -> Result<Arc<dyn OffsetStore>> {
+    match (&worker.offset_file, mode) {
+        (Some(path), _) => Ok(Arc::new(FileOffsetStore::open(Path::new(path))?)),
+        (None, Mode::Backfill) => {
+            tracing::warn!("offset.storage.file.filename is not set: offsets are kept in memory and a restarted backfill starts from the beginning");
+            Ok(Arc::new(MemoryOffsetStore::new()))
+        }
+        (None, Mode::Continuous) => Err(Error::config(
+            "offset.storage.file.filename: required by `sluice run` (standalone mode stores offsets in this file)",
+        )),
+    }
+}
+
+/// Checks that Kafka answers, so a wrong `bootstrap.servers` fails fast with a clear message.
+pub async fn check_kafka(producer: &FutureProducer, bootstrap: &str) -> Result<()> {
+    let p = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        p.client()
+            .fetch_metadata(None, Duration::from_secs(15))
+            .map(|_| ())
+    })
+    .await
+    .map_err(|e| Error::config(format!("metadata check failed: {e}")))?
+    .map_err(|e| Error::Kafka {
+        context: format!(
+            "cannot reach Kafka at {bootstrap:?} within 15 s (check bootstrap.servers and the security settings)"
+        ),
+        source: e,
+    })
+}
+
+/// Runs one connector: `tasks.max` tasks over one producer and the shared offset store.
+pub async fn run_connector(
+    worker: &WorkerConfig,
+    config: &ConnectorConfig,
+    offset_store: Arc<dyn OffsetStore>,
+    mode: Mode,
+    stop: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
+) -> Result<ConnectorSummary> {
+    let started = Instant::now();
+    let producer = sluice_core::kafka::create_producer(&sluice_core::kafka::producer_config(
+        &worker.bootstrap_servers,
+        &worker.producer,
+        &config.producer_overrides,
+    ))?;
+    check_kafka(&producer, &worker.bootstrap_servers).await?;
+    let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
+    let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
+    let transformer = sluice_transformers::build(
+        &config.input_format,
+        &TransformerOptions {
+            max_buffer_size: config.transformer_max_buffer_size,
+            max_record_size: config.transformer_max_record_size,
+            infer_schema: config.transformer_json_infer_schema,
+        },
+    )
+    .map_err(|e| Error::config(format!("input.format: {e}")))?;
+    let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
+        bucket: config.settings.get("local.path").cloned().unwrap_or_default(),
+        object: None,
+        source: Box::new(e),
+    })?;
+    let offsets = Arc::new(OffsetManager::new(&config.name, offset_store.clone()));
+
+    let mut handles = Vec::new();
+    for task_id in 0..config.tasks_max {
+        let task_name = format!("{}-{task_id}", config.name);
+        let source = ObjectSource::new(
+            backend.clone(),
+            transformer.clone(),
+            offsets.clone(),
+            ObjectSourceConfig {
+                topic: config.topic.clone(),
+                template: config.file_name_template.clone(),
+                distribution: Distribution::new(config.distribution_type, task_id, config.tasks_max)?,
+                tolerance: config.errors_tolerance,
+                record_key: config.record_key,
+                record_timestamp: config.record_timestamp,
+                headers: config.record_headers,
+                once: mode == Mode::Backfill,
+                task_name: task_name.clone(),
+            },
+            metrics.clone(),
+        );
+        let driver = DriverConfig {
+            task_name,
+            connector: config.name.clone(),
+            producer: producer.clone(),
+            key_converter: key_converter.clone(),
+            value_converter: value_converter.clone(),
+            offset_store: offset_store.clone(),
+            flush_interval: Duration::from_millis(worker.offset_flush_interval_ms),
+            shutdown_timeout: Duration::from_millis(worker.shutdown_timeout_ms),
+            max_poll_records: config.max_poll_records,
+            tolerance: config.errors_tolerance,
+            metrics: metrics.clone(),
+        };
+        handles.push(tokio::spawn(run_task(source, driver, stop.clone())));
+    }
+    let mut tasks = Vec::new();
+    for h in handles {
+        tasks.push(match h.await {
+            Ok(Ok(end)) => Ok(end),
+            Ok(Err(e)) => Err(error_chain(&e)),
+            Err(e) => Err(format!("task panicked: {e}")),
+        });
+    }
+    let summary = ConnectorSummary {
+        name: config.name.clone(),
+        metrics: metrics.snapshot(),
+        tasks,
+        elapsed: started.elapsed(),
+    };
+    info!(connector = %config.name, ?summary.metrics, "connector ended");
+    Ok(summary)
+}
+
+/// An error with its whole `source` chain, one cause per line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let line = s.to_string();
+        if !out.contains(&line) {
+            out.push_str("\n  caused by: ");
+            out.push_str(&line);
+        }
+        cur = s.source();
+    }
+    out
+}

@@ -1,0 +1,326 @@
+//! End to end: jsonl objects in a folder → `sluice` (the real binary) → a real Kafka-protocol
+//! broker → a consumer that reads everything back and checks every record.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+const OBJECTS: usize = 20;
+const RECORDS: usize = 1000;
+const TOPIC: &str = "ingest";
+
+struct Setup {
+    broker: Broker,
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    worker: std::path::PathBuf,
+    connector: std::path::PathBuf,
+}
+
+fn setup(kind: BrokerKind, connector_extra: &[(&str, &str)], worker_extra: &[(&str, &str)]) -> Setup {
+    let broker = Broker::start(kind);
+    broker.create_topic(TOPIC);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bucket");
+    std::fs::create_dir(&data).unwrap();
+    let worker = dir.path().join("worker.properties");
+    let offsets = dir.path().join("offsets.jsonl");
+    let bootstrap = broker.bootstrap();
+    let mut w = vec![
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("offset.storage.file.filename", offsets.to_str().unwrap()),
+        ("value.converter.schemas.enable", "false"),
+    ];
+    w.extend_from_slice(worker_extra);
+    write_props(&worker, &w);
+    let connector = dir.path().join("connector.properties");
+    let mut c = vec![
+        ("name", "e2e"),
+        ("connector.class", "local"),
+        ("local.path", data.to_str().unwrap()),
+        ("topic", TOPIC),
+        ("input.format", "jsonl"),
+    ];
+    c.extend_from_slice(connector_extra);
+    write_props(&connector, &c);
+    Setup {
+        broker,
+        dir,
+        data,
+        worker,
+        connector,
+    }
+}
+
+fn mtime_millis(p: &Path) -> i64 {
+    let m = std::fs::metadata(p).unwrap().modified().unwrap();
+    m.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+/// Every record exactly once, with the topic, key, value, headers and timestamp a Kafka Connect
+/// source would give it.
+fn check_exactly_once(s: &Setup, got: &[Got], keys: &[String], records: usize) {
+    let mut seen: HashMap<(String, u64), usize> = HashMap::new();
+    let mut partition_of: HashMap<String, i32> = HashMap::new();
+    let mut last_offset: HashMap<String, i64> = HashMap::new();
+    let bucket = s.data.to_str().unwrap();
+    for g in got {
+        assert_eq!(g.topic, TOPIC);
+        let object = g.object().to_owned();
+        let index = g.index();
+        let o: usize = object[4..7].parse().unwrap();
+        assert_eq!(g.key.as_deref(), Some(object.as_str()), "key is the object key");
+        assert_eq!(g.headers["sluice.bucket"], bucket);
+        assert_eq!(
+            g.value.as_deref(),
+            Some(jsonl_line(o, index as usize).as_str()),
+            "value of {object} record {index}"
+        );
+        assert_eq!(g.timestamp, Some(mtime_millis(&s.data.join(&object))));
+        // One key → one partition, and the object's records in order within it.
+        let p = *partition_of.entry(object.clone()).or_insert(g.partition);
+        assert_eq!(p, g.partition, "all records of {object} in one partition");
+        let last = last_offset.entry(object.clone()).or_insert(-1);
+        assert!(g.offset > *last, "records of {object} in order");
+        *last = g.offset;
+        *seen.entry((object, index)).or_default() += 1;
+    }
+    let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "duplicates: {:?}", &dupes[..dupes.len().min(5)]);
+    for k in keys {
+        for r in 0..records as u64 {
+            assert!(seen.contains_key(&(k.clone(), r)), "missing {k} record {r}");
+        }
+    }
+    assert_eq!(got.len(), keys.len() * records);
+}
+
+fn backfill_case(kind: BrokerKind, tasks: &str) {
+    let s = setup(kind, &[("tasks.max", tasks)], &[]);
+    let keys = write_jsonl(&s.data, OBJECTS, RECORDS);
+    let start = Instant::now();
+    let out = sluice()
+        .args(["backfill"])
+        .arg(&s.worker)
+        .arg(&s.connector)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "sluice failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("{OBJECTS} objects finished")), "{stdout}");
+    let got = consume_all(&s.broker.bootstrap(), &[TOPIC], OBJECTS * RECORDS, Duration::from_secs(30));
+    check_exactly_once(&s, &got, &keys, RECORDS);
+    println!(
+        "{kind:?}, tasks.max={tasks}: {} records consumed back once each; backfill took {:.2?}",
+        got.len(),
+        start.elapsed()
+    );
+}
+
+#[test]
+fn backfill_delivers_every_record_once_tansu() {
+    backfill_case(BrokerKind::Tansu, "1");
+}
+
+#[test]
+fn backfill_delivers_every_record_once_mock() {
+    backfill_case(BrokerKind::Mock, "1");
+}
+
+#[test]
+fn three_tasks_deliver_every_record_once_tansu() {
+    backfill_case(BrokerKind::Tansu, "3");
+}
+
+#[test]
+fn three_tasks_deliver_every_record_once_mock() {
+    backfill_case(BrokerKind::Mock, "3");
+}
+
+/// The offsets file as `object -> (recordCount, finished)`.
+fn read_offsets(path: &Path) -> BTreeMap<String, (i64, bool)> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return BTreeMap::new();
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("offset line is JSON");
+            let object = v["key"][1]["object"].as_str().unwrap().to_owned();
+            let count = v["value"]["recordCount"].as_i64().unwrap();
+            let finished = v["value"]["finished"].as_bool().unwrap_or(false);
+            (object, (count, finished))
+        })
+        .collect()
+}
+
+fn kill_and_restart_case(kind: BrokerKind) {
+    // Records big enough that the run takes a while; offsets flushed often.
+    let s = setup(
+        kind,
+        &[("max.poll.records", "100")],
+        &[("offset.flush.interval.ms", "20")],
+    );
+    let keys = write_jsonl(&s.data, OBJECTS, RECORDS);
+    let offsets_path = s.dir.path().join("offsets.jsonl");
+    let bootstrap = s.broker.bootstrap();
+
+    let mut child = sluice()
+        .arg("run")
+        .arg(&s.worker)
+        .arg(&s.connector)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill -9 as soon as some objects are committed as finished and others are not.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let at_kill = loop {
+        let o = read_offsets(&offsets_path);
+        let finished = o.values().filter(|(_, f)| *f).count();
+        if finished >= 2 {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break read_offsets(&offsets_path);
+        }
+        assert!(Instant::now() < deadline, "no progress within 60 s");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let finished: BTreeSet<String> = at_kill.iter().filter(|(_, (_, f))| *f).map(|(k, _)| k.clone()).collect();
+    let partial: BTreeMap<String, i64> = at_kill
+        .iter()
+        .filter(|(_, (n, f))| !*f && *n > 0)
+        .map(|(k, (n, _))| (k.clone(), *n))
+        .collect();
+    assert!(finished.len() < OBJECTS, "the run ended before the kill; nothing to resume");
+
+    // What Kafka holds after the kill.
+    let before = consume_all(&bootstrap, &[TOPIC], usize::MAX, Duration::from_secs(3));
+    let before_positions: BTreeSet<(i32, i64)> = before.iter().map(|g| (g.partition, g.offset)).collect();
+
+    // Poison every finished object: if the restart read any of them again, the poison shows up.
+    for k in &finished {
+        std::fs::write(s.data.join(k), "{\"poison\":true}\n".repeat(RECORDS)).unwrap();
+    }
+
+    let mut child = sluice()
+        .arg("run")
+        .arg(&s.worker)
+        .arg(&s.connector)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until every object is committed as finished, then stop cleanly with SIGTERM.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let o = read_offsets(&offsets_path);
+        if o.values().filter(|(_, f)| *f).count() == OBJECTS {
+            break;
+        }
+        assert!(Instant::now() < deadline, "restarted run did not finish: {o:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "clean stop exits 0, got {exit:?}");
+
+    let all = consume_all(&bootstrap, &[TOPIC], OBJECTS * RECORDS, Duration::from_secs(30));
+    assert!(all.iter().all(|g| !g.value.as_deref().unwrap_or("").contains("poison")), "a finished object was read again");
+    let after: Vec<&Got> = all.iter().filter(|g| !before_positions.contains(&(g.partition, g.offset))).collect();
+    for g in &after {
+        assert!(!finished.contains(g.object()), "finished object {} re-delivered", g.object());
+        if let Some(n) = partial.get(g.object()) {
+            assert!(
+                g.index() >= *n as u64,
+                "{} record {} was committed (recordCount {n}) before the kill but delivered again",
+                g.object(),
+                g.index()
+            );
+        }
+    }
+    // Every record present; duplicates only from records in flight at the kill.
+    let mut seen: HashMap<(String, u64), usize> = HashMap::new();
+    for g in &all {
+        *seen.entry((g.object().to_owned(), g.index())).or_default() += 1;
+    }
+    for k in &keys {
+        for r in 0..RECORDS as u64 {
+            assert!(seen.contains_key(&(k.clone(), r)), "lost {k} record {r}");
+        }
+    }
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    println!(
+        "{kind:?}: killed with {} objects finished, {} partly committed; {} records before the kill, {} after; {} duplicates (in flight at the kill), 0 lost",
+        finished.len(),
+        partial.len(),
+        before.len(),
+        after.len(),
+        duplicates
+    );
+}
+
+#[test]
+fn kill_9_mid_run_then_restart_loses_nothing_tansu() {
+    kill_and_restart_case(BrokerKind::Tansu);
+}
+
+#[test]
+fn kill_9_mid_run_then_restart_loses_nothing_mock() {
+    kill_and_restart_case(BrokerKind::Mock);
+}
+
+fn corrupt_fixture(s: &Setup) -> Vec<String> {
+    let keys = write_jsonl(&s.data, 3, 10);
+    // Object 1, record 4 is not JSON.
+    let path = s.data.join(&keys[1]);
+    let mut lines: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().map(str::to_owned).collect();
+    lines[4] = "{not json".into();
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    keys
+}
+
+#[test]
+fn a_malformed_line_stops_the_task_under_tolerance_none() {
+    let s = setup(BrokerKind::Tansu, &[("errors.tolerance", "none")], &[]);
+    let keys = corrupt_fixture(&s);
+    let out = sluice().arg("backfill").arg(&s.worker).arg(&s.connector).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "must fail: {stdout}");
+    let msg = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(msg.contains(&format!("object \"{}\", record 4", keys[1])), "{msg}");
+    assert!(msg.contains("byte offset"), "{msg}");
+    // Records before the bad one, and the whole earlier object, were delivered and committed.
+    let got = consume_all(&s.broker.bootstrap(), &[TOPIC], 14, Duration::from_secs(10));
+    let of = |k: &str| got.iter().filter(|g| g.object() == k).count();
+    assert_eq!(of(&keys[0]), 10);
+    assert_eq!(of(&keys[1]), 4);
+    let offsets = read_offsets(&s.dir.path().join("offsets.jsonl"));
+    assert_eq!(offsets[&keys[1]], (4, false), "committed up to the bad record");
+}
+
+#[test]
+fn a_malformed_line_is_skipped_and_counted_under_tolerance_all() {
+    let s = setup(BrokerKind::Tansu, &[("errors.tolerance", "all")], &[]);
+    let keys = corrupt_fixture(&s);
+    let out = sluice().arg("backfill").arg(&s.worker).arg(&s.connector).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("29 records delivered, 1 skipped"), "{stdout}");
+    assert!(stderr.contains(&keys[1]) && stderr.contains("record 4"), "the skip is logged: {stderr}");
+    let got = consume_all(&s.broker.bootstrap(), &[TOPIC], 29, Duration::from_secs(10));
+    assert_eq!(got.len(), 29);
+    assert!(got.iter().all(|g| !(g.object() == keys[1] && g.index() == 4)));
+    let offsets = read_offsets(&s.dir.path().join("offsets.jsonl"));
+    assert_eq!(offsets[&keys[1]], (10, true));
+}

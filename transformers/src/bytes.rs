@@ -1,0 +1,261 @@
+//! The `bytes` format: the object cut into fixed-size chunks.
+
+use bytes::{Buf, Bytes};
+use futures::stream::{self, StreamExt};
+use sluice_core::data::{Schema, SchemaAndValue, Value};
+use sluice_core::object::{ByteStream, ObjectInput};
+use sluice_core::transformer::{RecordStream, Transformer};
+
+use crate::{open_then, record_error, Error, TransformerOptions};
+
+/// Cuts an object into records of `chunk_size` bytes (the last one shorter), each a `bytes`
+/// value; an empty object has no records.
+#[derive(Debug, Clone)]
+pub(crate) struct BytesTransformer {
+    chunk_size: usize,
+    schema: Schema,
+}
+
+impl BytesTransformer {
+    pub(crate) fn new(options: &TransformerOptions) -> Result<Self, Error> {
+        if options.max_buffer_size == 0 {
+            return Err(Error::Config {
+                key: "transformer.max.buffer.size",
+                message: "must be a positive number of bytes (the size of each record)".into(),
+            });
+        }
+        Ok(BytesTransformer {
+            chunk_size: options.max_buffer_size,
+            schema: Schema::bytes(),
+        })
+    }
+
+    /// The records of the object `key` whose bytes are `bytes`, skipping the first `skip`.
+    pub(crate) fn records(&self, key: String, bytes: ByteStream, skip: u64) -> RecordStream {
+        let run = Run {
+            key,
+            stream: bytes,
+            chunk: Bytes::new(),
+            offset: 0,
+            chunk_size: self.chunk_size,
+            schema: self.schema.clone(),
+            skip_bytes: skip.saturating_mul(self.chunk_size as u64),
+            finished: false,
+        };
+        stream::unfold(run, |mut run| async move {
+            let item = run.next().await?;
+            Some((item, run))
+        })
+        .boxed()
+    }
+}
+
+impl Transformer for BytesTransformer {
+    fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
+        let this = self.clone();
+        open_then(input, move |key, bytes| this.records(key, bytes, skip))
+    }
+
+    fn name(&self) -> &'static str {
+        "bytes"
+    }
+}
+
+/// The reading of one object.
+struct Run {
+    key: String,
+    stream: ByteStream,
+    /// The unread rest of the current chunk of the stream.
+    chunk: Bytes,
+    /// Object offset of `chunk[0]`.
+    offset: u64,
+    chunk_size: usize,
+    schema: Schema,
+    /// Bytes still to pass over before the first record (the skipped records).
+    skip_bytes: u64,
+    /// The stream ended or failed: it is not polled again.
+    finished: bool,
+}
+
+impl Run {
+    async fn next(&mut self) -> Option<sluice_core::Result<SchemaAndValue>> {
+        // Resume: pass over the skipped records' bytes without building them.
+        while self.skip_bytes > 0 {
+            match self.fill().await {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(self.read_failed(e))),
+            }
+            let n = self
+                .chunk
+                .len()
+                .min(usize::try_from(self.skip_bytes).unwrap_or(usize::MAX));
+            self.chunk.advance(n);
+            self.offset += n as u64;
+            self.skip_bytes -= n as u64;
+        }
+
+        let mut record: Vec<u8> = Vec::new();
+        while record.len() < self.chunk_size {
+            match self.fill().await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Some(Err(self.read_failed(e))),
+            }
+            if record.capacity() == 0 {
+                record.reserve_exact(self.chunk_size);
+            }
+            let n = self.chunk.len().min(self.chunk_size - record.len());
+            record.extend_from_slice(&self.chunk[..n]);
+            self.chunk.advance(n);
+            self.offset += n as u64;
+        }
+        if record.is_empty() {
+            return None;
+        }
+        Some(Ok(SchemaAndValue::new(
+            self.schema.clone(),
+            Value::Bytes(record),
+        )))
+    }
+
+    /// Makes `chunk` non-empty: true when it is, false at the end of the stream. After an error
+    /// or the end, the stream is not polled again.
+    async fn fill(&mut self) -> std::io::Result<bool> {
+        while self.chunk.is_empty() {
+            if self.finished {
+                return Ok(false);
+            }
+            match self.stream.next().await {
+                Some(Ok(chunk)) => self.chunk = chunk,
+                Some(Err(e)) => {
+                    self.finished = true;
+                    return Err(e);
+                }
+                None => {
+                    self.finished = true;
+                    return Ok(false);
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// The unrecoverable error for a failed read, naming the record being read.
+    fn read_failed(&self, source: std::io::Error) -> sluice_core::Error {
+        let size = self.chunk_size as u64;
+        let index = self.offset / size;
+        record_error(
+            &self.key,
+            index,
+            index * size,
+            false,
+            None,
+            Error::Io { source },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{chunked, failing};
+    use futures::executor::block_on;
+    use proptest::prelude::*;
+
+    fn transformer(size: usize) -> BytesTransformer {
+        BytesTransformer::new(&TransformerOptions {
+            max_buffer_size: size,
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn chunks(size: usize, stream: ByteStream, skip: u64) -> Vec<Result<Vec<u8>, String>> {
+        let records = transformer(size).records("obj.bin".into(), stream, skip);
+        block_on(records.collect::<Vec<_>>())
+            .into_iter()
+            .map(|r| match r {
+                Ok(SchemaAndValue {
+                    schema: Some(schema),
+                    value: Value::Bytes(b),
+                }) => {
+                    assert_eq!(schema, Schema::bytes());
+                    Ok(b)
+                }
+                Ok(other) => panic!("{other:?}"),
+                Err(e) => Err(e.to_string()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cuts_fixed_size_chunks_with_a_shorter_last_one() {
+        let data: Vec<u8> = (0..10).collect();
+        let expected: Vec<Result<Vec<u8>, String>> =
+            vec![Ok(vec![0, 1, 2, 3]), Ok(vec![4, 5, 6, 7]), Ok(vec![8, 9])];
+        assert_eq!(chunks(4, chunked(&data, &[]), 0), expected);
+        assert_eq!(chunks(4, chunked(&data, &[1, 2, 3, 4, 9]), 0), expected);
+        assert_eq!(chunks(5, chunked(&data, &[7]), 0).len(), 2);
+        assert_eq!(chunks(100, chunked(&data, &[7]), 0), vec![Ok(data.clone())]);
+        assert!(chunks(4, chunked(&[], &[]), 0).is_empty());
+    }
+
+    #[test]
+    fn an_io_error_names_the_record_and_ends_the_stream() {
+        let items = chunks(4, failing(&[b"abcdef"], b"ghij"), 0);
+        assert_eq!(items.len(), 2, "{items:?}");
+        assert_eq!(items[0], Ok(b"abcd".to_vec()));
+        let err = items[1].clone().unwrap_err();
+        assert!(err.contains("record 1 (byte offset 4)"), "{err}");
+        assert!(err.contains("connection reset"), "{err}");
+
+        let records = transformer(4).records("obj.bin".into(), failing(&[b"abcdefghi"], b""), 3);
+        let items = block_on(records.collect::<Vec<_>>());
+        assert_eq!(items.len(), 1);
+        match &items[0] {
+            Err(sluice_core::Error::Record {
+                record_index: 2,
+                byte_offset: Some(8),
+                recoverable: false,
+                raw: None,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn skipping_a_huge_object_does_not_build_records() {
+        // 256 MiB streamed lazily from one shared chunk; skipping all but the last record must not
+        // copy anything (it would take far longer than this test is allowed to).
+        const CHUNK: usize = 1024 * 1024;
+        let chunk = Bytes::from(vec![7u8; CHUNK]);
+        let stream = stream::iter(std::iter::repeat_n(chunk, 256).map(Ok)).boxed();
+        let size = 4096;
+        let total = 256 * CHUNK as u64 / size as u64;
+        let items = chunks(size, stream, total - 1);
+        assert_eq!(items, vec![Ok(vec![7u8; size])]);
+    }
+
+    proptest! {
+        #[test]
+        fn resuming_yields_exactly_the_remaining_chunks(
+            data in proptest::collection::vec(any::<u8>(), 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..20),
+            size in 1usize..40,
+        ) {
+            let full = chunks(size, chunked(&data, &[]), 0);
+            let expected: Vec<Result<Vec<u8>, String>> =
+                data.chunks(size).map(|c| Ok(c.to_vec())).collect();
+            prop_assert_eq!(&full, &expected);
+            let n = full.len();
+            for skip in [0, 1, n / 2, n.saturating_sub(1), n, n + 1, n + 1000] {
+                let resumed = chunks(size, chunked(&data, &cuts), skip as u64);
+                prop_assert_eq!(&resumed[..], &full[skip.min(n)..], "skip {}", skip);
+            }
+            // An absurd skip does not overflow.
+            prop_assert!(chunks(size, chunked(&data, &cuts), u64::MAX).is_empty());
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! Parsed JSON to Connect data: schemaless, as Kafka Connect's `JsonConverter` with
+//! `schemas.enable=false` reads it, or with a schema inferred from the value.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::Value as Json;
+use sluice_core::data::{Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value};
+
+use crate::Error;
+
+/// `json` as a schemaless value: object → map with string keys in document order, array → array,
+/// string → string, boolean → boolean, integer → int64, other number → float64, null → null.
+///
+/// An integer beyond the int64 range becomes a float64 (Connect's `JsonConverter` would silently
+/// keep only its low 64 bits).
+pub(crate) fn schemaless(json: Json) -> Value {
+    match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Boolean(b),
+        Json::Number(n) => number(&n, false),
+        Json::String(s) => Value::String(s),
+        Json::Array(items) => Value::Array(items.into_iter().map(schemaless).collect()),
+        Json::Object(map) => Value::Map(
+            map.into_iter()
+                .map(|(k, v)| (Value::String(k), schemaless(v)))
+                .collect(),
+        ),
+    }
+}
+
+fn number(n: &serde_json::Number, as_float: bool) -> Value {
+    match n.as_i64() {
+        Some(i) if !as_float => Value::Int64(i),
+        // Without serde_json's `arbitrary_precision`, every number has an f64 form.
+        _ => Value::Float64(n.as_f64().unwrap_or(f64::NAN)),
+    }
+}
+
+/// `json` with a schema inferred from it.
+///
+/// An object becomes a struct (fields in document order, each optional; the top-level struct is
+/// required, nested ones optional); integers are optional int64, other numbers optional float64,
+/// strings optional string, booleans optional boolean and null an optional string holding null.
+/// An array's element schema is the one all its elements share, where null fits any schema,
+/// int64 widens to float64 when mixed with floats (also inside nested arrays and structs) and
+/// structs match when they have the same field names (in any order, the first element's order
+/// being kept); an empty array is an array of optional strings. Elements that do not agree are a
+/// [`Error::SchemaInference`] naming the JSON path.
+pub(crate) fn with_inferred_schema(json: Json) -> Result<SchemaAndValue, Error> {
+    let shape = Shape::of(&json, &mut String::from("$"))?;
+    let schema = match &shape {
+        Shape::Struct(fields) => struct_schema(fields, false)?,
+        other => other.schema()?,
+    };
+    let value = build(json, &schema)?;
+    Ok(SchemaAndValue::new(schema, value))
+}
+
+/// The type inferred for a JSON value, before it is turned into a [`Schema`].
+#[derive(Debug, Clone, PartialEq)]
+enum Shape {
+    Null,
+    Boolean,
+    Int,
+    Float,
+    String,
+    Array(Box<Shape>),
+    Struct(Vec<(String, Shape)>),
+}
+
+impl Shape {
+    /// The shape of `json`; `path` is its JSON path, extended while descending.
+    fn of(json: &Json, path: &mut String) -> Result<Shape, Error> {
+        Ok(match json {
+            Json::Null => Shape::Null,
+            Json::Bool(_) => Shape::Boolean,
+            Json::Number(n) if n.is_i64() => Shape::Int,
+            Json::Number(_) => Shape::Float,
+            Json::String(_) => Shape::String,
+            Json::Array(items) => {
+                let mut element = Shape::Null;
+                let base = path.len();
+                for (i, item) in items.iter().enumerate() {
+                    use fmt::Write;
+                    let _ = write!(path, "[{i}]");
+                    let shape = Shape::of(item, path)?;
+                    element = match unify(element, shape) {
+                        Ok(s) => s,
+                        Err((earlier, this)) => {
+                            return Err(Error::SchemaInference {
+                                message: format!(
+                                "{path} is {this} but the earlier elements of {} are {earlier}; \
+                                     all elements of an array must have the same type",
+                                &path[..base]
+                            ),
+                            })
+                        }
+                    };
+                    path.truncate(base);
+                }
+                Shape::Array(Box::new(element))
+            }
+            Json::Object(map) => {
+                let base = path.len();
+                let mut fields = Vec::with_capacity(map.len());
+                for (name, value) in map {
+                    push_field(path, name);
+                    fields.push((name.clone(), Shape::of(value, path)?));
+                    path.truncate(base);
+                }
+                Shape::Struct(fields)
+            }
+        })
+    }
+
+    /// The optional schema of this shape.
+    fn schema(&self) -> Result<Schema, Error> {
+        Ok(match self {
+            Shape::Null | Shape::String => Schema::optional_string(),
+            Shape::Boolean => Schema::optional_boolean(),
+            Shape::Int => Schema::optional_int64(),
+            Shape::Float => Schema::optional_float64(),
+            Shape::Array(element) => SchemaBuilder::array(element.schema()?).optional().build(),
+            Shape::Struct(fields) => struct_schema(fields, true)?,
+        })
+    }
+}
+
+/// A struct schema with one optional field per entry of `fields`.
+fn struct_schema(fields: &[(String, Shape)], optional: bool) -> Result<Schema, Error> {
+    let mut builder = SchemaBuilder::struct_();
+    for (name, shape) in fields {
+        builder = builder.field(name.clone(), shape.schema()?);
+    }
+    if optional {
+        builder = builder.optional();
+    }
+    builder.try_build().map_err(internal)
+}
+
+/// `path` extended with the member `name`, as `.name` or, when it is not a plain identifier,
+/// `["name"]`.
+fn push_field(path: &mut String, name: &str) {
+    let plain = !name.is_empty()
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if plain {
+        path.push('.');
+        path.push_str(name);
+    } else {
+        path.push('[');
+        path.push_str(&serde_json::to_string(name).unwrap_or_default());
+        path.push(']');
+    }
+}
+
+/// The shape both `a` and `b` fit, or both back when there is none.
+fn unify(a: Shape, b: Shape) -> Result<Shape, (Shape, Shape)> {
+    match (a, b) {
+        (Shape::Null, x) | (x, Shape::Null) => Ok(x),
+        (Shape::Int, Shape::Float) | (Shape::Float, Shape::Int) => Ok(Shape::Float),
+        (Shape::Array(x), Shape::Array(y)) => match unify(*x, *y) {
+            Ok(e) => Ok(Shape::Array(Box::new(e))),
+            Err((x, y)) => Err((Shape::Array(Box::new(x)), Shape::Array(Box::new(y)))),
+        },
+        (Shape::Struct(fa), Shape::Struct(fb)) => unify_structs(fa, fb),
+        (a, b) if a == b => Ok(a),
+        (a, b) => Err((a, b)),
+    }
+}
+
+fn unify_structs(
+    fa: Vec<(String, Shape)>,
+    fb: Vec<(String, Shape)>,
+) -> Result<Shape, (Shape, Shape)> {
+    let same_names = fa.len() == fb.len()
+        && if fa.iter().zip(&fb).all(|((a, _), (b, _))| a == b) {
+            true
+        } else {
+            let names: HashMap<&str, ()> = fa.iter().map(|(n, _)| (n.as_str(), ())).collect();
+            fb.iter().all(|(n, _)| names.contains_key(n.as_str()))
+        };
+    if !same_names {
+        return Err((Shape::Struct(fa), Shape::Struct(fb)));
+    }
+    // Unify field by field, keeping both sides whole to report a mismatch.
+    let mut by_name: HashMap<String, Shape> = fb.iter().cloned().collect();
+    let mut out = Vec::with_capacity(fa.len());
+    for (name, a) in &fa {
+        let b = by_name.remove(name).unwrap_or(Shape::Null);
+        match unify(a.clone(), b) {
+            Ok(s) => out.push((name.clone(), s)),
+            Err(_) => return Err((Shape::Struct(fa), Shape::Struct(fb))),
+        }
+    }
+    Ok(Shape::Struct(out))
+}
+
+impl fmt::Display for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shape::Null => f.write_str("null"),
+            Shape::Boolean => f.write_str("boolean"),
+            Shape::Int => f.write_str("int64"),
+            Shape::Float => f.write_str("float64"),
+            Shape::String => f.write_str("string"),
+            Shape::Array(e) => write!(f, "array<{e}>"),
+            Shape::Struct(fields) => {
+                f.write_str("struct{")?;
+                for (i, (name, shape)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{name}: {shape}")?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+/// `json` as a value of `schema` (inferred from it, so it fits).
+fn build(json: Json, schema: &Schema) -> Result<Value, Error> {
+    Ok(match json {
+        Json::Null => Value::Null,
+        Json::Bool(b) => Value::Boolean(b),
+        Json::Number(n) => number(&n, schema.type_() == Type::Float64),
+        Json::String(s) => Value::String(s),
+        Json::Array(items) => {
+            let element = schema
+                .value_schema()
+                .ok_or_else(|| internal_msg("array schema without an element schema"))?;
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| build(item, element))
+                    .collect::<Result<_, _>>()?,
+            )
+        }
+        Json::Object(map) => {
+            let mut s = Struct::new(schema.clone()).map_err(internal)?;
+            for (name, value) in map {
+                let field_schema = schema
+                    .field(&name)
+                    .ok_or_else(|| internal_msg(&format!("no field {name:?} in the schema")))?
+                    .schema();
+                let value = build(value, field_schema)?;
+                s.set(&name, value).map_err(internal)?;
+            }
+            Value::Struct(s)
+        }
+    })
+}
+
+fn internal(e: sluice_core::Error) -> Error {
+    internal_msg(&e.to_string())
+}
+
+fn internal_msg(message: &str) -> Error {
+    Error::SchemaInference {
+        message: format!("internal error: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(entries: Vec<(&str, Value)>) -> Value {
+        Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (Value::String(k.into()), v))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn schemaless_follows_json_converter() {
+        let json: Json = serde_json::from_str(
+            r#"{"z":1,"a":[true,null,"s"],"f":1.5,"e":1e2,"big":18446744073709551615,"neg":-7,"o":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            schemaless(json),
+            map(vec![
+                ("z", Value::Int64(1)),
+                (
+                    "a",
+                    Value::Array(vec![Value::Boolean(true), Value::Null, Value::from("s")])
+                ),
+                ("f", Value::Float64(1.5)),
+                ("e", Value::Float64(100.0)),
+                ("big", Value::Float64(18446744073709551615.0)),
+                ("neg", Value::Int64(-7)),
+                ("o", map(vec![])),
+            ])
+        );
+        assert_eq!(schemaless(json!(null)), Value::Null);
+        assert_eq!(schemaless(json!("x")), Value::from("x"));
+        assert_eq!(schemaless(json!(i64::MIN)), Value::Int64(i64::MIN));
+    }
+
+    #[test]
+    fn infers_nested_structs_and_arrays() {
+        let json = json!({
+            "id": 7,
+            "name": "ann",
+            "score": 1.5,
+            "ok": true,
+            "none": null,
+            "tags": ["a", "b"],
+            "empty": [],
+            "nums": [1, 2.5, null, 3],
+            "address": {"city": "Oslo", "geo": {"lat": 59.9, "lon": 10}},
+            "items": [{"sku": "x", "qty": 1}, {"qty": 2.5, "sku": null}],
+            "matrix": [[1], [], [2.5, null]]
+        });
+        let sv = with_inferred_schema(json).unwrap();
+        let schema = sv.schema.clone().unwrap();
+
+        let geo = SchemaBuilder::struct_()
+            .field("lat", Schema::optional_float64())
+            .field("lon", Schema::optional_int64())
+            .optional()
+            .build();
+        let address = SchemaBuilder::struct_()
+            .field("city", Schema::optional_string())
+            .field("geo", geo.clone())
+            .optional()
+            .build();
+        let item = SchemaBuilder::struct_()
+            .field("sku", Schema::optional_string())
+            .field("qty", Schema::optional_float64())
+            .optional()
+            .build();
+        let expected = SchemaBuilder::struct_()
+            .field("id", Schema::optional_int64())
+            .field("name", Schema::optional_string())
+            .field("score", Schema::optional_float64())
+            .field("ok", Schema::optional_boolean())
+            .field("none", Schema::optional_string())
+            .field(
+                "tags",
+                SchemaBuilder::array(Schema::optional_string())
+                    .optional()
+                    .build(),
+            )
+            .field(
+                "empty",
+                SchemaBuilder::array(Schema::optional_string())
+                    .optional()
+                    .build(),
+            )
+            .field(
+                "nums",
+                SchemaBuilder::array(Schema::optional_float64())
+                    .optional()
+                    .build(),
+            )
+            .field("address", address.clone())
+            .field(
+                "items",
+                SchemaBuilder::array(item.clone()).optional().build(),
+            )
+            .field(
+                "matrix",
+                SchemaBuilder::array(
+                    SchemaBuilder::array(Schema::optional_float64())
+                        .optional()
+                        .build(),
+                )
+                .optional()
+                .build(),
+            )
+            .build();
+        assert_eq!(schema, expected);
+        assert!(!schema.is_optional());
+
+        let Value::Struct(s) = &sv.value else {
+            panic!("{:?}", sv.value)
+        };
+        s.validate().unwrap();
+        schema.validate_value(&sv.value).unwrap();
+        assert_eq!(s.get("id"), Some(&Value::Int64(7)));
+        assert_eq!(s.get("none"), Some(&Value::Null));
+        assert_eq!(
+            s.get("nums"),
+            Some(&Value::Array(vec![
+                Value::Float64(1.0),
+                Value::Float64(2.5),
+                Value::Null,
+                Value::Float64(3.0)
+            ]))
+        );
+        let Some(Value::Struct(addr)) = s.get("address") else {
+            panic!()
+        };
+        let Some(Value::Struct(g)) = addr.get("geo") else {
+            panic!()
+        };
+        assert_eq!(g.get("lon"), Some(&Value::Int64(10)));
+        let Some(Value::Array(items)) = s.get("items") else {
+            panic!()
+        };
+        let Value::Struct(second) = &items[1] else {
+            panic!()
+        };
+        // Field order comes from the first element; values are matched by name.
+        assert_eq!(second.schema(), &item);
+        assert_eq!(second.get("qty"), Some(&Value::Float64(2.5)));
+        assert_eq!(second.get("sku"), Some(&Value::Null));
+        assert_eq!(
+            s.get("matrix"),
+            Some(&Value::Array(vec![
+                Value::Array(vec![Value::Float64(1.0)]),
+                Value::Array(vec![]),
+                Value::Array(vec![Value::Float64(2.5), Value::Null]),
+            ]))
+        );
+    }
+
+    #[test]
+    fn non_object_top_level_values_get_primitive_schemas() {
+        let cases = [
+            (json!(5), Schema::optional_int64(), Value::Int64(5)),
+            (
+                json!(0.25),
+                Schema::optional_float64(),
+                Value::Float64(0.25),
+            ),
+            (json!("s"), Schema::optional_string(), Value::from("s")),
+            (
+                json!(false),
+                Schema::optional_boolean(),
+                Value::Boolean(false),
+            ),
+            (json!(null), Schema::optional_string(), Value::Null),
+            (
+                json!([1, 2]),
+                SchemaBuilder::array(Schema::optional_int64())
+                    .optional()
+                    .build(),
+                Value::Array(vec![Value::Int64(1), Value::Int64(2)]),
+            ),
+        ];
+        for (json, schema, value) in cases {
+            let sv = with_inferred_schema(json.clone()).unwrap();
+            assert_eq!(sv, SchemaAndValue::new(schema, value), "{json}");
+        }
+    }
+
+    #[test]
+    fn disagreeing_array_elements_name_the_path() {
+        let cases = [
+            (
+                json!({"a": {"b": [1, "x"]}}),
+                "$.a.b[1] is string but the earlier elements of $.a.b are int64",
+            ),
+            (
+                json!([[1], ["x"]]),
+                "$[1] is array<string> but the earlier elements of $ are array<int64>",
+            ),
+            (
+                json!({"odd key": [{"a": 1}, {"b": 1}]}),
+                "$[\"odd key\"][1] is struct{b: int64}",
+            ),
+            (
+                json!({"x": [true, {"a": 1}]}),
+                "$.x[1] is struct{a: int64} but the earlier elements of $.x are boolean",
+            ),
+            (
+                json!({"x": [{"a": 1}, {"a": "s"}]}),
+                "$.x[1] is struct{a: string}",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = with_inferred_schema(json.clone()).unwrap_err();
+            assert!(matches!(err, Error::SchemaInference { .. }), "{err:?}");
+            let msg = err.to_string();
+            assert!(msg.contains(expected), "{json}: {msg}");
+            assert!(msg.contains("transformer.json.infer.schema"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn huge_integers_are_inferred_as_floats() {
+        let sv = with_inferred_schema(json!({"n": 18446744073709551615u64})).unwrap();
+        let Value::Struct(s) = sv.value else { panic!() };
+        assert_eq!(
+            s.schema().field("n").unwrap().schema(),
+            &Schema::optional_float64()
+        );
+        assert_eq!(s.get("n"), Some(&Value::Float64(18446744073709551615.0)));
+    }
+}

@@ -1,0 +1,291 @@
+//! Sluice transformers: turn an object's bytes into Kafka Connect records.
+//!
+//! A transformer is chosen by the connector's `input.format` through [`build`]:
+//!
+//! * `jsonl` — one JSON value per line (JSON Lines). Values are schemaless by default, exactly as
+//!   Kafka Connect's `JsonConverter` with `schemas.enable=false` reads them; with
+//!   [`TransformerOptions::infer_schema`] a Connect schema is inferred for each record instead.
+//! * `bytes` — the object cut into fixed-size chunks of [`TransformerOptions::max_buffer_size`]
+//!   bytes, each one a `bytes` record.
+//!
+//! Every transformer streams: memory stays bounded by one record (at most
+//! [`TransformerOptions::max_record_size`] for `jsonl`, one chunk for `bytes`) plus one chunk of
+//! the store's byte stream, whatever the object's size. Resuming with `skip` records does not parse
+//! the skipped records.
+//!
+//! A bad record is reported as a [`sluice_core::Error::Record`] whose source is this crate's
+//! [`Error`]; a recoverable one is followed by the next records of the object.
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+use sluice_core::object::{ByteStream, ObjectInput};
+use sluice_core::transformer::{RecordStream, Transformer};
+
+mod bytes;
+mod error;
+mod json;
+mod jsonl;
+mod lines;
+
+pub use error::Error;
+
+/// The formats [`build`] knows, as spelled in `input.format`.
+pub const FORMATS: &[&str] = &["jsonl", "bytes"];
+
+/// Default of [`TransformerOptions::max_buffer_size`] (`transformer.max.buffer.size`).
+pub const DEFAULT_MAX_BUFFER_SIZE: usize = 4096;
+
+/// Default of [`TransformerOptions::max_record_size`] (`transformer.max.record.size`): 16 MiB.
+pub const DEFAULT_MAX_RECORD_SIZE: usize = 16 * 1024 * 1024;
+
+/// At most this many bytes of a bad record are kept in [`sluice_core::Error::Record`]'s `raw`
+/// (for the dead letter queue): 1 MiB.
+pub const MAX_RAW_BYTES: usize = 1024 * 1024;
+
+/// Settings shared by the transformers; each format reads the ones it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransformerOptions {
+    /// `bytes` format: chunk size in bytes (`transformer.max.buffer.size`, default
+    /// [`DEFAULT_MAX_BUFFER_SIZE`]). Must be positive.
+    pub max_buffer_size: usize,
+    /// `jsonl` format: longest accepted line in bytes, not counting the line terminator
+    /// (`transformer.max.record.size`, default [`DEFAULT_MAX_RECORD_SIZE`]). A longer line is a
+    /// recoverable record error and is skipped without being held in memory. Must be positive.
+    pub max_record_size: usize,
+    /// `jsonl` format: infer a Connect schema for each record instead of emitting schemaless
+    /// values (`transformer.json.infer.schema`, default false).
+    pub infer_schema: bool,
+}
+
+impl Default for TransformerOptions {
+    fn default() -> Self {
+        TransformerOptions {
+            max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
+            max_record_size: DEFAULT_MAX_RECORD_SIZE,
+            infer_schema: false,
+        }
+    }
+}
+
+/// The transformer for `format` (a value of `input.format`, one of [`FORMATS`]).
+///
+/// # Errors
+/// [`Error::Config`] when `format` is unknown (the message lists the supported formats and
+/// suggests the nearest one) or when an option the format uses is out of range.
+pub fn build(format: &str, options: &TransformerOptions) -> Result<Arc<dyn Transformer>, Error> {
+    match format {
+        "jsonl" => Ok(Arc::new(jsonl::JsonlTransformer::new(options)?)),
+        "bytes" => Ok(Arc::new(bytes::BytesTransformer::new(options)?)),
+        _ => Err(unknown_format(format)),
+    }
+}
+
+fn unknown_format(format: &str) -> Error {
+    let wanted = format.trim().to_ascii_lowercase();
+    let nearest = FORMATS
+        .iter()
+        .map(|f| (strsim::levenshtein(&wanted, f), *f))
+        .min()
+        .filter(|(distance, f)| *distance <= (f.len() / 2).max(1));
+    let mut message = format!(
+        "unknown format {format:?}; supported formats: {}",
+        FORMATS.join(", ")
+    );
+    if let Some((_, f)) = nearest {
+        message.push_str(&format!(". Did you mean {f:?}?"));
+    }
+    Error::Config {
+        key: "input.format",
+        message,
+    }
+}
+
+/// Opens `input`'s byte stream, then yields the records `records(key, stream)` makes of it. A
+/// failure to open the object is yielded as is (a store error) and ends the stream.
+fn open_then<F>(input: ObjectInput, records: F) -> RecordStream
+where
+    F: FnOnce(String, ByteStream) -> RecordStream + Send + 'static,
+{
+    stream::once(async move {
+        let opened = input.stream().await;
+        match opened {
+            Ok(bytes) => records(input.key().to_owned(), bytes),
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+        }
+    })
+    .flatten()
+    .boxed()
+}
+
+/// A [`sluice_core::Error::Record`] for record `record_index` of `object`, keeping at most
+/// [`MAX_RAW_BYTES`] of `raw`.
+fn record_error(
+    object: &str,
+    record_index: u64,
+    byte_offset: u64,
+    recoverable: bool,
+    raw: Option<&[u8]>,
+    source: Error,
+) -> sluice_core::Error {
+    sluice_core::Error::Record {
+        object: object.to_owned(),
+        record_index,
+        byte_offset: Some(byte_offset),
+        recoverable,
+        raw: raw.map(|r| ::bytes::Bytes::copy_from_slice(&r[..r.len().min(MAX_RAW_BYTES)])),
+        source: Box::new(source),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    //! Helpers shared by the unit tests.
+
+    use ::bytes::Bytes;
+    use futures::stream::{self, StreamExt};
+    use sluice_core::object::ByteStream;
+
+    /// `data` cut at `cuts` (positions, any order, out-of-range ones ignored) into a byte stream.
+    pub fn chunked(data: &[u8], cuts: &[usize]) -> ByteStream {
+        let mut cuts: Vec<usize> = cuts.iter().copied().filter(|&c| c <= data.len()).collect();
+        cuts.push(0);
+        cuts.push(data.len());
+        cuts.sort_unstable();
+        cuts.dedup();
+        let chunks: Vec<std::io::Result<Bytes>> = cuts
+            .windows(2)
+            .map(|w| Ok(Bytes::copy_from_slice(&data[w[0]..w[1]])))
+            .collect();
+        stream::iter(chunks).boxed()
+    }
+
+    /// `chunks` followed by an I/O error, then by `after` (which must never be read).
+    pub fn failing(chunks: &[&[u8]], after: &[u8]) -> ByteStream {
+        let mut items: Vec<std::io::Result<Bytes>> = chunks
+            .iter()
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        items.push(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset by peer",
+        )));
+        items.push(Ok(Bytes::copy_from_slice(after)));
+        stream::iter(items).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_every_listed_format() {
+        for format in FORMATS {
+            let t = build(format, &TransformerOptions::default()).unwrap();
+            assert_eq!(t.name(), *format);
+        }
+    }
+
+    #[test]
+    fn unknown_format_lists_formats_and_suggests_the_nearest() {
+        let err = build("jsnl", &TransformerOptions::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    key: "input.format",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(msg.contains("\"jsnl\""), "{msg}");
+        assert!(msg.contains("jsonl, bytes"), "{msg}");
+        assert!(msg.contains("Did you mean \"jsonl\""), "{msg}");
+
+        let msg = build("BYTES", &TransformerOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("Did you mean \"bytes\""), "{msg}");
+
+        let msg = build("parquet", &TransformerOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("supported formats: jsonl, bytes"), "{msg}");
+        assert!(!msg.contains("Did you mean"), "{msg}");
+    }
+
+    #[test]
+    fn zero_sizes_are_config_errors() {
+        let options = TransformerOptions {
+            max_buffer_size: 0,
+            ..Default::default()
+        };
+        let err = build("bytes", &options).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    key: "transformer.max.buffer.size",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // jsonl does not use the chunk size.
+        build("jsonl", &options).unwrap();
+
+        let options = TransformerOptions {
+            max_record_size: 0,
+            ..Default::default()
+        };
+        let err = build("jsonl", &options).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    key: "transformer.max.record.size",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        build("bytes", &options).unwrap();
+    }
+
+    #[test]
+    fn defaults_match_the_documented_ones() {
+        let o = TransformerOptions::default();
+        assert_eq!(o.max_buffer_size, 4096);
+        assert_eq!(o.max_record_size, 16 * 1024 * 1024);
+        assert!(!o.infer_schema);
+    }
+
+    #[test]
+    fn raw_bytes_are_capped() {
+        let raw = vec![b'x'; MAX_RAW_BYTES + 10];
+        let e = record_error(
+            "k",
+            3,
+            7,
+            true,
+            Some(&raw),
+            Error::RecordTooLarge {
+                size: raw.len() as u64,
+                limit: 1,
+            },
+        );
+        match e {
+            sluice_core::Error::Record {
+                raw: Some(r),
+                record_index: 3,
+                byte_offset: Some(7),
+                ..
+            } => assert_eq!(r.len(), MAX_RAW_BYTES),
+            other => panic!("{other:?}"),
+        }
+    }
+}
