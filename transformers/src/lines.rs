@@ -217,6 +217,7 @@ impl LineReader {
                 .capacity()
                 .saturating_mul(2)
                 .max(256)
+                .min(limit)
                 .max(needed);
             self.pending.reserve_exact(target - self.pending.len());
         }
@@ -411,6 +412,21 @@ mod tests {
         let (start, message) = lines[1].as_ref().unwrap_err();
         assert_eq!(*start, 4);
         assert!(message.contains("connection reset"), "{message}");
+    }
+
+    #[test]
+    fn lines_within_a_chunk_are_not_copied() {
+        let mut reader = LineReader::new(chunked(b"{\"a\":1}\r\nbb\n\nlast", &[]), 100);
+        let lines = block_on(async {
+            let mut n = 0;
+            while let Some(line) = reader.next_line().await {
+                line.unwrap();
+                n += 1;
+            }
+            n
+        });
+        assert_eq!(lines, 4);
+        assert_eq!(reader.peak_buffer_capacity(), 0);
     }
 
     #[test]

@@ -233,6 +233,18 @@ impl Reader<'_> {
     }
 }
 
+/// Problems of the converter `which` (`key.converter` / `value.converter`) and its settings.
+fn converter_problems(r: &Reader<'_>, which: &str) -> Vec<String> {
+    let class = r.raw(which).unwrap_or_default();
+    let settings = r.prefixed(&format!("{which}."));
+    match crate::convert::converter_from_config(class, &settings, which == "key.converter") {
+        Ok(_) => Vec::new(),
+        // The converter's own messages already name the full key.
+        Err(Error::Config { problems, .. }) => problems,
+        Err(e) => vec![format!("{which}: {e}")],
+    }
+}
+
 /// `errors.tolerance`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorsTolerance {
@@ -354,6 +366,11 @@ impl ConnectorConfig {
         if connector_class == "local" && r.raw("local.path").is_none() {
             problems.push("local.path: required for connector.class=local; the folder to read".into());
         }
+        for which in ["key.converter", "value.converter"] {
+            if r.raw(which).is_some() {
+                problems.extend(converter_problems(&r, which));
+            }
+        }
         let converter = |which: &str| {
             r.raw(which).map(|class| ConverterConfig {
                 class: class.to_owned(),
@@ -421,7 +438,16 @@ pub struct WorkerConfig {
 impl WorkerConfig {
     /// Validates `settings`, reporting every problem at once.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
-        let problems = check_keys(settings, WORKER_KEYS, WORKER_PREFIXES);
+        let mut problems = check_keys(settings, WORKER_KEYS, WORKER_PREFIXES);
+        if problems.is_empty() {
+            let r = Reader {
+                settings,
+                defs: WORKER_KEYS,
+            };
+            for which in ["key.converter", "value.converter"] {
+                problems.extend(converter_problems(&r, which));
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::Config {
                 context: Some("worker".into()),
@@ -578,6 +604,12 @@ mod tests {
         assert_eq!(w.producer.get("sasl.mechanism").unwrap(), "PLAIN");
         assert_eq!(w.value_converter.settings.get("schemas.enable").unwrap(), "false");
         assert_eq!(w.offset_flush_interval_ms, 5000);
+        let bad = settings(&[
+            ("bootstrap.servers", "x"),
+            ("value.converter.schemas.enabled", "false"),
+        ]);
+        let err = WorkerConfig::from_settings(&bad).unwrap_err().to_string();
+        assert!(err.contains("schemas.enabled") && err.contains("did you mean value.converter.schemas.enable?"), "{err}");
         let bad = settings(&[("bootstrap.server", "x")]);
         let err = WorkerConfig::from_settings(&bad).unwrap_err().to_string();
         assert!(err.contains("did you mean \"bootstrap.servers\""), "{err}");
