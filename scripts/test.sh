@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the test servers it needs, then runs every test of the workspace
-# (unit, property and end-to-end against real brokers). Heavy variants stay behind SLUICE_HEAVY=1.
+# (unit, property, doc and end-to-end tests against real brokers). Heavy variants stay behind
+# SLUICE_HEAVY=1. Ends with one line totalling every test binary's results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SLUICE_TANSU_BIN=$(scripts/install-test-servers.sh)
@@ -8,6 +9,10 @@ export SLUICE_TANSU_BIN
 # Two cores: keep the end-to-end tests (each starts brokers and sluice processes) from
 # oversubscribing the machine.
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
-cargo test --workspace --all-targets "$@"
-# Doc examples.
-cargo test --workspace --doc
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "total: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"

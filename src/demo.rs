@@ -19,7 +19,10 @@ const TOPICS: &[&str] = &["orders", "clicks", "payments"];
 const PARTITIONS: i32 = 4;
 
 fn settings(pairs: &[(&str, String)]) -> Settings {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// Writes `objects` jsonl objects named `<topic>-<partition>-<start offset>.jsonl`.
@@ -49,7 +52,11 @@ fn write_objects(dir: &std::path::Path, objects: usize, records: usize) -> anyho
 
 /// Reads every partition of `topics` from the beginning until `expected` records arrived or
 /// nothing new came for a while.
-fn consume(bootstrap: &str, topics: &[&str], expected: u64) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
+fn consume(
+    bootstrap: &str,
+    topics: &[&str],
+    expected: u64,
+) -> anyhow::Result<Vec<rdkafka::message::OwnedMessage>> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "sluice-demo-reader")
@@ -102,7 +109,10 @@ pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
         ("name", "demo".into()),
         ("connector.class", "local".into()),
         ("local.path", dir.path().display().to_string()),
-        ("file.name.template", "{{topic}}-{{partition}}-{{start_offset}}.jsonl".into()),
+        (
+            "file.name.template",
+            "{{topic}}-{{partition}}-{{start_offset}}.jsonl".into(),
+        ),
         ("distribution.type", "partition".into()),
         ("tasks.max", "2".into()),
         ("input.format", "jsonl".into()),
@@ -133,7 +143,8 @@ pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
     }
 
     let expected = (objects * records) as u64;
-    let messages = tokio::task::spawn_blocking(move || consume(&bootstrap, TOPICS, expected)).await??;
+    let messages =
+        tokio::task::spawn_blocking(move || consume(&bootstrap, TOPICS, expected)).await??;
     let mut per_topic: BTreeMap<String, u64> = BTreeMap::new();
     for m in &messages {
         *per_topic.entry(m.topic().to_owned()).or_default() += 1;
@@ -149,7 +160,13 @@ pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
             .map(|h| {
                 use rdkafka::message::Headers;
                 h.iter()
-                    .map(|h| format!("{}={}", h.key, String::from_utf8_lossy(h.value.unwrap_or_default())))
+                    .map(|h| {
+                        format!(
+                            "{}={}",
+                            h.key,
+                            String::from_utf8_lossy(h.value.unwrap_or_default())
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -164,7 +181,10 @@ pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
         );
     }
     if messages.len() as u64 != expected {
-        anyhow::bail!("expected {expected} records in Kafka, found {}", messages.len());
+        anyhow::bail!(
+            "expected {expected} records in Kafka, found {}",
+            messages.len()
+        );
     }
     println!("all {expected} records landed where a Kafka Connect source would put them.");
     Ok(())

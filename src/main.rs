@@ -11,7 +11,11 @@ use sluice_core::metrics::Metrics;
 use tokio::sync::watch;
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Stream objects from object stores into Kafka, the Kafka Connect way")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Stream objects from object stores into Kafka, the Kafka Connect way"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -130,7 +134,14 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
     let (stop_tx, stop_rx) = watch::channel(false);
     install_signals(stop_tx);
     let runs = connectors.iter().map(|c| {
-        runtime::run_connector(&worker, c, store.clone(), mode, stop_rx.clone(), Arc::new(Metrics::default()))
+        runtime::run_connector(
+            &worker,
+            c,
+            store.clone(),
+            mode,
+            stop_rx.clone(),
+            Arc::new(Metrics::default()),
+        )
     });
     let mut all_ok = true;
     for result in futures::future::join_all(runs).await {
@@ -158,21 +169,27 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf]) -> bool {
         }
     };
     if let Some(w) = worker {
-        report(w, load_worker(w).and_then(|w| {
-            sluice_core::kafka::create_producer(&sluice_core::kafka::producer_config(
-                &w.bootstrap_servers,
-                &w.producer,
-                &Default::default(),
-            ))
-            .map(|_| ())
-        }));
+        report(
+            w,
+            load_worker(w).and_then(|w| {
+                sluice_core::kafka::create_producer(&sluice_core::kafka::producer_config(
+                    &w.bootstrap_servers,
+                    &w.producer,
+                    &Default::default(),
+                ))
+                .map(|_| ())
+            }),
+        );
     }
     for c in connectors {
-        report(c, load_connector(c).and_then(|c| {
-            sluice_sources::build_backend(&c).map(|_| ()).map_err(|e| {
-                sluice_core::Error::config(format!("backend: {e}"))
-            })
-        }));
+        report(
+            c,
+            load_connector(c).and_then(|c| {
+                sluice_sources::build_backend(&c)
+                    .map(|_| ())
+                    .map_err(|e| sluice_core::Error::config(format!("backend: {e}")))
+            }),
+        );
     }
     ok
 }
@@ -192,10 +209,18 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     let result: anyhow::Result<bool> = rt.block_on(async {
         match cli.command {
-            Command::Run { worker, connectors } => run_files(&worker, &connectors, Mode::Continuous).await,
-            Command::Backfill { worker, connectors } => run_files(&worker, &connectors, Mode::Backfill).await,
-            Command::Validate { worker, connectors } => Ok(validate(worker.as_deref(), &connectors)),
-            Command::Demo { objects, records } => sluice::demo::run(objects, records).await.map(|()| true),
+            Command::Run { worker, connectors } => {
+                run_files(&worker, &connectors, Mode::Continuous).await
+            }
+            Command::Backfill { worker, connectors } => {
+                run_files(&worker, &connectors, Mode::Backfill).await
+            }
+            Command::Validate { worker, connectors } => {
+                Ok(validate(worker.as_deref(), &connectors))
+            }
+            Command::Demo { objects, records } => {
+                sluice::demo::run(objects, records).await.map(|()| true)
+            }
             Command::ConfigDocs => {
                 print!("{}", config::defs::reference_markdown());
                 Ok(true)

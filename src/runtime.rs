@@ -117,7 +117,11 @@ pub async fn run_connector(
     )
     .map_err(|e| Error::config(format!("input.format: {e}")))?;
     let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
-        bucket: config.settings.get("local.path").cloned().unwrap_or_default(),
+        bucket: config
+            .settings
+            .get("local.path")
+            .cloned()
+            .unwrap_or_default(),
         object: None,
         source: Box::new(e),
     })?;
@@ -133,7 +137,11 @@ pub async fn run_connector(
             ObjectSourceConfig {
                 topic: config.topic.clone(),
                 template: config.file_name_template.clone(),
-                distribution: Distribution::new(config.distribution_type, task_id, config.tasks_max)?,
+                distribution: Distribution::new(
+                    config.distribution_type,
+                    task_id,
+                    config.tasks_max,
+                )?,
                 tolerance: config.errors_tolerance,
                 record_key: config.record_key,
                 record_timestamp: config.record_timestamp,

@@ -22,7 +22,11 @@ struct Setup {
     connector: std::path::PathBuf,
 }
 
-fn setup(kind: BrokerKind, connector_extra: &[(&str, &str)], worker_extra: &[(&str, &str)]) -> Setup {
+fn setup(
+    kind: BrokerKind,
+    connector_extra: &[(&str, &str)],
+    worker_extra: &[(&str, &str)],
+) -> Setup {
     let broker = Broker::start(kind);
     broker.create_topic(TOPIC);
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +78,11 @@ fn check_exactly_once(s: &Setup, got: &[Got], keys: &[String], records: usize) {
         let object = g.object().to_owned();
         let index = g.index();
         let o: usize = object[4..7].parse().unwrap();
-        assert_eq!(g.key.as_deref(), Some(object.as_str()), "key is the object key");
+        assert_eq!(
+            g.key.as_deref(),
+            Some(object.as_str()),
+            "key is the object key"
+        );
         assert_eq!(g.headers["sluice.bucket"], bucket);
         assert_eq!(
             g.value.as_deref(),
@@ -91,7 +99,11 @@ fn check_exactly_once(s: &Setup, got: &[Got], keys: &[String], records: usize) {
         *seen.entry((object, index)).or_default() += 1;
     }
     let dupes: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(dupes.is_empty(), "duplicates: {:?}", &dupes[..dupes.len().min(5)]);
+    assert!(
+        dupes.is_empty(),
+        "duplicates: {:?}",
+        &dupes[..dupes.len().min(5)]
+    );
     for k in keys {
         for r in 0..records as u64 {
             assert!(seen.contains_key(&(k.clone(), r)), "missing {k} record {r}");
@@ -111,9 +123,21 @@ fn backfill_case(kind: BrokerKind, tasks: &str) {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "sluice failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains(&format!("{OBJECTS} objects finished")), "{stdout}");
-    let got = consume_all(&s.broker.bootstrap(), &[TOPIC], OBJECTS * RECORDS, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "sluice failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{OBJECTS} objects finished")),
+        "{stdout}"
+    );
+    let got = consume_all(
+        &s.broker.bootstrap(),
+        &[TOPIC],
+        OBJECTS * RECORDS,
+        Duration::from_secs(30),
+    );
     check_exactly_once(&s, &got, &keys, RECORDS);
     println!(
         "{kind:?}, tasks.max={tasks}: {} records consumed back once each; backfill took {:.2?}",
@@ -170,52 +194,59 @@ fn kill_and_restart_case(kind: BrokerKind) {
     let offsets_path = s.dir.path().join("offsets.jsonl");
     let bootstrap = s.broker.bootstrap();
 
-    let mut child = sluice()
-        .arg("run")
-        .arg(&s.worker)
-        .arg(&s.connector)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ChildGuard::spawn(
+        sluice()
+            .arg("run")
+            .arg(&s.worker)
+            .arg(&s.connector)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     // Kill -9 as soon as some objects are committed as finished and others are not.
     let deadline = Instant::now() + Duration::from_secs(60);
     let at_kill = loop {
         let o = read_offsets(&offsets_path);
         let finished = o.values().filter(|(_, f)| *f).count();
         if finished >= 2 {
-            child.kill().unwrap();
-            child.wait().unwrap();
+            child.kill9();
             break read_offsets(&offsets_path);
         }
         assert!(Instant::now() < deadline, "no progress within 60 s");
         std::thread::sleep(Duration::from_millis(2));
     };
-    let finished: BTreeSet<String> = at_kill.iter().filter(|(_, (_, f))| *f).map(|(k, _)| k.clone()).collect();
+    let finished: BTreeSet<String> = at_kill
+        .iter()
+        .filter(|(_, (_, f))| *f)
+        .map(|(k, _)| k.clone())
+        .collect();
     let partial: BTreeMap<String, i64> = at_kill
         .iter()
         .filter(|(_, (n, f))| !*f && *n > 0)
         .map(|(k, (n, _))| (k.clone(), *n))
         .collect();
-    assert!(finished.len() < OBJECTS, "the run ended before the kill; nothing to resume");
+    assert!(
+        finished.len() < OBJECTS,
+        "the run ended before the kill; nothing to resume"
+    );
 
     // What Kafka holds after the kill.
     let before = consume_all(&bootstrap, &[TOPIC], usize::MAX, Duration::from_secs(3));
-    let before_positions: BTreeSet<(i32, i64)> = before.iter().map(|g| (g.partition, g.offset)).collect();
+    let before_positions: BTreeSet<(i32, i64)> =
+        before.iter().map(|g| (g.partition, g.offset)).collect();
 
     // Poison every finished object: if the restart read any of them again, the poison shows up.
     for k in &finished {
         std::fs::write(s.data.join(k), "{\"poison\":true}\n".repeat(RECORDS)).unwrap();
     }
 
-    let mut child = sluice()
-        .arg("run")
-        .arg(&s.worker)
-        .arg(&s.connector)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = ChildGuard::spawn(
+        sluice()
+            .arg("run")
+            .arg(&s.worker)
+            .arg(&s.connector)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     // Wait until every object is committed as finished, then stop cleanly with SIGTERM.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -223,22 +254,55 @@ fn kill_and_restart_case(kind: BrokerKind) {
         if o.values().filter(|(_, f)| *f).count() == OBJECTS {
             break;
         }
-        assert!(Instant::now() < deadline, "restarted run did not finish: {o:?}");
+        assert!(
+            Instant::now() < deadline,
+            "restarted run did not finish: {o:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
+    // A new object dropped in while running is picked up on the next relist.
+    let mut keys = keys;
+    let late = "obj-020.jsonl".to_owned();
+    let body: String = (0..RECORDS).map(|r| jsonl_line(20, r) + "\n").collect();
+    std::fs::write(s.data.join(&late), body).unwrap();
+    keys.push(late);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while read_offsets(&offsets_path)
+        .values()
+        .filter(|(_, f)| *f)
+        .count()
+        < OBJECTS + 1
+    {
+        assert!(
+            Instant::now() < deadline,
+            "a new object was not picked up while running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let exit = child.terminate();
     assert!(exit.success(), "clean stop exits 0, got {exit:?}");
 
-    let all = consume_all(&bootstrap, &[TOPIC], OBJECTS * RECORDS, Duration::from_secs(30));
-    assert!(all.iter().all(|g| !g.value.as_deref().unwrap_or("").contains("poison")), "a finished object was read again");
-    let after: Vec<&Got> = all.iter().filter(|g| !before_positions.contains(&(g.partition, g.offset))).collect();
+    let all = consume_all(
+        &bootstrap,
+        &[TOPIC],
+        OBJECTS * RECORDS,
+        Duration::from_secs(30),
+    );
+    assert!(
+        all.iter()
+            .all(|g| !g.value.as_deref().unwrap_or("").contains("poison")),
+        "a finished object was read again"
+    );
+    let after: Vec<&Got> = all
+        .iter()
+        .filter(|g| !before_positions.contains(&(g.partition, g.offset)))
+        .collect();
     for g in &after {
-        assert!(!finished.contains(g.object()), "finished object {} re-delivered", g.object());
+        assert!(
+            !finished.contains(g.object()),
+            "finished object {} re-delivered",
+            g.object()
+        );
         if let Some(n) = partial.get(g.object()) {
             assert!(
                 g.index() >= *n as u64,
@@ -283,7 +347,11 @@ fn corrupt_fixture(s: &Setup) -> Vec<String> {
     let keys = write_jsonl(&s.data, 3, 10);
     // Object 1, record 4 is not JSON.
     let path = s.data.join(&keys[1]);
-    let mut lines: Vec<String> = std::fs::read_to_string(&path).unwrap().lines().map(str::to_owned).collect();
+    let mut lines: Vec<String> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
     lines[4] = "{not json".into();
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     keys
@@ -293,11 +361,19 @@ fn corrupt_fixture(s: &Setup) -> Vec<String> {
 fn a_malformed_line_stops_the_task_under_tolerance_none() {
     let s = setup(BrokerKind::Tansu, &[("errors.tolerance", "none")], &[]);
     let keys = corrupt_fixture(&s);
-    let out = sluice().arg("backfill").arg(&s.worker).arg(&s.connector).output().unwrap();
+    let out = sluice()
+        .arg("backfill")
+        .arg(&s.worker)
+        .arg(&s.connector)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "must fail: {stdout}");
     let msg = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(msg.contains(&format!("object \"{}\", record 4", keys[1])), "{msg}");
+    assert!(
+        msg.contains(&format!("object \"{}\", record 4", keys[1])),
+        "{msg}"
+    );
     assert!(msg.contains("byte offset"), "{msg}");
     // Records before the bad one, and the whole earlier object, were delivered and committed.
     let got = consume_all(&s.broker.bootstrap(), &[TOPIC], 14, Duration::from_secs(10));
@@ -305,22 +381,39 @@ fn a_malformed_line_stops_the_task_under_tolerance_none() {
     assert_eq!(of(&keys[0]), 10);
     assert_eq!(of(&keys[1]), 4);
     let offsets = read_offsets(&s.dir.path().join("offsets.jsonl"));
-    assert_eq!(offsets[&keys[1]], (4, false), "committed up to the bad record");
+    assert_eq!(
+        offsets[&keys[1]],
+        (4, false),
+        "committed up to the bad record"
+    );
 }
 
 #[test]
 fn a_malformed_line_is_skipped_and_counted_under_tolerance_all() {
     let s = setup(BrokerKind::Tansu, &[("errors.tolerance", "all")], &[]);
     let keys = corrupt_fixture(&s);
-    let out = sluice().arg("backfill").arg(&s.worker).arg(&s.connector).output().unwrap();
+    let out = sluice()
+        .arg("backfill")
+        .arg(&s.worker)
+        .arg(&s.connector)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    assert!(stdout.contains("29 records delivered, 1 skipped"), "{stdout}");
-    assert!(stderr.contains(&keys[1]) && stderr.contains("record 4"), "the skip is logged: {stderr}");
+    assert!(
+        stdout.contains("29 records delivered, 1 skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&keys[1]) && stderr.contains("record 4"),
+        "the skip is logged: {stderr}"
+    );
     let got = consume_all(&s.broker.bootstrap(), &[TOPIC], 29, Duration::from_secs(10));
     assert_eq!(got.len(), 29);
-    assert!(got.iter().all(|g| !(g.object() == keys[1] && g.index() == 4)));
+    assert!(got
+        .iter()
+        .all(|g| !(g.object() == keys[1] && g.index() == 4)));
     let offsets = read_offsets(&s.dir.path().join("offsets.jsonl"));
     assert_eq!(offsets[&keys[1]], (10, true));
 }

@@ -70,7 +70,10 @@ mod tests {
         assert!(delays.iter().all(|d| *d <= MAX_IDLE_BACKOFF), "{delays:?}");
         assert!(delays[0] <= INITIAL_IDLE_BACKOFF * 3 / 2);
         // After many attempts the delay sits in the top band: jitter of the capped interval.
-        assert!(delays[100..].iter().all(|d| *d >= MAX_IDLE_BACKOFF / 2), "{delays:?}");
+        assert!(
+            delays[100..].iter().all(|d| *d >= MAX_IDLE_BACKOFF / 2),
+            "{delays:?}"
+        );
         // Jitter: not every capped delay is identical.
         assert!(delays[100..].iter().any(|d| *d != delays[199]));
     }

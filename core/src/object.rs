@@ -64,9 +64,6 @@ impl ObjectInput {
                 object: Some(self.key().to_owned()),
                 source: Box::new(e),
             })?;
-        Ok(result
-            .into_stream()
-            .map_err(|e| std::io::Error::other(e))
-            .boxed())
+        Ok(result.into_stream().map_err(std::io::Error::other).boxed())
     }
 }

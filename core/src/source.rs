@@ -179,7 +179,8 @@ impl ObjectSource {
         Metrics::add(&self.metrics.bytes_read, meta.size);
         let input = ObjectInput::new(self.backend.bucket(), self.backend.store().clone(), meta);
         let records = self.transformer.transform(input.clone(), skip);
-        let key_bytes = (self.cfg.record_key == RecordKey::ObjectKey).then(|| key.clone().into_bytes());
+        let key_bytes =
+            (self.cfg.record_key == RecordKey::ObjectKey).then(|| key.clone().into_bytes());
         Current {
             partition: self.partition_of(&key),
             input,
@@ -326,7 +327,11 @@ impl SourceTask for ObjectSource {
                 }
                 None => {
                     self.listing = None;
-                    return Ok(if self.cfg.once { Poll::Done } else { Poll::Idle });
+                    return Ok(if self.cfg.once {
+                        Poll::Done
+                    } else {
+                        Poll::Idle
+                    });
                 }
             }
         }

@@ -13,10 +13,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::error::KafkaError;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
 
@@ -137,12 +137,14 @@ fn convert(cfg: &DriverConfig, r: SourceRecord) -> Result<Prepared> {
             source: Box::new(e),
         })?;
     let headers = (!r.headers.is_empty()).then(|| {
-        r.headers.iter().fold(OwnedHeaders::new_with_capacity(r.headers.len()), |h, x| {
-            h.insert(KafkaHeader {
-                key: &x.key,
-                value: Some(&x.value),
+        r.headers
+            .iter()
+            .fold(OwnedHeaders::new_with_capacity(r.headers.len()), |h, x| {
+                h.insert(KafkaHeader {
+                    key: &x.key,
+                    value: Some(&x.value),
+                })
             })
-        })
     });
     Ok(Prepared {
         partition: r.source_partition,
@@ -225,7 +227,11 @@ async fn read_loop<S: SourceTask>(
 }
 
 type InFlight = std::pin::Pin<
-    Box<dyn std::future::Future<Output = (crate::offsets::SubmittedId, Result<(), KafkaError>, String)> + Send>,
+    Box<
+        dyn std::future::Future<
+                Output = (crate::offsets::SubmittedId, Result<(), KafkaError>, String),
+            > + Send,
+    >,
 >;
 
 /// Runs one task until the source is done, `stop` turns true, or a failure. Offsets of every
@@ -249,27 +255,28 @@ pub async fn run_task<S: SourceTask>(
     flush.tick().await;
     let mut failure: Option<Error> = None;
 
-    let on_ack = |submitted: &mut SubmittedRecords,
-                      failure: &mut Option<Error>,
-                      (id, res, what): (crate::offsets::SubmittedId, Result<(), KafkaError>, String)| {
-        match res {
-            Ok(()) => {
-                submitted.ack(id);
-                Metrics::add(&cfg.metrics.records_acked, 1);
-            }
-            Err(e) => {
-                if failure.is_none() {
-                    *failure = Some(Error::Task {
-                        task: cfg.task_name.clone(),
-                        source: Box::new(Error::Kafka {
-                            context: format!("delivering {what}"),
-                            source: e,
-                        }),
-                    });
+    let on_ack =
+        |submitted: &mut SubmittedRecords,
+         failure: &mut Option<Error>,
+         (id, res, what): (crate::offsets::SubmittedId, Result<(), KafkaError>, String)| {
+            match res {
+                Ok(()) => {
+                    submitted.ack(id);
+                    Metrics::add(&cfg.metrics.records_acked, 1);
+                }
+                Err(e) => {
+                    if failure.is_none() {
+                        *failure = Some(Error::Task {
+                            task: cfg.task_name.clone(),
+                            source: Box::new(Error::Kafka {
+                                context: format!("delivering {what}"),
+                                source: e,
+                            }),
+                        });
+                    }
                 }
             }
-        }
-    };
+        };
 
     // Producing side.
     loop {
@@ -347,7 +354,10 @@ pub async fn run_task<S: SourceTask>(
             on_ack(&mut submitted, &mut failure, done);
         }
     };
-    if tokio::time::timeout(cfg.shutdown_timeout, drain).await.is_err() {
+    if tokio::time::timeout(cfg.shutdown_timeout, drain)
+        .await
+        .is_err()
+    {
         warn!(task = %cfg.task_name, timeout = ?cfg.shutdown_timeout,
             "in-flight records were not acknowledged in time; their offsets are not committed and they will be read again");
     }

@@ -25,7 +25,7 @@ pub enum Error {
         message: String,
         /// The cause.
         #[source]
-        source: Option<object_store::Error>,
+        source: Option<Box<object_store::Error>>,
     },
     /// `connector.class` names no backend this build knows.
     #[error("unknown connector.class {0:?}; supported: local")]

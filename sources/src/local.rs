@@ -36,13 +36,10 @@ impl LocalBackend {
             )
         })?;
         if !meta.is_dir() {
-            return Err(build_err(
-                "local.path is not a folder".into(),
-                None,
-            ));
+            return Err(build_err("local.path is not a folder".into(), None));
         }
         let store = LocalFileSystem::new_with_prefix(root)
-            .map_err(|e| build_err("cannot use the folder".into(), Some(e)))?;
+            .map_err(|e| build_err("cannot use the folder".into(), Some(Box::new(e))))?;
         Ok(LocalBackend {
             root: root.to_owned(),
             store: Arc::new(store),
@@ -52,8 +49,15 @@ impl LocalBackend {
 
     /// From `local.path` and `local.prefix`.
     pub fn from_config(config: &ConnectorConfig) -> Result<Self, Error> {
-        let root = config.settings.get("local.path").map(String::as_str).unwrap_or("");
-        Self::new(root, config.settings.get("local.prefix").map(String::as_str))
+        let root = config
+            .settings
+            .get("local.path")
+            .map(String::as_str)
+            .unwrap_or("");
+        Self::new(
+            root,
+            config.settings.get("local.prefix").map(String::as_str),
+        )
     }
 }
 
@@ -91,7 +95,13 @@ mod tests {
     #[tokio::test]
     async fn lists_in_key_order_under_the_prefix() {
         let dir = tempfile::tempdir().unwrap();
-        for name in ["b/2.jsonl", "a-c.jsonl", "a/b.jsonl", "in/x.jsonl", "in/a.jsonl"] {
+        for name in [
+            "b/2.jsonl",
+            "a-c.jsonl",
+            "a/b.jsonl",
+            "in/x.jsonl",
+            "in/a.jsonl",
+        ] {
             let p = dir.path().join(name);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, b"{}\n").unwrap();
@@ -103,7 +113,16 @@ mod tests {
             .try_collect()
             .await
             .unwrap();
-        assert_eq!(keys, ["a-c.jsonl", "a/b.jsonl", "b/2.jsonl", "in/a.jsonl", "in/x.jsonl"]);
+        assert_eq!(
+            keys,
+            [
+                "a-c.jsonl",
+                "a/b.jsonl",
+                "b/2.jsonl",
+                "in/a.jsonl",
+                "in/x.jsonl"
+            ]
+        );
         let pre = LocalBackend::new(dir.path().to_str().unwrap(), Some("in")).unwrap();
         let keys: Vec<String> = pre
             .list()
@@ -116,7 +135,12 @@ mod tests {
 
     #[test]
     fn a_missing_folder_is_a_clear_error() {
-        let err = LocalBackend::new("/no/such/folder", None).unwrap_err().to_string();
-        assert!(err.contains("/no/such/folder") && err.contains("local.path"), "{err}");
+        let err = LocalBackend::new("/no/such/folder", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/no/such/folder") && err.contains("local.path"),
+            "{err}"
+        );
     }
 }

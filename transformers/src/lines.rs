@@ -416,7 +416,7 @@ mod tests {
 
     #[test]
     fn lines_within_a_chunk_are_not_copied() {
-        let mut reader = LineReader::new(chunked(b"{\"a\":1}\r\nbb\n\nlast", &[]), 100);
+        let mut reader = LineReader::new(chunked(b"{\"a\":1}\r\nbb\n\nlast\n", &[]), 100);
         let lines = block_on(async {
             let mut n = 0;
             while let Some(line) = reader.next_line().await {

@@ -12,7 +12,9 @@ use std::str::FromStr;
 use crate::distribution::DistributionType;
 use crate::error::{Error, Result};
 use crate::template::{FileNameTemplate, Placeholder};
-use defs::{KeyDef, Kind, PrefixDef, CONNECTOR_KEYS, CONNECTOR_PREFIXES, WORKER_KEYS, WORKER_PREFIXES};
+use defs::{
+    KeyDef, Kind, PrefixDef, CONNECTOR_KEYS, CONNECTOR_PREFIXES, WORKER_KEYS, WORKER_PREFIXES,
+};
 
 /// Flat settings as read from a file.
 pub type Settings = BTreeMap<String, String>;
@@ -23,7 +25,8 @@ pub type Settings = BTreeMap<String, String>;
 pub fn load_file(path: &Path) -> Result<Settings> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io(format!("cannot read config file {}", path.display()), e))?;
-    let is_json = path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
     let parsed = if is_json {
         parse_json(&text)
     } else {
@@ -50,14 +53,18 @@ pub fn parse_properties(text: &str) -> Result<Settings> {
 
 /// Parses Connect's JSON connector body, or a flat JSON object of settings.
 pub fn parse_json(text: &str) -> Result<Settings> {
-    let v: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| Error::config(format!("not valid JSON: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| Error::config(format!("not valid JSON: {e}")))?;
     let obj = v
         .as_object()
         .ok_or_else(|| Error::config("expected a JSON object"))?;
     let (flat, name) = match obj.get("config") {
         Some(serde_json::Value::Object(c)) => (c, obj.get("name")),
-        Some(_) => return Err(Error::config("\"config\" must be a JSON object of settings")),
+        Some(_) => {
+            return Err(Error::config(
+                "\"config\" must be a JSON object of settings",
+            ))
+        }
         None => (obj, None),
     };
     let mut out = Settings::new();
@@ -99,7 +106,10 @@ pub fn parse_json(text: &str) -> Result<Settings> {
 /// The problem lines of a nested configuration error, each prefixed with `key`.
 fn inner_problems(key: &str, e: Error) -> Vec<String> {
     match e {
-        Error::Config { problems, .. } => problems.into_iter().map(|p| format!("{key}: {p}")).collect(),
+        Error::Config { problems, .. } => problems
+            .into_iter()
+            .map(|p| format!("{key}: {p}"))
+            .collect(),
         other => vec![format!("{key}: {other}")],
     }
 }
@@ -133,7 +143,12 @@ pub fn check_keys(settings: &Settings, defs: &[KeyDef], prefixes: &[PrefixDef]) 
                 problems.push(format!("{k}: {e}"));
             }
         } else if prefixes.iter().any(|p| k.starts_with(p.prefix)) {
-            if k.len() == prefixes.iter().find(|p| k.starts_with(p.prefix)).map_or(0, |p| p.prefix.len()) {
+            if k.len()
+                == prefixes
+                    .iter()
+                    .find(|p| k.starts_with(p.prefix))
+                    .map_or(0, |p| p.prefix.len())
+            {
                 problems.push(format!("{k}: a setting name must follow the prefix"));
             }
         } else {
@@ -164,7 +179,10 @@ fn check_value(def: &KeyDef, v: &str) -> std::result::Result<(), String> {
                 .parse()
                 .map_err(|_| format!("{} is not an integer", shown(def, v)))?;
             if n < min || n > max {
-                Err(format!("{n} is out of range; expected {}", def.kind.describe()))
+                Err(format!(
+                    "{n} is out of range; expected {}",
+                    def.kind.describe()
+                ))
             } else {
                 Ok(())
             }
@@ -223,7 +241,8 @@ impl Reader<'_> {
             .unwrap_or_else(|| panic!("{name} is checked and has a default"))
     }
     fn bool(&self, name: &str) -> bool {
-        self.raw(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.raw(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
     fn prefixed(&self, prefix: &str) -> Settings {
         self.settings
@@ -356,15 +375,15 @@ impl ConnectorConfig {
                     .into(),
             );
         }
-        let distribution_type = DistributionType::from_str(
-            r.raw("distribution.type").unwrap_or("object_hash"),
-        )?;
+        let distribution_type =
+            DistributionType::from_str(r.raw("distribution.type").unwrap_or("object_hash"))?;
         if let Err(e) = crate::distribution::validate(distribution_type, template.as_ref()) {
             problems.extend(inner_problems("distribution.type", e));
         }
         let connector_class = r.string("connector.class").unwrap_or_default();
         if connector_class == "local" && r.raw("local.path").is_none() {
-            problems.push("local.path: required for connector.class=local; the folder to read".into());
+            problems
+                .push("local.path: required for connector.class=local; the folder to read".into());
         }
         for which in ["key.converter", "value.converter"] {
             if r.raw(which).is_some() {
@@ -510,7 +529,10 @@ mod tests {
         ]);
         let p = problems(ConnectorConfig::from_settings(&s));
         assert_eq!(p.len(), 1, "{p:?}");
-        assert!(p[0].contains("input.fromat") && p[0].contains("\"input.format\""), "{p:?}");
+        assert!(
+            p[0].contains("input.fromat") && p[0].contains("\"input.format\""),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -522,7 +544,14 @@ mod tests {
         ]);
         let p = problems(ConnectorConfig::from_settings(&s));
         let joined = p.join("\n");
-        for needle in ["tasks.max", "errors.tolerance", "\"all\"", "record.headers.enable", "name: required", "connector.class: required"] {
+        for needle in [
+            "tasks.max",
+            "errors.tolerance",
+            "\"all\"",
+            "record.headers.enable",
+            "name: required",
+            "connector.class: required",
+        ] {
             assert!(joined.contains(needle), "{needle} missing from {joined}");
         }
     }
@@ -575,7 +604,10 @@ mod tests {
             ("distribution.type", "partition"),
         ]);
         let p = problems(ConnectorConfig::from_settings(&s));
-        assert!(p.iter().any(|p| p.starts_with("distribution.type")), "{p:?}");
+        assert!(
+            p.iter().any(|p| p.starts_with("distribution.type")),
+            "{p:?}"
+        );
     }
 
     #[test]
@@ -602,14 +634,21 @@ mod tests {
         assert_eq!(w.producer.get("compression.type").unwrap(), "zstd");
         assert_eq!(w.producer.get("security.protocol").unwrap(), "SASL_SSL");
         assert_eq!(w.producer.get("sasl.mechanism").unwrap(), "PLAIN");
-        assert_eq!(w.value_converter.settings.get("schemas.enable").unwrap(), "false");
+        assert_eq!(
+            w.value_converter.settings.get("schemas.enable").unwrap(),
+            "false"
+        );
         assert_eq!(w.offset_flush_interval_ms, 5000);
         let bad = settings(&[
             ("bootstrap.servers", "x"),
             ("value.converter.schemas.enabled", "false"),
         ]);
         let err = WorkerConfig::from_settings(&bad).unwrap_err().to_string();
-        assert!(err.contains("schemas.enabled") && err.contains("did you mean value.converter.schemas.enable?"), "{err}");
+        assert!(
+            err.contains("schemas.enabled")
+                && err.contains("did you mean value.converter.schemas.enable?"),
+            "{err}"
+        );
         let bad = settings(&[("bootstrap.server", "x")]);
         let err = WorkerConfig::from_settings(&bad).unwrap_err().to_string();
         assert!(err.contains("did you mean \"bootstrap.servers\""), "{err}");

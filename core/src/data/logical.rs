@@ -38,7 +38,9 @@ pub fn time() -> SchemaBuilder {
 
 /// A Timestamp schema builder (int64 milliseconds since the epoch).
 pub fn timestamp() -> SchemaBuilder {
-    SchemaBuilder::new(Type::Int64).name(TIMESTAMP_NAME).version(1)
+    SchemaBuilder::new(Type::Int64)
+        .name(TIMESTAMP_NAME)
+        .version(1)
 }
 
 /// The Decimal value for `unscaled` (big-endian minimal two's complement, as Java's

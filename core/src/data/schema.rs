@@ -319,7 +319,10 @@ impl SchemaBuilder {
         let schema = Schema(Arc::new(self.inner));
         if let Some(d) = schema.default_value() {
             schema.validate_value(d).map_err(|e| {
-                Error::Schema(format!("invalid default value for {} schema: {e}", schema.type_()))
+                Error::Schema(format!(
+                    "invalid default value for {} schema: {e}",
+                    schema.type_()
+                ))
             })?;
         }
         Ok(schema)

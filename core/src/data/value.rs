@@ -269,14 +269,18 @@ pub(super) fn validate(schema: &Schema, value: &Value, path: &str) -> Result<()>
     logical::validate(schema, value).map_err(at)?;
     match value {
         Value::Array(items) => {
-            let es = schema.value_schema().expect("array schema has a value schema");
+            let es = schema
+                .value_schema()
+                .expect("array schema has a value schema");
             for (i, item) in items.iter().enumerate() {
                 validate(es, item, &format!("{path}[{i}]"))?;
             }
         }
         Value::Map(entries) => {
             let ks = schema.key_schema().expect("map schema has a key schema");
-            let vs = schema.value_schema().expect("map schema has a value schema");
+            let vs = schema
+                .value_schema()
+                .expect("map schema has a value schema");
             for (k, v) in entries {
                 validate(ks, k, &format!("{path}.<key>"))?;
                 validate(vs, v, &format!("{path}[{k}]"))?;

@@ -38,8 +38,12 @@ use super::value::{map_from_json, map_to_json, OffsetMap};
 /// Every stored entry, by Kafka Connect offset key: (connector, partition, offset).
 type State = std::collections::BTreeMap<String, (String, OffsetMap, OffsetMap)>;
 
-/// Offsets in a local file, rewritten atomically on every put. See the
-/// [module documentation](self) for the format and the guarantees.
+/// Offsets in a local file, rewritten atomically on every put.
+///
+/// Format: one JSON line per entry, `{"key":["<connector>",{<partition>}],"value":{<offset>}}`
+/// (Kafka Connect's offset key and value). Every put writes `<path>.tmp`, fsyncs it, renames it
+/// over `<path>` and fsyncs the folder, so a kill -9 at any instant leaves either the old or the
+/// new complete file.
 #[derive(Debug)]
 pub struct FileOffsetStore {
     path: PathBuf,

@@ -1,0 +1,120 @@
+//! The CLI's configuration checks, through the real binary.
+
+mod support;
+
+use support::*;
+
+#[test]
+fn validate_lists_every_problem_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let worker = dir.path().join("worker.properties");
+    write_props(
+        &worker,
+        &[
+            ("bootstrap.server", "localhost:9092"),
+            (
+                "value.converter",
+                "org.apache.kafka.connect.json.JsonConvertor",
+            ),
+        ],
+    );
+    let connector = dir.path().join("c.properties");
+    write_props(
+        &connector,
+        &[
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/definitely/not/here"),
+            ("topic", "t"),
+            ("input.fromat", "jsonl"),
+            ("tasks.max", "0"),
+            ("file.name.template", "{{topic}}-{{partiton}}.jsonl"),
+        ],
+    );
+    let out = sluice()
+        .arg("validate")
+        .arg("--worker")
+        .arg(&worker)
+        .arg(&connector)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    for needle in [
+        "did you mean \"bootstrap.servers\"",
+        "bootstrap.servers: required",
+        "did you mean \"input.format\"",
+        "tasks.max: 0 is out of range",
+        "JsonConvertor",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "{needle:?} missing from:\n{stdout}"
+        );
+    }
+}
+
+#[test]
+fn validate_accepts_a_good_connect_json_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bucket");
+    std::fs::create_dir(&data).unwrap();
+    let connector = dir.path().join("c.json");
+    std::fs::write(
+        &connector,
+        serde_json::json!({
+            "name": "c",
+            "config": {
+                "connector.class": "local",
+                "local.path": data.to_str().unwrap(),
+                "topic": "t",
+                "tasks.max": 2,
+                "input.format": "jsonl",
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "value.converter.schemas.enable": "false"
+            }
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = sluice().arg("validate").arg(&connector).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains(": OK"), "{stdout}");
+}
+
+#[test]
+fn a_wrong_bootstrap_server_fails_fast_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bucket");
+    std::fs::create_dir(&data).unwrap();
+    write_jsonl(&data, 1, 3);
+    let worker = dir.path().join("w.properties");
+    let port = free_port();
+    write_props(
+        &worker,
+        &[("bootstrap.servers", &format!("127.0.0.1:{port}"))],
+    );
+    let connector = dir.path().join("c.properties");
+    write_props(
+        &connector,
+        &[
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", data.to_str().unwrap()),
+            ("topic", "t"),
+        ],
+    );
+    let out = sluice()
+        .arg("backfill")
+        .arg(&worker)
+        .arg(&connector)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!("cannot reach Kafka at \"127.0.0.1:{port}\"")),
+        "{stderr}"
+    );
+}
