@@ -14,7 +14,6 @@ use sluice_core::offsets::{FileOffsetStore, MemoryOffsetStore, OffsetManager, Of
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
 use sluice_core::task::{run_task, DriverConfig, TaskEnd};
 use sluice_core::{Error, Result};
-use sluice_transformers::TransformerOptions;
 use tokio::sync::watch;
 use tracing::info;
 
@@ -107,15 +106,8 @@ pub async fn run_connector(
     check_kafka(&producer, &worker.bootstrap_servers).await?;
     let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
     let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
-    let transformer = sluice_transformers::build(
-        &config.input_format,
-        &TransformerOptions {
-            max_buffer_size: config.transformer_max_buffer_size,
-            max_record_size: config.transformer_max_record_size,
-            infer_schema: config.transformer_json_infer_schema,
-        },
-    )
-    .map_err(|e| Error::config(format!("input.format: {e}")))?;
+    let transformer = sluice_transformers::build_from_config(config)
+        .map_err(|e| Error::config(e.to_string()))?;
     let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
         bucket: config
             .settings

@@ -1,4 +1,4 @@
-//! The `bytes` format: the object cut into fixed-size chunks.
+//! The `bytes` format: the object cut into fixed-size chunks, or the whole object as one record.
 
 use bytes::{Buf, Bytes};
 use futures::stream::{self, StreamExt};
@@ -6,32 +6,48 @@ use sluice_core::data::{Schema, SchemaAndValue, Value};
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
-use crate::{open_then, record_error, Error, TransformerOptions};
+use crate::{open_then, positive, record_error, BytesMode, Compression, Error, TransformerOptions};
 
 /// Cuts an object into records of `chunk_size` bytes (the last one shorter), each a `bytes`
-/// value; an empty object has no records.
+/// value; an empty object has no records. In [`BytesMode::Object`], the whole object is one
+/// record (an empty object too), at most `max_object_size` bytes.
 #[derive(Debug, Clone)]
 pub(crate) struct BytesTransformer {
     chunk_size: usize,
+    mode: BytesMode,
+    max_object_size: usize,
+    compression: Compression,
     schema: Schema,
 }
 
 impl BytesTransformer {
     pub(crate) fn new(options: &TransformerOptions) -> Result<Self, Error> {
-        if options.max_buffer_size == 0 {
-            return Err(Error::Config {
-                key: "transformer.max.buffer.size",
-                message: "must be a positive number of bytes (the size of each record)".into(),
-            });
+        positive(
+            "transformer.max.buffer.size",
+            options.max_buffer_size,
+            "the size of each record",
+        )?;
+        if options.bytes_mode == BytesMode::Object {
+            positive(
+                "transformer.max.record.size",
+                options.max_record_size,
+                "the largest object read whole",
+            )?;
         }
         Ok(BytesTransformer {
             chunk_size: options.max_buffer_size,
+            mode: options.bytes_mode,
+            max_object_size: options.max_record_size,
+            compression: options.compression,
             schema: Schema::bytes(),
         })
     }
 
     /// The records of the object `key` whose bytes are `bytes`, skipping the first `skip`.
     pub(crate) fn records(&self, key: String, bytes: ByteStream, skip: u64) -> RecordStream {
+        if self.mode == BytesMode::Object {
+            return self.whole(key, bytes, skip);
+        }
         let run = Run {
             key,
             stream: bytes,
@@ -50,10 +66,56 @@ impl BytesTransformer {
     }
 }
 
+impl BytesTransformer {
+    /// The whole object as one record (none when resuming past it).
+    fn whole(&self, key: String, mut bytes: ByteStream, skip: u64) -> RecordStream {
+        if skip > 0 {
+            return stream::empty().boxed();
+        }
+        let limit = self.max_object_size;
+        let schema = self.schema.clone();
+        stream::once(async move {
+            let mut record: Vec<u8> = Vec::new();
+            while let Some(chunk) = bytes.next().await {
+                let chunk = match chunk {
+                    Ok(c) => c,
+                    Err(source) => {
+                        let offset = record.len() as u64;
+                        return Err(record_error(
+                            &key,
+                            0,
+                            offset,
+                            false,
+                            None,
+                            Error::Io { source },
+                        ));
+                    }
+                };
+                if record.len() + chunk.len() > limit {
+                    // Not read any further: the one record cannot be delivered anyway.
+                    return Err(record_error(
+                        &key,
+                        0,
+                        0,
+                        true,
+                        None,
+                        Error::ObjectTooLarge { limit },
+                    ));
+                }
+                record.extend_from_slice(&chunk);
+            }
+            Ok(SchemaAndValue::new(schema, Value::Bytes(record)))
+        })
+        .boxed()
+    }
+}
+
 impl Transformer for BytesTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
         let this = self.clone();
-        open_then(input, move |key, bytes| this.records(key, bytes, skip))
+        open_then(input, this.compression, move |key, bytes| {
+            this.records(key, bytes, skip)
+        })
     }
 
     fn name(&self) -> &'static str {
@@ -236,6 +298,49 @@ mod tests {
         let total = 256 * CHUNK as u64 / size as u64;
         let items = chunks(size, stream, total - 1);
         assert_eq!(items, vec![Ok(vec![7u8; size])]);
+    }
+
+    fn whole(limit: usize, stream: ByteStream, skip: u64) -> Vec<Result<Vec<u8>, String>> {
+        let t = BytesTransformer::new(&TransformerOptions {
+            bytes_mode: BytesMode::Object,
+            max_record_size: limit,
+            ..Default::default()
+        })
+        .unwrap();
+        block_on(
+            t.records("obj.bin".into(), stream, skip)
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .map(|r| match r {
+            Ok(SchemaAndValue {
+                value: Value::Bytes(b),
+                ..
+            }) => Ok(b),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        })
+        .collect()
+    }
+
+    #[test]
+    fn object_mode_makes_one_record_bounded_by_the_limit() {
+        let data: Vec<u8> = (0..=255).collect();
+        assert_eq!(
+            whole(256, chunked(&data, &[10, 100]), 0),
+            vec![Ok(data.clone())]
+        );
+        assert_eq!(whole(1, chunked(&[], &[]), 0), vec![Ok(vec![])]);
+        assert!(whole(256, chunked(&data, &[10]), 1).is_empty());
+        let err = whole(255, chunked(&data, &[10]), 0);
+        assert_eq!(err.len(), 1);
+        let e = err[0].clone().unwrap_err();
+        assert!(
+            e.contains("record 0") && e.contains("more than 255 bytes"),
+            "{e}"
+        );
+        let err = whole(1000, failing(&[b"abc"], b"def"), 0);
+        assert!(err[0].clone().unwrap_err().contains("connection reset"));
     }
 
     proptest! {

@@ -6,17 +6,17 @@
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A line is not one complete JSON value.
-    #[error(
-        "invalid JSON: {source}. Each line of a `jsonl` object must hold exactly one JSON value"
-    )]
+    /// A line (`jsonl`) or a document or array element (`json`) is not one complete JSON value.
+    #[error("invalid JSON: {source}. Each line of a `jsonl` object must hold exactly one JSON value; a `json` object one JSON document")]
     InvalidJson {
         /// The parser's error (its line/column are within the record).
         source: serde_json::Error,
     },
 
     /// A line is not valid UTF-8.
-    #[error("invalid UTF-8: {source}. `jsonl` objects must be UTF-8 encoded")]
+    #[error(
+        "invalid UTF-8: {source}. `jsonl`, `json`, `csv` and `text` objects must be UTF-8 encoded"
+    )]
     InvalidUtf8 {
         /// Where the first invalid byte is, within the record.
         source: std::str::Utf8Error,
@@ -44,6 +44,73 @@ pub enum Error {
     SchemaInference {
         /// What does not fit, naming the JSON path (e.g. `$.items[2]`).
         message: String,
+    },
+
+    /// The whole object is larger than the limit of `bytes` in `object` mode; it was not read
+    /// further.
+    #[error("the object is more than {limit} bytes long. Raise transformer.max.record.size to read objects this large as one record, or use transformer.bytes.mode=chunks")]
+    ObjectTooLarge {
+        /// The limit (`transformer.max.record.size`).
+        limit: usize,
+    },
+
+    /// The object's structure is broken where the format cannot resynchronise: JSON that is
+    /// not well nested, a truncated Avro file, bad magic bytes, a sync marker that does not match.
+    #[error("{format}: {message}")]
+    Malformed {
+        /// The format (`json`, `avro`, `parquet`, ...).
+        format: &'static str,
+        /// What is wrong, with where when it helps.
+        message: String,
+    },
+
+    /// A CSV row does not have as many fields as there are columns.
+    #[error("the row has {found} fields but there are {expected} columns. Every row needs one field per column (check csv.separator.char and the quoting)")]
+    RaggedRow {
+        /// The number of columns.
+        expected: usize,
+        /// The number of fields in the row.
+        found: usize,
+    },
+
+    /// A CSV field does not hold a value of its column's type.
+    #[error("column {column:?}: {value:?} is not a valid {type_}")]
+    InvalidField {
+        /// The column's name.
+        column: String,
+        /// The column's type, as in `csv.column.types`.
+        type_: String,
+        /// The field's text.
+        value: String,
+    },
+
+    /// The object's schema has no Connect equivalent (e.g. a recursive Avro record).
+    #[error("cannot map the schema to a Connect schema: {message}")]
+    UnmappableSchema {
+        /// What cannot be mapped, naming the field.
+        message: String,
+    },
+
+    /// A value does not fit the schema it was mapped to (e.g. an unsigned 64-bit value beyond
+    /// int64).
+    #[error("cannot map a value: {message}")]
+    UnmappableValue {
+        /// Which value, naming the field.
+        message: String,
+    },
+
+    /// The Avro library rejected a block or a record.
+    #[error("invalid Avro data: {source}")]
+    Avro {
+        /// The library's error.
+        source: Box<apache_avro::Error>,
+    },
+
+    /// The Parquet library failed to read the file or a row group.
+    #[error("invalid Parquet data: {source}")]
+    Parquet {
+        /// The library's error.
+        source: ::parquet::errors::ParquetError,
     },
 
     /// A setting is invalid.

@@ -6,7 +6,7 @@ use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
 use crate::lines::{is_blank, LineKind, LineReader, ReadError};
-use crate::{json, open_then, record_error, Error, TransformerOptions};
+use crate::{json_value, open_then, record_error, Compression, Error, TransformerOptions};
 
 /// Reads JSON Lines: one record per line (`\n`, a `\r` before it is dropped); blank lines are not
 /// records. Lines are read as they stream by, never the whole object.
@@ -14,6 +14,7 @@ use crate::{json, open_then, record_error, Error, TransformerOptions};
 pub(crate) struct JsonlTransformer {
     max_record_size: usize,
     infer_schema: bool,
+    compression: Compression,
 }
 
 impl JsonlTransformer {
@@ -27,6 +28,7 @@ impl JsonlTransformer {
         Ok(JsonlTransformer {
             max_record_size: options.max_record_size,
             infer_schema: options.infer_schema,
+            compression: options.compression,
         })
     }
 
@@ -51,7 +53,9 @@ impl JsonlTransformer {
 impl Transformer for JsonlTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
         let this = self.clone();
-        open_then(input, move |key, bytes| this.records(key, bytes, skip))
+        open_then(input, this.compression, move |key, bytes| {
+            this.records(key, bytes, skip)
+        })
     }
 
     fn name(&self) -> &'static str {
@@ -117,9 +121,9 @@ impl Run {
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|source| Error::InvalidJson { source })?;
         if self.infer_schema {
-            json::with_inferred_schema(value)
+            json_value::with_inferred_schema(value)
         } else {
-            Ok(SchemaAndValue::schemaless(json::schemaless(value)))
+            Ok(SchemaAndValue::schemaless(json_value::schemaless(value)))
         }
     }
 

@@ -1,38 +1,60 @@
 //! Sluice transformers: turn an object's bytes into Kafka Connect records.
 //!
-//! A transformer is chosen by the connector's `input.format` through [`build`]:
+//! A transformer is chosen by the connector's `input.format` through [`build`] (or
+//! [`build_from_config`]), one module per format:
 //!
+//! * `avro` — Avro object container files, read block by block; every Avro type maps to a
+//!   Connect schema.
+//! * `parquet` — Parquet files read with range requests: the footer, then only the row groups
+//!   needed, never the whole object.
 //! * `jsonl` — one JSON value per line (JSON Lines). Values are schemaless by default, exactly as
 //!   Kafka Connect's `JsonConverter` with `schemas.enable=false` reads them; with
 //!   [`TransformerOptions::infer_schema`] a Connect schema is inferred for each record instead.
+//! * `json` — one JSON document per object, or a top-level array streamed element by element.
+//! * `csv` — delimited text with a header row or configured column names, typed columns.
+//! * `text` — one record per line, per line matching a regex, or per text between markers.
 //! * `bytes` — the object cut into fixed-size chunks of [`TransformerOptions::max_buffer_size`]
-//!   bytes, each one a `bytes` record.
+//!   bytes, or the whole object as one record.
 //!
-//! Every transformer streams: memory stays bounded by one record (at most
-//! [`TransformerOptions::max_record_size`] for `jsonl`, one chunk for `bytes`) plus one chunk of
-//! the store's byte stream, whatever the object's size. Resuming with `skip` records does not parse
-//! the skipped records.
+//! Every format but `parquet` reads the object as one byte stream, decompressed on the way
+//! ([`Compression`], `file.compression.type`). Every transformer streams: memory stays bounded
+//! by one record (at most [`TransformerOptions::max_record_size`]), one Avro block or one Parquet
+//! row group, plus a few chunks of the store's byte stream, whatever the object's size. Resuming
+//! with `skip` records does not build the skipped records (Avro skips whole blocks, Parquet whole
+//! row groups).
 //!
 //! A bad record is reported as a [`sluice_core::Error::Record`] whose source is this crate's
 //! [`Error`]; a recoverable one is followed by the next records of the object.
+//!
+//! See `docs/formats.md` for each format's options, schema mapping and limits.
 #![warn(missing_docs)]
 
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
+use sluice_core::config::ConnectorConfig;
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
+mod avro;
 mod bytes;
+mod compression;
+mod csv;
 mod error;
 mod json;
+mod json_value;
 mod jsonl;
 mod lines;
+mod parquet;
+mod text;
 
+pub use compression::Compression;
+pub use csv::{ColumnType, CsvOptions};
 pub use error::Error;
+pub use text::{TextMode, TextOptions};
 
 /// The formats [`build`] knows, as spelled in `input.format`.
-pub const FORMATS: &[&str] = &["jsonl", "bytes"];
+pub const FORMATS: &[&str] = &["jsonl", "bytes", "json", "csv", "text", "avro", "parquet"];
 
 /// Default of [`TransformerOptions::max_buffer_size`] (`transformer.max.buffer.size`).
 pub const DEFAULT_MAX_BUFFER_SIZE: usize = 4096;
@@ -44,19 +66,44 @@ pub const DEFAULT_MAX_RECORD_SIZE: usize = 16 * 1024 * 1024;
 /// (for the dead letter queue): 1 MiB.
 pub const MAX_RAW_BYTES: usize = 1024 * 1024;
 
+/// `bytes` format: how an object is cut into records (`transformer.bytes.mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BytesMode {
+    /// Records of [`TransformerOptions::max_buffer_size`] bytes (`chunks`).
+    #[default]
+    Chunks,
+    /// The whole object as one record, at most [`TransformerOptions::max_record_size`] bytes
+    /// (`object`).
+    Object,
+}
+
 /// Settings shared by the transformers; each format reads the ones it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransformerOptions {
     /// `bytes` format: chunk size in bytes (`transformer.max.buffer.size`, default
     /// [`DEFAULT_MAX_BUFFER_SIZE`]). Must be positive.
     pub max_buffer_size: usize,
-    /// `jsonl` format: longest accepted line in bytes, not counting the line terminator
-    /// (`transformer.max.record.size`, default [`DEFAULT_MAX_RECORD_SIZE`]). A longer line is a
-    /// recoverable record error and is skipped without being held in memory. Must be positive.
+    /// Largest record in bytes (`transformer.max.record.size`, default
+    /// [`DEFAULT_MAX_RECORD_SIZE`]): a `jsonl` line (without its terminator), a `json` document or
+    /// array element, a `csv` row, a `text` record, an `avro` block, a whole object for `bytes`
+    /// in [`BytesMode::Object`]. A longer one is a record error and is skipped without being held
+    /// in memory. Must be positive.
     pub max_record_size: usize,
-    /// `jsonl` format: infer a Connect schema for each record instead of emitting schemaless
-    /// values (`transformer.json.infer.schema`, default false).
+    /// `jsonl` and `json` formats: infer a Connect schema for each record instead of emitting
+    /// schemaless values (`transformer.json.infer.schema`, default false).
     pub infer_schema: bool,
+    /// How objects are compressed (`file.compression.type`, default none). Not used by
+    /// `parquet`.
+    pub compression: Compression,
+    /// `json` format: stream a top-level array element by element (`transformer.json.split.array`,
+    /// default true).
+    pub json_split_array: bool,
+    /// `bytes` format: chunks or whole objects (`transformer.bytes.mode`).
+    pub bytes_mode: BytesMode,
+    /// `csv` format settings (`csv.*`).
+    pub csv: CsvOptions,
+    /// `text` format settings (`read.text.*`).
+    pub text: TextOptions,
 }
 
 impl Default for TransformerOptions {
@@ -65,8 +112,53 @@ impl Default for TransformerOptions {
             max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
             max_record_size: DEFAULT_MAX_RECORD_SIZE,
             infer_schema: false,
+            compression: Compression::None,
+            json_split_array: true,
+            bytes_mode: BytesMode::Chunks,
+            csv: CsvOptions::default(),
+            text: TextOptions::default(),
         }
     }
+}
+
+impl TransformerOptions {
+    /// The options a validated connector configuration asks for.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key when a format setting cannot be used (a CSV character or
+    /// column type that does not parse, a text mode without its markers, ...).
+    pub fn from_config(config: &ConnectorConfig) -> Result<Self, Error> {
+        Ok(TransformerOptions {
+            max_buffer_size: config.transformer_max_buffer_size,
+            max_record_size: config.transformer_max_record_size,
+            infer_schema: config.transformer_json_infer_schema,
+            compression: Compression::parse(&config.file_compression_type)?,
+            json_split_array: config.transformer_json_split_array,
+            bytes_mode: match config.transformer_bytes_mode.as_str() {
+                "object" => BytesMode::Object,
+                "chunks" => BytesMode::Chunks,
+                other => {
+                    return Err(Error::Config {
+                        key: "transformer.bytes.mode",
+                        message: format!("{other:?} is not one of chunks, object"),
+                    })
+                }
+            },
+            csv: CsvOptions::from_settings(&config.csv)?,
+            text: TextOptions::from_settings(&config.text)?,
+        })
+    }
+}
+
+/// The transformer `config` asks for (`input.format` and the format's settings).
+///
+/// # Errors
+/// As [`TransformerOptions::from_config`] and [`build`].
+pub fn build_from_config(config: &ConnectorConfig) -> Result<Arc<dyn Transformer>, Error> {
+    build(
+        &config.input_format,
+        &TransformerOptions::from_config(config)?,
+    )
 }
 
 /// The transformer for `format` (a value of `input.format`, one of [`FORMATS`]).
@@ -78,6 +170,11 @@ pub fn build(format: &str, options: &TransformerOptions) -> Result<Arc<dyn Trans
     match format {
         "jsonl" => Ok(Arc::new(jsonl::JsonlTransformer::new(options)?)),
         "bytes" => Ok(Arc::new(bytes::BytesTransformer::new(options)?)),
+        "json" => Ok(Arc::new(json::JsonTransformer::new(options)?)),
+        "csv" => Ok(Arc::new(csv::CsvTransformer::new(options)?)),
+        "text" => Ok(Arc::new(text::TextTransformer::new(options)?)),
+        "avro" => Ok(Arc::new(avro::AvroTransformer::new(options)?)),
+        "parquet" => Ok(Arc::new(parquet::ParquetTransformer::new(options)?)),
         _ => Err(unknown_format(format)),
     }
 }
@@ -102,16 +199,31 @@ fn unknown_format(format: &str) -> Error {
     }
 }
 
-/// Opens `input`'s byte stream, then yields the records `records(key, stream)` makes of it. A
-/// failure to open the object is yielded as is (a store error) and ends the stream.
-fn open_then<F>(input: ObjectInput, records: F) -> RecordStream
+/// Checks that `size` (the value of `key`) is positive.
+fn positive(key: &'static str, size: usize, what: &str) -> Result<(), Error> {
+    if size == 0 {
+        return Err(Error::Config {
+            key,
+            message: format!("must be a positive number of bytes ({what})"),
+        });
+    }
+    Ok(())
+}
+
+/// Opens `input`'s byte stream and decompresses it, then yields the records `records(key, stream)`
+/// makes of it. A failure to open the object is yielded as is (a store error) and ends the stream.
+fn open_then<F>(input: ObjectInput, compression: Compression, records: F) -> RecordStream
 where
     F: FnOnce(String, ByteStream) -> RecordStream + Send + 'static,
 {
     stream::once(async move {
         let opened = input.stream().await;
         match opened {
-            Ok(bytes) => records(input.key().to_owned(), bytes),
+            Ok(bytes) => {
+                let key = input.key().to_owned();
+                let bytes = compression::decompress(&key, compression, bytes).await;
+                records(key, bytes)
+            }
             Err(e) => stream::once(async move { Err(e) }).boxed(),
         }
     })
@@ -129,10 +241,29 @@ fn record_error(
     raw: Option<&[u8]>,
     source: Error,
 ) -> sluice_core::Error {
+    record_error_at(
+        object,
+        record_index,
+        Some(byte_offset),
+        recoverable,
+        raw,
+        source,
+    )
+}
+
+/// [`record_error`] when the byte offset may be unknown (Parquet records have none).
+fn record_error_at(
+    object: &str,
+    record_index: u64,
+    byte_offset: Option<u64>,
+    recoverable: bool,
+    raw: Option<&[u8]>,
+    source: Error,
+) -> sluice_core::Error {
     sluice_core::Error::Record {
         object: object.to_owned(),
         record_index,
-        byte_offset: Some(byte_offset),
+        byte_offset,
         recoverable,
         raw: raw.map(|r| ::bytes::Bytes::copy_from_slice(&r[..r.len().min(MAX_RAW_BYTES)])),
         source: Box::new(source),
@@ -203,7 +334,7 @@ mod tests {
             "{err:?}"
         );
         assert!(msg.contains("\"jsnl\""), "{msg}");
-        assert!(msg.contains("jsonl, bytes"), "{msg}");
+        assert!(msg.contains("jsonl, bytes, json"), "{msg}");
         assert!(msg.contains("Did you mean \"jsonl\""), "{msg}");
 
         let msg = build("BYTES", &TransformerOptions::default())
@@ -211,7 +342,7 @@ mod tests {
             .to_string();
         assert!(msg.contains("Did you mean \"bytes\""), "{msg}");
 
-        let msg = build("parquet", &TransformerOptions::default())
+        let msg = build("orc", &TransformerOptions::default())
             .unwrap_err()
             .to_string();
         assert!(msg.contains("supported formats: jsonl, bytes"), "{msg}");

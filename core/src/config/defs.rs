@@ -112,6 +112,14 @@ pub const CONVERTERS: &[&str] = &[
     "ByteArrayConverter",
 ];
 
+/// Values of `input.format`.
+pub const INPUT_FORMATS: &[&str] = &["avro", "parquet", "jsonl", "json", "csv", "text", "bytes"];
+
+/// Values of `file.compression.type`.
+pub const COMPRESSION_TYPES: &[&str] = &[
+    "none", "auto", "gzip", "zstd", "snappy", "bzip2", "lz4", "deflate",
+];
+
 /// Backends accepted by `connector.class` (short names and the Kafka Connect class names users
 /// already have in their files).
 pub const CONNECTOR_CLASSES: &[&str] = &["local"];
@@ -148,27 +156,133 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
     ),
     key(
         "input.format",
-        Kind::Enum(&["jsonl", "bytes"]),
+        Kind::Enum(INPUT_FORMATS),
         "bytes",
-        "Format of the objects: `jsonl` (one JSON value per line) or `bytes` (fixed-size chunks).",
+        "Format of the objects: `avro` (object container files), `parquet`, `jsonl` (one JSON value per line), `json` (one JSON document, or a top-level array read element by element), `csv`, `text` (lines, regex-matched lines or text between markers) or `bytes` (fixed-size chunks or the whole object). See docs/formats.md.",
+    ),
+    key(
+        "file.compression.type",
+        Kind::Enum(COMPRESSION_TYPES),
+        "none",
+        "Compression of the objects, undone while streaming: `none`, `gzip` (multi-member too), `zstd`, `snappy` (framing format), `bzip2`, `lz4` (frame format), `deflate` (zlib or raw), or `auto` (per object: from the key's extension, else from the magic number, else none). Not used by `parquet`, whose pages carry their own compression.",
     ),
     key(
         "transformer.max.buffer.size",
         POSITIVE,
         "4096",
-        "`bytes` format: size in bytes of each chunk (record).",
+        "`bytes` format with `transformer.bytes.mode=chunks`: size in bytes of each chunk (record).",
     ),
     key(
         "transformer.max.record.size",
         POSITIVE,
         "16777216",
-        "`jsonl` format: longest accepted line in bytes; a longer line is a record error (see `errors.tolerance`).",
+        "Largest record in bytes: a `jsonl` line, a `json` document or array element, a `csv` row, a `text` record, an `avro` block, or the whole object for `bytes` with `transformer.bytes.mode=object`. A longer one is a record error (see `errors.tolerance`), skipped without being held in memory.",
     ),
     key(
         "transformer.json.infer.schema",
         Kind::Bool,
         "false",
-        "`jsonl` format: infer a Connect schema for each record (objects become structs) instead of schemaless values.",
+        "`jsonl` and `json` formats: infer a Connect schema for each record (objects become structs) instead of schemaless values.",
+    ),
+    key(
+        "transformer.json.split.array",
+        Kind::Bool,
+        "true",
+        "`json` format: a top-level array is streamed element by element, one record each (never held whole); false: the array is one record.",
+    ),
+    key(
+        "transformer.bytes.mode",
+        Kind::Enum(&["chunks", "object"]),
+        "chunks",
+        "`bytes` format: `chunks` cuts the object into records of `transformer.max.buffer.size` bytes; `object` makes the whole object one record, up to `transformer.max.record.size` bytes (a larger object is a record error).",
+    ),
+    key(
+        "csv.first.row.as.header",
+        Kind::Bool,
+        "true",
+        "`csv` format: the first row names the columns and is not a record. With `csv.column.names` set too, the header row is skipped and the configured names win.",
+    ),
+    optional(
+        "csv.column.names",
+        Kind::List,
+        "`csv` format: the column names, comma-separated. Without them and without a header row, columns are named `_c0`, `_c1`, ...",
+    ),
+    key(
+        "csv.separator.char",
+        Kind::String,
+        ",",
+        "`csv` format: the field separator: one character, `\\t` for a tab, or a decimal character code of two or more digits (`09` = tab, `59` = `;`).",
+    ),
+    key(
+        "csv.quote.char",
+        Kind::String,
+        "\"",
+        "`csv` format: the quote character (same forms as `csv.separator.char`). A quote inside a quoted field is written twice.",
+    ),
+    optional(
+        "csv.escape.char",
+        Kind::String,
+        "`csv` format: an escape character inside quoted fields (e.g. `\\`), in addition to doubled quotes (same forms as `csv.separator.char`). Unset: none.",
+    ),
+    optional(
+        "csv.column.types",
+        Kind::List,
+        "`csv` format: typed columns, `name:type` comma-separated; types: string, boolean, int8, int16, int32, int64, float32, float64, date (YYYY-MM-DD), time (HH:MM:SS[.fff]), timestamp (ISO 8601; UTC unless an offset is given), decimal(precision,scale), bytes (base64). Unlisted columns are strings. An empty field of a non-string column is null.",
+    ),
+    key(
+        "csv.infer.types",
+        Kind::Bool,
+        "false",
+        "`csv` format: infer the types of columns not listed in `csv.column.types` from the first `csv.infer.rows` rows (boolean, int64, float64, else string); a later value that does not fit is a record error.",
+    ),
+    key(
+        "csv.infer.rows",
+        POSITIVE,
+        "100",
+        "`csv` format: how many rows `csv.infer.types` looks at (held in memory meanwhile).",
+    ),
+    key(
+        "read.text.mode",
+        Kind::Enum(&["line", "regex", "startEndTag", "startEndLine"]),
+        "line",
+        "`text` format (Lenses' modes): `line` = one record per line; `regex` = one record per line matching `read.text.regex`, other lines dropped; `startEndTag` = one record per text from `read.text.start.tag` to `read.text.end.tag` (tags included, may span lines); `startEndLine` = one record per group of lines from a line equal to `read.text.start.line` to a line equal to `read.text.end.line` (joined with `\\n`).",
+    ),
+    optional(
+        "read.text.regex",
+        Kind::String,
+        "`text` format, `read.text.mode=regex`: the regular expression (Rust `regex` syntax) a line must match somewhere to be a record.",
+    ),
+    optional(
+        "read.text.start.tag",
+        Kind::String,
+        "`text` format, `read.text.mode=startEndTag`: the text that opens a record.",
+    ),
+    optional(
+        "read.text.end.tag",
+        Kind::String,
+        "`text` format, `read.text.mode=startEndTag`: the text that closes a record.",
+    ),
+    optional(
+        "read.text.start.line",
+        Kind::String,
+        "`text` format, `read.text.mode=startEndLine`: the line that opens a record.",
+    ),
+    optional(
+        "read.text.end.line",
+        Kind::String,
+        "`text` format, `read.text.mode=startEndLine`: the line that closes a record. Unset: an empty line closes it.",
+    ),
+    key(
+        "read.text.trim",
+        Kind::Bool,
+        "false",
+        "`text` format: trim leading and trailing whitespace of each record (of each line before matching, in `startEndLine` mode).",
+    ),
+    key(
+        "read.text.last.end.line.missing",
+        Kind::Bool,
+        "false",
+        "`text` format, `read.text.mode=startEndLine`: at the end of the object, a record whose end line never came is still a record (otherwise it is dropped).",
     ),
     key(
         "errors.tolerance",
