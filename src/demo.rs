@@ -117,7 +117,7 @@ pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
         ("tasks.max", "2".into()),
         ("input.format", "jsonl".into()),
     ]))?;
-    let store = runtime::open_offset_store(&worker, Mode::Backfill)?;
+    let store = runtime::open_offset_store(&worker, Mode::Backfill).await?;
     let (_stop_tx, stop_rx) = watch::channel(false);
     let summary = runtime::run_connector(
         &worker,

@@ -3,4 +3,5 @@
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod offsets_cli;
 pub mod runtime;

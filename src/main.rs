@@ -57,8 +57,101 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         records: usize,
     },
+    /// Inspect or rewind a connector's stored offsets (stop the connector first).
+    Offsets {
+        #[command(subcommand)]
+        action: OffsetsAction,
+    },
     /// Print the configuration reference (docs/config.md) generated from the code.
     ConfigDocs,
+}
+
+#[derive(Subcommand)]
+enum OffsetsAction {
+    /// One line per object: key, record count, finished or partial, Kafka Connect offset key.
+    List {
+        /// Worker file (says where offsets are stored).
+        worker: PathBuf,
+        /// Connector name.
+        #[arg(long)]
+        connector: String,
+        /// Only objects whose key starts with this.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Forget the offsets of every object (or of those under --prefix): they are read again.
+    Reset {
+        /// Worker file.
+        worker: PathBuf,
+        /// Connector name.
+        #[arg(long)]
+        connector: String,
+        /// Only objects whose key starts with this.
+        #[arg(long)]
+        prefix: Option<String>,
+    },
+    /// Set one object's record count: the next run resumes it at that record.
+    Set {
+        /// Worker file.
+        worker: PathBuf,
+        /// Connector name.
+        #[arg(long)]
+        connector: String,
+        /// Object key.
+        #[arg(long)]
+        object: String,
+        /// Records already delivered.
+        #[arg(long)]
+        record_count: i64,
+        /// Bucket, when the object has no stored offset yet.
+        #[arg(long)]
+        bucket: Option<String>,
+    },
+}
+
+async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
+    use sluice::offsets_cli;
+    match action {
+        OffsetsAction::List {
+            worker,
+            connector,
+            prefix,
+        } => {
+            print!(
+                "{}",
+                offsets_cli::list(&load_worker(&worker)?, &connector, prefix.as_deref()).await?
+            );
+        }
+        OffsetsAction::Reset {
+            worker,
+            connector,
+            prefix,
+        } => {
+            let n =
+                offsets_cli::reset(&load_worker(&worker)?, &connector, prefix.as_deref()).await?;
+            println!("reset the offsets of {n} objects of connector {connector:?}");
+        }
+        OffsetsAction::Set {
+            worker,
+            connector,
+            object,
+            record_count,
+            bucket,
+        } => {
+            offsets_cli::set(
+                &load_worker(&worker)?,
+                &connector,
+                &object,
+                record_count,
+                bucket.as_deref(),
+            )
+            .await?;
+            println!(
+                "object {object:?} of connector {connector:?} resumes at record {record_count}"
+            );
+        }
+    }
+    Ok(true)
 }
 
 fn load_worker(path: &Path) -> sluice_core::Result<WorkerConfig> {
@@ -130,7 +223,7 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
         .iter()
         .map(|p| load_connector(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let store = runtime::open_offset_store(&worker, mode)?;
+    let store = runtime::open_offset_store(&worker, mode).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     install_signals(stop_tx);
     let runs = connectors.iter().map(|c| {
@@ -221,6 +314,7 @@ fn main() -> ExitCode {
             Command::Demo { objects, records } => {
                 sluice::demo::run(objects, records).await.map(|()| true)
             }
+            Command::Offsets { action } => offsets(action).await,
             Command::ConfigDocs => {
                 print!("{}", config::defs::reference_markdown());
                 Ok(true)

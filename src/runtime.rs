@@ -10,9 +10,11 @@ use sluice_core::config::{ConnectorConfig, ConverterConfig, WorkerConfig};
 use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
 use sluice_core::metrics::{Metrics, MetricsSnapshot};
-use sluice_core::offsets::{FileOffsetStore, MemoryOffsetStore, OffsetManager, OffsetStore};
+use sluice_core::offsets::{
+    FileOffsetStore, KafkaOffsetStore, MemoryOffsetStore, OffsetManager, OffsetStore, TopicSettings,
+};
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
-use sluice_core::task::{run_task, DriverConfig, TaskEnd};
+use sluice_core::task::{run_task, DeadLetterQueue, DriverConfig, TaskEnd};
 use sluice_core::{Error, Result};
 use tokio::sync::watch;
 use tracing::info;
@@ -56,16 +58,47 @@ fn converter(
     converter_from_config(&c.class, &c.settings, is_key)
 }
 
-/// Opens the worker's offset store: the file when configured, else (backfill only) memory.
-pub fn open_offset_store(worker: &WorkerConfig, mode: Mode) -> Result<Arc<dyn OffsetStore>> {
+/// Opens the worker's offset store: the Kafka topic (`offset.storage.topic`), else the file,
+/// else (backfill only) memory. A missing store is created or refused per
+/// `offset.storage.missing`; a corrupt one is always an error.
+pub async fn open_offset_store(worker: &WorkerConfig, mode: Mode) -> Result<Arc<dyn OffsetStore>> {
+    if let Some(topic) = &worker.offset_topic {
+        let mut client = rdkafka::ClientConfig::new();
+        client.set("bootstrap.servers", &worker.bootstrap_servers);
+        for (k, v) in &worker.producer {
+            if k == "security.protocol" || k.starts_with("ssl.") || k.starts_with("sasl.") {
+                client.set(k, v);
+            }
+        }
+        let settings = TopicSettings {
+            partitions: worker.offset_topic_partitions,
+            replication_factor: worker.offset_topic_replication,
+        };
+        let store =
+            KafkaOffsetStore::open(&client, topic, &settings, worker.offset_create_missing).await?;
+        return Ok(Arc::new(store));
+    }
     match (&worker.offset_file, mode) {
-        (Some(path), _) => Ok(Arc::new(FileOffsetStore::open(Path::new(path))?)),
+        (Some(path), _) => {
+            let path = Path::new(path);
+            if !path.exists() {
+                if !worker.offset_create_missing {
+                    return Err(Error::OffsetStore {
+                        location: format!("file {}", path.display()),
+                        message: "the offset file does not exist and offset.storage.missing=fail: if it was deleted, restore it (or use `sluice offsets set`); to start from the beginning of every object, set offset.storage.missing=create".into(),
+                        source: None,
+                    });
+                }
+                tracing::warn!(file = %path.display(), "no offset file yet: it will be created and every object is read from the beginning");
+            }
+            Ok(Arc::new(FileOffsetStore::open(path)?))
+        }
         (None, Mode::Backfill) => {
-            tracing::warn!("offset.storage.file.filename is not set: offsets are kept in memory and a restarted backfill starts from the beginning");
+            tracing::warn!("neither offset.storage.topic nor offset.storage.file.filename is set: offsets are kept in memory and a restarted backfill starts from the beginning");
             Ok(Arc::new(MemoryOffsetStore::new()))
         }
         (None, Mode::Continuous) => Err(Error::config(
-            "offset.storage.file.filename: required by `sluice run` (standalone mode stores offsets in this file)",
+            "offset.storage.file.filename or offset.storage.topic: one is required by `sluice run` (offsets must survive a restart)",
         )),
     }
 }
@@ -106,8 +139,8 @@ pub async fn run_connector(
     check_kafka(&producer, &worker.bootstrap_servers).await?;
     let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
     let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
-    let transformer = sluice_transformers::build_from_config(config)
-        .map_err(|e| Error::config(e.to_string()))?;
+    let transformer =
+        sluice_transformers::build_from_config(config).map_err(|e| Error::config(e.to_string()))?;
     let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
         bucket: config
             .settings
@@ -154,6 +187,12 @@ pub async fn run_connector(
             shutdown_timeout: Duration::from_millis(worker.shutdown_timeout_ms),
             max_poll_records: config.max_poll_records,
             tolerance: config.errors_tolerance,
+            errors_log: config.errors_log_enable,
+            errors_log_messages: config.errors_log_include_messages,
+            dead_letter_queue: config.dlq_topic.clone().map(|topic| DeadLetterQueue {
+                topic,
+                context_headers: config.dlq_context_headers,
+            }),
             metrics: metrics.clone(),
         };
         handles.push(tokio::spawn(run_task(source, driver, stop.clone())));
@@ -176,17 +215,4 @@ pub async fn run_connector(
     Ok(summary)
 }
 
-/// An error with its whole `source` chain, one cause per line.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cur = e.source();
-    while let Some(s) = cur {
-        let line = s.to_string();
-        if !out.contains(&line) {
-            out.push_str("\n  caused by: ");
-            out.push_str(&line);
-        }
-        cur = s.source();
-    }
-    out
-}
+pub use sluice_core::error_chain;

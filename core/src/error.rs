@@ -132,3 +132,19 @@ impl Error {
         }
     }
 }
+
+/// `e` followed by its whole `source` chain, one cause per line (causes already contained in the
+/// text above them are not repeated).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let line = s.to_string();
+        if !out.contains(&line) {
+            out.push_str("\n  caused by: ");
+            out.push_str(&line);
+        }
+        cur = s.source();
+    }
+    out
+}

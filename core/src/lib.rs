@@ -18,4 +18,4 @@ pub mod task;
 pub mod template;
 pub mod transformer;
 
-pub use error::{BoxError, Error, Result};
+pub use error::{error_chain, BoxError, Error, Result};

@@ -14,7 +14,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::config::{ErrorsTolerance, RecordKey, RecordTimestamp};
 use crate::data::{Schema, SchemaAndValue, Value};
@@ -26,7 +26,7 @@ use crate::offsets::{
     ObjectOffsetEntry, OffsetManager, OffsetMap, OffsetValue, ETAG, FINISHED, RECORD_COUNT,
 };
 use crate::record::{Header, SourceRecord};
-use crate::task::{Poll, SourceTask};
+use crate::task::{Failure, Poll, SourceTask, Stage};
 use crate::template::{FileNameTemplate, TemplateMatch};
 use crate::transformer::{RecordStream, Transformer};
 
@@ -283,23 +283,30 @@ impl SourceTask for ObjectSource {
                         if self.cfg.tolerance == ErrorsTolerance::None {
                             return Err(e);
                         }
+                        let mut failure = Failure::new(
+                            Stage::TaskPoll,
+                            self.backend.bucket(),
+                            cur.input.key(),
+                            e,
+                        );
                         if recoverable {
-                            Metrics::add(&self.metrics.records_failed, 1);
-                            warn!(task = %self.cfg.task_name, error = %e, "skipping a bad record (errors.tolerance=all)");
                             cur.count = index.map_or(cur.count + 1, |i| i + 1).max(cur.count);
-                            let mut offset = OffsetMap::new();
-                            offset.insert(RECORD_COUNT.into(), OffsetValue::Long(cur.count as i64));
-                            return Ok(Poll::Progress {
-                                partition: cur.partition.clone(),
-                                offset,
-                            });
+                        } else {
+                            // Not finished: retried after a restart from its last committed record.
+                            failure.whole_object = true;
+                            self.abandoned.insert(cur.input.meta().location.clone());
                         }
-                        Metrics::add(&self.metrics.objects_failed, 1);
-                        warn!(task = %self.cfg.task_name, error = %e,
-                            "abandoning the rest of an unreadable object for this run (errors.tolerance=all); it is retried after a restart from its last committed record");
-                        self.abandoned.insert(cur.input.meta().location.clone());
-                        self.current = None;
-                        continue;
+                        let mut offset = OffsetMap::new();
+                        offset.insert(RECORD_COUNT.into(), OffsetValue::Long(cur.count as i64));
+                        let partition = cur.partition.clone();
+                        if !recoverable {
+                            self.current = None;
+                        }
+                        return Ok(Poll::Failed {
+                            partition,
+                            offset,
+                            failure: Box::new(failure),
+                        });
                     }
                     None => {
                         let cur = self.current.take().expect("current object");

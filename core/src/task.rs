@@ -5,12 +5,18 @@
 //! which keeps many records in flight, tracks acknowledgements in [`SubmittedRecords`] and
 //! commits offsets only for a contiguous acknowledged prefix of each source partition, on a timer
 //! and on stop. When the source has nothing new the reading side sleeps with [`IdleBackoff`].
+//!
+//! Records that cannot be delivered as they are ([`Poll::Failed`], converter failures, and
+//! records Kafka rejects as such, e.g. too large) are, under `errors.tolerance=all`, logged,
+//! counted and sent to the dead letter queue when one is configured; their offsets advance only
+//! once the dead letter record is acknowledged, so nothing is skipped silently or lost.
 
-use std::sync::atomic::Ordering;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use rdkafka::error::KafkaError;
@@ -25,21 +31,148 @@ use crate::config::ErrorsTolerance;
 use crate::convert::Converter;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::offsets::{OffsetMap, OffsetStore, SubmittedRecords};
+use crate::offsets::{OffsetMap, OffsetStore, SubmittedId, SubmittedRecords, RECORD_COUNT};
 use crate::record::SourceRecord;
+
+/// Where in the pipeline a record failed (the values of Kafka Connect's
+/// `__connect.errors.stage` header).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading or parsing the object.
+    TaskPoll,
+    /// The key converter.
+    KeyConverter,
+    /// The value converter.
+    ValueConverter,
+    /// Kafka rejected the record itself (e.g. too large).
+    KafkaProduce,
+}
+
+impl Stage {
+    /// Kafka Connect's name of the stage.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::TaskPoll => "TASK_POLL",
+            Stage::KeyConverter => "KEY_CONVERTER",
+            Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::KafkaProduce => "KAFKA_PRODUCE",
+        }
+    }
+}
+
+/// A record (or a whole object) that cannot be delivered as it is.
+#[derive(Debug)]
+pub struct Failure {
+    /// Where it failed.
+    pub stage: Stage,
+    /// The bucket (container, folder).
+    pub bucket: String,
+    /// The object key.
+    pub object: String,
+    /// Zero-based index of the record in the object, when known.
+    pub record_index: Option<u64>,
+    /// Byte offset of the record in the (decompressed) object, when known.
+    pub byte_offset: Option<u64>,
+    /// True when the rest of the object could not be read.
+    pub whole_object: bool,
+    /// The raw bytes of the record, when available.
+    pub raw: Option<Bytes>,
+    /// The error.
+    pub error: Error,
+}
+
+impl Failure {
+    /// A failure at `stage` described by `error`; index, byte offset and raw bytes are taken
+    /// from an [`Error::Record`].
+    pub fn new(stage: Stage, bucket: &str, object: &str, error: Error) -> Self {
+        let (record_index, byte_offset, raw, whole_object) = match &error {
+            Error::Record {
+                record_index,
+                byte_offset,
+                raw,
+                recoverable,
+                ..
+            } => (
+                Some(*record_index),
+                *byte_offset,
+                raw.clone(),
+                !*recoverable,
+            ),
+            _ => (None, None, None, false),
+        };
+        Failure {
+            stage,
+            bucket: bucket.to_owned(),
+            object: object.to_owned(),
+            record_index,
+            byte_offset,
+            whole_object,
+            raw,
+            error,
+        }
+    }
+
+    /// A short name of the error's kind, e.g. `Record/InvalidJson` (for
+    /// `__connect.errors.exception.class.name`).
+    pub fn class_name(&self) -> String {
+        fn head(debug: String) -> String {
+            debug
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        }
+        match &self.error {
+            Error::Record { source, .. } | Error::Convert { source, .. } => format!(
+                "{}/{}",
+                head(format!("{:?}", self.error)),
+                head(format!("{source:?}"))
+            ),
+            other => head(format!("{other:?}")),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed for object {:?}",
+            self.stage.name(),
+            self.object
+        )?;
+        if let Some(i) = self.record_index {
+            write!(f, ", record {i}")?;
+        }
+        if let Some(o) = self.byte_offset {
+            write!(f, " (byte offset {o})")?;
+        }
+        write!(f, ": {}", crate::error_chain(&self.error))
+    }
+}
 
 /// What a [`SourceTask`] has for the driver.
 #[derive(Debug)]
 pub enum Poll {
     /// A record to produce.
     Record(SourceRecord),
-    /// Progress without a record (an object finished, or a bad record skipped): the offset is
-    /// committed once every earlier record of the partition is acknowledged.
+    /// Progress without a record (an object finished): the offset is committed once every
+    /// earlier record of the partition is acknowledged.
     Progress {
         /// The source partition.
         partition: OffsetMap,
         /// Its new offset.
         offset: OffsetMap,
+    },
+    /// A record or object that could not be read, under `errors.tolerance=all`: logged,
+    /// counted, sent to the dead letter queue if configured, then its offset committed.
+    Failed {
+        /// The source partition.
+        partition: OffsetMap,
+        /// Its offset after the failed record.
+        offset: OffsetMap,
+        /// What failed.
+        failure: Box<Failure>,
     },
     /// Nothing new right now; the driver backs off and polls again.
     Idle,
@@ -52,10 +185,20 @@ pub enum Poll {
 pub trait SourceTask: Send + 'static {
     /// Prepares the task (connects, loads offsets). Called once before the first poll.
     async fn configure(&mut self) -> Result<()>;
-    /// The next record or state. Errors stop the task (tolerated errors are handled inside).
+    /// The next record or state. Errors stop the task (tolerated errors come as
+    /// [`Poll::Failed`]).
     async fn poll(&mut self) -> Result<Poll>;
     /// Releases resources; called once after the last poll.
     async fn close_resources(&mut self);
+}
+
+/// The dead letter queue of a connector.
+#[derive(Debug, Clone)]
+pub struct DeadLetterQueue {
+    /// `errors.deadletterqueue.topic.name`.
+    pub topic: String,
+    /// `errors.deadletterqueue.context.headers.enable`.
+    pub context_headers: bool,
 }
 
 /// Everything the driver needs besides the source.
@@ -79,8 +222,14 @@ pub struct DriverConfig {
     pub shutdown_timeout: Duration,
     /// `max.poll.records`: capacity of the queue between reading and producing.
     pub max_poll_records: usize,
-    /// `errors.tolerance` (conversion errors).
+    /// `errors.tolerance`.
     pub tolerance: ErrorsTolerance,
+    /// `errors.log.enable`.
+    pub errors_log: bool,
+    /// `errors.log.include.messages`.
+    pub errors_log_messages: bool,
+    /// The dead letter queue, if any.
+    pub dead_letter_queue: Option<DeadLetterQueue>,
     /// Counters.
     pub metrics: Arc<Metrics>,
 }
@@ -95,11 +244,14 @@ struct Prepared {
     value: Option<Vec<u8>>,
     headers: Option<OwnedHeaders>,
     timestamp: Option<i64>,
+    bucket: String,
+    object: String,
 }
 
 enum Item {
     Record(Prepared),
     Progress(OffsetMap, OffsetMap),
+    Failed(OffsetMap, OffsetMap, Box<Failure>),
 }
 
 /// How a task run ended.
@@ -111,31 +263,55 @@ pub enum TaskEnd {
     Stopped,
 }
 
-fn describe(partition: &OffsetMap) -> String {
-    partition
-        .values()
-        .filter_map(|v| v.as_str())
-        .collect::<Vec<_>>()
-        .join("/")
+fn record_index(offset: &OffsetMap) -> Option<u64> {
+    offset
+        .get(RECORD_COUNT)
+        .and_then(|v| v.as_long())
+        .map(|n| (n - 1).max(0) as u64)
 }
 
-fn convert(cfg: &DriverConfig, r: SourceRecord) -> Result<Prepared> {
-    let key = cfg
-        .key_converter
-        .from_connect_data(&r.topic, &r.key)
-        .map_err(|e| Error::Convert {
-            part: "key",
-            topic: r.topic.clone(),
-            source: Box::new(e),
-        })?;
-    let value = cfg
-        .value_converter
-        .from_connect_data(&r.topic, &r.value)
-        .map_err(|e| Error::Convert {
-            part: "value",
-            topic: r.topic.clone(),
-            source: Box::new(e),
-        })?;
+fn header_str<'a>(r: &'a SourceRecord, key: &str) -> Option<&'a [u8]> {
+    r.headers
+        .iter()
+        .find(|h| h.key == key)
+        .map(|h| h.value.as_slice())
+}
+
+fn partition_object(partition: &OffsetMap) -> (String, String) {
+    let mut values = partition.values().filter_map(|v| v.as_str());
+    // Backends name the fields ({bucket, object}, {container, blob}); sorted, the bucket-like
+    // field comes first in every current backend.
+    let first = values.next().unwrap_or_default().to_owned();
+    let second = values.next().unwrap_or_default().to_owned();
+    (first, second)
+}
+
+fn convert(
+    cfg: &DriverConfig,
+    r: SourceRecord,
+) -> std::result::Result<Prepared, (SourceRecord, Stage, Error)> {
+    let key = match cfg.key_converter.from_connect_data(&r.topic, &r.key) {
+        Ok(k) => k,
+        Err(e) => {
+            let err = Error::Convert {
+                part: "key",
+                topic: r.topic.clone(),
+                source: Box::new(e),
+            };
+            return Err((r, Stage::KeyConverter, err));
+        }
+    };
+    let value = match cfg.value_converter.from_connect_data(&r.topic, &r.value) {
+        Ok(v) => v,
+        Err(e) => {
+            let err = Error::Convert {
+                part: "value",
+                topic: r.topic.clone(),
+                source: Box::new(e),
+            };
+            return Err((r, Stage::ValueConverter, err));
+        }
+    };
     let headers = (!r.headers.is_empty()).then(|| {
         r.headers
             .iter()
@@ -146,6 +322,16 @@ fn convert(cfg: &DriverConfig, r: SourceRecord) -> Result<Prepared> {
                 })
             })
     });
+    let (bucket, object) = match (
+        header_str(&r, crate::source::HEADER_BUCKET),
+        header_str(&r, crate::source::HEADER_OBJECT),
+    ) {
+        (Some(b), Some(o)) => (
+            String::from_utf8_lossy(b).into_owned(),
+            String::from_utf8_lossy(o).into_owned(),
+        ),
+        _ => partition_object(&r.source_partition),
+    };
     Ok(Prepared {
         partition: r.source_partition,
         offset: r.source_offset,
@@ -155,6 +341,8 @@ fn convert(cfg: &DriverConfig, r: SourceRecord) -> Result<Prepared> {
         value,
         headers,
         timestamp: r.timestamp,
+        bucket,
+        object,
     })
 }
 
@@ -174,33 +362,45 @@ async fn read_loop<S: SourceTask>(
         let item = match source.poll().await {
             Ok(Poll::Record(r)) => {
                 backoff.reset();
-                let (partition, offset) = (r.source_partition.clone(), r.source_offset.clone());
                 match convert(&cfg, r) {
                     Ok(p) => Ok(Item::Record(p)),
-                    Err(e) if cfg.tolerance == ErrorsTolerance::All => {
-                        Metrics::add(&cfg.metrics.records_failed, 1);
-                        warn!(task = %cfg.task_name, object = %describe(&partition), error = %e, "skipping a record that cannot be converted (errors.tolerance=all)");
-                        Ok(Item::Progress(partition, offset))
+                    Err((r, stage, err)) => {
+                        let (bucket, object) = partition_object(&r.source_partition);
+                        let mut failure = Failure::new(stage, &bucket, &object, err);
+                        failure.record_index = record_index(&r.source_offset);
+                        if cfg.tolerance == ErrorsTolerance::All {
+                            Ok(Item::Failed(
+                                r.source_partition,
+                                r.source_offset,
+                                Box::new(failure),
+                            ))
+                        } else {
+                            Err(Error::Task {
+                                task: cfg.task_name.clone(),
+                                source: Box::new(Error::Record {
+                                    object,
+                                    record_index: failure.record_index.unwrap_or(0),
+                                    byte_offset: None,
+                                    recoverable: true,
+                                    raw: None,
+                                    source: Box::new(failure.error),
+                                }),
+                            })
+                        }
                     }
-                    Err(e) => Err(Error::Task {
-                        task: cfg.task_name.clone(),
-                        source: Box::new(Error::Record {
-                            object: describe(&partition),
-                            record_index: offset
-                                .get(crate::offsets::RECORD_COUNT)
-                                .and_then(|v| v.as_long())
-                                .map_or(0, |n| (n - 1).max(0) as u64),
-                            byte_offset: None,
-                            recoverable: true,
-                            raw: None,
-                            source: Box::new(e),
-                        }),
-                    }),
                 }
             }
             Ok(Poll::Progress { partition, offset }) => {
                 backoff.reset();
                 Ok(Item::Progress(partition, offset))
+            }
+            Ok(Poll::Failed {
+                partition,
+                offset,
+                failure,
+            }) => {
+                backoff.reset();
+                Ok(Item::Failed(partition, offset, failure))
             }
             Ok(Poll::Idle) => {
                 let delay = backoff.next_delay();
@@ -215,7 +415,10 @@ async fn read_loop<S: SourceTask>(
                 done = true;
                 break;
             }
-            Err(e) => Err(e),
+            Err(e) => Err(Error::Task {
+                task: cfg.task_name.clone(),
+                source: Box::new(e),
+            }),
         };
         let failed = item.is_err();
         if tx.send(item).await.is_err() || failed {
@@ -226,13 +429,229 @@ async fn read_loop<S: SourceTask>(
     done
 }
 
+/// What an in-flight delivery is about, for acks, errors and the dead letter queue.
+struct Context {
+    id: SubmittedId,
+    what: String,
+    /// For a record whose rejection by Kafka may be tolerated: its place in the object.
+    failure_site: Option<(String, String, Option<u64>)>,
+    dead_letter: bool,
+}
+
 type InFlight = std::pin::Pin<
-    Box<
-        dyn std::future::Future<
-                Output = (crate::offsets::SubmittedId, Result<(), KafkaError>, String),
-            > + Send,
-    >,
+    Box<dyn std::future::Future<Output = (Context, std::result::Result<(), KafkaError>)> + Send>,
 >;
+
+/// Kafka errors that concern the record itself (not the cluster): tolerated under
+/// `errors.tolerance=all`.
+fn record_specific(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::InvalidMessage
+        )
+    )
+}
+
+struct Producing<'a> {
+    cfg: &'a DriverConfig,
+    submitted: SubmittedRecords,
+    inflight: FuturesUnordered<InFlight>,
+    failure: Option<Error>,
+}
+
+impl Producing<'_> {
+    fn fail(&mut self, e: Error) {
+        if self.failure.is_none() {
+            self.failure = Some(Error::Task {
+                task: self.cfg.task_name.clone(),
+                source: Box::new(e),
+            });
+        }
+    }
+
+    /// Sends one record, waiting for room when librdkafka's queue is full.
+    async fn send(&mut self, mut record: FutureRecord<'_, [u8], [u8]>, ctx: Context) {
+        loop {
+            match self.cfg.producer.send_result(record) {
+                Ok(delivery) => {
+                    self.inflight.push(Box::pin(async move {
+                        let res = match delivery.await {
+                            Ok(Ok(_)) => Ok(()),
+                            Ok(Err((e, _))) => Err(e),
+                            Err(_) => Err(KafkaError::Canceled),
+                        };
+                        (ctx, res)
+                    }));
+                    return;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    match self.inflight.next().await {
+                        Some(done) => self.on_delivery(done).await,
+                        None => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                }
+                Err((e, _)) => {
+                    // Rejected before leaving the process (e.g. larger than message.max.bytes).
+                    self.on_delivery((ctx, Err(e))).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_delivery(
+        &mut self,
+        (ctx, res): (Context, std::result::Result<(), KafkaError>),
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            match res {
+                Ok(()) => {
+                    self.submitted.ack(ctx.id);
+                    if !ctx.dead_letter {
+                        Metrics::add(&self.cfg.metrics.records_acked, 1);
+                    }
+                }
+                Err(e)
+                    if self.cfg.tolerance == ErrorsTolerance::All
+                        && !ctx.dead_letter
+                        && record_specific(&e)
+                        && ctx.failure_site.is_some() =>
+                {
+                    let (bucket, object, index) = ctx.failure_site.clone().expect("checked");
+                    let mut failure = Failure::new(
+                        Stage::KafkaProduce,
+                        &bucket,
+                        &object,
+                        Error::Kafka {
+                            context: format!("delivering {}", ctx.what),
+                            source: e,
+                        },
+                    );
+                    failure.record_index = index;
+                    self.failed(ctx.id, failure).await;
+                }
+                Err(e) => {
+                    let hint = if record_specific(&e) {
+                        " (the record itself was rejected: raise producer.message.max.bytes and the topic's max.message.bytes, or set errors.tolerance=all, ideally with errors.deadletterqueue.topic.name)"
+                    } else {
+                        ""
+                    };
+                    self.fail(Error::Kafka {
+                        context: format!(
+                            "delivering {}{}{hint}",
+                            if ctx.dead_letter {
+                                "the dead letter record for "
+                            } else {
+                                ""
+                            },
+                            ctx.what
+                        ),
+                        source: e,
+                    });
+                }
+            }
+        })
+    }
+
+    /// A tolerated failure: log, count, dead-letter, then let its offset be committed.
+    async fn failed(&mut self, id: SubmittedId, failure: Failure) {
+        let cfg = self.cfg;
+        if failure.whole_object {
+            Metrics::add(&cfg.metrics.objects_failed, 1);
+        } else {
+            Metrics::add(&cfg.metrics.records_failed, 1);
+        }
+        if cfg.errors_log {
+            let raw = if cfg.errors_log_messages {
+                failure
+                    .raw
+                    .as_ref()
+                    .map(|r| String::from_utf8_lossy(&r[..r.len().min(1024)]).into_owned())
+            } else {
+                None
+            };
+            if failure.whole_object {
+                warn!(task = %cfg.task_name, raw, "{failure}; the rest of the object is skipped for this run and retried after a restart (errors.tolerance=all)");
+            } else {
+                warn!(task = %cfg.task_name, raw, "{failure}; record skipped (errors.tolerance=all)");
+            }
+        }
+        let Some(dlq) = &cfg.dead_letter_queue else {
+            self.submitted.ack(id);
+            return;
+        };
+        let mut headers = OwnedHeaders::new();
+        if dlq.context_headers {
+            let index = failure.record_index.map(|i| i.to_string());
+            let offset = failure.byte_offset.map(|o| o.to_string());
+            let class = failure.class_name();
+            let message = crate::error_chain(&failure.error);
+            let pairs: [(&str, Option<&str>); 9] = [
+                ("__connect.errors.connector.name", Some(&cfg.connector)),
+                ("__connect.errors.task.id", Some(&cfg.task_name)),
+                ("__connect.errors.stage", Some(failure.stage.name())),
+                ("__connect.errors.exception.class.name", Some(&class)),
+                ("__connect.errors.exception.message", Some(&message)),
+                ("__connect.errors.bucket", Some(&failure.bucket)),
+                ("__connect.errors.object", Some(&failure.object)),
+                ("__connect.errors.record.index", index.as_deref()),
+                ("__connect.errors.byte.offset", offset.as_deref()),
+            ];
+            for (k, v) in pairs {
+                if let Some(v) = v {
+                    headers = headers.insert(KafkaHeader {
+                        key: k,
+                        value: Some(v.as_bytes()),
+                    });
+                }
+            }
+        }
+        let what = format!(
+            "object {:?} record {:?}",
+            failure.object, failure.record_index
+        );
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&dlq.topic)
+            .key(failure.object.as_bytes())
+            .headers(headers);
+        if let Some(raw) = &failure.raw {
+            record = record.payload(raw);
+        }
+        let ctx = Context {
+            id,
+            what,
+            failure_site: None,
+            dead_letter: true,
+        };
+        self.send(record, ctx).await;
+    }
+
+    async fn commit(&mut self) -> Result<()> {
+        let batch = self.submitted.committable();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let n = batch.len();
+        self.cfg
+            .offset_store
+            .put(
+                &self.cfg.connector,
+                batch.into_iter().map(|(p, o)| (p, Some(o))).collect(),
+            )
+            .await
+            .map_err(|e| Error::Task {
+                task: self.cfg.task_name.clone(),
+                source: Box::new(e),
+            })?;
+        Metrics::add(&self.cfg.metrics.offset_commits, 1);
+        debug!(task = %self.cfg.task_name, partitions = n, "offsets committed");
+        Ok(())
+    }
+}
 
 /// Runs one task until the source is done, `stop` turns true, or a failure. Offsets of every
 /// acknowledged record are committed before it returns, also on failure.
@@ -248,99 +667,59 @@ pub async fn run_task<S: SourceTask>(
     let (tx, mut rx) = mpsc::channel::<Result<Item>>(cfg.max_poll_records.max(1));
     let reader = tokio::spawn(read_loop(source, cfg.clone(), tx, stop.clone()));
 
-    let mut submitted = SubmittedRecords::new();
-    let mut inflight: FuturesUnordered<InFlight> = FuturesUnordered::new();
+    let mut p = Producing {
+        cfg: &cfg,
+        submitted: SubmittedRecords::new(),
+        inflight: FuturesUnordered::new(),
+        failure: None,
+    };
     let mut flush = tokio::time::interval(cfg.flush_interval);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.tick().await;
-    let mut failure: Option<Error> = None;
 
-    let on_ack =
-        |submitted: &mut SubmittedRecords,
-         failure: &mut Option<Error>,
-         (id, res, what): (crate::offsets::SubmittedId, Result<(), KafkaError>, String)| {
-            match res {
-                Ok(()) => {
-                    submitted.ack(id);
-                    Metrics::add(&cfg.metrics.records_acked, 1);
-                }
-                Err(e) => {
-                    if failure.is_none() {
-                        *failure = Some(Error::Task {
-                            task: cfg.task_name.clone(),
-                            source: Box::new(Error::Kafka {
-                                context: format!("delivering {what}"),
-                                source: e,
-                            }),
-                        });
-                    }
-                }
-            }
-        };
-
-    // Producing side.
-    loop {
-        if failure.is_some() {
-            break;
-        }
+    while p.failure.is_none() {
         tokio::select! {
-            Some(done) = inflight.next(), if !inflight.is_empty() => {
-                on_ack(&mut submitted, &mut failure, done);
+            Some(done) = p.inflight.next(), if !p.inflight.is_empty() => {
+                p.on_delivery(done).await;
             }
             _ = flush.tick() => {
-                commit(&cfg, &mut submitted).await?;
+                if let Err(e) = p.commit().await {
+                    p.failure = Some(e);
+                }
             }
             item = rx.recv() => match item {
                 None => break,
-                Some(Err(e)) => { failure = Some(e); }
-                Some(Ok(Item::Progress(p, o))) => {
-                    let id = submitted.submit(p, o);
-                    submitted.ack(id);
+                Some(Err(e)) => p.failure = Some(e),
+                Some(Ok(Item::Progress(part, off))) => {
+                    let id = p.submitted.submit(part, off);
+                    p.submitted.ack(id);
                 }
-                Some(Ok(Item::Record(p))) => {
+                Some(Ok(Item::Failed(part, off, failure))) => {
+                    let id = p.submitted.submit(part, off);
+                    p.failed(id, *failure).await;
+                }
+                Some(Ok(Item::Record(r))) => {
+                    let index = record_index(&r.offset);
                     let what = format!(
-                        "object {:?} up to record count {} to topic {:?}",
-                        describe(&p.partition),
-                        p.offset.get(crate::offsets::RECORD_COUNT).and_then(|v| v.as_long()).unwrap_or(0),
-                        p.topic
+                        "object {:?} record {} to topic {:?}",
+                        r.object,
+                        index.map_or("?".into(), |i| i.to_string()),
+                        r.topic
                     );
-                    let id = submitted.submit(p.partition.clone(), p.offset.clone());
-                    let mut record: FutureRecord<'_, Vec<u8>, Vec<u8>> = FutureRecord::to(&p.topic);
-                    if let Some(k) = &p.key { record = record.key(k); }
-                    if let Some(v) = &p.value { record = record.payload(v); }
-                    if let Some(part) = p.kafka_partition { record = record.partition(part); }
-                    if let Some(ts) = p.timestamp { record = record.timestamp(ts); }
-                    if let Some(h) = p.headers.clone() { record = record.headers(h); }
-                    loop {
-                        match cfg.producer.send_result(record) {
-                            Ok(delivery) => {
-                                inflight.push(Box::pin(async move {
-                                    let res = match delivery.await {
-                                        Ok(Ok(_)) => Ok(()),
-                                        Ok(Err((e, _))) => Err(e),
-                                        Err(_) => Err(KafkaError::Canceled),
-                                    };
-                                    (id, res, what)
-                                }));
-                                break;
-                            }
-                            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                                record = r;
-                                // Make room: wait for a delivery (or briefly, if none is ours).
-                                match inflight.next().await {
-                                    Some(done) => on_ack(&mut submitted, &mut failure, done),
-                                    None => tokio::time::sleep(Duration::from_millis(5)).await,
-                                }
-                            }
-                            Err((e, _)) => {
-                                failure = Some(Error::Task {
-                                    task: cfg.task_name.clone(),
-                                    source: Box::new(Error::Kafka { context: format!("producing {what}"), source: e }),
-                                });
-                                break;
-                            }
-                        }
-                    }
+                    let id = p.submitted.submit(r.partition, r.offset);
+                    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic);
+                    if let Some(k) = &r.key { record = record.key(k.as_slice()); }
+                    if let Some(v) = &r.value { record = record.payload(v.as_slice()); }
+                    if let Some(part) = r.kafka_partition { record = record.partition(part); }
+                    if let Some(ts) = r.timestamp { record = record.timestamp(ts); }
+                    if let Some(h) = r.headers { record = record.headers(h); }
+                    let ctx = Context {
+                        id,
+                        what,
+                        failure_site: Some((r.bucket, r.object, index)),
+                        dead_letter: false,
+                    };
+                    p.send(record, ctx).await;
                 }
             },
         }
@@ -349,24 +728,23 @@ pub async fn run_task<S: SourceTask>(
     // Drain: deliver what is in flight (bounded by the shutdown timeout), then commit.
     drop(rx);
     let stopping = *stop.borrow();
-    let drain = async {
-        while let Some(done) = inflight.next().await {
-            on_ack(&mut submitted, &mut failure, done);
+    let drained = tokio::time::timeout(cfg.shutdown_timeout, async {
+        while let Some(done) = p.inflight.next().await {
+            p.on_delivery(done).await;
         }
-    };
-    if tokio::time::timeout(cfg.shutdown_timeout, drain)
-        .await
-        .is_err()
-    {
+    })
+    .await;
+    if drained.is_err() {
         warn!(task = %cfg.task_name, timeout = ?cfg.shutdown_timeout,
             "in-flight records were not acknowledged in time; their offsets are not committed and they will be read again");
     }
-    commit(&cfg, &mut submitted).await?;
+    let committed = p.commit().await;
     let done = reader.await.unwrap_or(false);
-    if let Some(e) = failure {
-        error!(task = %cfg.task_name, error = %e, "task failed");
+    if let Some(e) = p.failure.take() {
+        error!(task = %cfg.task_name, error = %crate::error_chain(&e), "task failed");
         return Err(e);
     }
+    committed?;
     let end = if done && !stopping {
         TaskEnd::Completed
     } else {
@@ -374,25 +752,4 @@ pub async fn run_task<S: SourceTask>(
     };
     info!(task = %cfg.task_name, ?end, "task ended");
     Ok(end)
-}
-
-async fn commit(cfg: &DriverConfig, submitted: &mut SubmittedRecords) -> Result<()> {
-    let batch = submitted.committable();
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let n = batch.len();
-    cfg.offset_store
-        .put(
-            &cfg.connector,
-            batch.into_iter().map(|(p, o)| (p, Some(o))).collect(),
-        )
-        .await
-        .map_err(|e| Error::Task {
-            task: cfg.task_name.clone(),
-            source: Box::new(e),
-        })?;
-    cfg.metrics.offset_commits.fetch_add(1, Ordering::Relaxed);
-    debug!(task = %cfg.task_name, partitions = n, "offsets committed");
-    Ok(())
 }

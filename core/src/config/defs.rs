@@ -122,7 +122,25 @@ pub const COMPRESSION_TYPES: &[&str] = &[
 
 /// Backends accepted by `connector.class` (short names and the Kafka Connect class names users
 /// already have in their files).
-pub const CONNECTOR_CLASSES: &[&str] = &["local"];
+pub const CONNECTOR_CLASSES: &[&str] = &[
+    "local",
+    "s3",
+    "gcs",
+    "azure",
+    "io.aiven.kafka.connect.s3.source.S3SourceConnector",
+    "io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector",
+];
+
+/// The backend a `connector.class` value names: `local`, `s3`, `gcs` or `azure`.
+pub fn backend_of(connector_class: &str) -> Option<&'static str> {
+    match connector_class {
+        "local" => Some("local"),
+        "s3" | "io.aiven.kafka.connect.s3.source.S3SourceConnector" => Some("s3"),
+        "gcs" => Some("gcs"),
+        "azure" | "io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector" => Some("azure"),
+        _ => None,
+    }
+}
 
 /// Keys of a connector file (`name`, `connector.class`, `topic`, ...).
 pub const CONNECTOR_KEYS: &[KeyDef] = &[
@@ -130,7 +148,7 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
     required(
         "connector.class",
         Kind::Enum(CONNECTOR_CLASSES),
-        "Which object store to read: `local` (a folder; more backends arrive with their issues).",
+        "Which object store to read: `local` (a folder), `s3` (AWS S3 and S3-compatible stores such as MinIO), `gcs` (Google Cloud Storage) or `azure` (Azure Blob Storage). Aiven's class names `io.aiven.kafka.connect.s3.source.S3SourceConnector` and `io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector` are accepted. See docs/backends/.",
     ),
     key(
         "tasks.max",
@@ -291,6 +309,29 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "`none`: a record that cannot be read or converted stops the task with an error naming the object, the record index and the cause. `all`: the record is skipped, counted and logged, and the task goes on.",
     ),
     key(
+        "errors.log.enable",
+        Kind::Bool,
+        "true",
+        "Log every record skipped under `errors.tolerance=all` (object, record index, byte offset, cause). Kafka Connect's default is false; Sluice logs by default so nothing is skipped silently.",
+    ),
+    key(
+        "errors.log.include.messages",
+        Kind::Bool,
+        "false",
+        "Include the raw bytes of the failing record (up to 1 KiB, lossy UTF-8) in that log line.",
+    ),
+    optional(
+        "errors.deadletterqueue.topic.name",
+        Kind::String,
+        "Topic that receives every record skipped under `errors.tolerance=all` (and a record per object that cannot be read at all), with the raw bytes as value when available and the object key as key. Requires `errors.tolerance=all`.",
+    ),
+    key(
+        "errors.deadletterqueue.context.headers.enable",
+        Kind::Bool,
+        "true",
+        "Add `__connect.errors.*` headers to dead letter records: connector, task, stage, exception class and message, plus `__connect.errors.bucket`, `__connect.errors.object`, `__connect.errors.record.index`, `__connect.errors.byte.offset`. (Kafka Connect's default is false; a source's dead letter record is useless without them.)",
+    ),
+    key(
         "max.poll.records",
         POSITIVE,
         "500",
@@ -324,6 +365,166 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         Kind::String,
         "`local` backend: only objects whose key starts with this prefix are read.",
     ),
+    key(
+        "object.read.concurrency",
+        POSITIVE,
+        "4",
+        "Objects each task reads at once (streamed GETs in flight, parsed in parallel). Records of one object stay in order and offsets stay per object; objects are opened in key order.",
+    ),
+    key(
+        "object.overwrite.policy",
+        Kind::Enum(&["ignore", "reread"]),
+        "ignore",
+        "An object that was read to the end and is later found with another ETag (overwritten): `ignore` it (the new content is not read), or `reread` it from its first record (its records are delivered again). Noticed when a listing passes over the key again (see `listing.full.interval.ms`).",
+    ),
+    key(
+        "listing.full.interval.ms",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "300000",
+        "`run` mode: listings normally start after the greatest key already seen (S3/GCS start-after, Azure startFrom), so new objects cost one small LIST; at most this often a listing starts from the beginning of the prefix instead, which picks up late arrivals (an object whose key sorts before keys already processed) and objects overwritten since (`object.overwrite.policy`). 0: every listing is a full one.",
+    ),
+    key(
+        "store.retry.max.retries",
+        Kind::Int {
+            min: 0,
+            max: 1000,
+        },
+        "10",
+        "Cloud backends: retries of one request on a transient error (5xx, throttling, timeout, connection reset), with exponential backoff. A GET interrupted mid-body resumes from the byte it reached; a read that makes no progress after this many resumes fails (see `errors.tolerance`).",
+    ),
+    key(
+        "store.retry.backoff.initial.ms",
+        POSITIVE,
+        "100",
+        "First wait before a retry; it doubles up to `store.retry.backoff.max.ms`.",
+    ),
+    key(
+        "store.retry.backoff.max.ms",
+        POSITIVE,
+        "15000",
+        "Longest wait between two retries.",
+    ),
+    key(
+        "store.retry.timeout.ms",
+        POSITIVE,
+        "180000",
+        "Cloud backends: a request is not retried any more once this long has passed since its first attempt.",
+    ),
+    optional(
+        "aws.s3.bucket.name",
+        Kind::String,
+        "`s3` backend: the bucket (required).",
+    ),
+    optional(
+        "aws.s3.prefix",
+        Kind::String,
+        "`s3` backend: only objects whose key starts with this string are read (a plain string prefix, as in S3's API: `logs/` or `logs/2024-`).",
+    ),
+    optional(
+        "aws.s3.region",
+        Kind::String,
+        "`s3` backend: the bucket's region, e.g. `eu-west-1`. Unset: `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.",
+    ),
+    optional(
+        "aws.s3.endpoint",
+        Kind::String,
+        "`s3` backend: the endpoint of an S3-compatible store (MinIO, Ceph, ...), e.g. `http://minio:9000`. Requests then use path-style URLs (`<endpoint>/<bucket>/<key>`), as MinIO-like stores need; `http://` is allowed. Unset: AWS.",
+    ),
+    optional(
+        "aws.access.key.id",
+        Kind::Password,
+        "`s3` backend: access key ID (with `aws.secret.access.key`). Unset: the default chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, web identity via `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`, ECS container credentials, EC2 instance metadata).",
+    ),
+    optional(
+        "aws.secret.access.key",
+        Kind::Password,
+        "`s3` backend: secret access key (with `aws.access.key.id`).",
+    ),
+    optional(
+        "aws.session.token",
+        Kind::Password,
+        "`s3` backend: session token of temporary credentials (with `aws.access.key.id` and `aws.secret.access.key`).",
+    ),
+    key(
+        "aws.s3.fetch.page.size",
+        Kind::Int { min: 1, max: 1000 },
+        "1000",
+        "`s3` backend: keys per LIST request (S3 returns at most 1000). Pages are fetched one at a time as objects are consumed.",
+    ),
+    optional(
+        "gcs.bucket.name",
+        Kind::String,
+        "`gcs` backend: the bucket (required).",
+    ),
+    optional(
+        "gcs.prefix",
+        Kind::String,
+        "`gcs` backend: only objects whose name starts with this string are read.",
+    ),
+    optional(
+        "gcs.credentials.path",
+        Kind::String,
+        "`gcs` backend: path of a service account key file (JSON). At most one of `gcs.credentials.path`, `gcs.credentials.json`, `gcs.credentials.default=true`.",
+    ),
+    optional(
+        "gcs.credentials.json",
+        Kind::Password,
+        "`gcs` backend: a service account key, as JSON text.",
+    ),
+    optional(
+        "gcs.credentials.default",
+        Kind::Bool,
+        "`gcs` backend: use Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's user credentials, else the instance metadata server). This is also what happens when no credentials key is set.",
+    ),
+    optional(
+        "gcs.endpoint.url",
+        Kind::String,
+        "`gcs` backend: another endpoint than `https://storage.googleapis.com` (an emulator, a private endpoint); `http://` is allowed.",
+    ),
+    optional(
+        "azure.storage.connection.string",
+        Kind::Password,
+        "`azure` backend: a connection string as the Azure portal gives it (`DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net`, or with `BlobEndpoint=...` and/or `SharedAccessSignature=...`), or `UseDevelopmentStorage=true` for Azurite. Alternative to `azure.account.name` + a credential.",
+    ),
+    optional(
+        "azure.storage.container.name",
+        Kind::String,
+        "`azure` backend: the container (required).",
+    ),
+    optional(
+        "azure.blob.prefix",
+        Kind::String,
+        "`azure` backend: only blobs whose name starts with this string are read.",
+    ),
+    optional(
+        "azure.account.name",
+        Kind::String,
+        "`azure` backend: the storage account (when no connection string is given).",
+    ),
+    optional(
+        "azure.account.key",
+        Kind::Password,
+        "`azure` backend: the account key (Shared Key).",
+    ),
+    optional(
+        "azure.sas.token",
+        Kind::Password,
+        "`azure` backend: a shared access signature (the query string, with or without the leading `?`). With neither key nor SAS: the default chain (workload identity, managed identity; see docs/backends/azure.md).",
+    ),
+    optional(
+        "azure.blob.endpoint",
+        Kind::String,
+        "`azure` backend: the blob endpoint, e.g. `https://myaccount.blob.core.windows.net` or an emulator's `http://127.0.0.1:10000/devstoreaccount1`; `http://` is allowed.",
+    ),
+    key(
+        "azure.blob.fetch.page.size",
+        Kind::Int { min: 1, max: 5000 },
+        "5000",
+        "`azure` backend: blobs per List Blobs request (Azure returns at most 5000).",
+    ),
     optional(
         "key.converter",
         Kind::Enum(CONVERTERS),
@@ -350,6 +551,10 @@ pub const CONNECTOR_PREFIXES: &[PrefixDef] = &[
         prefix: "value.converter.",
         doc: "Settings of this connector's value converter.",
     },
+    PrefixDef {
+        prefix: "object_store.",
+        doc: "Cloud backends: any `object_store` option, by its own key, passed to the store as written (e.g. `object_store.aws_virtual_hosted_style_request=true`, `object_store.google_service_account_key=...`, `object_store.azure_client_id=...`, `object_store.timeout=60s`, `object_store.proxy_url=...`); it wins over the keys above. Unknown options are rejected; values are never printed.",
+    },
 ];
 
 /// Keys of a worker file (`bootstrap.servers`, offsets, converters).
@@ -363,6 +568,32 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         "offset.storage.file.filename",
         Kind::String,
         "File that stores source offsets (standalone mode). Rewritten atomically; survives kill -9. Required by `run`; `backfill` without it keeps offsets in memory (no resume).",
+    ),
+    optional(
+        "offset.storage.topic",
+        Kind::String,
+        "Store offsets in this compacted Kafka topic (Kafka Connect's distributed-mode format: key `[\"<connector>\",{partition}]`, value `{offset}` JSON) instead of a file. Created with `cleanup.policy=compact` when missing (see `offset.storage.missing`). Wins over `offset.storage.file.filename`.",
+    ),
+    key(
+        "offset.storage.partitions",
+        POSITIVE,
+        "25",
+        "Partitions of the offsets topic when Sluice creates it.",
+    ),
+    key(
+        "offset.storage.replication.factor",
+        Kind::Int {
+            min: -1,
+            max: i16::MAX as i64,
+        },
+        "-1",
+        "Replication factor of the offsets topic when Sluice creates it; -1 uses the broker's default.",
+    ),
+    key(
+        "offset.storage.missing",
+        Kind::Enum(&["create", "fail"]),
+        "create",
+        "What to do when the offset file or topic does not exist: `create` it (logged as a warning: every object is read from the beginning) or `fail` with an error (use it once offsets exist, so a deleted store never silently restarts ingestion from zero). A corrupt store is always an error.",
     ),
     key(
         "offset.flush.interval.ms",

@@ -3,7 +3,12 @@
 //! Every key is declared once in [`defs`] with its type, default and documentation. Unknown keys are
 //! rejected with the nearest valid key; every problem in a file is reported at once.
 
+mod backend;
 pub mod defs;
+
+pub use backend::{
+    parse_connection_string, OverwritePolicy, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX,
+};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -369,11 +374,16 @@ fn format_problems(r: &Reader<'_>) -> Vec<String> {
     }
     if let Some(re) = r.raw("read.text.regex") {
         if let Err(e) = regex::Regex::new(re) {
-            problems.push(format!("read.text.regex: not a valid regular expression: {e}"));
+            problems.push(format!(
+                "read.text.regex: not a valid regular expression: {e}"
+            ));
         }
     }
     if r.raw("input.format") == Some("parquet")
-        && !matches!(r.raw("file.compression.type"), None | Some("none") | Some("auto"))
+        && !matches!(
+            r.raw("file.compression.type"),
+            None | Some("none") | Some("auto")
+        )
     {
         problems.push(
             "file.compression.type: parquet objects cannot be read with an outer compression (their pages are compressed inside the file and read with range requests); use none"
@@ -418,6 +428,14 @@ pub struct ConnectorConfig {
     pub text: TextSettings,
     /// `errors.tolerance`.
     pub errors_tolerance: ErrorsTolerance,
+    /// `errors.log.enable`.
+    pub errors_log_enable: bool,
+    /// `errors.log.include.messages`.
+    pub errors_log_include_messages: bool,
+    /// `errors.deadletterqueue.topic.name`.
+    pub dlq_topic: Option<String>,
+    /// `errors.deadletterqueue.context.headers.enable`.
+    pub dlq_context_headers: bool,
     /// `max.poll.records`.
     pub max_poll_records: usize,
     /// `record.key`.
@@ -432,6 +450,8 @@ pub struct ConnectorConfig {
     pub value_converter: Option<ConverterConfig>,
     /// `producer.override.*`, prefix removed.
     pub producer_overrides: Settings,
+    /// The object store: which backend, read concurrency, overwrite policy, listing, retries.
+    pub store: StoreSettings,
     /// Every setting as given, for the backend to read its own keys.
     pub settings: Settings,
 }
@@ -473,11 +493,16 @@ impl ConnectorConfig {
         if let Err(e) = crate::distribution::validate(distribution_type, template.as_ref()) {
             problems.extend(inner_problems("distribution.type", e));
         }
-        let connector_class = r.string("connector.class").unwrap_or_default();
-        if connector_class == "local" && r.raw("local.path").is_none() {
-            problems
-                .push("local.path: required for connector.class=local; the folder to read".into());
+        if r.raw("errors.deadletterqueue.topic.name").is_some()
+            && r.raw("errors.tolerance") != Some("all")
+        {
+            problems.push(
+                "errors.deadletterqueue.topic.name: set, but errors.tolerance is none, so no record would ever go there; set errors.tolerance=all"
+                    .into(),
+            );
         }
+        let connector_class = r.string("connector.class").unwrap_or_default();
+        problems.extend(backend::problems(&r));
         problems.extend(format_problems(&r));
         for which in ["key.converter", "value.converter"] {
             if r.raw(which).is_some() {
@@ -534,6 +559,10 @@ impl ConnectorConfig {
                 Some("all") => ErrorsTolerance::All,
                 _ => ErrorsTolerance::None,
             },
+            errors_log_enable: r.bool("errors.log.enable"),
+            errors_log_include_messages: r.bool("errors.log.include.messages"),
+            dlq_topic: r.string("errors.deadletterqueue.topic.name"),
+            dlq_context_headers: r.bool("errors.deadletterqueue.context.headers.enable"),
             max_poll_records: r.int("max.poll.records") as usize,
             record_key: match r.raw("record.key") {
                 Some("none") => RecordKey::None,
@@ -547,6 +576,7 @@ impl ConnectorConfig {
             key_converter: converter("key.converter"),
             value_converter: converter("value.converter"),
             producer_overrides: r.prefixed("producer.override."),
+            store: StoreSettings::read(&r),
             settings: settings.clone(),
         })
     }
@@ -559,6 +589,14 @@ pub struct WorkerConfig {
     pub bootstrap_servers: String,
     /// `offset.storage.file.filename`.
     pub offset_file: Option<String>,
+    /// `offset.storage.topic`.
+    pub offset_topic: Option<String>,
+    /// `offset.storage.partitions`.
+    pub offset_topic_partitions: i32,
+    /// `offset.storage.replication.factor`.
+    pub offset_topic_replication: i32,
+    /// `offset.storage.missing=create`.
+    pub offset_create_missing: bool,
     /// `offset.flush.interval.ms`.
     pub offset_flush_interval_ms: u64,
     /// `task.shutdown.graceful.timeout.ms`.
@@ -608,6 +646,10 @@ impl WorkerConfig {
         Ok(WorkerConfig {
             bootstrap_servers: r.string("bootstrap.servers").unwrap_or_default(),
             offset_file: r.string("offset.storage.file.filename"),
+            offset_topic: r.string("offset.storage.topic"),
+            offset_topic_partitions: r.int("offset.storage.partitions") as i32,
+            offset_topic_replication: r.int("offset.storage.replication.factor") as i32,
+            offset_create_missing: r.raw("offset.storage.missing") != Some("fail"),
             offset_flush_interval_ms: r.int("offset.flush.interval.ms") as u64,
             shutdown_timeout_ms: r.int("task.shutdown.graceful.timeout.ms") as u64,
             key_converter: converter("key.converter"),

@@ -11,6 +11,7 @@
 
 mod entry;
 mod file;
+mod kafka;
 mod manager;
 mod store;
 mod submitted;
@@ -20,6 +21,7 @@ pub use entry::{
     ObjectOffsetEntry, OffsetManagerEntry, OffsetManagerEntryExt, ETAG, FINISHED, RECORD_COUNT,
 };
 pub use file::FileOffsetStore;
+pub use kafka::{KafkaOffsetStore, TopicSettings};
 pub use manager::OffsetManager;
 pub use store::{
     canonical_partition, connect_offset_key, parse_connect_offset_key, MemoryOffsetStore,

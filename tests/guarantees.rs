@@ -1,0 +1,247 @@
+//! Delivery guarantees end to end: the dead letter queue, records Kafka rejects, crash and
+//! outage recovery — through the real `sluice` binary and a real Kafka-protocol broker, checked
+//! by consuming and counting.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::*;
+
+const TOPIC: &str = "ingest";
+const DLQ: &str = "ingest-dlq";
+
+struct Env {
+    broker: Broker,
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    worker: PathBuf,
+    connector: PathBuf,
+}
+
+fn env(kind: BrokerKind, connector: &[(&str, &str)], worker: &[(&str, &str)]) -> Env {
+    let broker = Broker::start(kind);
+    broker.create_topic(TOPIC);
+    broker.create_topic(DLQ);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bucket");
+    std::fs::create_dir(&data).unwrap();
+    let offsets = dir.path().join("offsets.jsonl");
+    let bootstrap = broker.bootstrap();
+    let mut w = vec![
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("offset.storage.file.filename", offsets.to_str().unwrap()),
+        ("value.converter.schemas.enable", "false"),
+    ];
+    w.extend_from_slice(worker);
+    let worker_path = dir.path().join("worker.properties");
+    write_props(&worker_path, &w);
+    let mut c = vec![
+        ("name", "guarantees"),
+        ("connector.class", "local"),
+        ("local.path", data.to_str().unwrap()),
+        ("topic", TOPIC),
+        ("input.format", "jsonl"),
+    ];
+    c.extend_from_slice(connector);
+    let connector_path = dir.path().join("connector.properties");
+    write_props(&connector_path, &c);
+    Env {
+        broker,
+        dir,
+        data,
+        worker: worker_path,
+        connector: connector_path,
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn hostile_objects_go_to_the_dead_letter_queue_and_good_ones_all_arrive() {
+    let e = env(
+        BrokerKind::Tansu,
+        &[
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", DLQ),
+            ("transformer.max.record.size", "4096"),
+        ],
+        &[],
+    );
+    // Good objects.
+    let good = write_jsonl(&e.data, 5, 200);
+    // Hostile ones, each with one bad record among good lines.
+    let line = |o: usize, r: usize| jsonl_line(o, r) + "\n";
+    let mut not_json = line(50, 0).into_bytes();
+    not_json.extend_from_slice(b"{\"truncated\": \n");
+    not_json.extend_from_slice(line(50, 2).as_bytes());
+    write(&e.data.join("bad-not-json.jsonl"), &not_json);
+    let mut bad_utf8 = line(51, 0).into_bytes();
+    bad_utf8.extend_from_slice(b"{\"s\":\"\xff\xfe\"}\n");
+    bad_utf8.extend_from_slice(line(51, 2).as_bytes());
+    write(&e.data.join("bad-utf8.jsonl"), &bad_utf8);
+    let mut huge = line(52, 0).into_bytes();
+    huge.extend_from_slice(format!("{{\"big\":\"{}\"}}\n", "y".repeat(10_000)).as_bytes());
+    huge.extend_from_slice(line(52, 2).as_bytes());
+    write(&e.data.join("bad-huge-line.jsonl"), &huge);
+    write(&e.data.join("empty.jsonl"), b"");
+    // A truncated last line is still a record (no newline needed) but here it is cut JSON.
+    let mut cut = line(53, 0).into_bytes();
+    cut.extend_from_slice(b"{\"cut\":");
+    write(&e.data.join("bad-truncated.jsonl"), &cut);
+
+    let out = sluice()
+        .arg("backfill")
+        .arg(&e.worker)
+        .arg(&e.connector)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("4 skipped by errors.tolerance"), "{stdout}");
+
+    let good_count = 5 * 200 + 2 + 2 + 2 + 1;
+    let got = consume_all(
+        &e.broker.bootstrap(),
+        &[TOPIC],
+        good_count,
+        Duration::from_secs(20),
+    );
+    assert_eq!(got.len(), good_count, "every good record delivered once");
+    for k in &good {
+        assert_eq!(got.iter().filter(|g| g.object() == k).count(), 200);
+    }
+    let dead = consume_all(&e.broker.bootstrap(), &[DLQ], 4, Duration::from_secs(20));
+    assert_eq!(dead.len(), 4, "{dead:#?}");
+    let by_object: HashMap<&str, &Got> = dead
+        .iter()
+        .map(|d| (d.key.as_deref().unwrap(), d))
+        .collect();
+    let expect = [
+        (
+            "bad-not-json.jsonl",
+            "1",
+            Some("{\"truncated\": "),
+            "InvalidJson",
+        ),
+        ("bad-utf8.jsonl", "1", None, "InvalidUtf8"),
+        ("bad-huge-line.jsonl", "1", None, "RecordTooLarge"),
+        ("bad-truncated.jsonl", "1", Some("{\"cut\":"), "InvalidJson"),
+    ];
+    for (object, index, raw, class) in expect {
+        let d = by_object
+            .get(object)
+            .unwrap_or_else(|| panic!("no dead letter for {object}: {dead:#?}"));
+        let h = &d.headers;
+        assert_eq!(h["__connect.errors.connector.name"], "guarantees");
+        assert_eq!(h["__connect.errors.task.id"], "guarantees-0");
+        assert_eq!(h["__connect.errors.stage"], "TASK_POLL");
+        assert_eq!(h["__connect.errors.bucket"], e.data.to_str().unwrap());
+        assert_eq!(h["__connect.errors.object"], object);
+        assert_eq!(h["__connect.errors.record.index"], index);
+        assert!(h["__connect.errors.byte.offset"].parse::<u64>().unwrap() > 0);
+        assert!(
+            h["__connect.errors.exception.class.name"].contains(class),
+            "{h:?}"
+        );
+        assert!(
+            h["__connect.errors.exception.message"].contains(object),
+            "{h:?}"
+        );
+        if let Some(raw) = raw {
+            assert_eq!(d.value.as_deref(), Some(raw));
+        }
+    }
+    // Every hostile object is finished: nothing is retried forever.
+    let offsets = std::fs::read_to_string(e.dir.path().join("offsets.jsonl")).unwrap();
+    assert_eq!(
+        offsets.matches("\"finished\":true").count(),
+        5 + 4,
+        "{offsets}"
+    );
+}
+
+fn too_large_fixture(e: &Env) {
+    let mut body = String::new();
+    for r in 0..3 {
+        body.push_str(&(jsonl_line(0, r) + "\n"));
+    }
+    body.push_str(&format!("{{\"big\":\"{}\"}}\n", "z".repeat(5000)));
+    body.push_str(&(jsonl_line(0, 4) + "\n"));
+    std::fs::write(e.data.join("obj-000.jsonl"), body).unwrap();
+}
+
+#[test]
+fn a_record_too_large_for_kafka_stops_the_task_under_tolerance_none() {
+    let e = env(
+        BrokerKind::Tansu,
+        &[],
+        &[("producer.message.max.bytes", "2000")],
+    );
+    too_large_fixture(&e);
+    let out = sluice()
+        .arg("backfill")
+        .arg(&e.worker)
+        .arg(&e.connector)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("object \"obj-000.jsonl\" record 3"), "{text}");
+    assert!(
+        text.contains("message.max.bytes"),
+        "the error says what to do: {text}"
+    );
+    let got = consume_all(&e.broker.bootstrap(), &[TOPIC], 3, Duration::from_secs(10));
+    assert_eq!(got.len(), 3, "records before the large one delivered");
+}
+
+#[test]
+fn a_record_too_large_for_kafka_goes_to_the_dead_letter_queue_under_tolerance_all() {
+    let e = env(
+        BrokerKind::Tansu,
+        &[
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", DLQ),
+        ],
+        &[("producer.message.max.bytes", "2000")],
+    );
+    too_large_fixture(&e);
+    let out = sluice()
+        .arg("backfill")
+        .arg(&e.worker)
+        .arg(&e.connector)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = consume_all(&e.broker.bootstrap(), &[TOPIC], 4, Duration::from_secs(10));
+    assert_eq!(got.len(), 4);
+    let dead = consume_all(&e.broker.bootstrap(), &[DLQ], 1, Duration::from_secs(10));
+    assert_eq!(dead.len(), 1);
+    let h = &dead[0].headers;
+    assert_eq!(h["__connect.errors.stage"], "KAFKA_PRODUCE");
+    assert_eq!(h["__connect.errors.object"], "obj-000.jsonl");
+    assert_eq!(h["__connect.errors.record.index"], "3");
+    assert!(
+        h["__connect.errors.exception.message"].contains("MessageSizeTooLarge")
+            || h["__connect.errors.exception.message"].contains("too large"),
+        "{h:?}"
+    );
+}
