@@ -13,6 +13,7 @@ use sluice_core::metrics::{Metrics, MetricsSnapshot};
 use sluice_core::offsets::{
     FileOffsetStore, KafkaOffsetStore, MemoryOffsetStore, OffsetManager, OffsetStore, TopicSettings,
 };
+use sluice_core::object::ReadRetry;
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
 use sluice_core::task::{run_task, DeadLetterQueue, DriverConfig, TaskEnd};
 use sluice_core::{Error, Result};
@@ -142,11 +143,7 @@ pub async fn run_connector(
     let transformer =
         sluice_transformers::build_from_config(config).map_err(|e| Error::config(e.to_string()))?;
     let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
-        bucket: config
-            .settings
-            .get("local.path")
-            .cloned()
-            .unwrap_or_default(),
+        bucket: sluice_sources::bucket_name(config),
         object: None,
         source: Box::new(e),
     })?;
@@ -173,6 +170,14 @@ pub async fn run_connector(
                 headers: config.record_headers,
                 once: mode == Mode::Backfill,
                 task_name: task_name.clone(),
+                concurrency: config.store.read_concurrency,
+                overwrite: config.store.overwrite_policy,
+                full_listing_interval: Duration::from_millis(config.store.listing_full_interval_ms),
+                read_retry: ReadRetry {
+                    max_retries: config.store.retry.max_retries,
+                    initial_backoff: Duration::from_millis(config.store.retry.backoff_initial_ms),
+                    max_backoff: Duration::from_millis(config.store.retry.backoff_max_ms),
+                },
             },
             metrics.clone(),
         );

@@ -4,31 +4,45 @@
 //! `file.name.template` and that this task owns under the distribution strategy, skips objects
 //! the offsets say are finished, resumes a partly read object at its stored record count, and turns
 //! each object's records into [`SourceRecord`]s.
+//!
+//! - Listing runs in passes. A pass lists after the greatest key seen so far (one cheap LIST when
+//!   nothing is new); at most every `listing.full.interval.ms` a pass lists from the beginning of
+//!   the prefix, which picks up late arrivals (keys sorting before ones already processed) and
+//!   overwritten objects. After a restart the first pass starts at the restart position computed
+//!   from the stored offsets ([`ObjectSource`]'s `restart_position`), so finished objects are
+//!   neither downloaded nor, mostly, listed again.
+//! - Up to `object.read.concurrency` objects are read at once, opened in key order, each parsed
+//!   by its own tokio task into a bounded channel: records of one object stay in order, offsets
+//!   stay per object (the driver commits each object's acknowledged prefix).
+//! - An object deleted (or replaced) between listing and reading is reported and skipped; an
+//!   object found finished with another ETag follows `object.overwrite.policy`.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
-use tracing::{debug, info};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
 
-use crate::config::{ErrorsTolerance, RecordKey, RecordTimestamp};
+use crate::config::{ErrorsTolerance, OverwritePolicy, RecordKey, RecordTimestamp};
 use crate::data::{Schema, SchemaAndValue, Value};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::object::ObjectInput;
+use crate::object::{is_object_gone, ObjectInput, ReadRetry};
 use crate::offsets::{
     ObjectOffsetEntry, OffsetManager, OffsetMap, OffsetValue, ETAG, FINISHED, RECORD_COUNT,
 };
 use crate::record::{Header, SourceRecord};
 use crate::task::{Failure, Poll, SourceTask, Stage};
 use crate::template::{FileNameTemplate, TemplateMatch};
-use crate::transformer::{RecordStream, Transformer};
+use crate::transformer::Transformer;
 
 /// Header naming the bucket (container, folder) of the object a record came from.
 pub const HEADER_BUCKET: &str = "sluice.bucket";
@@ -45,16 +59,36 @@ pub trait ObjectBackend: Send + Sync + fmt::Debug + 'static {
     fn bucket(&self) -> &str;
     /// The store.
     fn store(&self) -> &Arc<dyn ObjectStore>;
-    /// Only keys under this prefix are read.
-    fn prefix(&self) -> Option<&Path>;
+    /// Only keys starting with this string are read (a plain string prefix, as in S3's API).
+    fn prefix(&self) -> Option<&str>;
     /// Names of the source partition fields: `("bucket", "object")` for S3 and GCS,
     /// `("container", "blob")` for Azure.
     fn partition_fields(&self) -> (&'static str, &'static str) {
         ("bucket", "object")
     }
-    /// Lists objects in key order. The default uses the store's `list`.
-    fn list(&self) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.store().list(self.prefix())
+    /// Lists the objects under the prefix whose key sorts after `start_after` (every one when
+    /// `None`), in key order, streamed page by page. A store that ignores the offset must be
+    /// filtered client side: a key at or before `start_after` is never yielded. The default uses
+    /// the store's `list_with_offset` on the folder holding the prefix.
+    fn list(&self, start_after: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let prefix = self.prefix().filter(|p| !p.is_empty()).map(str::to_owned);
+        let folder = prefix
+            .as_deref()
+            .and_then(|p| p.rfind('/').map(|i| Path::from(&p[..i])));
+        let listing = match start_after {
+            Some(offset) => self.store().list_with_offset(folder.as_ref(), offset),
+            None => self.store().list(folder.as_ref()),
+        };
+        let start_after = start_after.cloned();
+        listing
+            .try_filter(move |m| {
+                let keep = prefix
+                    .as_deref()
+                    .is_none_or(|p| m.location.as_ref().starts_with(p))
+                    && start_after.as_ref().is_none_or(|s| m.location > *s);
+                futures::future::ready(keep)
+            })
+            .boxed()
     }
 }
 
@@ -79,16 +113,47 @@ pub struct ObjectSourceConfig {
     pub once: bool,
     /// Task name for logs.
     pub task_name: String,
+    /// `object.read.concurrency`: objects read at once.
+    pub concurrency: usize,
+    /// `object.overwrite.policy`.
+    pub overwrite: OverwritePolicy,
+    /// `listing.full.interval.ms`: how often a listing starts from the beginning of the prefix
+    /// (zero: always).
+    pub full_listing_interval: Duration,
+    /// How reads retry transient failures.
+    pub read_retry: ReadRetry,
 }
 
-struct Current {
+/// Offset property of an object that vanished (deleted, or replaced while being read) before it
+/// was read to the end: its entry is closed as finished so the restart position can move past it.
+pub const DELETED: &str = "deleted";
+
+/// Records a reading task may buffer ahead of the task, per object being read.
+const EVENTS_PER_READER: usize = 64;
+
+/// An object being read: its records are parsed by a spawned task and arrive in order.
+struct Reader {
     input: ObjectInput,
     partition: OffsetMap,
     matched: Option<TemplateMatch>,
-    records: RecordStream,
     /// Records of the object consumed so far (delivered, skipped on resume, or failed).
     count: u64,
     key: Option<Vec<u8>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What a reading task sends about its object.
+enum Event {
+    /// A record, or a record error.
+    Item(Result<SchemaAndValue>),
+    /// The object was read to the end.
+    End,
 }
 
 /// The object-store [`SourceTask`].
@@ -99,9 +164,26 @@ pub struct ObjectSource {
     cfg: ObjectSourceConfig,
     metrics: Arc<Metrics>,
     listing: Option<BoxStream<'static, object_store::Result<ObjectMeta>>>,
-    current: Option<Current>,
+    /// A listing pass is under way (its listing may be over while objects are still read).
+    in_pass: bool,
+    /// The current pass ends after this key (the catch-up pass of a restarted backfill).
+    pass_until: Option<Path>,
+    /// Objects being read, by opening order (which is key order).
+    readers: BTreeMap<u64, Reader>,
+    next_reader: u64,
+    events_tx: mpsc::Sender<(u64, Event)>,
+    events_rx: mpsc::Receiver<(u64, Event)>,
     /// Objects abandoned in this run after an unrecoverable error (tolerance `all`).
     abandoned: HashSet<Path>,
+    /// The greatest key listed so far: an incremental listing starts after it.
+    listed_up_to: Option<Path>,
+    /// When the last full listing began.
+    last_full: Option<Instant>,
+    /// Backfill after a restart: the restart position, whose earlier keys are listed last.
+    catch_up: Option<Path>,
+    /// An error that stops the task (tolerance `none`): returned once the objects opened before
+    /// the failing one are delivered; objects opened after it are dropped.
+    failing: Option<(u64, Error)>,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -122,6 +204,7 @@ impl ObjectSource {
         cfg: ObjectSourceConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let (events_tx, events_rx) = mpsc::channel(EVENTS_PER_READER * cfg.concurrency.max(1));
         ObjectSource {
             backend,
             transformer,
@@ -129,8 +212,17 @@ impl ObjectSource {
             cfg,
             metrics,
             listing: None,
-            current: None,
+            in_pass: false,
+            pass_until: None,
+            readers: BTreeMap::new(),
+            next_reader: 0,
+            events_tx,
+            events_rx,
             abandoned: HashSet::new(),
+            listed_up_to: None,
+            last_full: None,
+            catch_up: None,
+            failing: None,
         }
     }
 
@@ -139,11 +231,17 @@ impl ObjectSource {
         ObjectOffsetEntry::new(bf, self.backend.bucket(), of, key).manager_key()
     }
 
-    /// Decides whether `meta` is an object to read now; returns the template match and the
-    /// number of records already delivered.
-    fn accept(&self, meta: &ObjectMeta) -> Option<(Option<TemplateMatch>, u64)> {
+    /// Decides whether `meta` is an object to read now; returns the template match, the number
+    /// of records already delivered, and whether the object starts afresh (no stored progress).
+    fn accept(&self, meta: &ObjectMeta) -> Option<(Option<TemplateMatch>, u64, bool)> {
         let key = meta.location.as_ref();
-        if meta.size == 0 || self.abandoned.contains(&meta.location) {
+        if meta.size == 0
+            || self.abandoned.contains(&meta.location)
+            || self
+                .readers
+                .values()
+                .any(|r| r.input.meta().location == meta.location)
+        {
             return None;
         }
         let matched = match &self.cfg.template {
@@ -154,22 +252,58 @@ impl ObjectSource {
             return None;
         }
         let stored = self.offsets.cached(&self.partition_of(key));
-        let skip = match stored {
-            Some(data) => {
-                if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) {
-                    return None;
+        match stored {
+            Some(data) if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) => {
+                let read = data.get(ETAG).and_then(OffsetValue::as_str);
+                if self.cfg.overwrite == OverwritePolicy::Reread && read != meta.e_tag.as_deref() {
+                    info!(task = %self.cfg.task_name, object = %key, was = ?read, now = ?meta.e_tag,
+                        "object changed since it was read (object.overwrite.policy=reread): reading it again");
+                    return Some((matched, 0, true));
                 }
-                data.get(RECORD_COUNT)
+                None
+            }
+            Some(data) => {
+                let skip = data
+                    .get(RECORD_COUNT)
                     .and_then(OffsetValue::as_long)
                     .unwrap_or(0)
-                    .max(0) as u64
+                    .max(0) as u64;
+                Some((matched, skip, false))
             }
-            None => 0,
-        };
-        Some((matched, skip))
+            None => Some((matched, 0, true)),
+        }
     }
 
-    fn open(&self, meta: ObjectMeta, matched: Option<TemplateMatch>, skip: u64) -> Current {
+    /// Opens `meta` if this task reads it now. A fresh object first yields its offset
+    /// `{recordCount: 0, etag}`, so the stored offsets know every object that was opened (the
+    /// restart position never moves past an object opened but not finished).
+    fn try_open(&mut self, meta: ObjectMeta) -> Option<Poll> {
+        let (matched, skip, fresh) = self.accept(&meta)?;
+        let id = self.next_reader;
+        self.next_reader += 1;
+        let reader = self.open(id, meta, matched, skip);
+        let progress = fresh.then(|| {
+            let mut offset = OffsetMap::new();
+            offset.insert(RECORD_COUNT.into(), OffsetValue::Long(0));
+            if let Some(etag) = &reader.input.meta().e_tag {
+                offset.insert(ETAG.into(), OffsetValue::String(etag.clone()));
+            }
+            Poll::Progress {
+                partition: reader.partition.clone(),
+                offset,
+            }
+        });
+        self.readers.insert(id, reader);
+        progress
+    }
+
+    fn open(
+        &self,
+        id: u64,
+        meta: ObjectMeta,
+        matched: Option<TemplateMatch>,
+        skip: u64,
+    ) -> Reader {
         let key = meta.location.to_string();
         if skip > 0 {
             info!(task = %self.cfg.task_name, object = %key, skip, "resuming object");
@@ -177,21 +311,31 @@ impl ObjectSource {
             debug!(task = %self.cfg.task_name, object = %key, "reading object");
         }
         Metrics::add(&self.metrics.bytes_read, meta.size);
-        let input = ObjectInput::new(self.backend.bucket(), self.backend.store().clone(), meta);
-        let records = self.transformer.transform(input.clone(), skip);
+        let input = ObjectInput::new(self.backend.bucket(), self.backend.store().clone(), meta)
+            .with_retry(self.cfg.read_retry);
+        let mut records = self.transformer.transform(input.clone(), skip);
+        let tx = self.events_tx.clone();
+        let task = tokio::spawn(async move {
+            while let Some(item) = records.next().await {
+                if tx.send((id, Event::Item(item))).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send((id, Event::End)).await;
+        });
         let key_bytes =
             (self.cfg.record_key == RecordKey::ObjectKey).then(|| key.clone().into_bytes());
-        Current {
+        Reader {
             partition: self.partition_of(&key),
             input,
             matched,
-            records,
             count: skip,
             key: key_bytes,
+            task,
         }
     }
 
-    fn record(&self, cur: &Current, index: u64, value: SchemaAndValue) -> SourceRecord {
+    fn record(&self, cur: &Reader, index: u64, value: SchemaAndValue) -> SourceRecord {
         let topic = cur
             .matched
             .as_ref()
@@ -232,7 +376,7 @@ impl ObjectSource {
         }
     }
 
-    fn finished(&self, cur: &Current) -> Poll {
+    fn finished(&self, cur: &Reader) -> Poll {
         let (bf, of) = self.backend.partition_fields();
         let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
         entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
@@ -248,6 +392,98 @@ impl ObjectSource {
             offset: entry.properties(),
         }
     }
+
+    /// The offset closing an object that vanished while being read (deleted, or replaced by
+    /// another version): finished, so it is not retried forever and the restart position can
+    /// move past it; without an ETag, so `object.overwrite.policy=reread` reads a new version.
+    fn vanished(&self, cur: &Reader) -> Poll {
+        let (bf, of) = self.backend.partition_fields();
+        let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
+        entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
+        entry.set_property(FINISHED, OffsetValue::Bool(true));
+        entry.set_property(DELETED, OffsetValue::Bool(true));
+        self.offsets.add_entry(&entry);
+        Metrics::add(&self.metrics.objects_failed, 1);
+        Poll::Progress {
+            partition: entry.manager_key(),
+            offset: entry.properties(),
+        }
+    }
+
+    /// Stops the task on `e` from reader `id` (tolerance `none`): nothing new is opened, readers
+    /// opened after it are dropped, and the error is returned once the earlier ones are delivered.
+    fn fail(&mut self, id: u64, e: Error) {
+        if self.failing.as_ref().is_some_and(|(f, _)| *f < id) {
+            return;
+        }
+        self.readers.retain(|k, _| *k < id);
+        self.listing = None;
+        self.failing = Some((id, e));
+    }
+
+    /// Starts a listing pass: from the beginning of the prefix when a full listing is due (or no
+    /// key was listed yet), else after the greatest key already listed.
+    fn start_pass(&mut self) {
+        self.in_pass = true;
+        self.pass_until = None;
+        let interval = self.cfg.full_listing_interval;
+        let full = self.listed_up_to.is_none()
+            || interval.is_zero()
+            || self.last_full.is_none_or(|t| t.elapsed() >= interval);
+        let start_after = if full {
+            self.last_full = Some(Instant::now());
+            self.catch_up = None;
+            None
+        } else {
+            self.listed_up_to.clone()
+        };
+        debug!(task = %self.cfg.task_name, start_after = ?start_after.as_ref().map(Path::as_ref), "listing");
+        self.listing = Some(self.backend.list(start_after.as_ref()));
+    }
+
+    /// The restart position from the `stored` offsets: the greatest finished object of this task
+    /// (bucket, prefix, template, distribution) that sorts before every unfinished one. Objects
+    /// are opened in key order and each opened object has a stored entry, so every object of
+    /// this task up to it was read to the end; listing starts after it. What the stored offsets
+    /// cannot know about (a late arrival, objects whose task changed with `tasks.max`) is found
+    /// by the next full listing.
+    fn restart_position(&self, stored: &[(OffsetMap, OffsetMap)]) -> Option<Path> {
+        let (bf, of) = self.backend.partition_fields();
+        let prefix = self.backend.prefix().unwrap_or("");
+        let mut first_unfinished: Option<&str> = None;
+        let mut finished = Vec::new();
+        for (partition, data) in stored {
+            if partition.get(bf).and_then(OffsetValue::as_str) != Some(self.backend.bucket()) {
+                continue;
+            }
+            let Some(key) = partition.get(of).and_then(OffsetValue::as_str) else {
+                continue;
+            };
+            if !key.starts_with(prefix) {
+                continue;
+            }
+            let matched = match &self.cfg.template {
+                Some(t) => match t.matches(key) {
+                    Some(m) => Some(m),
+                    None => continue,
+                },
+                None => None,
+            };
+            if !self.cfg.distribution.owns(key, matched.as_ref()) {
+                continue;
+            }
+            if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) {
+                finished.push(key);
+            } else if first_unfinished.is_none_or(|u| key < u) {
+                first_unfinished = Some(key);
+            }
+        }
+        finished
+            .into_iter()
+            .filter(|k| first_unfinished.is_none_or(|u| *k < u))
+            .max()
+            .and_then(|k| Path::parse(k).ok())
+    }
 }
 
 use crate::offsets::OffsetManagerEntry as _;
@@ -256,96 +492,147 @@ use crate::offsets::OffsetManagerEntry as _;
 impl SourceTask for ObjectSource {
     async fn configure(&mut self) -> Result<()> {
         let n = self.offsets.populate_all().await?;
-        info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = n, "task configured");
+        let offsets = self.offsets.clone();
+        let stored = offsets.store().list(offsets.connector()).await?;
+        let restart = self.restart_position(&stored);
+        info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = n,
+            listing_starts_after = ?restart.as_ref().map(Path::as_ref), "task configured");
+        self.listed_up_to = restart.clone();
+        self.catch_up = restart;
+        self.last_full = Some(Instant::now());
         Ok(())
     }
 
     async fn poll(&mut self) -> Result<Poll> {
         loop {
-            if let Some(cur) = self.current.as_mut() {
-                match cur.records.next().await {
-                    Some(Ok(value)) => {
-                        let index = cur.count;
-                        cur.count += 1;
-                        Metrics::add(&self.metrics.records_read, 1);
-                        let cur = self.current.as_ref().expect("current object");
-                        return Ok(Poll::Record(self.record(cur, index, value)));
-                    }
-                    Some(Err(e)) => {
-                        let (recoverable, index) = match &e {
-                            Error::Record {
-                                recoverable,
-                                record_index,
-                                ..
-                            } => (*recoverable, Some(*record_index)),
-                            _ => (false, None),
-                        };
-                        if self.cfg.tolerance == ErrorsTolerance::None {
-                            return Err(e);
-                        }
-                        let mut failure = Failure::new(
-                            Stage::TaskPoll,
-                            self.backend.bucket(),
-                            cur.input.key(),
-                            e,
-                        );
-                        if recoverable {
-                            cur.count = index.map_or(cur.count + 1, |i| i + 1).max(cur.count);
-                        } else {
-                            // Not finished: retried after a restart from its last committed record.
-                            failure.whole_object = true;
-                            self.abandoned.insert(cur.input.meta().location.clone());
-                        }
-                        let mut offset = OffsetMap::new();
-                        offset.insert(RECORD_COUNT.into(), OffsetValue::Long(cur.count as i64));
-                        let partition = cur.partition.clone();
-                        if !recoverable {
-                            self.current = None;
-                        }
-                        return Ok(Poll::Failed {
-                            partition,
-                            offset,
-                            failure: Box::new(failure),
-                        });
-                    }
-                    None => {
-                        let cur = self.current.take().expect("current object");
-                        return Ok(self.finished(&cur));
-                    }
+            if let Some((id, _)) = &self.failing {
+                if self.readers.range(..*id).next().is_none() {
+                    let (_, e) = self.failing.take().expect("failing");
+                    return Err(e);
                 }
             }
-            if self.listing.is_none() {
-                self.listing = Some(self.backend.list());
-            }
-            let next = self.listing.as_mut().expect("listing").next().await;
-            match next {
-                Some(Ok(meta)) => {
-                    if let Some((matched, skip)) = self.accept(&meta) {
-                        self.current = Some(self.open(meta, matched, skip));
+            // Open more objects while a slot is free and the listing has more.
+            if self.failing.is_none() && self.readers.len() < self.cfg.concurrency.max(1) {
+                if !self.in_pass {
+                    self.start_pass();
+                }
+                if let Some(listing) = self.listing.as_mut() {
+                    match listing.next().await {
+                        Some(Ok(meta)) => {
+                            if self.pass_until.as_ref().is_some_and(|u| meta.location > *u) {
+                                self.listing = None;
+                                continue;
+                            }
+                            if self.listed_up_to.as_ref().is_none_or(|k| meta.location > *k) {
+                                self.listed_up_to = Some(meta.location.clone());
+                            }
+                            if let Some(progress) = self.try_open(meta) {
+                                return Ok(progress);
+                            }
+                        }
+                        Some(Err(e)) => {
+                            self.listing = None;
+                            self.in_pass = false;
+                            return Err(Error::Store {
+                                bucket: self.backend.bucket().to_owned(),
+                                object: None,
+                                source: Box::new(e),
+                            });
+                        }
+                        None => self.listing = None,
                     }
+                    continue;
                 }
-                Some(Err(e)) => {
-                    self.listing = None;
-                    return Err(Error::Store {
-                        bucket: self.backend.bucket().to_owned(),
-                        object: None,
-                        source: Box::new(e),
-                    });
+            }
+            if self.readers.is_empty() {
+                if self.failing.is_some() {
+                    continue;
                 }
-                None => {
-                    self.listing = None;
-                    return Ok(if self.cfg.once {
-                        Poll::Done
+                // The pass is over.
+                self.in_pass = false;
+                if !self.cfg.once {
+                    return Ok(Poll::Idle);
+                }
+                if let Some(until) = self.catch_up.take() {
+                    // A restarted backfill listed after its restart position first; now the keys
+                    // up to it, for what the stored offsets could not know about.
+                    self.in_pass = true;
+                    self.listing = Some(self.backend.list(None));
+                    self.pass_until = Some(until);
+                    continue;
+                }
+                return Ok(Poll::Done);
+            }
+            let (id, event) = self
+                .events_rx
+                .recv()
+                .await
+                .expect("the source holds a sender");
+            let Some(cur) = self.readers.get_mut(&id) else {
+                // Left over from a reader dropped after an error.
+                continue;
+            };
+            match event {
+                Event::Item(Ok(value)) => {
+                    let index = cur.count;
+                    cur.count += 1;
+                    Metrics::add(&self.metrics.records_read, 1);
+                    let cur = &self.readers[&id];
+                    return Ok(Poll::Record(self.record(cur, index, value)));
+                }
+                Event::Item(Err(e)) => {
+                    if is_object_gone(&e) {
+                        // Deleted (or replaced) between the listing and the read: reported and
+                        // skipped, whatever errors.tolerance says; never retried forever.
+                        let cur = self.readers.remove(&id).expect("reader");
+                        warn!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), object = %cur.input.key(),
+                            records = cur.count, error = %e,
+                            "the object was deleted or replaced before it could be read to the end; skipping it");
+                        return Ok(self.vanished(&cur));
+                    }
+                    let (recoverable, index) = match &e {
+                        Error::Record {
+                            recoverable,
+                            record_index,
+                            ..
+                        } => (*recoverable, Some(*record_index)),
+                        _ => (false, None),
+                    };
+                    if self.cfg.tolerance == ErrorsTolerance::None {
+                        self.fail(id, e);
+                        continue;
+                    }
+                    let mut failure =
+                        Failure::new(Stage::TaskPoll, self.backend.bucket(), cur.input.key(), e);
+                    if recoverable {
+                        cur.count = index.map_or(cur.count + 1, |i| i + 1).max(cur.count);
                     } else {
-                        Poll::Idle
+                        // Not finished: retried after a restart from its last committed record.
+                        failure.whole_object = true;
+                        self.abandoned.insert(cur.input.meta().location.clone());
+                    }
+                    let mut offset = OffsetMap::new();
+                    offset.insert(RECORD_COUNT.into(), OffsetValue::Long(cur.count as i64));
+                    let partition = cur.partition.clone();
+                    if !recoverable {
+                        self.readers.remove(&id);
+                    }
+                    return Ok(Poll::Failed {
+                        partition,
+                        offset,
+                        failure: Box::new(failure),
                     });
+                }
+                Event::End => {
+                    let cur = self.readers.remove(&id).expect("reader");
+                    return Ok(self.finished(&cur));
                 }
             }
         }
     }
 
     async fn close_resources(&mut self) {
-        self.current = None;
+        self.readers.clear();
         self.listing = None;
     }
 }

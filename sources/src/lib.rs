@@ -1,13 +1,31 @@
 //! Sluice backends: each object store is a thin layer over `object_store` that builds the store
 //! from the connector configuration, lists it and names its source partition fields. Matching,
 //! distribution, offsets and transformers are shared (see `sluice_core::source`).
+//!
+//! - [`local`]: a folder.
+//! - [`s3`]: AWS S3 and S3-compatible stores (MinIO, ...).
+//! - [`gcs`]: Google Cloud Storage.
+//! - [`azure`]: Azure Blob Storage.
+//!
+//! The cloud backends list page by page ([`listing`]), retry per `store.retry.*`, pass any
+//! `object_store.*` option through by its own key, and never show a secret in an error.
 #![warn(missing_docs)]
 
+pub mod azure;
+pub mod gcs;
+mod listing;
 pub mod local;
+mod redact;
+pub mod s3;
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use sluice_core::config::ConnectorConfig;
+use object_store::{BackoffConfig, RetryConfig};
+use sluice_core::config::defs::{Kind, CONNECTOR_KEYS};
+use sluice_core::config::{
+    parse_connection_string, ConnectorConfig, StoreSettings, OBJECT_STORE_PREFIX,
+};
 use sluice_core::source::ObjectBackend;
 
 /// This crate's error.
@@ -28,14 +46,134 @@ pub enum Error {
         source: Option<Box<object_store::Error>>,
     },
     /// `connector.class` names no backend this build knows.
-    #[error("unknown connector.class {0:?}; supported: local")]
+    #[error("unknown connector.class {0:?}; supported: local, s3, gcs, azure")]
     UnknownBackend(String),
 }
 
 /// Builds the backend `connector.class` names, from the connector's settings.
 pub fn build_backend(config: &ConnectorConfig) -> Result<Arc<dyn ObjectBackend>, Error> {
-    match config.connector_class.as_str() {
-        "local" => Ok(Arc::new(local::LocalBackend::from_config(config)?)),
-        other => Err(Error::UnknownBackend(other.to_owned())),
+    match config.store.backend {
+        "local" if config.connector_class == "local" => {
+            Ok(Arc::new(local::LocalBackend::from_config(config)?))
+        }
+        "s3" => Ok(Arc::new(s3::S3Backend::from_config(config)?)),
+        "gcs" => Ok(Arc::new(gcs::GcsBackend::from_config(config)?)),
+        "azure" => Ok(Arc::new(azure::AzureBackend::from_config(config)?)),
+        _ => Err(Error::UnknownBackend(config.connector_class.clone())),
+    }
+}
+
+/// The bucket (container, folder) a connector reads, as users name it, for messages.
+pub fn bucket_name(config: &ConnectorConfig) -> String {
+    let key = match config.store.backend {
+        "s3" => "aws.s3.bucket.name",
+        "gcs" => "gcs.bucket.name",
+        "azure" => "azure.storage.container.name",
+        _ => "local.path",
+    };
+    setting(config, key).unwrap_or_default().to_owned()
+}
+
+/// `text` with every secret of `config` replaced by `[hidden]`.
+pub fn redact(config: &ConnectorConfig, text: &str) -> String {
+    secrets(config).redact(text)
+}
+
+/// A non-empty setting.
+pub(crate) fn setting<'a>(config: &'a ConnectorConfig, key: &str) -> Option<&'a str> {
+    config
+        .settings
+        .get(key)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+}
+
+/// `object_store.*` options: (option, value).
+pub(crate) fn passthrough(config: &ConnectorConfig) -> impl Iterator<Item = (&str, &str)> {
+    config.settings.iter().filter_map(|(k, v)| {
+        k.strip_prefix(OBJECT_STORE_PREFIX)
+            .map(|o| (o, v.as_str()))
+    })
+}
+
+/// The store's request retries, from `store.retry.*`.
+pub(crate) fn retry_config(s: &StoreSettings) -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(s.retry.backoff_initial_ms),
+            max_backoff: Duration::from_millis(s.retry.backoff_max_ms),
+            base: 2.0,
+        },
+        max_retries: s.retry.max_retries as usize,
+        retry_timeout: Duration::from_millis(s.retry.timeout_ms),
+    }
+}
+
+/// Every secret value of `config`: the password keys, secret-looking `object_store.*` options,
+/// and the key and signature inside an Azure connection string.
+pub(crate) fn secrets(config: &ConnectorConfig) -> redact::Secrets {
+    let mut values = Vec::new();
+    for def in CONNECTOR_KEYS.iter().filter(|d| d.kind == Kind::Password) {
+        if let Some(v) = setting(config, def.name) {
+            values.push(v.to_owned());
+        }
+    }
+    for (option, value) in passthrough(config) {
+        let o = option.to_ascii_lowercase();
+        if ["secret", "key", "token", "password", "sas", "credential", "signature"]
+            .iter()
+            .any(|w| o.contains(w))
+        {
+            values.push(value.to_owned());
+        }
+    }
+    if let Some(cs) = setting(config, "azure.storage.connection.string") {
+        if let Ok(parts) = parse_connection_string(cs) {
+            for k in ["AccountKey", "SharedAccessSignature"] {
+                if let Some(v) = parts.get(k) {
+                    values.push(v.clone());
+                }
+            }
+        }
+    }
+    if let Some(sas) = setting(config, "azure.sas.token") {
+        values.push(sas.trim_start_matches('?').to_owned());
+    }
+    redact::Secrets::new(values)
+}
+
+/// A build error of `backend`, its cause's secrets hidden.
+pub(crate) fn build_error(
+    config: &ConnectorConfig,
+    backend: &'static str,
+    message: impl Into<String>,
+    source: Option<object_store::Error>,
+) -> Error {
+    Error::Build {
+        backend,
+        bucket: bucket_name(config),
+        message: message.into(),
+        source: source.map(|e| Box::new(secrets(config).error(e))),
+    }
+}
+
+/// True for an `http://` URL (the store's client must then allow plain HTTP).
+pub(crate) fn is_http(url: &str) -> bool {
+    url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use sluice_core::config::{ConnectorConfig, Settings};
+
+    /// A validated connector config from `pairs` (name and topic added).
+    pub fn config(pairs: &[(&str, &str)]) -> ConnectorConfig {
+        let mut s: Settings = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        s.insert("name".into(), "c".into());
+        s.insert("topic".into(), "t".into());
+        ConnectorConfig::from_settings(&s).unwrap()
     }
 }

@@ -17,7 +17,7 @@ use crate::Error;
 pub struct LocalBackend {
     root: String,
     store: Arc<dyn ObjectStore>,
-    prefix: Option<Path>,
+    prefix: Option<String>,
 }
 
 impl LocalBackend {
@@ -43,7 +43,7 @@ impl LocalBackend {
         Ok(LocalBackend {
             root: root.to_owned(),
             store: Arc::new(store),
-            prefix: prefix.filter(|p| !p.is_empty()).map(Path::from),
+            prefix: prefix.filter(|p| !p.is_empty()).map(str::to_owned),
         })
     }
 
@@ -70,16 +70,30 @@ impl ObjectBackend for LocalBackend {
         &self.store
     }
 
-    fn prefix(&self) -> Option<&Path> {
-        self.prefix.as_ref()
+    fn prefix(&self) -> Option<&str> {
+        self.prefix.as_deref()
     }
 
-    /// A directory walk has no key order, so the (metadata-only) listing is sorted by key before
-    /// it is streamed out.
-    fn list(&self) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        let listing = self.store.list(self.prefix.as_ref());
+    /// A directory walk has no key order, so the (metadata-only) listing of the folder holding
+    /// the prefix is filtered and sorted by key before it is streamed out.
+    fn list(&self, start_after: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        let prefix = self.prefix.clone();
+        let folder = prefix
+            .as_deref()
+            .and_then(|p| p.rfind('/').map(|i| Path::from(&p[..i])));
+        let listing = self.store.list(folder.as_ref());
+        let start_after = start_after.cloned();
         stream::once(async move {
-            let mut all: Vec<ObjectMeta> = listing.try_collect().await?;
+            let mut all: Vec<ObjectMeta> = listing
+                .try_filter(|m| {
+                    let keep = prefix
+                        .as_deref()
+                        .is_none_or(|p| m.location.as_ref().starts_with(p))
+                        && start_after.as_ref().is_none_or(|s| m.location > *s);
+                    futures::future::ready(keep)
+                })
+                .try_collect()
+                .await?;
             all.sort_unstable_by(|a, b| a.location.cmp(&b.location));
             Ok::<_, object_store::Error>(stream::iter(all.into_iter().map(Ok)))
         })
@@ -108,7 +122,7 @@ mod tests {
         }
         let all = LocalBackend::new(dir.path().to_str().unwrap(), None).unwrap();
         let keys: Vec<String> = all
-            .list()
+            .list(None)
             .map_ok(|m| m.location.to_string())
             .try_collect()
             .await
@@ -125,12 +139,27 @@ mod tests {
         );
         let pre = LocalBackend::new(dir.path().to_str().unwrap(), Some("in")).unwrap();
         let keys: Vec<String> = pre
-            .list()
+            .list(None)
             .map_ok(|m| m.location.to_string())
             .try_collect()
             .await
             .unwrap();
         assert_eq!(keys, ["in/a.jsonl", "in/x.jsonl"]);
+        let after: Vec<String> = all
+            .list(Some(&Path::from("a/b.jsonl")))
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(after, ["b/2.jsonl", "in/a.jsonl", "in/x.jsonl"]);
+        let partial = LocalBackend::new(dir.path().to_str().unwrap(), Some("in/x")).unwrap();
+        let keys: Vec<String> = partial
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(keys, ["in/x.jsonl"], "a plain string prefix, as in S3");
     }
 
     #[test]

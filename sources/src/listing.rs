@@ -1,0 +1,107 @@
+//! Paged listing shared by the cloud backends: one LIST request per page, fetched only when the
+//! previous page has been consumed; a plain string prefix; start-after sent to the store and
+//! enforced client side, for stores that ignore it (fake-gcs-server, Azurite).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use futures::stream::{self, BoxStream};
+use futures::{StreamExt, TryStreamExt};
+use object_store::list::{PaginatedListOptions, PaginatedListStore};
+use object_store::path::Path;
+use object_store::ObjectMeta;
+use tracing::debug;
+
+/// What a listing needs: the store, its prefix, the page size.
+#[derive(Clone)]
+pub(crate) struct Lister {
+    /// The store's paginated listing.
+    pub store: Arc<dyn PaginatedListStore>,
+    /// Keys start with this string (sent as the request's prefix).
+    pub prefix: Option<String>,
+    /// Keys per page (`None`: the store's default).
+    pub page_size: Option<usize>,
+    /// The bucket, for logs.
+    pub bucket: String,
+    /// Set once the store was seen ignoring start-after (logged once).
+    pub ignores_offset: Arc<AtomicBool>,
+}
+
+impl Lister {
+    pub(crate) fn new(
+        store: Arc<dyn PaginatedListStore>,
+        bucket: &str,
+        prefix: Option<&str>,
+        page_size: Option<usize>,
+    ) -> Self {
+        Lister {
+            store,
+            prefix: prefix.filter(|p| !p.is_empty()).map(str::to_owned),
+            page_size,
+            bucket: bucket.to_owned(),
+            ignores_offset: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The objects after `start_after` (all when `None`), page by page, in the store's order
+    /// (lexicographic for S3, GCS and Azure).
+    pub(crate) fn list(
+        &self,
+        start_after: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        struct Page {
+            token: Option<String>,
+            first: bool,
+        }
+        let me = self.clone();
+        let offset = start_after.map(|p| p.to_string());
+        stream::try_unfold(
+            Page {
+                token: None,
+                first: true,
+            },
+            move |page| {
+                let me = me.clone();
+                let offset = offset.clone();
+                async move {
+                    if !page.first && page.token.is_none() {
+                        return Ok::<_, object_store::Error>(None);
+                    }
+                    let result = me
+                        .store
+                        .list_paginated(
+                            me.prefix.as_deref(),
+                            PaginatedListOptions {
+                                offset: offset.clone(),
+                                max_keys: me.page_size,
+                                page_token: page.token.clone(),
+                                ..Default::default()
+                            },
+                        )
+                        .await?;
+                    let mut objects = result.result.objects;
+                    if let Some(offset) = &offset {
+                        let before = objects.len();
+                        objects.retain(|m| m.location.as_ref() > offset.as_str());
+                        if objects.len() < before
+                            && !me.ignores_offset.swap(true, Ordering::Relaxed)
+                        {
+                            debug!(bucket = %me.bucket, "the store ignores start-after; filtering the listing client side");
+                        }
+                    }
+                    if let Some(prefix) = &me.prefix {
+                        objects.retain(|m| m.location.as_ref().starts_with(prefix.as_str()));
+                    }
+                    let next = Page {
+                        token: result.page_token.filter(|t| !t.is_empty()),
+                        first: false,
+                    };
+                    Ok::<_, object_store::Error>(Some((objects, next)))
+                }
+            },
+        )
+        .map_ok(|objects| stream::iter(objects.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+    }
+}
