@@ -131,7 +131,11 @@ async fn bytes_cuts_an_object_and_resumes_at_any_chunk() {
 async fn an_object_that_cannot_be_opened_is_a_store_error() {
     let store = Arc::new(InMemory::new());
     let path = Path::from("gone.jsonl");
-    store.put(&path, b"1\n".to_vec().into()).await.unwrap();
+    // Long enough for a Parquet footer, so that format asks the store too.
+    store
+        .put(&path, b"1\n2\n3\n4\n5\n".to_vec().into())
+        .await
+        .unwrap();
     let meta = store.head(&path).await.unwrap();
     store.delete(&path).await.unwrap();
     let input = ObjectInput::new("bucket", store as Arc<dyn ObjectStore>, meta);
