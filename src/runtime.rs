@@ -10,12 +10,14 @@ use sluice_core::config::{ConnectorConfig, ConverterConfig, WorkerConfig};
 use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
 use sluice_core::metrics::{Metrics, MetricsSnapshot};
+use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{
     FileOffsetStore, KafkaOffsetStore, MemoryOffsetStore, OffsetManager, OffsetStore, TopicSettings,
 };
-use sluice_core::object::ReadRetry;
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
-use sluice_core::task::{run_task, DeadLetterQueue, DriverConfig, TaskEnd};
+use sluice_core::task::{
+    run_task, DeadLetterQueue, DriverConfig, ExactlyOnce, TaskEnd, TransactionBoundary,
+};
 use sluice_core::{Error, Result};
 use tokio::sync::watch;
 use tracing::info;
@@ -148,6 +150,26 @@ pub async fn run_connector(
         source: Box::new(e),
     })?;
     let offsets = Arc::new(OffsetManager::new(&config.name, offset_store.clone()));
+    let exactly_once = config.exactly_once_required || worker.exactly_once_enabled;
+    let transactional_offsets = if exactly_once {
+        Some(offset_store.clone().kafka().ok_or_else(|| {
+            Error::config(format!(
+                "connector {:?}: exactly-once delivery writes offsets inside Kafka transactions, so it needs offset.storage.topic in the worker file",
+                config.name
+            ))
+        })?)
+    } else {
+        None
+    };
+    let boundary = match config.transaction_boundary.as_str() {
+        "object" => TransactionBoundary::Object,
+        "interval" => TransactionBoundary::Interval(Duration::from_millis(
+            config
+                .transaction_boundary_interval_ms
+                .unwrap_or(worker.offset_flush_interval_ms),
+        )),
+        _ => TransactionBoundary::Poll,
+    };
 
     let mut handles = Vec::new();
     for task_id in 0..config.tasks_max {
@@ -181,10 +203,37 @@ pub async fn run_connector(
             },
             metrics.clone(),
         );
+        // Exactly-once: each task has its own transactional producer whose id is stable, so a
+        // restarted task fences a zombie of itself.
+        let (task_producer, eo) = match &transactional_offsets {
+            Some(offsets) => {
+                let transactional_id = format!("sluice-{}-{task_id}", config.name);
+                let mut pc = sluice_core::kafka::producer_config(
+                    &worker.bootstrap_servers,
+                    &worker.producer,
+                    &config.producer_overrides,
+                );
+                pc.set("transactional.id", &transactional_id);
+                if pc.get("transaction.timeout.ms").is_none() {
+                    pc.set("transaction.timeout.ms", "900000");
+                }
+                let p = sluice_core::kafka::create_producer(&pc)?;
+                (
+                    p,
+                    Some(ExactlyOnce {
+                        boundary,
+                        offsets: offsets.clone(),
+                        transactional_id,
+                    }),
+                )
+            }
+            None => (producer.clone(), None),
+        };
         let driver = DriverConfig {
             task_name,
             connector: config.name.clone(),
-            producer: producer.clone(),
+            producer: task_producer,
+            exactly_once: eo,
             key_converter: key_converter.clone(),
             value_converter: value_converter.clone(),
             offset_store: offset_store.clone(),

@@ -201,6 +201,30 @@ pub struct DeadLetterQueue {
     pub context_headers: bool,
 }
 
+/// `transaction.boundary`: when an exactly-once task commits its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionBoundary {
+    /// After every batch the task polled (when the queue runs dry, or `max.poll.records`).
+    Poll,
+    /// At the end of every object (an object's records and its finished offset commit
+    /// together).
+    Object,
+    /// Every `transaction.boundary.interval.ms`.
+    Interval(Duration),
+}
+
+/// Exactly-once delivery: records and their offsets in one Kafka transaction.
+#[derive(Debug, Clone)]
+pub struct ExactlyOnce {
+    /// When to commit.
+    pub boundary: TransactionBoundary,
+    /// The offsets topic the offsets are written to, inside the transaction.
+    pub offsets: Arc<crate::offsets::KafkaOffsetStore>,
+    /// The producer's `transactional.id` (stable per task, so a restarted task fences its
+    /// zombie).
+    pub transactional_id: String,
+}
+
 /// Everything the driver needs besides the source.
 #[derive(Clone)]
 pub struct DriverConfig {
@@ -230,6 +254,8 @@ pub struct DriverConfig {
     pub errors_log_messages: bool,
     /// The dead letter queue, if any.
     pub dead_letter_queue: Option<DeadLetterQueue>,
+    /// Exactly-once delivery; `producer` is then this task's own transactional producer.
+    pub exactly_once: Option<ExactlyOnce>,
     /// Counters.
     pub metrics: Arc<Metrics>,
 }
@@ -249,6 +275,8 @@ struct Prepared {
 }
 
 enum Item {
+    /// The source has nothing more right now (the end of a Kafka Connect "poll").
+    PollEnd,
     Record(Prepared),
     Progress(OffsetMap, OffsetMap),
     Failed(OffsetMap, OffsetMap, Box<Failure>),
@@ -403,6 +431,9 @@ async fn read_loop<S: SourceTask>(
                 Ok(Item::Failed(partition, offset, failure))
             }
             Ok(Poll::Idle) => {
+                if tx.send(Ok(Item::PollEnd)).await.is_err() {
+                    break;
+                }
                 let delay = backoff.next_delay();
                 debug!(task = %cfg.task_name, ?delay, "nothing new; backing off");
                 tokio::select! {
@@ -461,9 +492,126 @@ struct Producing<'a> {
     submitted: SubmittedRecords,
     inflight: FuturesUnordered<InFlight>,
     failure: Option<Error>,
+    txn: Transaction,
+}
+
+/// The open transaction of an exactly-once task.
+#[derive(Default)]
+struct Transaction {
+    /// `<transactional.id>/<pid>-<start ms>`: names this producer session in the
+    /// `sluice.transaction` header and the commit log line.
+    session: String,
+    open: bool,
+    /// Latest offset per source partition of what the transaction holds.
+    offsets: std::collections::HashMap<String, (OffsetMap, OffsetMap)>,
+    records: usize,
+    committed: u64,
+}
+
+/// Runs a blocking transactional call of the producer off the async threads.
+async fn txn_call<F>(producer: &FutureProducer, what: &str, f: F) -> Result<()>
+where
+    F: FnOnce(&FutureProducer) -> std::result::Result<(), KafkaError> + Send + 'static,
+{
+    let p = producer.clone();
+    tokio::task::spawn_blocking(move || f(&p))
+        .await
+        .map_err(|e| Error::config(format!("{what}: {e}")))?
+        .map_err(|e| {
+            let fenced = matches!(
+                e.rdkafka_error_code(),
+                Some(RDKafkaErrorCode::Fenced | RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::InvalidProducerEpoch)
+            );
+            Error::Kafka {
+                context: if fenced {
+                    format!("{what}: this task was fenced by a newer instance with the same transactional.id (a zombie task stops here)")
+                } else {
+                    what.to_owned()
+                },
+                source: e,
+            }
+        })
 }
 
 impl Producing<'_> {
+    /// Registers a record (or progress) with its offset; in exactly-once mode also with the
+    /// open transaction.
+    fn submit(&mut self, partition: OffsetMap, offset: OffsetMap) -> SubmittedId {
+        if self.cfg.exactly_once.is_some() {
+            let key = crate::offsets::canonical_partition(&partition);
+            self.txn
+                .offsets
+                .insert(key, (partition.clone(), offset.clone()));
+            self.txn.records += 1;
+        }
+        self.submitted.submit(partition, offset)
+    }
+
+    /// Opens a transaction if none is open (exactly-once mode).
+    async fn ensure_txn(&mut self) -> Result<()> {
+        if self.cfg.exactly_once.is_some() && !self.txn.open {
+            txn_call(&self.cfg.producer, "beginning a transaction", |p| {
+                rdkafka::producer::Producer::begin_transaction(p)
+            })
+            .await?;
+            self.txn.open = true;
+        }
+        Ok(())
+    }
+
+    /// Exactly-once: writes the transaction's offsets into the offsets topic inside the
+    /// transaction, commits it, and only then tells the offset store.
+    async fn commit_transaction(&mut self) -> Result<()> {
+        let eo = self.cfg.exactly_once.clone().expect("exactly-once mode");
+        if self.txn.offsets.is_empty() && !self.txn.open {
+            return Ok(());
+        }
+        self.ensure_txn().await?;
+        let batch: Vec<(OffsetMap, OffsetMap)> = self.txn.offsets.drain().map(|(_, v)| v).collect();
+        for (p, o) in &batch {
+            let (key, value) =
+                crate::offsets::KafkaOffsetStore::encode(&self.cfg.connector, p, Some(o));
+            let value = value.expect("an offset");
+            let record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(eo.offsets.topic())
+                .key(key.as_bytes())
+                .payload(value.as_bytes());
+            let ctx = Context {
+                id: self.submitted.submit(p.clone(), o.clone()),
+                what: format!("offsets to {:?}", eo.offsets.topic()),
+                failure_site: None,
+                dead_letter: true,
+            };
+            self.send(record, ctx).await;
+        }
+        let commit = txn_call(&self.cfg.producer, "committing the transaction", |p| {
+            rdkafka::producer::Producer::commit_transaction(p, Duration::from_secs(60))
+        })
+        .await;
+        // Every delivery of the transaction is settled once the commit returns.
+        while let Some(done) = self.inflight.next().await {
+            self.on_delivery(done).await;
+        }
+        if let Err(e) = commit {
+            let _ = txn_call(&self.cfg.producer, "aborting the transaction", |p| {
+                rdkafka::producer::Producer::abort_transaction(p, Duration::from_secs(30))
+            })
+            .await;
+            self.txn.open = false;
+            return Err(e);
+        }
+        if let Some(e) = self.failure.take() {
+            return Err(e);
+        }
+        let records = std::mem::take(&mut self.txn.records);
+        self.txn.open = false;
+        self.txn.committed += 1;
+        self.submitted.committable();
+        eo.offsets.remember(&self.cfg.connector, batch);
+        Metrics::add(&self.cfg.metrics.offset_commits, 1);
+        info!(task = %self.cfg.task_name, transaction = %format!("{}/{}", self.txn.session, self.txn.committed), records, "transaction committed");
+        Ok(())
+    }
+
     fn fail(&mut self, e: Error) {
         if self.failure.is_none() {
             self.failure = Some(Error::Task {
@@ -475,6 +623,10 @@ impl Producing<'_> {
 
     /// Sends one record, waiting for room when librdkafka's queue is full.
     async fn send(&mut self, mut record: FutureRecord<'_, [u8], [u8]>, ctx: Context) {
+        if let Err(e) = self.ensure_txn().await {
+            self.fail(e);
+            return;
+        }
         loop {
             match self.cfg.producer.send_result(record) {
                 Ok(delivery) => {
@@ -518,6 +670,7 @@ impl Producing<'_> {
                 }
                 Err(e)
                     if self.cfg.tolerance == ErrorsTolerance::All
+                        && self.cfg.exactly_once.is_none()
                         && !ctx.dead_letter
                         && record_specific(&e)
                         && ctx.failure_site.is_some() =>
@@ -631,6 +784,12 @@ impl Producing<'_> {
     }
 
     async fn commit(&mut self) -> Result<()> {
+        if self.cfg.exactly_once.is_some() {
+            return self.commit_transaction().await.map_err(|e| Error::Task {
+                task: self.cfg.task_name.clone(),
+                source: Box::new(e),
+            });
+        }
         let batch = self.submitted.committable();
         if batch.is_empty() {
             return Ok(());
@@ -667,13 +826,46 @@ pub async fn run_task<S: SourceTask>(
     let (tx, mut rx) = mpsc::channel::<Result<Item>>(cfg.max_poll_records.max(1));
     let reader = tokio::spawn(read_loop(source, cfg.clone(), tx, stop.clone()));
 
+    if let Some(eo) = &cfg.exactly_once {
+        txn_call(&cfg.producer, "initialising transactions", |p| {
+            rdkafka::producer::Producer::init_transactions(p, Duration::from_secs(60))
+        })
+        .await
+        .map_err(|e| Error::Task {
+            task: cfg.task_name.clone(),
+            source: Box::new(e),
+        })?;
+        info!(task = %cfg.task_name, transactional_id = %eo.transactional_id, boundary = ?eo.boundary, "exactly-once delivery: transactions initialised");
+    }
     let mut p = Producing {
         cfg: &cfg,
         submitted: SubmittedRecords::new(),
         inflight: FuturesUnordered::new(),
         failure: None,
+        txn: Transaction {
+            session: cfg
+                .exactly_once
+                .as_ref()
+                .map(|eo| {
+                    format!(
+                        "{}/{}-{}",
+                        eo.transactional_id,
+                        std::process::id(),
+                        std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |d| d.as_millis())
+                    )
+                })
+                .unwrap_or_default(),
+            ..Transaction::default()
+        },
     };
-    let mut flush = tokio::time::interval(cfg.flush_interval);
+    let boundary = cfg.exactly_once.as_ref().map(|e| e.boundary);
+    let flush_every = match boundary {
+        Some(TransactionBoundary::Interval(d)) => d,
+        _ => cfg.flush_interval,
+    };
+    let mut flush = tokio::time::interval(flush_every);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     flush.tick().await;
 
@@ -682,7 +874,7 @@ pub async fn run_task<S: SourceTask>(
             Some(done) = p.inflight.next(), if !p.inflight.is_empty() => {
                 p.on_delivery(done).await;
             }
-            _ = flush.tick() => {
+            _ = flush.tick(), if matches!(boundary, None | Some(TransactionBoundary::Interval(_))) => {
                 if let Err(e) = p.commit().await {
                     p.failure = Some(e);
                 }
@@ -690,13 +882,26 @@ pub async fn run_task<S: SourceTask>(
             item = rx.recv() => match item {
                 None => break,
                 Some(Err(e)) => p.failure = Some(e),
+                Some(Ok(Item::PollEnd)) => {
+                    if boundary == Some(TransactionBoundary::Poll) && p.txn.records > 0 {
+                        if let Err(e) = p.commit().await { p.failure = Some(e); }
+                    }
+                }
                 Some(Ok(Item::Progress(part, off))) => {
-                    let id = p.submitted.submit(part, off);
+                    let finished = off.get(crate::offsets::FINISHED).and_then(|v| v.as_bool()) == Some(true);
+                    let id = p.submit(part, off);
                     p.submitted.ack(id);
+                    if finished && boundary == Some(TransactionBoundary::Object) {
+                        if let Err(e) = p.commit().await { p.failure = Some(e); }
+                    }
                 }
                 Some(Ok(Item::Failed(part, off, failure))) => {
-                    let id = p.submitted.submit(part, off);
+                    let whole = failure.whole_object;
+                    let id = p.submit(part, off);
                     p.failed(id, *failure).await;
+                    if whole && boundary == Some(TransactionBoundary::Object) {
+                        if let Err(e) = p.commit().await { p.failure = Some(e); }
+                    }
                 }
                 Some(Ok(Item::Record(r))) => {
                     let index = record_index(&r.offset);
@@ -706,13 +911,23 @@ pub async fn run_task<S: SourceTask>(
                         index.map_or("?".into(), |i| i.to_string()),
                         r.topic
                     );
-                    let id = p.submitted.submit(r.partition, r.offset);
+                    let id = p.submit(r.partition, r.offset);
                     let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic);
                     if let Some(k) = &r.key { record = record.key(k.as_slice()); }
                     if let Some(v) = &r.value { record = record.payload(v.as_slice()); }
                     if let Some(part) = r.kafka_partition { record = record.partition(part); }
                     if let Some(ts) = r.timestamp { record = record.timestamp(ts); }
-                    if let Some(h) = r.headers { record = record.headers(h); }
+                    let mut headers = r.headers;
+                    if cfg.exactly_once.is_some() {
+                        // Which transaction the record is in, so a reader of a broker without
+                        // read_committed can match records to committed transactions.
+                        let txn = format!("{}/{}", p.txn.session, p.txn.committed + 1);
+                        headers = Some(headers.unwrap_or_default().insert(KafkaHeader {
+                            key: "sluice.transaction",
+                            value: Some(txn.as_bytes()),
+                        }));
+                    }
+                    if let Some(h) = headers { record = record.headers(h); }
                     let ctx = Context {
                         id,
                         what,
@@ -722,6 +937,15 @@ pub async fn run_task<S: SourceTask>(
                     p.send(record, ctx).await;
                 }
             },
+        }
+        // Poll boundary: a full poll's worth of records (`max.poll.records`) also commits.
+        if boundary == Some(TransactionBoundary::Poll)
+            && p.failure.is_none()
+            && p.txn.records >= cfg.max_poll_records
+        {
+            if let Err(e) = p.commit().await {
+                p.failure = Some(e);
+            }
         }
     }
 
@@ -738,7 +962,18 @@ pub async fn run_task<S: SourceTask>(
         warn!(task = %cfg.task_name, timeout = ?cfg.shutdown_timeout,
             "in-flight records were not acknowledged in time; their offsets are not committed and they will be read again");
     }
-    let committed = p.commit().await;
+    let committed = if cfg.exactly_once.is_some() && p.failure.is_some() {
+        if p.txn.open {
+            warn!(task = %cfg.task_name, "aborting the open transaction");
+            let _ = txn_call(&cfg.producer, "aborting the transaction", |pr| {
+                rdkafka::producer::Producer::abort_transaction(pr, Duration::from_secs(30))
+            })
+            .await;
+        }
+        Ok(())
+    } else {
+        p.commit().await
+    };
     let done = reader.await.unwrap_or(false);
     if let Some(e) = p.failure.take() {
         error!(task = %cfg.task_name, error = %crate::error_chain(&e), "task failed");

@@ -332,6 +332,26 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "Add `__connect.errors.*` headers to dead letter records: connector, task, stage, exception class and message, plus `__connect.errors.bucket`, `__connect.errors.object`, `__connect.errors.record.index`, `__connect.errors.byte.offset`. (Kafka Connect's default is false; a source's dead letter record is useless without them.)",
     ),
     key(
+        "exactly.once.support",
+        Kind::Enum(&["requested", "required"]),
+        "requested",
+        "`required`: this connector's records and their offsets are written in Kafka transactions (exactly-once; needs `offset.storage.topic`). `requested`: exactly-once when the worker sets `exactly.once.source.support=enabled`, else at-least-once.",
+    ),
+    key(
+        "transaction.boundary",
+        Kind::Enum(&["poll", "object", "interval"]),
+        "poll",
+        "Exactly-once: when a transaction commits — `poll` (every `max.poll.records` records, and whenever the bucket has nothing more right now), `object` (at the end of every object) or `interval` (every `transaction.boundary.interval.ms`).",
+    ),
+    optional(
+        "transaction.boundary.interval.ms",
+        Kind::Int {
+            min: 1,
+            max: i64::MAX,
+        },
+        "Exactly-once with `transaction.boundary=interval`: the commit interval (default: the worker's `offset.flush.interval.ms`).",
+    ),
+    key(
         "max.poll.records",
         POSITIVE,
         "500",
@@ -615,6 +635,12 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         Kind::Enum(CONVERTERS),
         "org.apache.kafka.connect.json.JsonConverter",
         "Converter for record values.",
+    ),
+    key(
+        "exactly.once.source.support",
+        Kind::Enum(&["disabled", "enabled"]),
+        "disabled",
+        "`enabled`: every connector of this worker whose `exactly.once.support` is `requested` (the default) or `required` writes records and offsets in Kafka transactions. Needs `offset.storage.topic`.",
     ),
     key(
         "task.shutdown.graceful.timeout.ms",

@@ -436,6 +436,12 @@ pub struct ConnectorConfig {
     pub dlq_topic: Option<String>,
     /// `errors.deadletterqueue.context.headers.enable`.
     pub dlq_context_headers: bool,
+    /// `exactly.once.support=required`.
+    pub exactly_once_required: bool,
+    /// `transaction.boundary`: `poll`, `object` or `interval`.
+    pub transaction_boundary: String,
+    /// `transaction.boundary.interval.ms`.
+    pub transaction_boundary_interval_ms: Option<u64>,
     /// `max.poll.records`.
     pub max_poll_records: usize,
     /// `record.key`.
@@ -563,6 +569,11 @@ impl ConnectorConfig {
             errors_log_include_messages: r.bool("errors.log.include.messages"),
             dlq_topic: r.string("errors.deadletterqueue.topic.name"),
             dlq_context_headers: r.bool("errors.deadletterqueue.context.headers.enable"),
+            exactly_once_required: r.raw("exactly.once.support") == Some("required"),
+            transaction_boundary: r.string("transaction.boundary").unwrap_or_default(),
+            transaction_boundary_interval_ms: r
+                .raw("transaction.boundary.interval.ms")
+                .and_then(|v| v.parse().ok()),
             max_poll_records: r.int("max.poll.records") as usize,
             record_key: match r.raw("record.key") {
                 Some("none") => RecordKey::None,
@@ -601,6 +612,8 @@ pub struct WorkerConfig {
     pub offset_flush_interval_ms: u64,
     /// `task.shutdown.graceful.timeout.ms`.
     pub shutdown_timeout_ms: u64,
+    /// `exactly.once.source.support=enabled`.
+    pub exactly_once_enabled: bool,
     /// `key.converter` with its settings.
     pub key_converter: ConverterConfig,
     /// `value.converter` with its settings.
@@ -652,6 +665,7 @@ impl WorkerConfig {
             offset_create_missing: r.raw("offset.storage.missing") != Some("fail"),
             offset_flush_interval_ms: r.int("offset.flush.interval.ms") as u64,
             shutdown_timeout_ms: r.int("task.shutdown.graceful.timeout.ms") as u64,
+            exactly_once_enabled: r.raw("exactly.once.source.support") == Some("enabled"),
             key_converter: converter("key.converter"),
             value_converter: converter("value.converter"),
             producer,

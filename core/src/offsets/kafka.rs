@@ -231,7 +231,9 @@ impl KafkaOffsetStore {
         ccfg.set("group.id", format!("sluice-offsets-reader-{nonce}"))
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
-            .set("fetch.wait.max.ms", "20");
+            .set("fetch.wait.max.ms", "20")
+            // Offsets written by exactly-once tasks count only once their transaction commits.
+            .set("isolation.level", "read_committed");
         let consumer: BaseConsumer = ccfg
             .create()
             .map_err(|e| store_err(topic, "cannot create a consumer", Some(Box::new(e))))?;
@@ -305,6 +307,38 @@ impl KafkaOffsetStore {
     }
 }
 
+impl KafkaOffsetStore {
+    /// The offsets topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The record key and value (JSON, Kafka Connect's format) of one offset; `None` value
+    /// deletes the partition.
+    pub fn encode(
+        connector: &str,
+        partition: &OffsetMap,
+        offset: Option<&OffsetMap>,
+    ) -> (String, Option<String>) {
+        (
+            connect_offset_key(connector, partition),
+            offset.map(|o| map_to_json(o).to_string()),
+        )
+    }
+
+    /// Records offsets that were written by someone else's transaction (exactly-once tasks
+    /// write offset records with their own transactional producer, then tell the store).
+    pub fn remember(&self, connector: &str, batch: Vec<(OffsetMap, OffsetMap)>) {
+        let mut state = self.state.lock().expect("offset state");
+        for (p, o) in batch {
+            state.insert(
+                connect_offset_key(connector, &p),
+                (connector.to_owned(), p, o),
+            );
+        }
+    }
+}
+
 #[async_trait]
 impl OffsetStore for KafkaOffsetStore {
     async fn get(
@@ -372,5 +406,9 @@ impl OffsetStore for KafkaOffsetStore {
 
     fn location(&self) -> String {
         format!("Kafka topic {:?}", self.topic)
+    }
+
+    fn kafka(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<KafkaOffsetStore>> {
+        Some(self)
     }
 }

@@ -29,6 +29,12 @@ pub trait OffsetStore: Send + Sync + std::fmt::Debug {
 
     /// Where the offsets live, for messages (`"file /x/y"`, `"memory"`).
     fn location(&self) -> String;
+
+    /// The store as a Kafka topic store, when it is one (exactly-once tasks write their
+    /// offsets into it inside their transactions).
+    fn kafka(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<super::KafkaOffsetStore>> {
+        None
+    }
 }
 
 /// The canonical string of a source partition: its JSON object with sorted keys. Two equal
