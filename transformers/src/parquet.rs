@@ -281,11 +281,11 @@ impl Run {
     fn group_failed(&mut self, source: Error) -> Option<sluice_core::Error> {
         let group = self.group;
         let last = (self.group_first + self.groups[group]).saturating_sub(1);
-        let first = self.next_index;
+        let (first, unread) = (self.group_first, self.next_index);
         self.group_first += self.groups[group];
         self.group += 1;
         self.batches = None;
-        if first > last {
+        if unread > last {
             return None;
         }
         let more = self.group < self.groups.len();
