@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SLUICE_TANSU_BIN=$(scripts/install-test-servers.sh)
 export SLUICE_TANSU_BIN
+# Transformer conformance fixtures (target/fixtures/), written by pyarrow, fastavro and Python's
+# codecs from a pinned venv; a no-op when they are current.
+scripts/fixtures/generate.sh
 # Two cores: keep the end-to-end tests (each starts brokers and sluice processes) from
 # oversubscribing the machine.
 export RUST_TEST_THREADS=${RUST_TEST_THREADS:-2}
