@@ -258,7 +258,7 @@ struct Mapping {
 }
 
 /// One record of a decoded block, ready to convert (or the error standing for it).
-type Pending = Result<(u64, AvroValue), sluice_core::Error>;
+type Pending = Result<(u64, u64, AvroValue), sluice_core::Error>;
 
 struct Run {
     reader: ByteReader,
@@ -278,7 +278,7 @@ impl Run {
         loop {
             if let Some(item) = self.block.next() {
                 return Some(match item {
-                    Ok((index, value)) => self.convert(index, value),
+                    Ok((index, offset, value)) => self.convert(index, offset, value),
                     Err(e) => Err(e),
                 });
             }
@@ -567,7 +567,7 @@ impl Run {
             match reader.read_value(&mut cursor) {
                 Ok(v) => {
                     if index >= self.skip {
-                        out.push(Ok((index, v)));
+                        out.push(Ok((index, start, v)));
                     }
                 }
                 Err(e) => {
@@ -672,7 +672,13 @@ impl Run {
         Ok(())
     }
 
-    fn convert(&self, index: u64, value: AvroValue) -> sluice_core::Result<SchemaAndValue> {
+    /// The Connect record for `value`, record `index` of the block at `offset`.
+    fn convert(
+        &self,
+        index: u64,
+        offset: u64,
+        value: AvroValue,
+    ) -> sluice_core::Result<SchemaAndValue> {
         let mapping = &self.header.as_ref().expect("header read").mapping;
         mapping
             .value(&mapping.avro, &mapping.connect, value)
@@ -681,7 +687,7 @@ impl Run {
                 record_error(
                     &self.key,
                     index,
-                    self.reader.offset,
+                    offset,
                     true,
                     None,
                     Error::UnmappableValue { message },
