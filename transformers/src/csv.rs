@@ -832,13 +832,11 @@ mod tests {
         )
     }
 
+    /// A row's fields, or the error's (index, offset, recoverable, message).
+    type RowResult = Result<Vec<String>, (u64, Option<u64>, bool, String)>;
+
     /// Each record as its fields' display strings, or the error's (index, offset, recoverable, message).
-    fn rows(
-        options: CsvOptions,
-        input: &[u8],
-        cuts: &[usize],
-        skip: u64,
-    ) -> Vec<Result<Vec<String>, (u64, Option<u64>, bool, String)>> {
+    fn rows(options: CsvOptions, input: &[u8], cuts: &[usize], skip: u64) -> Vec<RowResult> {
         run_with(options, input, cuts, skip)
             .into_iter()
             .map(|r| match r {
@@ -859,7 +857,7 @@ mod tests {
             .collect()
     }
 
-    fn ok(rows: &[&[&str]]) -> Vec<Result<Vec<String>, (u64, Option<u64>, bool, String)>> {
+    fn ok(rows: &[&[&str]]) -> Vec<RowResult> {
         rows.iter()
             .map(|r| Ok(r.iter().map(|s| s.to_string()).collect()))
             .collect()
