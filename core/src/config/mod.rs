@@ -393,89 +393,6 @@ fn format_problems(r: &Reader<'_>) -> Vec<String> {
     problems
 }
 
-/// The `csv.*` settings, as written (the `csv` transformer parses the characters and types).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsvSettings {
-    /// `csv.first.row.as.header`.
-    pub first_row_as_header: bool,
-    /// `csv.column.names`, split at commas and trimmed.
-    pub column_names: Option<Vec<String>>,
-    /// `csv.separator.char`.
-    pub separator_char: String,
-    /// `csv.quote.char`.
-    pub quote_char: String,
-    /// `csv.escape.char`.
-    pub escape_char: Option<String>,
-    /// `csv.column.types` (`name:type` pairs; `decimal(p,s)` holds a comma, so it is kept whole).
-    pub column_types: Option<String>,
-    /// `csv.infer.types`.
-    pub infer_types: bool,
-    /// `csv.infer.rows`.
-    pub infer_rows: usize,
-}
-
-/// The `read.text.*` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextSettings {
-    /// `read.text.mode`: `line`, `regex`, `startEndTag` or `startEndLine`.
-    pub mode: String,
-    /// `read.text.regex`.
-    pub regex: Option<String>,
-    /// `read.text.start.tag`.
-    pub start_tag: Option<String>,
-    /// `read.text.end.tag`.
-    pub end_tag: Option<String>,
-    /// `read.text.start.line`.
-    pub start_line: Option<String>,
-    /// `read.text.end.line`.
-    pub end_line: Option<String>,
-    /// `read.text.trim`.
-    pub trim: bool,
-    /// `read.text.last.end.line.missing`.
-    pub last_end_line_missing: bool,
-}
-
-/// A comma-separated list, items trimmed, empty items dropped.
-fn split_list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-/// Problems of the format settings that the key types alone do not catch: a `read.text.mode`
-/// without the keys it needs, a regex that does not compile.
-fn format_problems(r: &Reader<'_>) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mode = r.raw("read.text.mode").unwrap_or("line");
-    let needs: &[&str] = match mode {
-        "regex" => &["read.text.regex"],
-        "startEndTag" => &["read.text.start.tag", "read.text.end.tag"],
-        "startEndLine" => &["read.text.start.line"],
-        _ => &[],
-    };
-    for key in needs {
-        if r.raw(key).is_none() {
-            problems.push(format!("{key}: required with read.text.mode={mode}"));
-        }
-    }
-    if let Some(re) = r.raw("read.text.regex") {
-        if let Err(e) = regex::Regex::new(re) {
-            problems.push(format!("read.text.regex: not a valid regular expression: {e}"));
-        }
-    }
-    if r.raw("input.format") == Some("parquet")
-        && !matches!(r.raw("file.compression.type"), None | Some("none") | Some("auto"))
-    {
-        problems.push(
-            "file.compression.type: parquet objects cannot be read with an outer compression (their pages are compressed inside the file and read with range requests); use none"
-                .into(),
-        );
-    }
-    problems
-}
-
 /// A validated connector configuration.
 #[derive(Debug, Clone)]
 pub struct ConnectorConfig {
@@ -499,16 +416,6 @@ pub struct ConnectorConfig {
     pub transformer_max_record_size: usize,
     /// `transformer.json.infer.schema`.
     pub transformer_json_infer_schema: bool,
-    /// `file.compression.type` (one of [`defs::COMPRESSION_TYPES`]).
-    pub file_compression_type: String,
-    /// `transformer.json.split.array`.
-    pub transformer_json_split_array: bool,
-    /// `transformer.bytes.mode` (`chunks` or `object`).
-    pub transformer_bytes_mode: String,
-    /// `csv.*`: the settings of the `csv` format.
-    pub csv: CsvSettings,
-    /// `read.text.*`: the settings of the `text` format.
-    pub text: TextSettings,
     /// `file.compression.type` (one of [`defs::COMPRESSION_TYPES`]).
     pub file_compression_type: String,
     /// `transformer.json.split.array`.
@@ -603,7 +510,6 @@ impl ConnectorConfig {
         let connector_class = r.string("connector.class").unwrap_or_default();
         problems.extend(backend::problems(&r));
         problems.extend(format_problems(&r));
-        problems.extend(format_problems(&r));
         for which in ["key.converter", "value.converter"] {
             if r.raw(which).is_some() {
                 problems.extend(converter_problems(&r, which));
@@ -632,29 +538,6 @@ impl ConnectorConfig {
             transformer_max_buffer_size: r.int("transformer.max.buffer.size") as usize,
             transformer_max_record_size: r.int("transformer.max.record.size") as usize,
             transformer_json_infer_schema: r.bool("transformer.json.infer.schema"),
-            file_compression_type: r.string("file.compression.type").unwrap_or_default(),
-            transformer_json_split_array: r.bool("transformer.json.split.array"),
-            transformer_bytes_mode: r.string("transformer.bytes.mode").unwrap_or_default(),
-            csv: CsvSettings {
-                first_row_as_header: r.bool("csv.first.row.as.header"),
-                column_names: r.raw("csv.column.names").map(split_list),
-                separator_char: r.string("csv.separator.char").unwrap_or_default(),
-                quote_char: r.string("csv.quote.char").unwrap_or_default(),
-                escape_char: r.string("csv.escape.char"),
-                column_types: r.string("csv.column.types"),
-                infer_types: r.bool("csv.infer.types"),
-                infer_rows: r.int("csv.infer.rows") as usize,
-            },
-            text: TextSettings {
-                mode: r.string("read.text.mode").unwrap_or_default(),
-                regex: r.string("read.text.regex"),
-                start_tag: r.string("read.text.start.tag"),
-                end_tag: r.string("read.text.end.tag"),
-                start_line: r.string("read.text.start.line"),
-                end_line: r.string("read.text.end.line"),
-                trim: r.bool("read.text.trim"),
-                last_end_line_missing: r.bool("read.text.last.end.line.missing"),
-            },
             file_compression_type: r.string("file.compression.type").unwrap_or_default(),
             transformer_json_split_array: r.bool("transformer.json.split.array"),
             transformer_bytes_mode: r.string("transformer.bytes.mode").unwrap_or_default(),
