@@ -70,7 +70,10 @@ pub trait ObjectBackend: Send + Sync + fmt::Debug + 'static {
     /// `None`), in key order, streamed page by page. A store that ignores the offset must be
     /// filtered client side: a key at or before `start_after` is never yielded. The default uses
     /// the store's `list_with_offset` on the folder holding the prefix.
-    fn list(&self, start_after: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    fn list(
+        &self,
+        start_after: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let prefix = self.prefix().filter(|p| !p.is_empty()).map(str::to_owned);
         let folder = prefix
             .as_deref()
@@ -297,13 +300,7 @@ impl ObjectSource {
         progress
     }
 
-    fn open(
-        &self,
-        id: u64,
-        meta: ObjectMeta,
-        matched: Option<TemplateMatch>,
-        skip: u64,
-    ) -> Reader {
+    fn open(&self, id: u64, meta: ObjectMeta, matched: Option<TemplateMatch>, skip: u64) -> Reader {
         let key = meta.location.to_string();
         if skip > 0 {
             info!(task = %self.cfg.task_name, object = %key, skip, "resuming object");
@@ -523,7 +520,11 @@ impl SourceTask for ObjectSource {
                                 self.listing = None;
                                 continue;
                             }
-                            if self.listed_up_to.as_ref().is_none_or(|k| meta.location > *k) {
+                            if self
+                                .listed_up_to
+                                .as_ref()
+                                .is_none_or(|k| meta.location > *k)
+                            {
                                 self.listed_up_to = Some(meta.location.clone());
                             }
                             if let Some(progress) = self.try_open(meta) {

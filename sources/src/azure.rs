@@ -22,7 +22,7 @@ use sluice_core::source::ObjectBackend;
 
 use crate::listing::Lister;
 use crate::redact::Redacting;
-use crate::{build_error, is_http, passthrough, retry_config, secrets, setting, Error};
+use crate::{build_error, is_http, passthrough, read_retry, retry_config, secrets, setting, Error};
 
 /// An Azure Blob Storage container.
 pub struct AzureBackend {
@@ -136,7 +136,13 @@ impl AzureBackend {
             .get("azure.blob.fetch.page.size")
             .and_then(|v| v.parse().ok())
             .unwrap_or(5000);
-        let lister = Lister::new(store.clone(), &container, prefix.as_deref(), Some(page_size));
+        let lister = Lister::new(
+            store.clone(),
+            &container,
+            prefix.as_deref(),
+            Some(page_size),
+            read_retry(&config.store),
+        );
         Ok(AzureBackend {
             container,
             prefix,
@@ -166,7 +172,10 @@ impl ObjectBackend for AzureBackend {
 
     /// List Blobs with `startFrom` (filtered client side as well), `azure.blob.fetch.page.size`
     /// blobs per page.
-    fn list(&self, start_after: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    fn list(
+        &self,
+        start_after: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.lister.list(start_after)
     }
 }
@@ -200,7 +209,10 @@ mod tests {
         ]);
         let b = AzureBackend::from_config(&c).unwrap();
         let dbg = format!("{b:?}");
-        assert!(dbg.contains("http://127.0.0.1:10000/devstoreaccount1"), "{dbg}");
+        assert!(
+            dbg.contains("http://127.0.0.1:10000/devstoreaccount1"),
+            "{dbg}"
+        );
         assert!(!dbg.contains("Eby8vdM02"), "{dbg}");
         assert_eq!(b.partition_fields(), ("container", "blob"));
     }

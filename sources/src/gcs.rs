@@ -21,7 +21,7 @@ use sluice_core::source::ObjectBackend;
 
 use crate::listing::Lister;
 use crate::redact::Redacting;
-use crate::{build_error, is_http, passthrough, retry_config, secrets, setting, Error};
+use crate::{build_error, is_http, passthrough, read_retry, retry_config, secrets, setting, Error};
 
 /// A GCS bucket.
 pub struct GcsBackend {
@@ -59,7 +59,8 @@ impl GcsBackend {
         if let Some(json) = setting(config, "gcs.credentials.json") {
             builder = builder.with_service_account_key(json);
         }
-        let endpoint = setting(config, "gcs.endpoint.url").map(|e| e.trim_end_matches('/').to_owned());
+        let endpoint =
+            setting(config, "gcs.endpoint.url").map(|e| e.trim_end_matches('/').to_owned());
         if let Some(endpoint) = &endpoint {
             builder = builder.with_base_url(endpoint);
             if is_http(endpoint) {
@@ -86,7 +87,13 @@ impl GcsBackend {
         })?;
         let store = Arc::new(Redacting::new(gcs, secrets(config)));
         let prefix = setting(config, "gcs.prefix").map(str::to_owned);
-        let lister = Lister::new(store.clone(), &bucket, prefix.as_deref(), None);
+        let lister = Lister::new(
+            store.clone(),
+            &bucket,
+            prefix.as_deref(),
+            None,
+            read_retry(&config.store),
+        );
         Ok(GcsBackend {
             bucket,
             prefix,
@@ -111,7 +118,10 @@ impl ObjectBackend for GcsBackend {
     }
 
     /// The XML API's list with `start-after`, filtered client side as well.
-    fn list(&self, start_after: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    fn list(
+        &self,
+        start_after: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.lister.list(start_after)
     }
 }
@@ -132,8 +142,14 @@ mod tests {
             ),
         ]);
         let err = GcsBackend::from_config(&c).unwrap_err();
-        let text = format!("{err} {:?}", std::error::Error::source(&err).map(|s| s.to_string()));
-        assert!(text.contains("bkt") && text.contains("gcs.credentials"), "{text}");
+        let text = format!(
+            "{err} {:?}",
+            std::error::Error::source(&err).map(|s| s.to_string())
+        );
+        assert!(
+            text.contains("bkt") && text.contains("gcs.credentials"),
+            "{text}"
+        );
         assert!(!text.contains("TOPSECRET"), "{text}");
     }
 }

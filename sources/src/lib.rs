@@ -33,7 +33,8 @@ use sluice_core::source::ObjectBackend;
 #[non_exhaustive]
 pub enum Error {
     /// The backend could not be built from the configuration.
-    #[error("{backend} backend, bucket {bucket:?}: {message}")]
+    #[error("{backend} backend, bucket {bucket:?}: {message}{}",
+        source.as_ref().map(|s| format!(": {s}")).unwrap_or_default())]
     Build {
         /// Backend name (`local`, `s3`, ...).
         backend: &'static str,
@@ -90,10 +91,19 @@ pub(crate) fn setting<'a>(config: &'a ConnectorConfig, key: &str) -> Option<&'a 
 
 /// `object_store.*` options: (option, value).
 pub(crate) fn passthrough(config: &ConnectorConfig) -> impl Iterator<Item = (&str, &str)> {
-    config.settings.iter().filter_map(|(k, v)| {
-        k.strip_prefix(OBJECT_STORE_PREFIX)
-            .map(|o| (o, v.as_str()))
-    })
+    config
+        .settings
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(OBJECT_STORE_PREFIX).map(|o| (o, v.as_str())))
+}
+
+/// Retries of reads and listing pages, from `store.retry.*`.
+pub(crate) fn read_retry(s: &StoreSettings) -> sluice_core::object::ReadRetry {
+    sluice_core::object::ReadRetry {
+        max_retries: s.retry.max_retries,
+        initial_backoff: Duration::from_millis(s.retry.backoff_initial_ms),
+        max_backoff: Duration::from_millis(s.retry.backoff_max_ms),
+    }
 }
 
 /// The store's request retries, from `store.retry.*`.
@@ -120,9 +130,17 @@ pub(crate) fn secrets(config: &ConnectorConfig) -> redact::Secrets {
     }
     for (option, value) in passthrough(config) {
         let o = option.to_ascii_lowercase();
-        if ["secret", "key", "token", "password", "sas", "credential", "signature"]
-            .iter()
-            .any(|w| o.contains(w))
+        if [
+            "secret",
+            "key",
+            "token",
+            "password",
+            "sas",
+            "credential",
+            "signature",
+        ]
+        .iter()
+        .any(|w| o.contains(w))
         {
             values.push(value.to_owned());
         }
@@ -159,7 +177,8 @@ pub(crate) fn build_error(
 
 /// True for an `http://` URL (the store's client must then allow plain HTTP).
 pub(crate) fn is_http(url: &str) -> bool {
-    url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    url.get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Paged listing shared by the cloud backends: one LIST request per page, fetched only when the
 //! previous page has been consumed; a plain string prefix; start-after sent to the store and
-//! enforced client side, for stores that ignore it (fake-gcs-server, Azurite).
+//! enforced client side, for stores that ignore it (fake-gcs-server, Azurite). A page whose
+//! request or response body fails transiently (the HTTP client retries the request, not a body cut
+//! short) is asked again after a backoff.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -10,7 +12,9 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::list::{PaginatedListOptions, PaginatedListStore};
 use object_store::path::Path;
 use object_store::ObjectMeta;
-use tracing::debug;
+use sluice_core::backoff::IdleBackoff;
+use sluice_core::object::{is_transient, ReadRetry};
+use tracing::{debug, warn};
 
 /// What a listing needs: the store, its prefix, the page size.
 #[derive(Clone)]
@@ -25,6 +29,8 @@ pub(crate) struct Lister {
     pub bucket: String,
     /// Set once the store was seen ignoring start-after (logged once).
     pub ignores_offset: Arc<AtomicBool>,
+    /// Retries of a page.
+    pub retry: ReadRetry,
 }
 
 impl Lister {
@@ -33,8 +39,10 @@ impl Lister {
         bucket: &str,
         prefix: Option<&str>,
         page_size: Option<usize>,
+        retry: ReadRetry,
     ) -> Self {
         Lister {
+            retry,
             store,
             prefix: prefix.filter(|p| !p.is_empty()).map(str::to_owned),
             page_size,
@@ -67,18 +75,33 @@ impl Lister {
                     if !page.first && page.token.is_none() {
                         return Ok::<_, object_store::Error>(None);
                     }
-                    let result = me
-                        .store
-                        .list_paginated(
-                            me.prefix.as_deref(),
-                            PaginatedListOptions {
-                                offset: offset.clone(),
-                                max_keys: me.page_size,
-                                page_token: page.token.clone(),
-                                ..Default::default()
-                            },
-                        )
-                        .await?;
+                    let mut backoff =
+                        IdleBackoff::new(me.retry.initial_backoff, me.retry.max_backoff);
+                    let mut attempt = 0;
+                    let result = loop {
+                        let r = me
+                            .store
+                            .list_paginated(
+                                me.prefix.as_deref(),
+                                PaginatedListOptions {
+                                    offset: offset.clone(),
+                                    max_keys: me.page_size,
+                                    page_token: page.token.clone(),
+                                    ..Default::default()
+                                },
+                            )
+                            .await;
+                        match r {
+                            Ok(r) => break r,
+                            Err(e) if is_transient(&e) && attempt < me.retry.max_retries => {
+                                attempt += 1;
+                                let delay = backoff.next_delay();
+                                warn!(bucket = %me.bucket, attempt, ?delay, error = %e, "listing page failed; asking again");
+                                tokio::time::sleep(delay).await;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    };
                     let mut objects = result.result.objects;
                     if let Some(offset) = &offset {
                         let before = objects.len();

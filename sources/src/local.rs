@@ -76,7 +76,10 @@ impl ObjectBackend for LocalBackend {
 
     /// A directory walk has no key order, so the (metadata-only) listing of the folder holding
     /// the prefix is filtered and sorted by key before it is streamed out.
-    fn list(&self, start_after: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    fn list(
+        &self,
+        start_after: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         let prefix = self.prefix.clone();
         let folder = prefix
             .as_deref()

@@ -20,7 +20,7 @@ use sluice_core::source::ObjectBackend;
 
 use crate::listing::Lister;
 use crate::redact::Redacting;
-use crate::{build_error, is_http, passthrough, retry_config, secrets, setting, Error};
+use crate::{build_error, is_http, passthrough, read_retry, retry_config, secrets, setting, Error};
 
 /// An S3 bucket.
 pub struct S3Backend {
@@ -95,7 +95,13 @@ impl S3Backend {
             .get("aws.s3.fetch.page.size")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1000);
-        let lister = Lister::new(store.clone(), &bucket, prefix.as_deref(), Some(page_size));
+        let lister = Lister::new(
+            store.clone(),
+            &bucket,
+            prefix.as_deref(),
+            Some(page_size),
+            read_retry(&config.store),
+        );
         Ok(S3Backend {
             bucket,
             prefix,
@@ -120,7 +126,10 @@ impl ObjectBackend for S3Backend {
     }
 
     /// ListObjectsV2 with `start-after`, `aws.s3.fetch.page.size` keys per page.
-    fn list(&self, start_after: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+    fn list(
+        &self,
+        start_after: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
         self.lister.list(start_after)
     }
 }

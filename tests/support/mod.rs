@@ -3,6 +3,10 @@
 //! `sluice` binary.
 #![allow(dead_code)]
 
+pub mod http;
+pub mod proxy;
+pub mod servers;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

@@ -470,6 +470,8 @@ impl ConnectorConfig {
             settings,
             defs: CONNECTOR_KEYS,
         };
+        // Backend problems read raw strings only, so they are listed with the key problems.
+        problems.extend(backend::problems(&r));
         if !problems.is_empty() {
             return Err(Error::Config {
                 context: settings.get("name").map(|n| format!("connector {n:?}")),
@@ -508,7 +510,6 @@ impl ConnectorConfig {
             );
         }
         let connector_class = r.string("connector.class").unwrap_or_default();
-        problems.extend(backend::problems(&r));
         problems.extend(format_problems(&r));
         for which in ["key.converter", "value.converter"] {
             if r.raw(which).is_some() {
