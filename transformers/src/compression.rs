@@ -9,7 +9,8 @@ use std::io::{self, BufReader, Read};
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, StreamExt};
-use sluice_core::object::ByteStream;
+use object_store::{Attribute, GetOptions, ObjectStoreExt};
+use sluice_core::object::{ByteStream, ObjectInput};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::Error;
@@ -27,8 +28,8 @@ pub enum Compression {
     /// Not compressed.
     #[default]
     None,
-    /// Chosen per object: from the key's extension, else from the first bytes' magic number,
-    /// else not compressed.
+    /// Chosen per object: from the key's extension, else from its `Content-Encoding`, else from
+    /// the first bytes' magic number, else not compressed.
     Auto,
     /// gzip (RFC 1952), several members read one after the other.
     Gzip,
@@ -128,6 +129,37 @@ impl Compression {
         } else {
             None
         }
+    }
+}
+
+/// `auto` for an object whose key has no telling extension: the codec its `Content-Encoding`
+/// names (`gzip`, `x-gzip`, `zstd`, `deflate`, `bzip2`, `x-bzip2`, `snappy`, `lz4`), asked with
+/// a HEAD request; otherwise still `Auto`, so the magic number decides. A failed HEAD request is
+/// not an error here (the GET that follows reports the store's problem).
+pub(crate) async fn from_content_encoding(input: &ObjectInput) -> Compression {
+    let options = GetOptions {
+        head: true,
+        ..Default::default()
+    };
+    let Ok(result) = input
+        .store()
+        .get_opts(&input.meta().location, options)
+        .await
+    else {
+        return Compression::Auto;
+    };
+    let encoding = result
+        .attributes
+        .get(&Attribute::ContentEncoding)
+        .map(|v| v.as_ref().trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        Some("gzip" | "x-gzip") => Compression::Gzip,
+        Some("zstd") => Compression::Zstd,
+        Some("deflate") => Compression::Deflate,
+        Some("bzip2" | "x-bzip2") => Compression::Bzip2,
+        Some("snappy" | "x-snappy-framed") => Compression::Snappy,
+        Some("lz4") => Compression::Lz4,
+        _ => Compression::Auto,
     }
 }
 
@@ -463,6 +495,42 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("connection reset"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn auto_reads_the_content_encoding() {
+        use object_store::memory::InMemory;
+        use object_store::path::Path;
+        use object_store::{Attributes, ObjectStore, PutOptions};
+        use std::sync::Arc;
+        let store = Arc::new(InMemory::new());
+        let path = Path::from("no-extension");
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::ContentEncoding, "deflate".into());
+        let packed = compress(Compression::Deflate, b"{\"a\":1}\n");
+        let options = PutOptions {
+            attributes,
+            ..Default::default()
+        };
+        store.put_opts(&path, packed.into(), options).await.unwrap();
+        let meta = store.head(&path).await.unwrap();
+        let input = ObjectInput::new("b", store.clone() as Arc<dyn ObjectStore>, meta);
+        assert_eq!(from_content_encoding(&input).await, Compression::Deflate);
+        let t = crate::build(
+            "jsonl",
+            &crate::TransformerOptions {
+                compression: Compression::Auto,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let records: Vec<_> = t.transform(input, 0).collect().await;
+        assert_eq!(records.len(), 1);
+        assert!(records[0].is_ok(), "{records:?}");
+        store.put(&path, b"plain".to_vec().into()).await.unwrap();
+        let meta = store.head(&path).await.unwrap();
+        let input = ObjectInput::new("b", store as Arc<dyn ObjectStore>, meta);
+        assert_eq!(from_content_encoding(&input).await, Compression::Auto);
     }
 
     #[test]

@@ -221,6 +221,12 @@ where
         match opened {
             Ok(bytes) => {
                 let key = input.key().to_owned();
+                let compression = match compression {
+                    Compression::Auto if Compression::from_extension(&key).is_none() => {
+                        compression::from_content_encoding(&input).await
+                    }
+                    other => other,
+                };
                 let bytes = compression::decompress(&key, compression, bytes).await;
                 records(key, bytes)
             }

@@ -182,7 +182,7 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "file.compression.type",
         Kind::Enum(COMPRESSION_TYPES),
         "none",
-        "Compression of the objects, undone while streaming: `none`, `gzip` (multi-member too), `zstd`, `snappy` (framing format), `bzip2`, `lz4` (frame format), `deflate` (zlib or raw), or `auto` (per object: from the key's extension, else from the magic number, else none). Not used by `parquet`, whose pages carry their own compression.",
+        "Compression of the objects, undone while streaming: `none`, `gzip` (multi-member too), `zstd`, `snappy` (framing format), `bzip2`, `lz4` (frame format), `deflate` (zlib or raw), or `auto` (per object: from the key's extension, else from its `Content-Encoding`, else from the magic number, else none). Not used by `parquet`, whose pages carry their own compression.",
     ),
     key(
         "transformer.max.buffer.size",
