@@ -9,7 +9,7 @@ use std::io::{self, BufReader, Read};
 
 use bytes::{Bytes, BytesMut};
 use futures::stream::{self, StreamExt};
-use object_store::{Attribute, GetOptions, ObjectStoreExt};
+use object_store::{Attribute, GetOptions};
 use sluice_core::object::{ByteStream, ObjectInput};
 use tokio_util::io::{StreamReader, SyncIoBridge};
 
@@ -501,7 +501,7 @@ mod tests {
     async fn auto_reads_the_content_encoding() {
         use object_store::memory::InMemory;
         use object_store::path::Path;
-        use object_store::{Attributes, ObjectStore, PutOptions};
+        use object_store::{Attributes, ObjectStore, ObjectStoreExt, PutOptions};
         use std::sync::Arc;
         let store = Arc::new(InMemory::new());
         let path = Path::from("no-extension");
