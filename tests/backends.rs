@@ -1041,3 +1041,100 @@ fn validate_never_prints_secrets() {
         }
     }
 }
+
+/// Heavy (`SLUICE_HEAVY=1`): 4 objects of 64 MiB from S3 through the proxy, every second GET
+/// cut in the middle and every fifth request answered 503: every record delivered, and the
+/// `sluice` process's peak memory stays far below the data size (objects are streamed).
+#[test]
+fn heavy_s3_big_objects_with_faults_in_bounded_memory() {
+    if std::env::var_os("SLUICE_HEAVY").is_none() {
+        println!("heavy variant: not run (set SLUICE_HEAVY=1 to run it)");
+        return;
+    }
+    const OBJECTS: usize = 4;
+    const RECORDS: usize = 60_000; // ~1.1 KiB each: ~64 MiB per object
+    let s = Setup::new(
+        StoreKind::S3,
+        // No key: records spread over the mock broker's partitions.
+        &[("record.key", "none"), ("max.poll.records", "2000")],
+    );
+    let objects: Vec<(String, Vec<u8>)> = (0..OBJECTS)
+        .map(|i| {
+            let k = format!("big/{i}.jsonl");
+            let body = jsonl(&k, RECORDS, "big", 1050);
+            (k, body)
+        })
+        .collect();
+    let bytes: usize = objects.iter().map(|(_, v)| v.len()).sum();
+    s.server.put_many(objects);
+    s.server.clear_log();
+    let proxy = s.server.proxy.as_ref().unwrap();
+    proxy.set_faults(Faults {
+        status_503_every: 5,
+        reset_every: 0,
+        cut_body_every: 2,
+        target: Target::ObjectGets,
+    });
+    let t = Instant::now();
+    let mut child = sluice()
+        .arg("backfill")
+        .arg(&s.worker)
+        .arg(&s.connector)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak_kib = 0u64;
+    let status = loop {
+        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            if let Some(v) = st
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak_kib = peak_kib.max(v);
+            }
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = t.elapsed();
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    assert!(status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} records delivered", OBJECTS * RECORDS)),
+        "{stdout}"
+    );
+    let o = s.offsets();
+    for i in 0..OBJECTS {
+        let e = o[&format!("big/{i}.jsonl")];
+        assert!(e.finished && e.count == RECORDS as i64, "{e:?}");
+    }
+    let resumed = s
+        .server
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.range
+                .as_deref()
+                .is_some_and(|r| !r.starts_with("bytes=0-"))
+        })
+        .count();
+    println!(
+        "S3 heavy: {:.0} MiB in {OBJECTS} objects in {took:.2?} ({:.0} MiB/s) with {} faults injected and {resumed} ranged resumes; sluice peak RSS {:.0} MiB",
+        bytes as f64 / 1048576.0,
+        bytes as f64 / 1048576.0 / took.as_secs_f64(),
+        proxy.injected(),
+        peak_kib as f64 / 1024.0
+    );
+    assert!(resumed > 0);
+    assert!(
+        (peak_kib as usize) * 1024 < bytes / 2,
+        "peak RSS {peak_kib} KiB is not bounded (data: {bytes} bytes)"
+    );
+}
