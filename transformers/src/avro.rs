@@ -35,6 +35,9 @@ const PRECISION_PARAM: &str = "connect.decimal.precision";
 
 const MAGIC: &[u8; 4] = b"Obj\x01";
 
+/// Largest header metadata entry accepted when blocks are limited to less: 16 MiB.
+const HEADER_ENTRY_LIMIT: usize = 16 * 1024 * 1024;
+
 /// Reads `avro` objects; see the module documentation.
 #[derive(Debug, Clone)]
 pub(crate) struct AvroTransformer {
@@ -404,7 +407,9 @@ impl Run {
             Ok(None) => return Err((r.offset, ReadError::Truncated.into_error("the file header"))),
             Err(e) => return Err((r.offset, e.into_error("the file header"))),
         };
-        if len < 0 || len as u64 > self.max_block_size as u64 {
+        // Header entries (the schema above all) may be larger than blocks.
+        let limit = self.max_block_size.max(HEADER_ENTRY_LIMIT) as u64;
+        if len < 0 || len as u64 > limit {
             return Err((
                 r.offset,
                 ReadError::Malformed(format!("a metadata entry of {len} bytes"))
@@ -460,18 +465,20 @@ impl Run {
             self.check_sync(start, first, &sync).await?;
             self.index += count;
             let last = (first + count).saturating_sub(1);
-            self.block = vec![Err(record_error(
-                &self.key,
-                last,
-                start,
-                true,
-                None,
-                Error::RecordTooLarge {
-                    size: size as u64,
-                    limit: self.max_block_size,
-                },
-            ))]
-            .into_iter();
+            if count > 0 && last >= self.skip {
+                self.block = vec![Err(record_error(
+                    &self.key,
+                    last,
+                    start,
+                    true,
+                    None,
+                    Error::RecordTooLarge {
+                        size: size as u64,
+                        limit: self.max_block_size,
+                    },
+                ))]
+                .into_iter();
+            }
             return Ok(());
         }
         if first + count <= self.skip {
@@ -480,7 +487,23 @@ impl Run {
                 .skip(size as u64)
                 .await
                 .map_err(|e| fail(start, e, "a block"))?;
-            self.check_sync(start, first, &sync).await?;
+            let marker = self
+                .reader
+                .exact(16)
+                .await
+                .map_err(|e| fail(start, e, "a block's sync marker"))?;
+            if marker != sync {
+                // As when reading it: the next sync marker is looked for.
+                return self
+                    .resync(
+                        start,
+                        first,
+                        &sync,
+                        count.max(1),
+                        "the block does not end with the file's sync marker: it is corrupt",
+                    )
+                    .await;
+            }
             self.index += count;
             return Ok(());
         }
@@ -668,7 +691,10 @@ impl Run {
         if !found {
             self.done = true;
         }
-        self.block = vec![Err(error)].into_iter();
+        // Records before the resume point were handled before the restart, this error too.
+        if last >= self.skip || !found {
+            self.block = vec![Err(error)].into_iter();
+        }
         Ok(())
     }
 
@@ -1295,6 +1321,63 @@ mod tests {
         assert!(good > 200 && good < 300, "{good}");
         // Indexes keep counting: the last record is still 299.
         assert_eq!(ids(&items).last().unwrap(), &Ok(299));
+    }
+
+    #[test]
+    fn resuming_over_bad_blocks_yields_the_same_items() {
+        let data = file(Codec::Snappy, 300, 200);
+        let mut bad = data.clone();
+        let mid = bad.len() / 2;
+        for b in &mut bad[mid..mid + 40] {
+            *b ^= 0xff;
+        }
+        let render = |items: Vec<sluice_core::Result<SchemaAndValue>>, start: u64| {
+            let mut next = start;
+            items
+                .into_iter()
+                .map(|r| match r {
+                    Ok(sv) => {
+                        next += 1;
+                        let Value::Struct(st) = &sv.value else {
+                            panic!("{sv:?}")
+                        };
+                        (next - 1, format!("{:?}", st.get("id")))
+                    }
+                    Err(sluice_core::Error::Record {
+                        record_index,
+                        source,
+                        ..
+                    }) => {
+                        next = record_index + 1;
+                        (record_index, source.to_string())
+                    }
+                    Err(e) => panic!("{e}"),
+                })
+                .collect::<Vec<(u64, String)>>()
+        };
+        let full = render(run(&bad, &[], 0), 0);
+        assert!(full.iter().any(|(_, s)| !s.starts_with("Some")));
+        for skip in 0..300u64 {
+            let resumed = render(run(&bad, &[1000], skip), skip);
+            let expected: Vec<_> = full.iter().filter(|(i, _)| *i >= skip).cloned().collect();
+            assert_eq!(resumed, expected, "skip {skip}");
+        }
+        // Blocks over the limit: one error each, passed over.
+        let t = AvroTransformer::new(&TransformerOptions {
+            max_record_size: 100,
+            ..Default::default()
+        })
+        .unwrap();
+        let items = block_on(
+            t.records("o.avro".into(), chunked(&data, &[]), 0)
+                .collect::<Vec<_>>(),
+        );
+        assert!(
+            !items.is_empty() && items.iter().all(|r| r.is_err()),
+            "{items:?}"
+        );
+        let e = items[0].as_ref().unwrap_err().to_string();
+        assert!(e.contains("more than the limit of 100 bytes"), "{e}");
     }
 
     #[test]
