@@ -42,7 +42,8 @@ impl Secrets {
         Secrets(Arc::new(v))
     }
 
-    /// `text` with every secret replaced by `[hidden]`.
+    /// `text` with every secret replaced by `[hidden]`, and byte dumps (`[45, 45, 45, ...]`,
+    /// as key parsers print what they could not read) replaced by `[bytes hidden]`.
     pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for s in self.0.iter() {
@@ -50,14 +51,14 @@ impl Secrets {
                 out = out.replace(s.as_str(), "[hidden]");
             }
         }
-        out
+        hide_byte_dumps(&out)
     }
 
     fn leaks(&self, e: &(dyn std::error::Error + 'static)) -> bool {
         let mut cur = Some(e);
         while let Some(err) = cur {
             let text = err.to_string();
-            if self.0.iter().any(|s| text.contains(s.as_str())) {
+            if self.0.iter().any(|s| text.contains(s.as_str())) || hide_byte_dumps(&text) != text {
                 return true;
             }
             cur = err.source();
@@ -68,7 +69,7 @@ impl Secrets {
     /// `e` unchanged when it shows no secret, else the same variant with a redacted cause.
     pub(crate) fn error(&self, e: object_store::Error) -> object_store::Error {
         use object_store::Error as E;
-        if self.0.is_empty() || !self.leaks(&e) {
+        if !self.leaks(&e) {
             return e;
         }
         let hide = |source: &(dyn std::error::Error + 'static)| -> Box<dyn std::error::Error + Send + Sync> {
@@ -101,6 +102,32 @@ impl Secrets {
             },
         }
     }
+}
+
+/// `text` with every bracketed list of eight or more small integers (a byte dump) replaced.
+fn hide_byte_dumps(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('[') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let dump = after.find(']').filter(|&close| {
+            let items: Vec<&str> = after[..close].split(',').map(str::trim).collect();
+            items.len() >= 8 && items.iter().all(|i| i.parse::<u8>().is_ok())
+        });
+        match dump {
+            Some(close) => {
+                out.push_str("[bytes hidden]");
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// An error's text, secrets hidden, with its chain kept level by level.
@@ -296,5 +323,11 @@ mod tests {
         };
         assert!(chain(&secrets.error(clean)).contains("nothing secret"));
         assert_eq!(format!("{secrets:?}"), "Secrets([1 hidden])");
+        let dump = object_store::Error::Generic {
+            store: "crypto",
+            source: "bad pem: [80, 82, 73, 86, 65, 84, 69, 32, 75] at [1, 2]".into(),
+        };
+        let text = chain(&Secrets::default().error(dump));
+        assert!(text.contains("bad pem: [bytes hidden] at [1, 2]"), "{text}");
     }
 }
