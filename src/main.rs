@@ -278,9 +278,22 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf]) -> bool {
         report(
             c,
             load_connector(c).and_then(|c| {
-                sluice_sources::build_backend(&c)
-                    .map(|_| ())
-                    .map_err(|e| sluice_core::Error::config(format!("backend: {e}")))
+                // Build what the connector would build, so every problem shows up now.
+                let mut problems = Vec::new();
+                if let Err(e) = sluice_sources::build_backend(&c) {
+                    problems.push(format!("backend: {e}"));
+                }
+                if let Err(e) = sluice_transformers::build_from_config(&c) {
+                    problems.push(format!("input.format {:?}: {e}", c.input_format));
+                }
+                if problems.is_empty() {
+                    Ok(())
+                } else {
+                    Err(sluice_core::Error::Config {
+                        context: None,
+                        problems,
+                    })
+                }
             }),
         );
     }

@@ -118,3 +118,26 @@ fn a_wrong_bootstrap_server_fails_fast_with_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn validate_builds_the_transformer_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("bucket");
+    std::fs::create_dir(&data).unwrap();
+    let connector = dir.path().join("c.properties");
+    write_props(
+        &connector,
+        &[
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", data.to_str().unwrap()),
+            ("topic", "t"),
+            ("input.format", "csv"),
+            ("csv.separator.char", "ab"),
+        ],
+    );
+    let out = sluice().arg("validate").arg(&connector).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("csv.separator.char") && stdout.contains("\"ab\""), "{stdout}");
+}
