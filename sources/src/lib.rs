@@ -7,7 +7,7 @@
 //! - [`gcs`]: Google Cloud Storage.
 //! - [`azure`]: Azure Blob Storage.
 //!
-//! The cloud backends list page by page ([`listing`]), retry per `store.retry.*`, pass any
+//! The cloud backends list page by page (`listing.rs`), retry per `store.retry.*`, pass any
 //! `object_store.*` option through by its own key, and never show a secret in an error.
 #![warn(missing_docs)]
 
