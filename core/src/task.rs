@@ -317,7 +317,7 @@ fn partition_object(partition: &OffsetMap) -> (String, String) {
 fn convert(
     cfg: &DriverConfig,
     r: SourceRecord,
-) -> std::result::Result<Prepared, (SourceRecord, Stage, Error)> {
+) -> std::result::Result<Prepared, Box<(SourceRecord, Stage, Error)>> {
     let key = match cfg.key_converter.from_connect_data(&r.topic, &r.key) {
         Ok(k) => k,
         Err(e) => {
@@ -326,7 +326,7 @@ fn convert(
                 topic: r.topic.clone(),
                 source: Box::new(e),
             };
-            return Err((r, Stage::KeyConverter, err));
+            return Err(Box::new((r, Stage::KeyConverter, err)));
         }
     };
     let value = match cfg.value_converter.from_connect_data(&r.topic, &r.value) {
@@ -337,7 +337,7 @@ fn convert(
                 topic: r.topic.clone(),
                 source: Box::new(e),
             };
-            return Err((r, Stage::ValueConverter, err));
+            return Err(Box::new((r, Stage::ValueConverter, err)));
         }
     };
     let headers = (!r.headers.is_empty()).then(|| {
@@ -392,7 +392,8 @@ async fn read_loop<S: SourceTask>(
                 backoff.reset();
                 match convert(&cfg, r) {
                     Ok(p) => Ok(Item::Record(p)),
-                    Err((r, stage, err)) => {
+                    Err(failed) => {
+                        let (r, stage, err) = *failed;
                         let (bucket, object) = partition_object(&r.source_partition);
                         let mut failure = Failure::new(stage, &bucket, &object, err);
                         failure.record_index = record_index(&r.source_offset);
