@@ -139,5 +139,8 @@ fn validate_builds_the_transformer_too() {
     let out = sluice().arg("validate").arg(&connector).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
-    assert!(stdout.contains("csv.separator.char") && stdout.contains("\"ab\""), "{stdout}");
+    assert!(
+        stdout.contains("csv.separator.char") && stdout.contains("\"ab\""),
+        "{stdout}"
+    );
 }
