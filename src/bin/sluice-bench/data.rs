@@ -1,0 +1,910 @@
+//! Benchmark data: generated once under `target/bench-data/<quick|full>/<dataset>/objects/`
+//! (skipped when a `.complete` marker with the same parameters is there), a manifest of what
+//! each object holds, S3 staging (moto), and the raw read limit.
+
+use std::fmt::Write as _;
+use std::io::{BufWriter, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
+
+/// How the objects of a dataset are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// One JSON object per line, ~1 KiB each.
+    Jsonl,
+    /// A header row, then ~1 KiB rows.
+    Csv,
+    /// Avro object container file (null codec).
+    Avro,
+    /// Parquet (snappy pages, row groups of 16384 rows).
+    Parquet,
+}
+
+/// What to generate.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Folder name.
+    pub name: &'static str,
+    /// Encoding.
+    pub encoding: Encoding,
+    /// Number of objects.
+    pub objects: usize,
+    /// Records per object.
+    pub records: u64,
+    /// Keys spread over folders of 1000 (`dNNN/obj-NNNNNN.ext`) instead of `part-NNNNN.ext`.
+    pub sharded: bool,
+}
+
+/// One generated object.
+#[derive(Debug, Clone)]
+pub struct Object {
+    /// Key, relative to the dataset's objects folder.
+    pub key: String,
+    /// Records it holds (rows, lines).
+    pub records: u64,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// A generated dataset.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Name (also the S3 prefix, with a trailing `/`).
+    pub name: String,
+    /// The folder holding the objects (`local.path`).
+    pub root: PathBuf,
+    /// Its objects in key order.
+    pub objects: Vec<Object>,
+}
+
+impl Dataset {
+    /// Total bytes.
+    pub fn bytes(&self) -> u64 {
+        self.objects.iter().map(|o| o.bytes).sum()
+    }
+
+    /// Records when read as `chunk`-byte chunks (bytes format) or as records.
+    pub fn records(&self, chunk: Option<u64>) -> u64 {
+        self.objects
+            .iter()
+            .map(|o| match chunk {
+                Some(c) => o.bytes.div_ceil(c),
+                None => o.records,
+            })
+            .sum()
+    }
+
+    /// `key<TAB>records` lines for the raw producer, keys as the backend names them.
+    pub fn manifest_for(&self, key_prefix: &str, chunk: Option<u64>) -> String {
+        let mut s = String::new();
+        for o in &self.objects {
+            let n = match chunk {
+                Some(c) => o.bytes.div_ceil(c),
+                None => o.records,
+            };
+            let _ = writeln!(s, "{key_prefix}{}\t{n}", o.key);
+        }
+        s
+    }
+}
+
+const POOL: usize = 1 << 16;
+
+/// Alphanumeric noise (fixed seed), so payloads do not compress to nothing.
+fn noise() -> Vec<u8> {
+    const ALNUM: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..POOL)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ALNUM[(x % ALNUM.len() as u64) as usize]
+        })
+        .collect()
+}
+
+/// One record's fields.
+struct Row<'a> {
+    id: u64,
+    object: u32,
+    index: u64,
+    ts: String,
+    user: String,
+    tier: &'static str,
+    amount: f64,
+    currency: &'static str,
+    ok: bool,
+    payload: &'a str,
+}
+
+const TIERS: [&str; 4] = ["free", "silver", "gold", "platinum"];
+const CURRENCIES: [&str; 3] = ["EUR", "USD", "JPY"];
+/// Bytes of a jsonl line (with its newline) and of a csv row.
+const RECORD_SIZE: usize = 1024;
+
+fn row<'a>(pool: &'a str, object: u32, index: u64, id: u64, payload_len: usize) -> Row<'a> {
+    let ms = (id * 37) % 86_400_000;
+    let off = ((id * 7919) as usize) % (POOL - 2048);
+    Row {
+        id,
+        object,
+        index,
+        ts: format!(
+            "2024-05-01T{:02}:{:02}:{:02}.{:03}Z",
+            ms / 3_600_000,
+            ms / 60_000 % 60,
+            ms / 1000 % 60,
+            ms % 1000
+        ),
+        user: format!("user-{:06}", id % 1_000_003),
+        tier: TIERS[(id % 4) as usize],
+        amount: ((id * 7) % 100_000) as f64 / 100.0 + 1.0,
+        currency: CURRENCIES[(id % 3) as usize],
+        ok: id % 7 != 0,
+        payload: &pool[off..off + payload_len],
+    }
+}
+
+fn jsonl_line(out: &mut String, r: &Row<'_>) {
+    let _ = write!(
+        out,
+        "{{\"id\":{},\"object\":{},\"index\":{},\"ts\":\"{}\",\"user\":\"{}\",\"tier\":\"{}\",\"amount\":{},\"currency\":\"{}\",\"ok\":{},\"tags\":[\"alpha\",\"beta\"],\"payload\":\"{}\"}}",
+        r.id, r.object, r.index, r.ts, r.user, r.tier, ryu_like(r.amount), r.currency, r.ok, r.payload
+    );
+}
+
+fn csv_line(out: &mut String, r: &Row<'_>) {
+    let _ = write!(
+        out,
+        "{},{},{},{},{},{},{},{},{},{}",
+        r.id,
+        r.object,
+        r.index,
+        r.ts,
+        r.user,
+        r.tier,
+        ryu_like(r.amount),
+        r.currency,
+        r.ok,
+        r.payload
+    );
+}
+
+/// Shortest round-trip float text, as serde_json (ryu) and Python print it.
+fn ryu_like(x: f64) -> String {
+    let s = format!("{x}");
+    if s.contains('.') || s.contains('e') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// Payload length that makes a jsonl line (with its newline) [`RECORD_SIZE`] bytes.
+fn payload_len_for(encoding: Encoding, pool: &str, object: u32, index: u64, id: u64) -> usize {
+    let r = row(pool, object, index, id, 0);
+    let mut s = String::new();
+    match encoding {
+        Encoding::Csv => csv_line(&mut s, &r),
+        _ => jsonl_line(&mut s, &r),
+    }
+    RECORD_SIZE.saturating_sub(s.len() + 1).max(16)
+}
+
+const AVRO_SCHEMA: &str = r#"{"type":"record","name":"BenchRecord","namespace":"sluice.bench","fields":[
+ {"name":"id","type":"long"},{"name":"object","type":"int"},{"name":"index","type":"long"},
+ {"name":"ts","type":"string"},{"name":"user","type":"string"},{"name":"tier","type":"string"},
+ {"name":"amount","type":"double"},{"name":"currency","type":"string"},{"name":"ok","type":"boolean"},
+ {"name":"payload","type":"string"}]}"#;
+
+fn key_of(spec: &Spec, i: usize) -> String {
+    let ext = match spec.encoding {
+        Encoding::Jsonl => "jsonl",
+        Encoding::Csv => "csv",
+        Encoding::Avro => "avro",
+        Encoding::Parquet => "parquet",
+    };
+    if spec.sharded {
+        format!("d{:03}/obj-{i:06}.{ext}", i / 1000)
+    } else {
+        format!("part-{i:05}.{ext}")
+    }
+}
+
+fn write_object(spec: &Spec, pool: &str, i: usize, path: &Path) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = std::fs::File::create(path)?;
+    let base = i as u64 * spec.records;
+    match spec.encoding {
+        Encoding::Jsonl | Encoding::Csv => {
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            let mut line = String::with_capacity(2048);
+            if spec.encoding == Encoding::Csv {
+                writeln!(w, "id,object,index,ts,user,tier,amount,currency,ok,payload")?;
+            }
+            for index in 0..spec.records {
+                let id = base + index;
+                let len = payload_len_for(spec.encoding, pool, i as u32, index, id);
+                let r = row(pool, i as u32, index, id, len);
+                line.clear();
+                if spec.encoding == Encoding::Csv {
+                    csv_line(&mut line, &r);
+                } else {
+                    jsonl_line(&mut line, &r);
+                }
+                line.push('\n');
+                w.write_all(line.as_bytes())?;
+            }
+            w.flush()?;
+        }
+        Encoding::Avro => {
+            use apache_avro::types::Value;
+            let schema = apache_avro::Schema::parse_str(AVRO_SCHEMA)?;
+            let mut w = apache_avro::Writer::with_codec(
+                &schema,
+                BufWriter::with_capacity(1 << 20, file),
+                apache_avro::Codec::Null,
+            )?;
+            for index in 0..spec.records {
+                let id = base + index;
+                let len = payload_len_for(spec.encoding, pool, i as u32, index, id);
+                let r = row(pool, i as u32, index, id, len);
+                w.append_value(Value::Record(vec![
+                    ("id".into(), Value::Long(r.id as i64)),
+                    ("object".into(), Value::Int(r.object as i32)),
+                    ("index".into(), Value::Long(r.index as i64)),
+                    ("ts".into(), Value::String(r.ts)),
+                    ("user".into(), Value::String(r.user)),
+                    ("tier".into(), Value::String(r.tier.into())),
+                    ("amount".into(), Value::Double(r.amount)),
+                    ("currency".into(), Value::String(r.currency.into())),
+                    ("ok".into(), Value::Boolean(r.ok)),
+                    ("payload".into(), Value::String(r.payload.into())),
+                ]))?;
+            }
+            w.into_inner()?.flush()?;
+        }
+        Encoding::Parquet => write_parquet(spec, pool, i, file)?,
+    }
+    Ok(())
+}
+
+fn write_parquet(spec: &Spec, pool: &str, i: usize, file: std::fs::File) -> anyhow::Result<()> {
+    use arrow_array::{
+        ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    };
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("object", DataType::Int32, false),
+        Field::new("index", DataType::Int64, false),
+        Field::new("ts", DataType::Utf8, false),
+        Field::new("user", DataType::Utf8, false),
+        Field::new("tier", DataType::Utf8, false),
+        Field::new("amount", DataType::Float64, false),
+        Field::new("currency", DataType::Utf8, false),
+        Field::new("ok", DataType::Boolean, false),
+        Field::new("payload", DataType::Utf8, false),
+    ]));
+    let props = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(16384))
+        .build();
+    let mut w = ArrowWriter::try_new(BufWriter::new(file), schema.clone(), Some(props))?;
+    let base = i as u64 * spec.records;
+    let mut start = 0u64;
+    while start < spec.records {
+        let end = (start + 8192).min(spec.records);
+        let rows: Vec<Row<'_>> = (start..end)
+            .map(|index| {
+                let id = base + index;
+                let len = payload_len_for(spec.encoding, pool, i as u32, index, id);
+                row(pool, i as u32, index, id, len)
+            })
+            .collect();
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.id as i64),
+            )),
+            Arc::new(Int32Array::from_iter_values(
+                rows.iter().map(|r| r.object as i32),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                rows.iter().map(|r| r.index as i64),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.ts.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.user.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.tier))),
+            Arc::new(Float64Array::from_iter_values(
+                rows.iter().map(|r| r.amount),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.currency),
+            )),
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.ok).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.payload),
+            )),
+        ];
+        w.write(&RecordBatch::try_new(schema.clone(), cols)?)?;
+        start = end;
+    }
+    w.close()?;
+    Ok(())
+}
+
+fn read_manifest(dir: &Path) -> anyhow::Result<Vec<Object>> {
+    std::fs::read_to_string(dir.join("manifest.tsv"))?
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            if f.len() != 3 {
+                bail!("bad manifest line {l:?}");
+            }
+            Ok(Object {
+                key: f[0].to_owned(),
+                records: f[1].parse()?,
+                bytes: f[2].parse()?,
+            })
+        })
+        .collect()
+}
+
+/// Generates `spec` under `base` unless a complete copy with the same parameters is there.
+pub fn ensure(base: &Path, spec: &Spec) -> anyhow::Result<Dataset> {
+    let dir = base.join(spec.name);
+    let root = dir.join("objects");
+    let marker = dir.join(".complete");
+    let params = format!("{spec:?} v1");
+    if std::fs::read_to_string(&marker).ok().as_deref() == Some(params.as_str()) {
+        return Ok(Dataset {
+            name: spec.name.to_owned(),
+            root,
+            objects: read_manifest(&dir)?,
+        });
+    }
+    let started = Instant::now();
+    eprintln!(
+        "generating dataset {} ({} objects x {} records) in {}",
+        spec.name,
+        spec.objects,
+        spec.records,
+        dir.display()
+    );
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&root)?;
+    let pool = String::from_utf8(noise()).expect("ascii");
+    let mut manifest = String::new();
+    let mut objects = Vec::with_capacity(spec.objects);
+    for i in 0..spec.objects {
+        let key = key_of(spec, i);
+        let path = root.join(&key);
+        write_object(spec, &pool, i, &path)?;
+        let bytes = std::fs::metadata(&path)?.len();
+        let _ = writeln!(manifest, "{key}\t{}\t{bytes}", spec.records);
+        objects.push(Object {
+            key,
+            records: spec.records,
+            bytes,
+        });
+    }
+    std::fs::write(dir.join("manifest.tsv"), manifest)?;
+    std::fs::write(&marker, params)?;
+    eprintln!(
+        "  done in {:.1} s ({:.1} MB)",
+        started.elapsed().as_secs_f64(),
+        objects.iter().map(|o| o.bytes).sum::<u64>() as f64 / 1e6
+    );
+    Ok(Dataset {
+        name: spec.name.to_owned(),
+        root,
+        objects,
+    })
+}
+
+/// An empty folder (the idle case's bucket).
+pub fn empty_dir(base: &Path) -> anyhow::Result<PathBuf> {
+    let p = base.join("empty/objects");
+    if p.exists() {
+        std::fs::remove_dir_all(&p)?;
+    }
+    std::fs::create_dir_all(&p)?;
+    Ok(p)
+}
+
+/// The restart case's new object: `records` jsonl lines.
+pub fn new_object_bytes(records: u64) -> Vec<u8> {
+    let pool = String::from_utf8(noise()).expect("ascii");
+    let mut s = String::new();
+    for index in 0..records {
+        let id = 9_000_000_000 + index;
+        let len = payload_len_for(Encoding::Jsonl, &pool, 999_999, index, id);
+        jsonl_line(&mut s, &row(&pool, 999_999, index, id, len));
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+/// A moto S3 server (memory only), its request log and the one bucket the benchmark uses.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Its stderr: one line per request (werkzeug's access log).
+    pub log: PathBuf,
+    /// The bucket.
+    pub bucket: String,
+    /// `<dataset>/<key>` of every object uploaded so far.
+    pub staged: std::collections::HashSet<String>,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// Starts moto on a free port and creates the bucket.
+    pub fn start(bin: &Path, log: PathBuf) -> anyhow::Result<Moto> {
+        let port = crate::kafka::free_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("starting moto ({})", bin.display()))?;
+        let addr = format!("127.0.0.1:{port}");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://{addr}"),
+            log,
+            bucket: "bench".into(),
+            staged: Default::default(),
+        };
+        crate::kafka::wait_port(&addr, Duration::from_secs(30))?;
+        // Create the bucket: a bare path-style PUT.
+        let mut s = TcpStream::connect(&addr)?;
+        write!(
+            s,
+            "PUT /{} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            moto.bucket
+        )?;
+        let mut resp = String::new();
+        s.read_to_string(&mut resp)?;
+        if !resp.starts_with("HTTP/1.1 200") {
+            bail!(
+                "creating the moto bucket: {}",
+                resp.lines().next().unwrap_or("")
+            );
+        }
+        Ok(moto)
+    }
+
+    /// An object_store client for the bucket.
+    pub fn store(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
+        Ok(Arc::new(
+            AmazonS3Builder::new()
+                .with_endpoint(&self.endpoint)
+                .with_allow_http(true)
+                .with_bucket_name(&self.bucket)
+                .with_region("us-east-1")
+                .with_access_key_id("test")
+                .with_secret_access_key("test")
+                .with_virtual_hosted_style_request(false)
+                .build()?,
+        ))
+    }
+
+    /// Uploads the objects of `ds` not uploaded yet, under the prefix `<name>/`.
+    pub async fn stage(&mut self, ds: &Dataset) -> anyhow::Result<()> {
+        let ds = &pending(ds, &self.staged);
+        if ds.objects.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        eprintln!(
+            "uploading {} ({} objects, {:.1} MB) to moto",
+            ds.name,
+            ds.objects.len(),
+            ds.bytes() as f64 / 1e6
+        );
+        let store = self.store()?;
+        futures::stream::iter(ds.objects.iter().map(|o| {
+            let store = store.clone();
+            let src = ds.root.join(&o.key);
+            let dst = StorePath::from(format!("{}/{}", ds.name, o.key));
+            async move { upload(&store, &src, &dst).await }
+        }))
+        .buffer_unordered(16)
+        .try_collect::<Vec<()>>()
+        .await?;
+        eprintln!("  done in {:.1} s", started.elapsed().as_secs_f64());
+        self.staged
+            .extend(ds.objects.iter().map(|o| format!("{}/{}", ds.name, o.key)));
+        Ok(())
+    }
+
+    /// Byte length of the request log now (count requests after this mark).
+    pub fn log_mark(&self) -> u64 {
+        std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Requests logged since `mark`: (GETs of objects under `prefix`, LIST requests).
+    pub fn requests_since(&self, mark: u64, prefix: &str) -> (Vec<String>, u64) {
+        let mut f = match std::fs::File::open(&self.log) {
+            Ok(f) => f,
+            Err(_) => return (Vec::new(), 0),
+        };
+        let mut all = Vec::new();
+        let _ = f.read_to_end(&mut all);
+        let text = String::from_utf8_lossy(&all[(mark as usize).min(all.len())..]).into_owned();
+        let object_get = format!("\"GET /{}/{}", self.bucket, prefix);
+        let mut gets = Vec::new();
+        let mut lists = 0;
+        for line in text.lines() {
+            let line = crate::measure::strip_ansi(line);
+            if line.contains("list-type=") {
+                lists += 1;
+            } else if let Some(pos) = line.find(&object_get) {
+                let rest = &line[pos + 5..];
+                gets.push(rest.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+        (gets, lists)
+    }
+}
+
+/// The objects of `ds` whose `<name>/<key>` is not in `staged`.
+fn pending(ds: &Dataset, staged: &std::collections::HashSet<String>) -> Dataset {
+    let mut d = ds.clone();
+    d.objects
+        .retain(|o| !staged.contains(&format!("{}/{}", ds.name, o.key)));
+    d
+}
+
+/// Puts one file: a single PUT below 32 MiB, a multipart upload above.
+pub async fn upload(
+    store: &Arc<dyn ObjectStore>,
+    src: &Path,
+    dst: &StorePath,
+) -> anyhow::Result<()> {
+    let len = std::fs::metadata(src)?.len();
+    if len < 32 << 20 {
+        let data = tokio::fs::read(src).await?;
+        store.put(dst, PutPayload::from(data)).await?;
+        return Ok(());
+    }
+    let upload = store.put_multipart(dst).await?;
+    let mut w = WriteMultipart::new_with_chunk_size(upload, 16 << 20);
+    let mut f = tokio::fs::File::open(src).await?;
+    let mut buf = vec![0u8; 8 << 20];
+    loop {
+        use tokio::io::AsyncReadExt;
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        w.wait_for_capacity(4).await?;
+        w.write(&buf[..n]);
+    }
+    w.finish().await?;
+    Ok(())
+}
+
+/// The raw read limit: lists and reads every object the connector file's backend sees, through
+/// the same `object_store` client Sluice builds, `concurrency` objects at once, and discards
+/// the bytes. Prints `read N bytes from M objects`.
+pub async fn raw_read(connector_file: &Path, concurrency: usize) -> anyhow::Result<()> {
+    let settings = sluice_core::config::load_file(connector_file)?;
+    let cfg = sluice_core::config::ConnectorConfig::from_settings(&settings)?;
+    let backend = sluice_sources::build_backend(&cfg)?;
+    let store = backend.store().clone();
+    let (objects, bytes) = backend
+        .list(None)
+        .map_err(anyhow::Error::from)
+        .map_ok(|meta| {
+            let store = store.clone();
+            async move {
+                let mut body = store.get(&meta.location).await?.into_stream();
+                let mut n = 0u64;
+                while let Some(chunk) = body.next().await {
+                    n += chunk?.len() as u64;
+                }
+                Ok::<u64, anyhow::Error>(n)
+            }
+        })
+        .try_buffer_unordered(concurrency.max(1))
+        .try_fold((0u64, 0u64), |(o, b), n| async move { Ok((o + 1, b + n)) })
+        .await?;
+    println!("read {bytes} bytes from {objects} objects");
+    Ok(())
+}
+
+/// A minimal HTTP/1.1 request (Connection: close); returns the status and the body.
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> anyhow::Result<(u16, String)> {
+    let mut s = TcpStream::connect(addr)?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp)?;
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .with_context(|| format!("no HTTP status from {addr}"))?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_owned();
+    Ok((status, body))
+}
+
+/// object_store's credentials for a GCS emulator: no OAuth.
+pub const GCS_EMULATOR_KEY: &str =
+    r#"{"disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}"#;
+
+/// fake-gcs-server (memory backend) loaded at start from hard links to the datasets.
+pub struct FakeGcs {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Drop for FakeGcs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn hard_link_tree(src: &Path, dst: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dst)?;
+    for e in std::fs::read_dir(src)? {
+        let e = e?;
+        let to = dst.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            hard_link_tree(&e.path(), &to)?;
+        } else if !to.exists() {
+            std::fs::hard_link(e.path(), &to)
+                .or_else(|_| std::fs::copy(e.path(), &to).map(|_| ()))?;
+        }
+    }
+    Ok(())
+}
+
+impl FakeGcs {
+    /// Starts fake-gcs-server with `datasets` under `<name>/` of bucket `bench`.
+    /// It does not take uploads through object_store and reads `-data` only at start.
+    pub fn start(
+        bin: &Path,
+        work: &Path,
+        datasets: &[&Dataset],
+        log: PathBuf,
+    ) -> anyhow::Result<FakeGcs> {
+        let data = work.join("gcs-data");
+        if data.exists() {
+            std::fs::remove_dir_all(&data)?;
+        }
+        for ds in datasets {
+            hard_link_tree(&ds.root, &data.join("bench").join(&ds.name))?;
+        }
+        let port = crate::kafka::free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let started = Instant::now();
+        let child = Command::new(bin)
+            .args([
+                "-scheme",
+                "http",
+                "-host",
+                "127.0.0.1",
+                "-port",
+                &port.to_string(),
+            ])
+            .args([
+                "-public-host",
+                &addr,
+                "-backend",
+                "memory",
+                "-log-level",
+                "warn",
+            ])
+            .arg("-data")
+            .arg(&data)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("starting fake-gcs-server ({})", bin.display()))?;
+        let gcs = FakeGcs {
+            child,
+            endpoint: format!("http://{addr}"),
+        };
+        crate::kafka::wait_port(&addr, Duration::from_secs(300))?;
+        eprintln!(
+            "  fake-gcs-server loaded its data in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        Ok(gcs)
+    }
+}
+
+/// Azurite's well-known account.
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+/// Azurite's well-known account key (public, documented by Microsoft).
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Azurite (in-memory) with container `bench`.
+pub struct Azurite {
+    child: Child,
+    /// host:port.
+    pub addr: String,
+    /// The container.
+    pub container: String,
+    /// `<dataset>/<key>` of every object uploaded so far.
+    pub staged: std::collections::HashSet<String>,
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Azurite {
+    /// Starts Azurite (`node main.js`) and creates the container.
+    pub fn start(main_js: &Path, log: PathBuf) -> anyhow::Result<Azurite> {
+        let port = crate::kafka::free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new("node")
+            .arg(main_js)
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
+            .args([
+                "--inMemoryPersistence",
+                "--disableTelemetry",
+                "--skipApiVersionCheck",
+                "--silent",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .context("starting Azurite (node)")?;
+        let az = Azurite {
+            child,
+            addr,
+            container: "bench".into(),
+            staged: Default::default(),
+        };
+        crate::kafka::wait_port(&az.addr, Duration::from_secs(30))?;
+        az.create_container()?;
+        Ok(az)
+    }
+
+    /// A SharedKey-signed Create Container (Azurite refuses anonymous requests).
+    fn create_container(&self) -> anyhow::Result<()> {
+        use base64::Engine as _;
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let version = "2021-08-06";
+        let to_sign = format!(
+            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{}\nrestype:container",
+            self.container
+        );
+        let key = base64::engine::general_purpose::STANDARD.decode(AZURITE_KEY)?;
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+            to_sign.as_bytes(),
+        );
+        let sig = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
+        let (status, body) = http_request(
+            &self.addr,
+            "PUT",
+            &format!("/{AZURITE_ACCOUNT}/{}?restype=container", self.container),
+            &[
+                ("x-ms-date", date),
+                ("x-ms-version", version.into()),
+                (
+                    "Authorization",
+                    format!("SharedKey {AZURITE_ACCOUNT}:{sig}"),
+                ),
+            ],
+            b"",
+        )?;
+        if status != 201 {
+            bail!("creating the Azurite container: {status} {body}");
+        }
+        Ok(())
+    }
+
+    /// The connection string Sluice uses.
+    pub fn connection_string(&self) -> String {
+        format!(
+            "DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};BlobEndpoint=http://{}/{AZURITE_ACCOUNT};",
+            self.addr
+        )
+    }
+
+    /// Uploads the objects of `ds` not uploaded yet, under `<name>/`.
+    pub async fn stage(&mut self, ds: &Dataset) -> anyhow::Result<()> {
+        let ds = &pending(ds, &self.staged);
+        if ds.objects.is_empty() {
+            return Ok(());
+        }
+        let started = Instant::now();
+        eprintln!(
+            "uploading {} ({} objects, {:.1} MB) to Azurite",
+            ds.name,
+            ds.objects.len(),
+            ds.bytes() as f64 / 1e6
+        );
+        let store: Arc<dyn ObjectStore> = Arc::new(
+            object_store::azure::MicrosoftAzureBuilder::new()
+                .with_account(AZURITE_ACCOUNT)
+                .with_access_key(AZURITE_KEY)
+                .with_endpoint(format!("http://{}/{AZURITE_ACCOUNT}", self.addr))
+                .with_allow_http(true)
+                .with_container_name(&self.container)
+                .build()?,
+        );
+        futures::stream::iter(ds.objects.iter().map(|o| {
+            let store = store.clone();
+            let src = ds.root.join(&o.key);
+            let dst = StorePath::from(format!("{}/{}", ds.name, o.key));
+            async move { upload(&store, &src, &dst).await }
+        }))
+        .buffer_unordered(8)
+        .try_collect::<Vec<()>>()
+        .await?;
+        eprintln!("  done in {:.1} s", started.elapsed().as_secs_f64());
+        self.staged
+            .extend(ds.objects.iter().map(|o| format!("{}/{}", ds.name, o.key)));
+        Ok(())
+    }
+}
