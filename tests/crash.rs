@@ -6,7 +6,6 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -125,14 +124,7 @@ impl Harness {
     }
 
     fn spawn(&self) -> ChildGuard {
-        ChildGuard::spawn(
-            sluice()
-                .arg("run")
-                .arg(&self.worker)
-                .arg(&self.connector)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        )
+        spawn_run(&self.worker, &self.connector)
     }
 }
 
@@ -356,20 +348,8 @@ fn a_broker_outage_mid_run_loses_nothing() {
 }
 
 fn run_once(h: &Harness) -> (bool, String) {
-    let out = sluice()
-        .arg("backfill")
-        .arg(&h.worker)
-        .arg(&h.connector)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let out = backfill(&h.worker, &h.connector);
+    (out.status.success(), output_text(&out))
 }
 
 #[test]

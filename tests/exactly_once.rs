@@ -89,12 +89,7 @@ fn strip_ansi(s: &str) -> String {
 #[test]
 fn exactly_once_object_boundary_commits_each_object_with_its_offsets() {
     let e = env(BrokerKind::Mock, "object", 8, 300);
-    let out = sluice()
-        .arg("backfill")
-        .arg(&e.worker)
-        .arg(&e.connector)
-        .output()
-        .unwrap();
+    let out = backfill(&e.worker, &e.connector);
     let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
     assert!(
         out.status.success(),
@@ -126,12 +121,7 @@ fn exactly_once_object_boundary_commits_each_object_with_its_offsets() {
         assert!(seen.insert((g.object().to_owned(), g.index())), "duplicate");
     }
     // A second run reads nothing again: the offsets committed with the records are loaded.
-    let out = sluice()
-        .arg("backfill")
-        .arg(&e.worker)
-        .arg(&e.connector)
-        .output()
-        .unwrap();
+    let out = backfill(&e.worker, &e.connector);
     assert!(out.status.success());
     let again = consume_all(
         &e.broker.bootstrap(),
@@ -299,7 +289,11 @@ fn analyze(got: &[Got], logs: &[String], objects: &[(String, usize)]) -> Analysi
     let mut ambiguous_used = 0;
     for t in &ambiguous {
         let Some(recs) = by_txn.get(t) else { continue };
-        let unseen: Vec<_> = recs.iter().filter(|r| !count.contains_key(*r)).cloned().collect();
+        let unseen: Vec<_> = recs
+            .iter()
+            .filter(|r| !count.contains_key(*r))
+            .cloned()
+            .collect();
         if !unseen.is_empty() {
             ambiguous_used += 1;
         }

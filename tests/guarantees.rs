@@ -94,12 +94,7 @@ fn hostile_objects_go_to_the_dead_letter_queue_and_good_ones_all_arrive() {
     cut.extend_from_slice(b"{\"cut\":");
     write(&e.data.join("bad-truncated.jsonl"), &cut);
 
-    let out = sluice()
-        .arg("backfill")
-        .arg(&e.worker)
-        .arg(&e.connector)
-        .output()
-        .unwrap();
+    let out = backfill(&e.worker, &e.connector);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -187,17 +182,8 @@ fn a_record_too_large_for_kafka_stops_the_task_under_tolerance_none() {
         &[("producer.message.max.bytes", "2000")],
     );
     too_large_fixture(&e);
-    let out = sluice()
-        .arg("backfill")
-        .arg(&e.worker)
-        .arg(&e.connector)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = backfill(&e.worker, &e.connector);
+    let text = output_text(&out);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("object \"obj-000.jsonl\" record 3"), "{text}");
     assert!(
@@ -219,12 +205,7 @@ fn a_record_too_large_for_kafka_goes_to_the_dead_letter_queue_under_tolerance_al
         &[("producer.message.max.bytes", "2000")],
     );
     too_large_fixture(&e);
-    let out = sluice()
-        .arg("backfill")
-        .arg(&e.worker)
-        .arg(&e.connector)
-        .output()
-        .unwrap();
+    let out = backfill(&e.worker, &e.connector);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

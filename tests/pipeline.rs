@@ -5,7 +5,6 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -116,12 +115,7 @@ fn backfill_case(kind: BrokerKind, tasks: &str) {
     let s = setup(kind, &[("tasks.max", tasks)], &[]);
     let keys = write_jsonl(&s.data, OBJECTS, RECORDS);
     let start = Instant::now();
-    let out = sluice()
-        .args(["backfill"])
-        .arg(&s.worker)
-        .arg(&s.connector)
-        .output()
-        .unwrap();
+    let out = backfill(&s.worker, &s.connector);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -194,14 +188,7 @@ fn kill_and_restart_case(kind: BrokerKind) {
     let offsets_path = s.dir.path().join("offsets.jsonl");
     let bootstrap = s.broker.bootstrap();
 
-    let mut child = ChildGuard::spawn(
-        sluice()
-            .arg("run")
-            .arg(&s.worker)
-            .arg(&s.connector)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let mut child = spawn_run(&s.worker, &s.connector);
     // Kill -9 as soon as some objects are committed as finished and others are not.
     let deadline = Instant::now() + Duration::from_secs(60);
     let at_kill = loop {
@@ -239,14 +226,7 @@ fn kill_and_restart_case(kind: BrokerKind) {
         std::fs::write(s.data.join(k), "{\"poison\":true}\n".repeat(RECORDS)).unwrap();
     }
 
-    let mut child = ChildGuard::spawn(
-        sluice()
-            .arg("run")
-            .arg(&s.worker)
-            .arg(&s.connector)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let mut child = spawn_run(&s.worker, &s.connector);
     // Wait until every object is committed as finished, then stop cleanly with SIGTERM.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -361,12 +341,7 @@ fn corrupt_fixture(s: &Setup) -> Vec<String> {
 fn a_malformed_line_stops_the_task_under_tolerance_none() {
     let s = setup(BrokerKind::Tansu, &[("errors.tolerance", "none")], &[]);
     let keys = corrupt_fixture(&s);
-    let out = sluice()
-        .arg("backfill")
-        .arg(&s.worker)
-        .arg(&s.connector)
-        .output()
-        .unwrap();
+    let out = backfill(&s.worker, &s.connector);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success(), "must fail: {stdout}");
     let msg = format!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -392,12 +367,7 @@ fn a_malformed_line_stops_the_task_under_tolerance_none() {
 fn a_malformed_line_is_skipped_and_counted_under_tolerance_all() {
     let s = setup(BrokerKind::Tansu, &[("errors.tolerance", "all")], &[]);
     let keys = corrupt_fixture(&s);
-    let out = sluice()
-        .arg("backfill")
-        .arg(&s.worker)
-        .arg(&s.connector)
-        .output()
-        .unwrap();
+    let out = backfill(&s.worker, &s.connector);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");

@@ -314,3 +314,34 @@ impl Drop for ChildGuard {
         self.kill9();
     }
 }
+
+/// Runs `sluice backfill <worker> <connector>` to the end.
+pub fn backfill(worker: &Path, connector: &Path) -> std::process::Output {
+    sluice()
+        .arg("backfill")
+        .arg(worker)
+        .arg(connector)
+        .output()
+        .expect("run sluice backfill")
+}
+
+/// Spawns `sluice run <worker> <connector>`, its output discarded.
+pub fn spawn_run(worker: &Path, connector: &Path) -> ChildGuard {
+    ChildGuard::spawn(
+        sluice()
+            .arg("run")
+            .arg(worker)
+            .arg(connector)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    )
+}
+
+/// A finished command's stdout and stderr together, for assertions on its messages.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
