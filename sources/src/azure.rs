@@ -9,40 +9,23 @@
 //! Azure's `startFrom` is honoured by the service; Azurite ignores it (and object_store's
 //! emulator mode filters client side): the listing filters client side, so it stays correct.
 
-use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
-use futures::stream::BoxStream;
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore};
 use sluice_core::config::{parse_connection_string, ConnectorConfig};
-use sluice_core::source::ObjectBackend;
 
-use crate::listing::Lister;
-use crate::redact::Redacting;
-use crate::{build_error, is_http, passthrough, read_retry, retry_config, secrets, setting, Error};
+use crate::cloud::{CloudBackend, Kind};
+use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
 
 /// An Azure Blob Storage container.
-pub struct AzureBackend {
-    container: String,
-    prefix: Option<String>,
-    endpoint: Option<String>,
-    store: Arc<dyn ObjectStore>,
-    lister: Lister,
-}
+pub type AzureBackend = CloudBackend;
 
-/// Container, prefix and endpoint only: never the credentials.
-impl fmt::Debug for AzureBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AzureBackend")
-            .field("container", &self.container)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .finish()
-    }
-}
+const AZURE: Kind = Kind {
+    name: "AzureBackend",
+    prefix_key: "azure.blob.prefix",
+    page_size: Some(("azure.blob.fetch.page.size", 5000)),
+    partition_fields: ("container", "blob"),
+};
 
 /// The account a blob endpoint names: `https://<account>.blob...` or, path-style (emulators),
 /// `http://host:port/<account>`.
@@ -57,133 +40,88 @@ fn account_of_endpoint(endpoint: &str) -> Option<String> {
     host_account.or(first_path).map(str::to_owned)
 }
 
-impl AzureBackend {
-    /// From the `azure.*` keys and `object_store.*` options (see the module docs).
-    pub fn from_config(config: &ConnectorConfig) -> Result<Self, Error> {
-        let err = |message: String, source| build_error(config, "azure", message, source);
-        let container = setting(config, "azure.storage.container.name")
-            .ok_or_else(|| err("azure.storage.container.name is required".into(), None))?
-            .to_owned();
-        let mut builder = MicrosoftAzureBuilder::from_env()
-            .with_container_name(&container)
-            .with_retry(retry_config(&config.store));
-        let mut endpoint = setting(config, "azure.blob.endpoint").map(str::to_owned);
-        let mut account = setting(config, "azure.account.name").map(str::to_owned);
-        let mut key = setting(config, "azure.account.key").map(str::to_owned);
-        let mut sas = setting(config, "azure.sas.token").map(str::to_owned);
-        if let Some(cs) = setting(config, "azure.storage.connection.string") {
-            let parts = parse_connection_string(cs).map_err(|e| {
-                err(
-                    format!("azure.storage.connection.string: {e} (the value is not shown)"),
-                    None,
-                )
-            })?;
-            let get = |k: &str| parts.get(k).cloned();
-            if get("UseDevelopmentStorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
-                // Azurite's well-known account; its address comes from AZURITE_BLOB_STORAGE_URL
-                // (default http://127.0.0.1:10000).
-                builder = builder.with_use_emulator(true);
-            } else {
-                account = get("AccountName");
-                key = get("AccountKey");
-                sas = get("SharedAccessSignature");
-                endpoint = get("BlobEndpoint").or_else(|| {
-                    let account = account.as_deref()?;
-                    let scheme = get("DefaultEndpointsProtocol").unwrap_or_else(|| "https".into());
-                    let suffix = get("EndpointSuffix").unwrap_or_else(|| "core.windows.net".into());
-                    Some(format!("{scheme}://{account}.blob.{suffix}"))
-                });
-            }
-        }
-        if let Some(e) = &endpoint {
-            let e = e.trim_end_matches('/').to_owned();
-            if account.is_none() {
-                account = account_of_endpoint(&e);
-            }
-            builder = builder
-                .with_endpoint(e.clone())
-                .with_allow_http(is_http(&e));
-            endpoint = Some(e);
-        }
-        if let Some(account) = &account {
-            builder = builder.with_account(account);
-        }
-        if let Some(key) = &key {
-            builder = builder.with_access_key(key);
-        }
-        if let Some(sas) = &sas {
-            builder = builder.with_config(AzureConfigKey::SasKey, sas.trim_start_matches('?'));
-        }
-        for (option, value) in passthrough(config) {
-            let k = AzureConfigKey::from_str(option).map_err(|e| {
-                err(
-                    format!("object_store.{option} is not an Azure option"),
-                    Some(e),
-                )
-            })?;
-            builder = builder.with_config(k, value);
-        }
-        let azure = builder.build().map_err(|e| {
+/// From the `azure.*` keys and `object_store.*` options (see the module docs).
+pub fn from_config(config: &ConnectorConfig) -> Result<AzureBackend, Error> {
+    let err = |message: String, source| build_error(config, "azure", message, source);
+    let container = setting(config, "azure.storage.container.name")
+        .ok_or_else(|| err("azure.storage.container.name is required".into(), None))?
+        .to_owned();
+    let mut builder = MicrosoftAzureBuilder::from_env()
+        .with_container_name(&container)
+        .with_retry(retry_config(&config.store));
+    let mut endpoint = setting(config, "azure.blob.endpoint").map(str::to_owned);
+    let mut account = setting(config, "azure.account.name").map(str::to_owned);
+    let mut key = setting(config, "azure.account.key").map(str::to_owned);
+    let mut sas = setting(config, "azure.sas.token").map(str::to_owned);
+    if let Some(cs) = setting(config, "azure.storage.connection.string") {
+        let parts = parse_connection_string(cs).map_err(|e| {
             err(
-                "cannot configure the Azure client; check the account, its credential and the endpoint".into(),
+                format!("azure.storage.connection.string: {e} (the value is not shown)"),
+                None,
+            )
+        })?;
+        let get = |k: &str| parts.get(k).cloned();
+        if get("UseDevelopmentStorage").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            // Azurite's well-known account; its address comes from AZURITE_BLOB_STORAGE_URL
+            // (default http://127.0.0.1:10000).
+            builder = builder.with_use_emulator(true);
+        } else {
+            account = get("AccountName");
+            key = get("AccountKey");
+            sas = get("SharedAccessSignature");
+            endpoint = get("BlobEndpoint").or_else(|| {
+                let account = account.as_deref()?;
+                let scheme = get("DefaultEndpointsProtocol").unwrap_or_else(|| "https".into());
+                let suffix = get("EndpointSuffix").unwrap_or_else(|| "core.windows.net".into());
+                Some(format!("{scheme}://{account}.blob.{suffix}"))
+            });
+        }
+    }
+    if let Some(e) = &endpoint {
+        let e = e.trim_end_matches('/').to_owned();
+        if account.is_none() {
+            account = account_of_endpoint(&e);
+        }
+        builder = builder
+            .with_endpoint(e.clone())
+            .with_allow_http(is_http(&e));
+        endpoint = Some(e);
+    }
+    if let Some(account) = &account {
+        builder = builder.with_account(account);
+    }
+    if let Some(key) = &key {
+        builder = builder.with_access_key(key);
+    }
+    if let Some(sas) = &sas {
+        builder = builder.with_config(AzureConfigKey::SasKey, sas.trim_start_matches('?'));
+    }
+    for (option, value) in passthrough(config) {
+        let k = AzureConfigKey::from_str(option).map_err(|e| {
+            err(
+                format!("object_store.{option} is not an Azure option"),
                 Some(e),
             )
         })?;
-        let store = Arc::new(Redacting::new(azure, secrets(config)));
-        let prefix = setting(config, "azure.blob.prefix").map(str::to_owned);
-        let page_size = config
-            .settings
-            .get("azure.blob.fetch.page.size")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(5000);
-        let lister = Lister::new(
-            store.clone(),
-            &container,
-            prefix.as_deref(),
-            Some(page_size),
-            read_retry(&config.store),
-        );
-        Ok(AzureBackend {
-            container,
-            prefix,
-            endpoint,
-            store,
-            lister,
-        })
+        builder = builder.with_config(k, value);
     }
-}
-
-impl ObjectBackend for AzureBackend {
-    fn bucket(&self) -> &str {
-        &self.container
-    }
-
-    fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
-    fn prefix(&self) -> Option<&str> {
-        self.prefix.as_deref()
-    }
-
-    fn partition_fields(&self) -> (&'static str, &'static str) {
-        ("container", "blob")
-    }
-
-    /// List Blobs with `startFrom` (filtered client side as well), `azure.blob.fetch.page.size`
-    /// blobs per page.
-    fn list(
-        &self,
-        start_after: Option<&Path>,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.lister.list(start_after)
-    }
+    let azure = builder.build().map_err(|e| {
+        err(
+            "cannot configure the Azure client; check the account, its credential and the endpoint"
+                .into(),
+            Some(e),
+        )
+    })?;
+    Ok(CloudBackend::new(
+        &AZURE, config, azure, container, endpoint,
+    ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::test_util::config;
+    use sluice_core::source::ObjectBackend;
 
     #[test]
     fn accounts_come_from_endpoints() {
@@ -207,7 +145,7 @@ mod tests {
                 "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;",
             ),
         ]);
-        let b = AzureBackend::from_config(&c).unwrap();
+        let b = from_config(&c).unwrap();
         let dbg = format!("{b:?}");
         assert!(
             dbg.contains("http://127.0.0.1:10000/devstoreaccount1"),

@@ -8,122 +8,65 @@
 //! GCS's XML listing honours start-after; emulators may not (fake-gcs-server ignores it and
 //! `max-keys`): the listing filters client side, so it stays correct either way.
 
-use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
-use futures::stream::BoxStream;
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
-use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore};
 use sluice_core::config::ConnectorConfig;
-use sluice_core::source::ObjectBackend;
 
-use crate::listing::Lister;
-use crate::redact::Redacting;
-use crate::{build_error, is_http, passthrough, read_retry, retry_config, secrets, setting, Error};
+use crate::cloud::{CloudBackend, Kind};
+use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
 
 /// A GCS bucket.
-pub struct GcsBackend {
-    bucket: String,
-    prefix: Option<String>,
-    endpoint: Option<String>,
-    store: Arc<dyn ObjectStore>,
-    lister: Lister,
-}
+pub type GcsBackend = CloudBackend;
 
-/// Bucket, prefix and endpoint only: never the credentials.
-impl fmt::Debug for GcsBackend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GcsBackend")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .finish()
+const GCS: Kind = Kind {
+    name: "GcsBackend",
+    prefix_key: "gcs.prefix",
+    page_size: None,
+    partition_fields: ("bucket", "object"),
+};
+
+/// From the `gcs.*` keys and `object_store.*` options (see the module docs).
+pub fn from_config(config: &ConnectorConfig) -> Result<GcsBackend, Error> {
+    let err = |message: String, source| build_error(config, "gcs", message, source);
+    let bucket = setting(config, "gcs.bucket.name")
+        .ok_or_else(|| err("gcs.bucket.name is required".into(), None))?
+        .to_owned();
+    let mut builder = GoogleCloudStorageBuilder::from_env()
+        .with_bucket_name(&bucket)
+        .with_retry(retry_config(&config.store));
+    if let Some(path) = setting(config, "gcs.credentials.path") {
+        builder = builder.with_service_account_path(path);
     }
-}
-
-impl GcsBackend {
-    /// From the `gcs.*` keys and `object_store.*` options (see the module docs).
-    pub fn from_config(config: &ConnectorConfig) -> Result<Self, Error> {
-        let err = |message: String, source| build_error(config, "gcs", message, source);
-        let bucket = setting(config, "gcs.bucket.name")
-            .ok_or_else(|| err("gcs.bucket.name is required".into(), None))?
-            .to_owned();
-        let mut builder = GoogleCloudStorageBuilder::from_env()
-            .with_bucket_name(&bucket)
-            .with_retry(retry_config(&config.store));
-        if let Some(path) = setting(config, "gcs.credentials.path") {
-            builder = builder.with_service_account_path(path);
+    if let Some(json) = setting(config, "gcs.credentials.json") {
+        builder = builder.with_service_account_key(json);
+    }
+    let endpoint = setting(config, "gcs.endpoint.url").map(|e| e.trim_end_matches('/').to_owned());
+    if let Some(endpoint) = &endpoint {
+        builder = builder.with_base_url(endpoint);
+        if is_http(endpoint) {
+            builder = builder.with_config(
+                GoogleConfigKey::from_str("allow_http").expect("a client option"),
+                "true",
+            );
         }
-        if let Some(json) = setting(config, "gcs.credentials.json") {
-            builder = builder.with_service_account_key(json);
-        }
-        let endpoint =
-            setting(config, "gcs.endpoint.url").map(|e| e.trim_end_matches('/').to_owned());
-        if let Some(endpoint) = &endpoint {
-            builder = builder.with_base_url(endpoint);
-            if is_http(endpoint) {
-                builder = builder.with_config(
-                    GoogleConfigKey::from_str("allow_http").expect("a client option"),
-                    "true",
-                );
-            }
-        }
-        for (option, value) in passthrough(config) {
-            let key = GoogleConfigKey::from_str(option).map_err(|e| {
-                err(
-                    format!("object_store.{option} is not a GCS option"),
-                    Some(e),
-                )
-            })?;
-            builder = builder.with_config(key, value);
-        }
-        let gcs = builder.build().map_err(|e| {
+    }
+    for (option, value) in passthrough(config) {
+        let key = GoogleConfigKey::from_str(option).map_err(|e| {
             err(
-                "cannot configure the GCS client; check the gcs.credentials.* keys".into(),
+                format!("object_store.{option} is not a GCS option"),
                 Some(e),
             )
         })?;
-        let store = Arc::new(Redacting::new(gcs, secrets(config)));
-        let prefix = setting(config, "gcs.prefix").map(str::to_owned);
-        let lister = Lister::new(
-            store.clone(),
-            &bucket,
-            prefix.as_deref(),
-            None,
-            read_retry(&config.store),
-        );
-        Ok(GcsBackend {
-            bucket,
-            prefix,
-            endpoint,
-            store,
-            lister,
-        })
+        builder = builder.with_config(key, value);
     }
-}
-
-impl ObjectBackend for GcsBackend {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
-    fn prefix(&self) -> Option<&str> {
-        self.prefix.as_deref()
-    }
-
-    /// The XML API's list with `start-after`, filtered client side as well.
-    fn list(
-        &self,
-        start_after: Option<&Path>,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.lister.list(start_after)
-    }
+    let gcs = builder.build().map_err(|e| {
+        err(
+            "cannot configure the GCS client; check the gcs.credentials.* keys".into(),
+            Some(e),
+        )
+    })?;
+    Ok(CloudBackend::new(&GCS, config, gcs, bucket, endpoint))
 }
 
 #[cfg(test)]
@@ -141,7 +84,7 @@ mod tests {
                 r#"{"private_key": "-----BEGIN PRIVATE KEY-----\nTOPSECRET\n", "client_email": 3}"#,
             ),
         ]);
-        let err = GcsBackend::from_config(&c).unwrap_err();
+        let err = from_config(&c).unwrap_err();
         let text = format!(
             "{err} {:?}",
             std::error::Error::source(&err).map(|s| s.to_string())

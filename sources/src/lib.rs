@@ -7,16 +7,20 @@
 //! - [`gcs`]: Google Cloud Storage.
 //! - [`azure`]: Azure Blob Storage.
 //!
-//! The cloud backends list page by page (`listing.rs`), retry per `store.retry.*`, pass any
-//! `object_store.*` option through by its own key, and never show a secret in an error.
+//! The cloud backends are one [`CloudBackend`] (`cloud.rs`) over the store each builds; they list
+//! page by page (`listing.rs`), retry per `store.retry.*`, pass any `object_store.*` option
+//! through by its own key, and never show a secret in an error.
 #![warn(missing_docs)]
 
 pub mod azure;
+mod cloud;
 pub mod gcs;
 mod listing;
 pub mod local;
 mod redact;
 pub mod s3;
+
+pub use cloud::CloudBackend;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,9 +61,9 @@ pub fn build_backend(config: &ConnectorConfig) -> Result<Arc<dyn ObjectBackend>,
         "local" if config.connector_class == "local" => {
             Ok(Arc::new(local::LocalBackend::from_config(config)?))
         }
-        "s3" => Ok(Arc::new(s3::S3Backend::from_config(config)?)),
-        "gcs" => Ok(Arc::new(gcs::GcsBackend::from_config(config)?)),
-        "azure" => Ok(Arc::new(azure::AzureBackend::from_config(config)?)),
+        "s3" => Ok(Arc::new(s3::from_config(config)?)),
+        "gcs" => Ok(Arc::new(gcs::from_config(config)?)),
+        "azure" => Ok(Arc::new(azure::from_config(config)?)),
         _ => Err(Error::UnknownBackend(config.connector_class.clone())),
     }
 }

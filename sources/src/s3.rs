@@ -7,131 +7,70 @@
 //! identity, ECS, instance metadata), `aws.s3.fetch.page.size`, and any `object_store.aws_*`
 //! option. Source partition `{bucket, object}`.
 
-use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
-use futures::stream::BoxStream;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore};
 use sluice_core::config::ConnectorConfig;
-use sluice_core::source::ObjectBackend;
 
-use crate::listing::Lister;
-use crate::redact::Redacting;
-use crate::{build_error, is_http, passthrough, read_retry, retry_config, secrets, setting, Error};
+use crate::cloud::{CloudBackend, Kind};
+use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
 
 /// An S3 bucket.
-pub struct S3Backend {
-    bucket: String,
-    prefix: Option<String>,
-    endpoint: Option<String>,
-    store: Arc<dyn ObjectStore>,
-    lister: Lister,
-}
+pub type S3Backend = CloudBackend;
 
-/// Bucket, prefix and endpoint only: never the credentials.
-impl fmt::Debug for S3Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Backend")
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .finish()
+const S3: Kind = Kind {
+    name: "S3Backend",
+    prefix_key: "aws.s3.prefix",
+    page_size: Some(("aws.s3.fetch.page.size", 1000)),
+    partition_fields: ("bucket", "object"),
+};
+
+/// From the `aws.*` keys and `object_store.*` options (see the module docs).
+pub fn from_config(config: &ConnectorConfig) -> Result<S3Backend, Error> {
+    let err = |message: String, source| build_error(config, "s3", message, source);
+    let bucket = setting(config, "aws.s3.bucket.name")
+        .ok_or_else(|| err("aws.s3.bucket.name is required".into(), None))?
+        .to_owned();
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(&bucket)
+        .with_retry(retry_config(&config.store));
+    if let Some(region) = setting(config, "aws.s3.region") {
+        builder = builder.with_region(region);
     }
-}
-
-impl S3Backend {
-    /// From the `aws.*` keys and `object_store.*` options (see the module docs).
-    pub fn from_config(config: &ConnectorConfig) -> Result<Self, Error> {
-        let err = |message: String, source| build_error(config, "s3", message, source);
-        let bucket = setting(config, "aws.s3.bucket.name")
-            .ok_or_else(|| err("aws.s3.bucket.name is required".into(), None))?
-            .to_owned();
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(&bucket)
-            .with_retry(retry_config(&config.store));
-        if let Some(region) = setting(config, "aws.s3.region") {
-            builder = builder.with_region(region);
+    let endpoint = setting(config, "aws.s3.endpoint").map(str::to_owned);
+    if let Some(endpoint) = &endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_virtual_hosted_style_request(false)
+            .with_allow_http(is_http(endpoint));
+    }
+    if let (Some(id), Some(secret)) = (
+        setting(config, "aws.access.key.id"),
+        setting(config, "aws.secret.access.key"),
+    ) {
+        builder = builder
+            .with_access_key_id(id)
+            .with_secret_access_key(secret);
+        if let Some(token) = setting(config, "aws.session.token") {
+            builder = builder.with_token(token);
         }
-        let endpoint = setting(config, "aws.s3.endpoint").map(str::to_owned);
-        if let Some(endpoint) = &endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_virtual_hosted_style_request(false)
-                .with_allow_http(is_http(endpoint));
-        }
-        if let (Some(id), Some(secret)) = (
-            setting(config, "aws.access.key.id"),
-            setting(config, "aws.secret.access.key"),
-        ) {
-            builder = builder
-                .with_access_key_id(id)
-                .with_secret_access_key(secret);
-            if let Some(token) = setting(config, "aws.session.token") {
-                builder = builder.with_token(token);
-            }
-        }
-        for (option, value) in passthrough(config) {
-            let key = AmazonS3ConfigKey::from_str(option).map_err(|e| {
-                err(
-                    format!("object_store.{option} is not an S3 option"),
-                    Some(e),
-                )
-            })?;
-            builder = builder.with_config(key, value);
-        }
-        let s3 = builder.build().map_err(|e| {
+    }
+    for (option, value) in passthrough(config) {
+        let key = AmazonS3ConfigKey::from_str(option).map_err(|e| {
             err(
-                "cannot configure the S3 client; check the aws.* keys".into(),
+                format!("object_store.{option} is not an S3 option"),
                 Some(e),
             )
         })?;
-        let store = Arc::new(Redacting::new(s3, secrets(config)));
-        let prefix = setting(config, "aws.s3.prefix").map(str::to_owned);
-        let page_size = config
-            .settings
-            .get("aws.s3.fetch.page.size")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1000);
-        let lister = Lister::new(
-            store.clone(),
-            &bucket,
-            prefix.as_deref(),
-            Some(page_size),
-            read_retry(&config.store),
-        );
-        Ok(S3Backend {
-            bucket,
-            prefix,
-            endpoint,
-            store,
-            lister,
-        })
+        builder = builder.with_config(key, value);
     }
-}
-
-impl ObjectBackend for S3Backend {
-    fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
-    fn prefix(&self) -> Option<&str> {
-        self.prefix.as_deref()
-    }
-
-    /// ListObjectsV2 with `start-after`, `aws.s3.fetch.page.size` keys per page.
-    fn list(
-        &self,
-        start_after: Option<&Path>,
-    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.lister.list(start_after)
-    }
+    let s3 = builder.build().map_err(|e| {
+        err(
+            "cannot configure the S3 client; check the aws.* keys".into(),
+            Some(e),
+        )
+    })?;
+    Ok(CloudBackend::new(&S3, config, s3, bucket, endpoint))
 }
 
 #[cfg(test)]
@@ -148,7 +87,7 @@ mod tests {
             ("aws.access.key.id", "AKIAEXAMPLEID"),
             ("aws.secret.access.key", "VerySecretKeyValue"),
         ]);
-        let b = S3Backend::from_config(&c).unwrap();
+        let b = from_config(&c).unwrap();
         let dbg = format!("{b:?}");
         assert!(
             !dbg.contains("AKIAEXAMPLEID") && !dbg.contains("VerySecretKeyValue"),

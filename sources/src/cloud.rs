@@ -1,0 +1,118 @@
+//! The cloud backends' one [`ObjectBackend`]: a bucket (container) over an `object_store` store,
+//! listed page by page (`listing.rs`). Each backend module builds its store from its own keys
+//! and hands it to [`CloudBackend::new`] with its [`Kind`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+use object_store::list::PaginatedListStore;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore};
+use sluice_core::config::ConnectorConfig;
+use sluice_core::source::ObjectBackend;
+
+use crate::listing::Lister;
+use crate::redact::Redacting;
+use crate::{read_retry, secrets, setting};
+
+/// What differs between the cloud backends once their store is built.
+pub(crate) struct Kind {
+    /// Name shown by `Debug` (`S3Backend`, ...).
+    pub name: &'static str,
+    /// The prefix key (`aws.s3.prefix`, ...).
+    pub prefix_key: &'static str,
+    /// The page size key and its default; `None`: the store's default.
+    pub page_size: Option<(&'static str, usize)>,
+    /// Source partition field names.
+    pub partition_fields: (&'static str, &'static str),
+}
+
+/// A bucket (container) of a cloud object store: S3, GCS or Azure.
+pub struct CloudBackend {
+    kind: &'static Kind,
+    bucket: String,
+    prefix: Option<String>,
+    endpoint: Option<String>,
+    store: Arc<dyn ObjectStore>,
+    lister: Lister,
+}
+
+/// Bucket, prefix and endpoint only: never the credentials.
+impl fmt::Debug for CloudBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(self.kind.name)
+            .field(self.kind.partition_fields.0, &self.bucket)
+            .field("prefix", &self.prefix)
+            .field("endpoint", &self.endpoint)
+            .finish()
+    }
+}
+
+impl CloudBackend {
+    /// The backend over `store` (built for `bucket` at `endpoint`): secrets hidden from its
+    /// errors, prefix and page size from `kind`'s keys, listing retried per `store.retry.*`.
+    pub(crate) fn new<S>(
+        kind: &'static Kind,
+        config: &ConnectorConfig,
+        store: S,
+        bucket: String,
+        endpoint: Option<String>,
+    ) -> Self
+    where
+        S: ObjectStore + PaginatedListStore,
+    {
+        let store = Arc::new(Redacting::new(store, secrets(config)));
+        let prefix = setting(config, kind.prefix_key).map(str::to_owned);
+        let page_size = kind.page_size.map(|(key, default)| {
+            config
+                .settings
+                .get(key)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(default)
+        });
+        let lister = Lister::new(
+            store.clone(),
+            &bucket,
+            prefix.as_deref(),
+            page_size,
+            read_retry(&config.store),
+        );
+        CloudBackend {
+            kind,
+            bucket,
+            prefix,
+            endpoint,
+            store,
+            lister,
+        }
+    }
+}
+
+impl ObjectBackend for CloudBackend {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    fn prefix(&self) -> Option<&str> {
+        self.prefix.as_deref()
+    }
+
+    fn partition_fields(&self) -> (&'static str, &'static str) {
+        self.kind.partition_fields
+    }
+
+    /// The store's paged listing with start-after (ListObjectsV2's `start-after`, the GCS XML
+    /// API's `start-after`, Azure's `startFrom`), filtered client side as well, the page size
+    /// key's keys per page (`aws.s3.fetch.page.size`, `azure.blob.fetch.page.size`).
+    fn list(
+        &self,
+        start_after: Option<&Path>,
+    ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.lister.list(start_after)
+    }
+}
