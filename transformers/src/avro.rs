@@ -16,13 +16,15 @@ use std::sync::Arc;
 use apache_avro::schema::{Name, RecordSchema, Schema as AvroSchema, UnionSchema};
 use apache_avro::types::Value as AvroValue;
 use apache_avro::Codec;
-use bytes::{Buf, Bytes};
-use futures::stream::{self, StreamExt};
 use sluice_core::data::{logical, Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value};
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
-use crate::{open_then, positive, record_error, Compression, Error, TransformerOptions};
+use crate::cursor::ChunkCursor;
+use crate::{
+    open_then, positive, record_error, record_stream, Compression, Error, ReadRecords,
+    TransformerOptions,
+};
 
 /// Connect schema name of a union of several non-null types (Confluent's).
 pub(crate) const UNION_NAME: &str = "io.confluent.connect.avro.Union";
@@ -62,10 +64,7 @@ impl AvroTransformer {
     pub(crate) fn records(&self, key: String, bytes: ByteStream, skip: u64) -> RecordStream {
         let run = Run {
             reader: ByteReader {
-                stream: bytes,
-                chunk: Bytes::new(),
-                offset: 0,
-                finished: false,
+                bytes: ChunkCursor::new(bytes),
             },
             key,
             max_block_size: self.max_block_size,
@@ -75,20 +74,13 @@ impl AvroTransformer {
             skip,
             done: false,
         };
-        stream::unfold(run, |mut run| async move {
-            let item = run.next().await?;
-            Some((item, run))
-        })
-        .boxed()
+        record_stream(run)
     }
 }
 
 impl Transformer for AvroTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        let this = self.clone();
-        open_then(input, this.compression, move |key, bytes| {
-            this.records(key, bytes, skip)
-        })
+        open_then(self, input, self.compression, skip, Self::records)
     }
 
     fn name(&self) -> &'static str {
@@ -98,42 +90,22 @@ impl Transformer for AvroTransformer {
 
 /// Reads an async byte stream as the container format needs it.
 struct ByteReader {
-    stream: ByteStream,
-    chunk: Bytes,
-    /// Object offset of `chunk[0]`.
-    offset: u64,
-    finished: bool,
+    bytes: ChunkCursor,
 }
 
 impl ByteReader {
-    async fn fill(&mut self) -> std::io::Result<bool> {
-        while self.chunk.is_empty() {
-            if self.finished {
-                return Ok(false);
-            }
-            match self.stream.next().await {
-                Some(Ok(c)) => self.chunk = c,
-                Some(Err(e)) => {
-                    self.finished = true;
-                    return Err(e);
-                }
-                None => {
-                    self.finished = true;
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
+    /// Object offset of the next unread byte.
+    fn offset(&self) -> u64 {
+        self.bytes.offset()
     }
 
     /// The next byte; `None` at the end.
     async fn byte(&mut self) -> std::io::Result<Option<u8>> {
-        if !self.fill().await? {
+        if !self.bytes.fill().await? {
             return Ok(None);
         }
-        let b = self.chunk[0];
-        self.chunk.advance(1);
-        self.offset += 1;
+        let b = self.bytes.chunk()[0];
+        self.bytes.advance(1);
         Ok(Some(b))
     }
 
@@ -167,27 +139,21 @@ impl ByteReader {
     async fn exact(&mut self, n: usize) -> Result<Vec<u8>, ReadError> {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
-            if !self.fill().await? {
+            if !self.bytes.fill().await? {
                 return Err(ReadError::Truncated);
             }
-            let take = self.chunk.len().min(n - out.len());
-            out.extend_from_slice(&self.chunk[..take]);
-            self.chunk.advance(take);
-            self.offset += take as u64;
+            let chunk = self.bytes.chunk();
+            let take = chunk.len().min(n - out.len());
+            out.extend_from_slice(&chunk[..take]);
+            self.bytes.advance(take);
         }
         Ok(out)
     }
 
     /// Passes over `n` bytes without keeping them.
-    async fn skip(&mut self, mut n: u64) -> Result<(), ReadError> {
-        while n > 0 {
-            if !self.fill().await? {
-                return Err(ReadError::Truncated);
-            }
-            let take = (self.chunk.len() as u64).min(n) as usize;
-            self.chunk.advance(take);
-            self.offset += take as u64;
-            n -= take as u64;
+    async fn skip(&mut self, n: u64) -> Result<(), ReadError> {
+        if !self.bytes.skip(n).await? {
+            return Err(ReadError::Truncated);
         }
         Ok(())
     }
@@ -195,26 +161,7 @@ impl ByteReader {
     /// Passes over bytes up to and including the next occurrence of `marker`; false when the
     /// stream ends first.
     async fn seek_past(&mut self, marker: &[u8; 16]) -> Result<bool, ReadError> {
-        let mut window: Vec<u8> = Vec::with_capacity(64 * 1024);
-        loop {
-            if !self.fill().await? {
-                return Ok(false);
-            }
-            let kept = window.len();
-            window.extend_from_slice(&self.chunk);
-            if let Some(i) = memchr::memmem::find(&window, marker) {
-                let consumed = i + marker.len() - kept;
-                self.chunk.advance(consumed);
-                self.offset += consumed as u64;
-                return Ok(true);
-            }
-            let n = self.chunk.len();
-            self.chunk.advance(n);
-            self.offset += n as u64;
-            if window.len() > 15 {
-                window.drain(..window.len() - 15);
-            }
-        }
+        Ok(self.bytes.skip_past(marker).await?)
     }
 }
 
@@ -276,7 +223,7 @@ struct Run {
     done: bool,
 }
 
-impl Run {
+impl ReadRecords for Run {
     async fn next(&mut self) -> Option<sluice_core::Result<SchemaAndValue>> {
         loop {
             if let Some(item) = self.block.next() {
@@ -303,9 +250,11 @@ impl Run {
             }
         }
     }
+}
 
+impl Run {
     async fn read_header(&mut self) -> Result<Header, (u64, Error)> {
-        let at = |r: &ByteReader, e: ReadError, what: &str| (r.offset, e.into_error(what));
+        let at = |r: &ByteReader, e: ReadError, what: &str| (r.offset(), e.into_error(what));
         let magic = self
             .reader
             .exact(4)
@@ -359,7 +308,7 @@ impl Run {
             .map_err(|e| at(r, e, "the file header"))?
             .try_into()
             .expect("16 bytes");
-        let offset = r.offset;
+        let offset = r.offset();
         let codec_name = metadata
             .get("avro.codec")
             .map(|c| String::from_utf8_lossy(c).into_owned())
@@ -404,21 +353,26 @@ impl Run {
         let r = &mut self.reader;
         let len = match r.long().await {
             Ok(Some(l)) => l,
-            Ok(None) => return Err((r.offset, ReadError::Truncated.into_error("the file header"))),
-            Err(e) => return Err((r.offset, e.into_error("the file header"))),
+            Ok(None) => {
+                return Err((
+                    r.offset(),
+                    ReadError::Truncated.into_error("the file header"),
+                ))
+            }
+            Err(e) => return Err((r.offset(), e.into_error("the file header"))),
         };
         // Header entries (the schema above all) may be larger than blocks.
         let limit = self.max_block_size.max(HEADER_ENTRY_LIMIT) as u64;
         if len < 0 || len as u64 > limit {
             return Err((
-                r.offset,
+                r.offset(),
                 ReadError::Malformed(format!("a metadata entry of {len} bytes"))
                     .into_error("the file header"),
             ));
         }
         r.exact(len as usize)
             .await
-            .map_err(|e| (r.offset, e.into_error("the file header")))
+            .map_err(|e| (r.offset(), e.into_error("the file header")))
     }
 
     /// Reads the next block into `self.block`; at the end of the file, sets `done`. An error is
@@ -426,7 +380,7 @@ impl Run {
     async fn read_block(&mut self) -> sluice_core::Result<()> {
         let header = self.header.as_ref().expect("header read");
         let (codec, sync, mapping) = (header.codec, header.sync, header.mapping.clone());
-        let start = self.reader.offset;
+        let start = self.reader.offset();
         let first = self.index;
         let fail = |offset: u64, e: ReadError, what: &str| {
             record_error(&self.key, first, offset, false, None, e.into_error(what))
@@ -1136,6 +1090,7 @@ mod tests {
     use crate::test_util::chunked;
     use apache_avro::Writer;
     use futures::executor::block_on;
+    use futures::StreamExt;
 
     const SCHEMA: &str = r#"{"type":"record","name":"R","namespace":"ns","fields":[
         {"name":"id","type":"long"},

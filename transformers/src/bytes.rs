@@ -1,12 +1,15 @@
 //! The `bytes` format: the object cut into fixed-size chunks, or the whole object as one record.
 
-use bytes::{Buf, Bytes};
 use futures::stream::{self, StreamExt};
 use sluice_core::data::{Schema, SchemaAndValue, Value};
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
-use crate::{open_then, positive, record_error, BytesMode, Compression, Error, TransformerOptions};
+use crate::cursor::ChunkCursor;
+use crate::{
+    open_then, positive, record_error, record_stream, BytesMode, Compression, Error, ReadRecords,
+    TransformerOptions,
+};
 
 /// Cuts an object into records of `chunk_size` bytes (the last one shorter), each a `bytes`
 /// value; an empty object has no records. In [`BytesMode::Object`], the whole object is one
@@ -50,19 +53,12 @@ impl BytesTransformer {
         }
         let run = Run {
             key,
-            stream: bytes,
-            chunk: Bytes::new(),
-            offset: 0,
+            bytes: ChunkCursor::new(bytes),
             chunk_size: self.chunk_size,
             schema: self.schema.clone(),
             skip_bytes: skip.saturating_mul(self.chunk_size as u64),
-            finished: false,
         };
-        stream::unfold(run, |mut run| async move {
-            let item = run.next().await?;
-            Some((item, run))
-        })
-        .boxed()
+        record_stream(run)
     }
 }
 
@@ -112,10 +108,7 @@ impl BytesTransformer {
 
 impl Transformer for BytesTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        let this = self.clone();
-        open_then(input, this.compression, move |key, bytes| {
-            this.records(key, bytes, skip)
-        })
+        open_then(self, input, self.compression, skip, Self::records)
     }
 
     fn name(&self) -> &'static str {
@@ -126,40 +119,28 @@ impl Transformer for BytesTransformer {
 /// The reading of one object.
 struct Run {
     key: String,
-    stream: ByteStream,
-    /// The unread rest of the current chunk of the stream.
-    chunk: Bytes,
-    /// Object offset of `chunk[0]`.
-    offset: u64,
+    /// The object's bytes.
+    bytes: ChunkCursor,
     chunk_size: usize,
     schema: Schema,
     /// Bytes still to pass over before the first record (the skipped records).
     skip_bytes: u64,
-    /// The stream ended or failed: it is not polled again.
-    finished: bool,
 }
 
-impl Run {
+impl ReadRecords for Run {
     async fn next(&mut self) -> Option<sluice_core::Result<SchemaAndValue>> {
         // Resume: pass over the skipped records' bytes without building them.
-        while self.skip_bytes > 0 {
-            match self.fill().await {
-                Ok(true) => {}
+        if self.skip_bytes > 0 {
+            match self.bytes.skip(self.skip_bytes).await {
+                Ok(true) => self.skip_bytes = 0,
                 Ok(false) => return None,
                 Err(e) => return Some(Err(self.read_failed(e))),
             }
-            let n = self
-                .chunk
-                .len()
-                .min(usize::try_from(self.skip_bytes).unwrap_or(usize::MAX));
-            self.chunk.advance(n);
-            self.offset += n as u64;
-            self.skip_bytes -= n as u64;
         }
 
         let mut record: Vec<u8> = Vec::new();
         while record.len() < self.chunk_size {
-            match self.fill().await {
+            match self.bytes.fill().await {
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(e) => return Some(Err(self.read_failed(e))),
@@ -167,10 +148,10 @@ impl Run {
             if record.capacity() == 0 {
                 record.reserve_exact(self.chunk_size);
             }
-            let n = self.chunk.len().min(self.chunk_size - record.len());
-            record.extend_from_slice(&self.chunk[..n]);
-            self.chunk.advance(n);
-            self.offset += n as u64;
+            let chunk = self.bytes.chunk();
+            let n = chunk.len().min(self.chunk_size - record.len());
+            record.extend_from_slice(&chunk[..n]);
+            self.bytes.advance(n);
         }
         if record.is_empty() {
             return None;
@@ -180,33 +161,13 @@ impl Run {
             Value::Bytes(record),
         )))
     }
+}
 
-    /// Makes `chunk` non-empty: true when it is, false at the end of the stream. After an error
-    /// or the end, the stream is not polled again.
-    async fn fill(&mut self) -> std::io::Result<bool> {
-        while self.chunk.is_empty() {
-            if self.finished {
-                return Ok(false);
-            }
-            match self.stream.next().await {
-                Some(Ok(chunk)) => self.chunk = chunk,
-                Some(Err(e)) => {
-                    self.finished = true;
-                    return Err(e);
-                }
-                None => {
-                    self.finished = true;
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
-    }
-
+impl Run {
     /// The unrecoverable error for a failed read, naming the record being read.
     fn read_failed(&self, source: std::io::Error) -> sluice_core::Error {
         let size = self.chunk_size as u64;
-        let index = self.offset / size;
+        let index = self.bytes.offset() / size;
         record_error(
             &self.key,
             index,
@@ -222,6 +183,7 @@ impl Run {
 mod tests {
     use super::*;
     use crate::test_util::{chunked, failing};
+    use ::bytes::Bytes;
     use futures::executor::block_on;
     use proptest::prelude::*;
 

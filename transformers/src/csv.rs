@@ -7,15 +7,17 @@
 //! type, or invalid UTF-8 is a recoverable record error: the next rows are still read. A row is
 //! held in memory alone, at most `transformer.max.record.size` bytes.
 
-use bytes::{Buf, Bytes};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
-use futures::stream::{self, StreamExt};
 use sluice_core::config::CsvSettings;
 use sluice_core::data::{logical, Schema, SchemaAndValue, SchemaBuilder, Struct, Value};
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
-use crate::{open_then, positive, record_error, Compression, Error, TransformerOptions};
+use crate::cursor::ChunkCursor;
+use crate::{
+    open_then, positive, record_error, record_stream, Compression, Error, ReadRecords,
+    TransformerOptions,
+};
 
 /// The type of a CSV column (`csv.column.types`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,10 +377,7 @@ impl CsvTransformer {
         let run = Run {
             rows: RowReader {
                 reader,
-                stream: bytes,
-                chunk: Bytes::new(),
-                offset: 0,
-                eof: false,
+                bytes: ChunkCursor::new(bytes),
                 finished: false,
                 output: vec![0; 1024],
                 ends: vec![0; 32],
@@ -392,20 +391,13 @@ impl CsvTransformer {
             skip,
             done: false,
         };
-        stream::unfold(run, |mut run| async move {
-            let item = run.next().await?;
-            Some((item, run))
-        })
-        .boxed()
+        record_stream(run)
     }
 }
 
 impl Transformer for CsvTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        let this = self.clone();
-        open_then(input, this.compression, move |key, bytes| {
-            this.records(key, bytes, skip)
-        })
+        open_then(self, input, self.compression, skip, Self::records)
     }
 
     fn name(&self) -> &'static str {
@@ -424,12 +416,9 @@ enum Row {
 /// Reads rows with `csv-core`, holding one row at most `limit` bytes long.
 struct RowReader {
     reader: csv_core::Reader,
-    stream: ByteStream,
-    chunk: Bytes,
-    /// Object offset of `chunk[0]`.
-    offset: u64,
-    /// The stream ended: csv-core is now fed empty input until it says `End`.
-    eof: bool,
+    /// The object's bytes. Once the stream has ended, csv-core is fed empty input until it says
+    /// `End`.
+    bytes: ChunkCursor,
     /// csv-core said `End` (or the stream failed).
     finished: bool,
     output: Vec<u8>,
@@ -443,33 +432,24 @@ impl RowReader {
         if self.finished {
             return None;
         }
-        let start = self.offset;
+        let start = self.bytes.offset();
         let (mut nout_total, mut nends_total) = (0usize, 0usize);
         let mut too_long = false;
         loop {
-            if self.chunk.is_empty() && !self.eof {
-                match self.stream.next().await {
-                    Some(Ok(c)) => {
-                        self.chunk = c;
-                        continue;
-                    }
-                    Some(Err(e)) => {
-                        self.finished = true;
-                        return Some(Err((start, e)));
-                    }
-                    None => self.eof = true,
-                }
+            // Empty (the end of the stream) once `fill` is false.
+            if let Err(e) = self.bytes.fill().await {
+                self.finished = true;
+                return Some(Err((start, e)));
             }
             let (res, nin, nout, nend) = self.reader.read_record(
-                &self.chunk,
+                self.bytes.chunk(),
                 &mut self.output[nout_total..],
                 &mut self.ends[nends_total..],
             );
-            self.chunk.advance(nin);
-            self.offset += nin as u64;
+            self.bytes.advance(nin);
             nout_total += nout;
             nends_total += nend;
-            let len = self.offset - start;
+            let len = self.bytes.offset() - start;
             if !too_long && len > self.limit as u64 {
                 too_long = true;
             }
@@ -544,7 +524,7 @@ struct Run {
     done: bool,
 }
 
-impl Run {
+impl ReadRecords for Run {
     async fn next(&mut self) -> Option<sluice_core::Result<SchemaAndValue>> {
         if self.done {
             return None;
@@ -594,7 +574,9 @@ impl Run {
             return Some(self.convert(index, row));
         }
     }
+}
 
+impl Run {
     /// Reads the header (or takes the configured names) and, when inferring, the sample rows.
     /// `Ok(false)` for an object without any row.
     async fn start(&mut self) -> sluice_core::Result<bool> {
@@ -812,6 +794,7 @@ mod tests {
     use super::*;
     use crate::test_util::{chunked, failing};
     use futures::executor::block_on;
+    use futures::StreamExt;
     use proptest::prelude::*;
 
     fn run_with(

@@ -8,14 +8,14 @@
 //! elements without keeping or parsing them. Several top-level values one after the other
 //! (`{..} {..}`) are read as consecutive records.
 
-use bytes::{Buf, Bytes};
-use futures::stream::{self, StreamExt};
 use sluice_core::data::SchemaAndValue;
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
+use crate::cursor::ChunkCursor;
 use crate::{
-    json_value, open_then, positive, record_error, Compression, Error, TransformerOptions,
+    json_value, open_then, positive, record_error, record_stream, Compression, Error, ReadRecords,
+    TransformerOptions,
 };
 
 /// Reads `json` objects; see the module documentation.
@@ -45,12 +45,7 @@ impl JsonTransformer {
     /// The records of the object `key` whose bytes are `bytes`, skipping the first `skip`.
     pub(crate) fn records(&self, key: String, bytes: ByteStream, skip: u64) -> RecordStream {
         let run = Run {
-            scanner: Scanner {
-                stream: bytes,
-                chunk: Bytes::new(),
-                offset: 0,
-                finished: false,
-            },
+            bytes: ChunkCursor::new(bytes),
             key,
             index: 0,
             skip,
@@ -60,20 +55,13 @@ impl JsonTransformer {
             split_array: self.split_array,
             done: false,
         };
-        stream::unfold(run, |mut run| async move {
-            let item = run.next().await?;
-            Some((item, run))
-        })
-        .boxed()
+        record_stream(run)
     }
 }
 
 impl Transformer for JsonTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        let this = self.clone();
-        open_then(input, this.compression, move |key, bytes| {
-            this.records(key, bytes, skip)
-        })
+        open_then(self, input, self.compression, skip, Self::records)
     }
 
     fn name(&self) -> &'static str {
@@ -92,15 +80,6 @@ enum State {
     ArrayNext,
 }
 
-/// Pulls bytes from the stream one chunk at a time.
-struct Scanner {
-    stream: ByteStream,
-    chunk: Bytes,
-    /// Object offset of `chunk[0]`.
-    offset: u64,
-    finished: bool,
-}
-
 /// What scanning one value found.
 enum Scanned {
     /// The value's bytes (or none when not kept) and its length.
@@ -109,150 +88,124 @@ enum Scanned {
     TooLong(u64),
 }
 
-impl Scanner {
-    /// Makes `chunk` non-empty: false at the end of the stream.
-    async fn fill(&mut self) -> std::io::Result<bool> {
-        while self.chunk.is_empty() {
-            if self.finished {
-                return Ok(false);
-            }
-            match self.stream.next().await {
-                Some(Ok(c)) => self.chunk = c,
-                Some(Err(e)) => {
-                    self.finished = true;
-                    return Err(e);
-                }
-                None => {
-                    self.finished = true;
-                    return Ok(false);
-                }
-            }
+/// Skips whitespace (and a UTF-8 byte order mark at the very start); the next byte, if any.
+async fn peek_token(bytes: &mut ChunkCursor) -> std::io::Result<Option<u8>> {
+    loop {
+        if !bytes.fill().await? {
+            return Ok(None);
         }
-        Ok(true)
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.chunk.advance(n);
-        self.offset += n as u64;
-    }
-
-    /// Skips whitespace (and a UTF-8 byte order mark at the very start); the next byte, if any.
-    async fn peek_token(&mut self) -> std::io::Result<Option<u8>> {
-        loop {
-            if !self.fill().await? {
-                return Ok(None);
+        if bytes.offset() == 0 && bytes.chunk().starts_with(b"\xef\xbb\xbf") {
+            bytes.advance(3);
+            continue;
+        }
+        let ws = bytes
+            .chunk()
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        match ws {
+            Some(i) => {
+                bytes.advance(i);
+                return Ok(Some(bytes.chunk()[0]));
             }
-            if self.offset == 0 && self.chunk.starts_with(b"\xef\xbb\xbf") {
-                self.advance(3);
+            None => bytes.advance(bytes.chunk().len()),
+        }
+    }
+}
+
+/// Scans the value starting at the current (non-whitespace) byte up to its end, keeping its
+/// bytes when `keep` and it is at most `limit` long. `Err(Some(message))` when the object
+/// ends inside the value.
+async fn scan_value(
+    bytes: &mut ChunkCursor,
+    keep: bool,
+    limit: usize,
+) -> Result<Scanned, ScanError> {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut keeping = keep;
+    let mut len: u64 = 0;
+    let mut depth: u32 = 0;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut started = false;
+    let mut scalar = false;
+    loop {
+        if !bytes.fill().await.map_err(ScanError::Io)? {
+            if in_string || depth > 0 {
+                return Err(ScanError::Malformed(format!(
+                    "the object ends inside a JSON value ({} bytes in): it is truncated",
+                    len
+                )));
+            }
+            break;
+        }
+        let mut end = None;
+        let chunk = bytes.chunk();
+        for (i, &b) in chunk.iter().enumerate() {
+            if !started {
+                started = true;
+                match b {
+                    b'{' | b'[' => depth = 1,
+                    b'"' => in_string = true,
+                    _ => scalar = true,
+                }
                 continue;
             }
-            let ws = self
-                .chunk
-                .iter()
-                .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-            match ws {
-                Some(i) => {
-                    self.advance(i);
-                    return Ok(Some(self.chunk[0]));
-                }
-                None => {
-                    let n = self.chunk.len();
-                    self.advance(n);
-                }
-            }
-        }
-    }
-
-    /// Scans the value starting at the current (non-whitespace) byte up to its end, keeping its
-    /// bytes when `keep` and it is at most `limit` long. `Err(Some(message))` when the object
-    /// ends inside the value.
-    async fn value(&mut self, keep: bool, limit: usize) -> Result<Scanned, ScanError> {
-        let mut buf: Vec<u8> = Vec::new();
-        let mut keeping = keep;
-        let mut len: u64 = 0;
-        let mut depth: u32 = 0;
-        let mut in_string = false;
-        let mut escaped = false;
-        let mut started = false;
-        let mut scalar = false;
-        loop {
-            if !self.fill().await.map_err(ScanError::Io)? {
-                if in_string || depth > 0 {
-                    return Err(ScanError::Malformed(format!(
-                        "the object ends inside a JSON value ({} bytes in): it is truncated",
-                        len
-                    )));
-                }
-                break;
-            }
-            let mut end = None;
-            for (i, &b) in self.chunk.iter().enumerate() {
-                if !started {
-                    started = true;
-                    match b {
-                        b'{' | b'[' => depth = 1,
-                        b'"' => in_string = true,
-                        _ => scalar = true,
-                    }
-                    continue;
-                }
-                if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                if scalar {
-                    if matches!(
-                        b,
-                        b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}' | b'[' | b'{' | b'"'
-                    ) {
-                        end = Some(i);
+            if in_string {
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                    if depth == 0 {
+                        end = Some(i + 1);
                         break;
                     }
-                    continue;
                 }
-                match b {
-                    b'"' => in_string = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = Some(i + 1);
-                            break;
-                        }
+                continue;
+            }
+            if scalar {
+                if matches!(
+                    b,
+                    b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}' | b'[' | b'{' | b'"'
+                ) {
+                    end = Some(i);
+                    break;
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i + 1);
+                        break;
                     }
-                    _ => {}
                 }
-            }
-            let n = end.unwrap_or(self.chunk.len());
-            len += n as u64;
-            if keeping {
-                if len > limit as u64 {
-                    keeping = false;
-                    buf = Vec::new();
-                } else {
-                    buf.extend_from_slice(&self.chunk[..n]);
-                }
-            }
-            self.advance(n);
-            if end.is_some() {
-                break;
+                _ => {}
             }
         }
-        if keep && !keeping {
-            return Ok(Scanned::TooLong(len));
+        let n = end.unwrap_or(chunk.len());
+        len += n as u64;
+        if keeping {
+            if len > limit as u64 {
+                keeping = false;
+                buf = Vec::new();
+            } else {
+                buf.extend_from_slice(&chunk[..n]);
+            }
         }
-        Ok(Scanned::Value(keep.then_some(buf)))
+        bytes.advance(n);
+        if end.is_some() {
+            break;
+        }
     }
+    if keep && !keeping {
+        return Ok(Scanned::TooLong(len));
+    }
+    Ok(Scanned::Value(keep.then_some(buf)))
 }
 
 enum ScanError {
@@ -262,7 +215,8 @@ enum ScanError {
 
 /// The reading of one object.
 struct Run {
-    scanner: Scanner,
+    /// The object's bytes.
+    bytes: ChunkCursor,
     key: String,
     /// Index of the next record.
     index: u64,
@@ -275,37 +229,37 @@ struct Run {
     done: bool,
 }
 
-impl Run {
+impl ReadRecords for Run {
     async fn next(&mut self) -> Option<sluice_core::Result<SchemaAndValue>> {
         if self.done {
             return None;
         }
         loop {
-            let token = match self.scanner.peek_token().await {
+            let token = match peek_token(&mut self.bytes).await {
                 Ok(t) => t,
                 Err(e) => {
-                    let offset = self.scanner.offset;
+                    let offset = self.bytes.offset();
                     return Some(Err(self.fail(offset, Error::Io { source: e })));
                 }
             };
-            let start = self.scanner.offset;
+            let start = self.bytes.offset();
             match (self.state, token) {
                 (State::TopLevel, None) => {
                     self.done = true;
                     return None;
                 }
                 (State::TopLevel, Some(b'[')) if self.split_array => {
-                    self.scanner.advance(1);
+                    self.bytes.advance(1);
                     self.state = State::ArrayStart;
                     continue;
                 }
                 (State::ArrayStart, Some(b']')) | (State::ArrayNext, Some(b']')) => {
-                    self.scanner.advance(1);
+                    self.bytes.advance(1);
                     self.state = State::TopLevel;
                     continue;
                 }
                 (State::ArrayNext, Some(b',')) => {
-                    self.scanner.advance(1);
+                    self.bytes.advance(1);
                     self.state = State::ArrayStart;
                     continue;
                 }
@@ -344,7 +298,7 @@ impl Run {
             let in_array = self.state == State::ArrayStart;
             let index = self.index;
             let keep = index >= self.skip;
-            let scanned = match self.scanner.value(keep, self.max_record_size).await {
+            let scanned = match scan_value(&mut self.bytes, keep, self.max_record_size).await {
                 Ok(s) => s,
                 Err(ScanError::Io(e)) => {
                     return Some(Err(self.fail(start, Error::Io { source: e })))
@@ -385,7 +339,9 @@ impl Run {
             });
         }
     }
+}
 
+impl Run {
     fn parse(&self, bytes: &[u8]) -> Result<SchemaAndValue, Error> {
         let text = std::str::from_utf8(bytes).map_err(|source| Error::InvalidUtf8 { source })?;
         let value: serde_json::Value =
@@ -409,6 +365,7 @@ mod tests {
     use super::*;
     use crate::test_util::{chunked, failing};
     use futures::executor::block_on;
+    use futures::StreamExt;
     use proptest::prelude::*;
     use sluice_core::data::Value;
 

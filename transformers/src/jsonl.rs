@@ -1,12 +1,14 @@
 //! The `jsonl` format: one JSON value per line.
 
-use futures::stream::{self, StreamExt};
 use sluice_core::data::SchemaAndValue;
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
 use crate::lines::{is_blank, LineKind, LineReader, ReadError};
-use crate::{json_value, open_then, record_error, Compression, Error, TransformerOptions};
+use crate::{
+    json_value, open_then, record_error, record_stream, Compression, Error, ReadRecords,
+    TransformerOptions,
+};
 
 /// Reads JSON Lines: one record per line (`\n`, a `\r` before it is dropped); blank lines are not
 /// records. Lines are read as they stream by, never the whole object.
@@ -42,20 +44,13 @@ impl JsonlTransformer {
             max_record_size: self.max_record_size,
             infer_schema: self.infer_schema,
         };
-        stream::unfold(run, |mut run| async move {
-            let item = run.next().await?;
-            Some((item, run))
-        })
-        .boxed()
+        record_stream(run)
     }
 }
 
 impl Transformer for JsonlTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        let this = self.clone();
-        open_then(input, this.compression, move |key, bytes| {
-            this.records(key, bytes, skip)
-        })
+        open_then(self, input, self.compression, skip, Self::records)
     }
 
     fn name(&self) -> &'static str {
@@ -74,7 +69,7 @@ struct Run {
     infer_schema: bool,
 }
 
-impl Run {
+impl ReadRecords for Run {
     async fn next(&mut self) -> Option<sluice_core::Result<SchemaAndValue>> {
         // Resume: count the first `skip` records without parsing (or even keeping) them.
         while self.index < self.skip {
@@ -115,7 +110,9 @@ impl Run {
             }
         }
     }
+}
 
+impl Run {
     fn parse(&self, line: &[u8]) -> Result<SchemaAndValue, Error> {
         let text = std::str::from_utf8(line).map_err(|source| Error::InvalidUtf8 { source })?;
         let value: serde_json::Value =
@@ -145,6 +142,7 @@ mod tests {
     use super::*;
     use crate::test_util::{chunked, failing};
     use futures::executor::block_on;
+    use futures::StreamExt;
     use proptest::prelude::*;
     use sluice_core::data::{Schema, SchemaBuilder, Struct, Value};
 

@@ -29,10 +29,12 @@
 //! See `docs/formats.md` for each format's options, schema mapping and limits.
 #![warn(missing_docs)]
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use sluice_core::config::ConnectorConfig;
+use sluice_core::data::SchemaAndValue;
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
@@ -40,6 +42,7 @@ mod avro;
 mod bytes;
 mod compression;
 mod csv;
+mod cursor;
 mod error;
 mod json;
 mod json_value;
@@ -210,12 +213,21 @@ fn positive(key: &'static str, size: usize, what: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Opens `input`'s byte stream and decompresses it, then yields the records `records(key, stream)`
-/// makes of it. A failure to open the object is yielded as is (a store error) and ends the stream.
-fn open_then<F>(input: ObjectInput, compression: Compression, records: F) -> RecordStream
+/// [`Transformer::transform`] for the formats read from the object's byte stream: opens
+/// `input`'s byte stream and decompresses it, then yields the records
+/// `records(format, key, stream, skip)` makes of it. A failure to open the object is yielded as
+/// is (a store error) and ends the stream.
+fn open_then<T>(
+    format: &T,
+    input: ObjectInput,
+    compression: Compression,
+    skip: u64,
+    records: fn(&T, String, ByteStream, u64) -> RecordStream,
+) -> RecordStream
 where
-    F: FnOnce(String, ByteStream) -> RecordStream + Send + 'static,
+    T: Clone + Send + 'static,
 {
+    let format = format.clone();
     stream::once(async move {
         let opened = input.stream().await;
         match opened {
@@ -228,12 +240,27 @@ where
                     other => other,
                 };
                 let bytes = compression::decompress(&key, compression, bytes).await;
-                records(key, bytes)
+                records(&format, key, bytes, skip)
             }
             Err(e) => stream::once(async move { Err(e) }).boxed(),
         }
     })
     .flatten()
+    .boxed()
+}
+
+/// The reading of one object, record by record.
+trait ReadRecords: Send + 'static {
+    /// The next record; `None` once the object is done.
+    fn next(&mut self) -> impl Future<Output = Option<sluice_core::Result<SchemaAndValue>>> + Send;
+}
+
+/// The records `run` reads, as a stream.
+fn record_stream<R: ReadRecords>(run: R) -> RecordStream {
+    stream::unfold(run, |mut run| async move {
+        let item = run.next().await?;
+        Some((item, run))
+    })
     .boxed()
 }
 

@@ -8,9 +8,10 @@
 
 use std::io;
 
-use bytes::{Buf, Bytes};
-use futures::StreamExt;
+use bytes::Bytes;
 use sluice_core::object::ByteStream;
+
+use crate::cursor::ChunkCursor;
 
 /// One line of the object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,16 +58,11 @@ enum Read {
 
 /// Cuts a [`ByteStream`] into lines; see the module documentation.
 pub(crate) struct LineReader {
-    stream: ByteStream,
-    /// The unread rest of the current chunk.
-    chunk: Bytes,
+    /// The object's bytes.
+    bytes: ChunkCursor,
     /// The start of a line spanning chunks; at most `max_line + 1` bytes.
     pending: Vec<u8>,
-    /// Object offset of `chunk[0]`, i.e. of the next unread byte.
-    offset: u64,
     max_line: usize,
-    /// The stream ended or failed: it is not polled again.
-    finished: bool,
     /// The largest capacity `pending` ever had.
     #[cfg(test)]
     peak_capacity: usize,
@@ -76,12 +72,9 @@ impl LineReader {
     /// Lines of `stream`, each at most `max_line` bytes long (without terminator).
     pub(crate) fn new(stream: ByteStream, max_line: usize) -> Self {
         LineReader {
-            stream,
-            chunk: Bytes::new(),
+            bytes: ChunkCursor::new(stream),
             pending: Vec::new(),
-            offset: 0,
             max_line,
-            finished: false,
             #[cfg(test)]
             peak_capacity: 0,
         }
@@ -97,7 +90,7 @@ impl LineReader {
     /// The next line; `None` at the end of the stream or after an error. A final line without a
     /// trailing `\n` is a line; an empty stream has none.
     pub(crate) async fn next_line(&mut self) -> Option<Result<Line, ReadError>> {
-        let start = self.offset;
+        let start = self.bytes.offset();
         let kind = match self.read_line(true).await? {
             Ok(Read::Kept(data)) => {
                 let data = strip_cr(data);
@@ -130,7 +123,7 @@ impl LineReader {
     /// is returned unless it grows beyond the limit; otherwise (or once beyond the limit) it is
     /// discarded, only its length and blankness being tracked.
     async fn read_line(&mut self, keep: bool) -> Option<Result<Read, ReadError>> {
-        let start = self.offset;
+        let start = self.bytes.offset();
         // Room for the longest accepted line plus the `\r` of a `\r\n`.
         let limit = self.max_line.saturating_add(1);
         let mut len: u64 = 0;
@@ -138,40 +131,31 @@ impl LineReader {
         let mut blank = true;
         let mut last_cr = false;
         loop {
-            if self.chunk.is_empty() {
-                if self.finished {
-                    // Only reached on entry: within a line, the end of the stream breaks below.
-                    return None;
+            match self.bytes.fill().await {
+                Ok(true) => {}
+                // At the end of the stream (already reached on entry, or within a line: a line
+                // has at least one byte or a `\n`, so `len == 0` means none was started).
+                Ok(false) => {
+                    if len == 0 {
+                        return None;
+                    }
+                    break;
                 }
-                match self.stream.next().await {
-                    Some(Ok(chunk)) => {
-                        self.chunk = chunk;
-                        continue;
-                    }
-                    Some(Err(source)) => {
-                        self.finished = true;
-                        self.pending = Vec::new();
-                        return Some(Err(ReadError { start, source }));
-                    }
-                    None => {
-                        self.finished = true;
-                        if len == 0 {
-                            return None;
-                        }
-                        break;
-                    }
+                Err(source) => {
+                    self.pending = Vec::new();
+                    return Some(Err(ReadError { start, source }));
                 }
             }
 
-            let (piece_len, newline) = match memchr::memchr(b'\n', &self.chunk) {
+            let chunk = self.bytes.chunk();
+            let (piece_len, newline) = match memchr::memchr(b'\n', chunk) {
                 Some(i) => (i, true),
-                None => (self.chunk.len(), false),
+                None => (chunk.len(), false),
             };
-            let piece = self.chunk.split_to(piece_len);
+            let piece = self.bytes.split_to(piece_len);
             if newline {
-                self.chunk.advance(1);
+                self.bytes.advance(1);
             }
-            self.offset += piece_len as u64 + u64::from(newline);
             len += piece_len as u64;
             if let Some(&last) = piece.last() {
                 last_cr = last == b'\r';
@@ -242,7 +226,7 @@ mod tests {
     use super::*;
     use crate::test_util::{chunked, failing};
     use futures::executor::block_on;
-    use futures::stream;
+    use futures::stream::{self, StreamExt};
     use proptest::prelude::*;
 
     fn all_lines(mut reader: LineReader) -> Vec<Result<Line, (u64, String)>> {

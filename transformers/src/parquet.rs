@@ -37,7 +37,7 @@ use sluice_core::object::ObjectInput;
 use sluice_core::transformer::{RecordStream, Transformer};
 
 use crate::avro::minimal_twos_complement;
-use crate::{record_error_at, Error, TransformerOptions};
+use crate::{record_error_at, record_stream, Error, ReadRecords, TransformerOptions};
 
 /// Rows decoded at a time.
 const BATCH_SIZE: usize = 1024;
@@ -197,14 +197,10 @@ async fn records(input: ObjectInput, skip: u64, batch_size: usize) -> RecordStre
         skip,
         batch_size,
     };
-    stream::unfold(run, |mut run| async move {
-        let item = run.next().await?;
-        Some((item, run))
-    })
-    .boxed()
+    record_stream(run)
 }
 
-impl Run {
+impl ReadRecords for Run {
     async fn next(&mut self) -> Option<sluice_core::Result<SchemaAndValue>> {
         loop {
             if let Some((index, row)) = self.rows.next() {
@@ -275,7 +271,9 @@ impl Run {
             }
         }
     }
+}
 
+impl Run {
     /// The current row group cannot be read further: one recoverable error standing for its
     /// remaining rows (index of its last row), then the next row group.
     fn group_failed(&mut self, source: Error) -> Option<sluice_core::Error> {

@@ -2,16 +2,18 @@
 //! per line, per line matching a regex, per text between a start and an end tag, or per group of
 //! lines between a start and an end line. Each record is a required Connect `string`.
 
-use bytes::{Buf, Bytes};
-use futures::stream::{self, StreamExt};
 use regex::Regex;
 use sluice_core::config::TextSettings;
 use sluice_core::data::{Schema, SchemaAndValue, Value};
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
+use crate::cursor::ChunkCursor;
 use crate::lines::{LineKind, LineReader, ReadError};
-use crate::{open_then, positive, record_error, Compression, Error, TransformerOptions};
+use crate::{
+    open_then, positive, record_error, record_stream, Compression, Error, ReadRecords,
+    TransformerOptions,
+};
 
 /// How a `text` object is cut into records (`read.text.mode` and its keys).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -175,12 +177,7 @@ impl TextTransformer {
     /// The records of the object `key` whose bytes are `bytes`, skipping the first `skip`.
     pub(crate) fn records(&self, key: String, bytes: ByteStream, skip: u64) -> RecordStream {
         let source = match &self.mode {
-            Mode::Tags { .. } => Source::Tags(TagReader {
-                stream: bytes,
-                chunk: Bytes::new(),
-                offset: 0,
-                finished: false,
-            }),
+            Mode::Tags { .. } => Source::Tags(ChunkCursor::new(bytes)),
             _ => Source::Lines(LineReader::new(bytes, self.max_record_size)),
         };
         let run = Run {
@@ -193,20 +190,13 @@ impl TextTransformer {
             skip,
             done: false,
         };
-        stream::unfold(run, |mut run| async move {
-            let item = run.next().await?;
-            Some((item, run))
-        })
-        .boxed()
+        record_stream(run)
     }
 }
 
 impl Transformer for TextTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        let this = self.clone();
-        open_then(input, this.compression, move |key, bytes| {
-            this.records(key, bytes, skip)
-        })
+        open_then(self, input, self.compression, skip, Self::records)
     }
 
     fn name(&self) -> &'static str {
@@ -216,7 +206,7 @@ impl Transformer for TextTransformer {
 
 enum Source {
     Lines(LineReader),
-    Tags(TagReader),
+    Tags(ChunkCursor),
 }
 
 /// One record found, before it is checked and converted.
@@ -238,7 +228,7 @@ struct Run {
     done: bool,
 }
 
-impl Run {
+impl ReadRecords for Run {
     async fn next(&mut self) -> Option<sluice_core::Result<SchemaAndValue>> {
         loop {
             if self.done {
@@ -295,13 +285,15 @@ impl Run {
             });
         }
     }
+}
 
+impl Run {
     /// The next record, `None` at the end, an unrecoverable error with its offset.
     async fn find(&mut self) -> Option<Result<Found, (u64, Error)>> {
         let limit = self.max_record_size;
         match (&mut self.source, &self.mode) {
-            (Source::Tags(reader), Mode::Tags { start, end }) => {
-                reader.next(start, end, limit).await
+            (Source::Tags(bytes), Mode::Tags { start, end }) => {
+                next_tagged(bytes, start, end, limit).await
             }
             (Source::Lines(reader), Mode::Line) => match reader.next_line().await? {
                 Ok(line) => Some(Ok(line_found(line.start, line.kind))),
@@ -407,118 +399,66 @@ fn read_failed(e: ReadError) -> (u64, Error) {
     (e.start, Error::Io { source: e.source })
 }
 
-/// Finds text between a start and an end tag in a byte stream, holding at most the limit plus a
-/// tag's length.
-struct TagReader {
-    stream: ByteStream,
-    chunk: Bytes,
-    /// Object offset of `chunk[0]`.
-    offset: u64,
-    finished: bool,
-}
-
-impl TagReader {
-    async fn fill(&mut self) -> std::io::Result<bool> {
-        while self.chunk.is_empty() {
-            if self.finished {
-                return Ok(false);
+/// The next text from a start to an end tag in `bytes`, holding at most the limit plus a tag's
+/// length.
+async fn next_tagged(
+    bytes: &mut ChunkCursor,
+    start: &[u8],
+    end: &[u8],
+    limit: usize,
+) -> Option<Result<Found, (u64, Error)>> {
+    // Find the start tag.
+    match bytes.skip_past(start).await {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(e) => return Some(Err((bytes.offset(), Error::Io { source: e }))),
+    }
+    let record_start = bytes.offset() - start.len() as u64;
+    // Collect up to the end tag.
+    let mut buf: Option<Vec<u8>> = Some(start.to_vec());
+    let mut tail: Vec<u8> = Vec::new();
+    let mut len = start.len() as u64;
+    loop {
+        match bytes.fill().await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Some(Err((
+                    record_start,
+                    Error::Malformed {
+                        format: "text",
+                        message: "the object ends before the end tag of this record".into(),
+                    },
+                )))
             }
-            match self.stream.next().await {
-                Some(Ok(c)) => self.chunk = c,
-                Some(Err(e)) => {
-                    self.finished = true;
-                    return Err(e);
-                }
-                None => {
-                    self.finished = true;
-                    return Ok(false);
-                }
+            Err(e) => return Some(Err((record_start, Error::Io { source: e }))),
+        }
+        // Search the last bytes of what came before plus this chunk.
+        let chunk = bytes.chunk();
+        let kept = tail.len();
+        tail.extend_from_slice(chunk);
+        let found = memchr::memmem::find(&tail, end);
+        let n = match found {
+            Some(i) => i + end.len() - kept,
+            None => chunk.len(),
+        };
+        len += n as u64;
+        if let Some(b) = buf.as_mut() {
+            if len <= limit as u64 {
+                b.extend_from_slice(&chunk[..n]);
+            } else {
+                buf = None;
             }
         }
-        Ok(true)
-    }
-
-    fn advance(&mut self, n: usize) {
-        self.chunk.advance(n);
-        self.offset += n as u64;
-    }
-
-    async fn next(
-        &mut self,
-        start: &[u8],
-        end: &[u8],
-        limit: usize,
-    ) -> Option<Result<Found, (u64, Error)>> {
-        // Find the start tag; `window` holds the last bytes seen that may begin it.
-        let mut window: Vec<u8> = Vec::new();
-        let record_start;
-        loop {
-            match self.fill().await {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(e) => return Some(Err((self.offset, Error::Io { source: e }))),
-            }
-            let kept = window.len();
-            window.extend_from_slice(&self.chunk);
-            if let Some(i) = memchr::memmem::find(&window, start) {
-                // The tag ends `i + start.len() - kept` bytes into this chunk.
-                let consumed = i + start.len() - kept;
-                record_start = self.offset + consumed as u64 - start.len() as u64;
-                self.advance(consumed);
-                break;
-            }
-            let n = self.chunk.len();
-            self.advance(n);
-            let keep = start.len() - 1;
-            if window.len() > keep {
-                window.drain(..window.len() - keep);
-            }
+        bytes.advance(n);
+        if found.is_some() {
+            return Some(Ok(match buf {
+                Some(b) => Found::Data(record_start, b),
+                None => Found::TooLong(record_start, len),
+            }));
         }
-        // Collect up to the end tag.
-        let mut buf: Option<Vec<u8>> = Some(start.to_vec());
-        let mut tail: Vec<u8> = Vec::new();
-        let mut len = start.len() as u64;
-        loop {
-            match self.fill().await {
-                Ok(true) => {}
-                Ok(false) => {
-                    return Some(Err((
-                        record_start,
-                        Error::Malformed {
-                            format: "text",
-                            message: "the object ends before the end tag of this record".into(),
-                        },
-                    )))
-                }
-                Err(e) => return Some(Err((record_start, Error::Io { source: e }))),
-            }
-            // Search the last bytes of what came before plus this chunk.
-            let kept = tail.len();
-            tail.extend_from_slice(&self.chunk);
-            let found = memchr::memmem::find(&tail, end);
-            let n = match found {
-                Some(i) => i + end.len() - kept,
-                None => self.chunk.len(),
-            };
-            len += n as u64;
-            if let Some(b) = buf.as_mut() {
-                if len <= limit as u64 {
-                    b.extend_from_slice(&self.chunk[..n]);
-                } else {
-                    buf = None;
-                }
-            }
-            self.advance(n);
-            if found.is_some() {
-                return Some(Ok(match buf {
-                    Some(b) => Found::Data(record_start, b),
-                    None => Found::TooLong(record_start, len),
-                }));
-            }
-            let keep = end.len() - 1;
-            if tail.len() > keep {
-                tail.drain(..tail.len() - keep);
-            }
+        let keep = end.len() - 1;
+        if tail.len() > keep {
+            tail.drain(..tail.len() - keep);
         }
     }
 }
@@ -528,6 +468,7 @@ mod tests {
     use super::*;
     use crate::test_util::chunked;
     use futures::executor::block_on;
+    use futures::StreamExt;
     use proptest::prelude::*;
 
     type Item = Result<String, (u64, Option<u64>, bool, String)>;
