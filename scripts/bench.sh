@@ -4,8 +4,9 @@
 # .test-servers/bench-venv), generates the data once under target/bench-data/, runs every case
 # several times and rewrites docs/BENCHMARKS.md.
 #
-#   scripts/bench.sh                  # the full run (about 1.5 h on 2 cores; needs ~4 GB disk)
-#   scripts/bench.sh --quick          # small data, one run each: checks the harness (~10 min)
+#   scripts/bench.sh                  # the full run: about 2 h on 2 cores; ~7 GB under target/bench-data
+#                                     # (plus ~3 GB of moto's temporary files); run it on a quiet machine
+#   scripts/bench.sh --quick          # small data, one run each: checks the harness (~5 min)
 #   scripts/bench.sh --only jsonl     # the cases whose name contains "jsonl"
 #   scripts/bench.sh --list           # the case list
 #

@@ -1021,10 +1021,19 @@ impl Bench {
                 );
                 let run = self.run_contender(case, ds, c, dir, cfile, &label, check, &samples)?;
                 eprintln!(
-                    "    {:.2} s, {:.2} CPU s, {:.0} MB RSS{}{}",
+                    "    {:.2} s, {:.2} CPU s, {:.0} MB RSS{}{}{}",
                     run.wall,
                     run.cpu,
                     run.rss as f64 / 1e6,
+                    if run.curve.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (RSS curve: {} samples, last {:.0} MB)",
+                            run.curve.len(),
+                            run.curve.last().map_or(0.0, |x| x.1 as f64 / 1e6)
+                        )
+                    },
                     run.counted
                         .map(|(n, d)| format!(", counted {n} ({d} distinct)"))
                         .unwrap_or_default(),
