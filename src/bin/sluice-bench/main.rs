@@ -1443,7 +1443,9 @@ impl Bench {
             };
             // Let the consumer join before the clock starts.
             std::thread::sleep(Duration::from_millis(500));
-            let mark = self.moto.as_ref().map(|m| m.log_mark());
+            let mark = (case.backend == Backend::S3)
+                .then(|| self.moto.as_ref().map(|m| m.log_mark()))
+                .flatten();
             let mut cmd = Command::new(&self.sluice);
             cmd.arg("backfill")
                 .arg(&wfile)
@@ -1566,7 +1568,9 @@ impl Bench {
         let offsets = rdir.join("offsets.jsonl");
         let wfile = rdir.join("worker.properties");
         std::fs::write(&wfile, self.worker(case, &broker.bootstrap(), &offsets))?;
-        let mark = self.moto.as_ref().map(|m| m.log_mark());
+        let mark = (case.backend == Backend::S3)
+            .then(|| self.moto.as_ref().map(|m| m.log_mark()))
+            .flatten();
         let mut cmd = Command::new(&self.sluice);
         cmd.arg("run")
             .arg(&wfile)
