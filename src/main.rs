@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sluice::runtime::{self, error_chain, ConnectorSummary, Mode};
 use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
 use sluice_core::metrics::Metrics;

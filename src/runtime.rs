@@ -124,7 +124,8 @@ pub async fn check_kafka(producer: &FutureProducer, bootstrap: &str) -> Result<(
     })
 }
 
-/// Runs one connector: `tasks.max` tasks over one producer and the shared offset store.
+/// Runs one connector: `tasks.max` tasks, each with its own producer, over the shared offset
+/// store.
 pub async fn run_connector(
     worker: &WorkerConfig,
     config: &ConnectorConfig,
@@ -227,7 +228,17 @@ pub async fn run_connector(
                     }),
                 )
             }
-            None => (producer.clone(), None),
+            // Like Kafka Connect, one producer per task: a single librdkafka producer tops out
+            // well below what two tasks can read and convert.
+            None if task_id == 0 => (producer.clone(), None),
+            None => (
+                sluice_core::kafka::create_producer(&sluice_core::kafka::producer_config(
+                    &worker.bootstrap_servers,
+                    &worker.producer,
+                    &config.producer_overrides,
+                ))?,
+                None,
+            ),
         };
         let driver = DriverConfig {
             task_name,

@@ -13,6 +13,9 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("acks", "all"),
     ("partitioner", "murmur2_random"),
     ("linger.ms", "5"),
+    // At most 64 MiB queued per producer (librdkafka's default is 1 GiB): bounds memory with
+    // large records and what a crash can leave unacknowledged.
+    ("queue.buffering.max.kbytes", "65536"),
     ("client.id", "sluice"),
 ];
 

@@ -50,12 +50,17 @@ impl Default for JsonConverterConfig {
 #[derive(Debug, Clone, Default)]
 pub struct JsonConverter {
     config: JsonConverterConfig,
+    /// Size of the last output, to allocate the next one once (records of a stream are alike).
+    last_len: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl JsonConverter {
     /// A converter with `config`.
     pub fn new(config: JsonConverterConfig) -> Self {
-        JsonConverter { config }
+        JsonConverter {
+            config,
+            last_len: Default::default(),
+        }
     }
 
     /// The converter's settings.
@@ -292,8 +297,11 @@ impl Converter for JsonConverter {
         } else {
             payload
         };
-        let mut out = Vec::with_capacity(64);
+        let hint = self.last_len.load(std::sync::atomic::Ordering::Relaxed);
+        let mut out = Vec::with_capacity(hint + hint / 8 + 64);
         json.write(&mut out);
+        self.last_len
+            .store(out.len(), std::sync::atomic::Ordering::Relaxed);
         Ok(Some(out))
     }
 }
