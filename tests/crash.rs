@@ -194,6 +194,20 @@ impl Collector {
     fn distinct(&self) -> usize {
         self.seen.len()
     }
+
+    /// Pumps until `total` distinct records arrived; fails after `limit`, saying who (`what`)
+    /// did not deliver everything.
+    fn wait_for(&mut self, total: usize, limit: Duration, what: &str) {
+        let deadline = Instant::now() + limit;
+        while self.distinct() < total {
+            assert!(
+                Instant::now() < deadline,
+                "{what} did not deliver everything: {} of {total}",
+                self.distinct()
+            );
+            self.pump(Duration::from_millis(500));
+        }
+    }
 }
 
 /// kill -9 `kills` times at random moments, then let a last run finish; every record must be
@@ -231,15 +245,11 @@ fn kill_nine_case(
         progress.push(collector.distinct());
     }
     let mut child = h.spawn();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while collector.distinct() < total {
-        assert!(
-            Instant::now() < deadline,
-            "after {kills} kills the final run did not deliver everything: {} of {total}",
-            collector.distinct()
-        );
-        collector.pump(Duration::from_millis(500));
-    }
+    collector.wait_for(
+        total,
+        Duration::from_secs(300),
+        &format!("after {kills} kills the final run"),
+    );
     // Let anything still in flight arrive, then stop cleanly.
     collector.pump(Duration::from_secs(2));
     let status = child.terminate();
@@ -324,15 +334,7 @@ fn a_broker_outage_mid_run_loses_nothing() {
     let at_outage = collector.distinct();
     std::thread::sleep(outage);
     cluster.broker_up(1).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while collector.distinct() < total {
-        assert!(
-            Instant::now() < deadline,
-            "not everything arrived after the outage: {} of {total}",
-            collector.distinct()
-        );
-        collector.pump(Duration::from_millis(500));
-    }
+    collector.wait_for(total, Duration::from_secs(180), "after the outage the run");
     collector.pump(Duration::from_secs(1));
     let status = child.terminate();
     assert!(status.success(), "{status:?}");
