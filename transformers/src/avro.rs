@@ -435,37 +435,21 @@ impl Run {
             }
             return Ok(());
         }
-        if first + count <= self.skip {
-            // Resume: the whole block was delivered before; neither decompressed nor decoded.
+        // Resume: a block delivered before is skipped, neither decompressed nor decoded.
+        let data = if first + count <= self.skip {
             self.reader
                 .skip(size as u64)
                 .await
                 .map_err(|e| fail(start, e, "a block"))?;
-            let marker = self
-                .reader
-                .exact(16)
-                .await
-                .map_err(|e| fail(start, e, "a block's sync marker"))?;
-            if marker != sync {
-                // As when reading it: the next sync marker is looked for.
-                return self
-                    .resync(
-                        start,
-                        first,
-                        &sync,
-                        count.max(1),
-                        "the block does not end with the file's sync marker: it is corrupt",
-                    )
-                    .await;
-            }
-            self.index += count;
-            return Ok(());
-        }
-        let mut data = self
-            .reader
-            .exact(size as usize)
-            .await
-            .map_err(|e| fail(start, e, "a block"))?;
+            None
+        } else {
+            Some(
+                self.reader
+                    .exact(size as usize)
+                    .await
+                    .map_err(|e| fail(start, e, "a block"))?,
+            )
+        };
         let marker = self
             .reader
             .exact(16)
@@ -484,6 +468,9 @@ impl Run {
                 .await;
         }
         self.index += count;
+        let Some(mut data) = data else {
+            return Ok(());
+        };
         let last = (first + count).saturating_sub(1);
         if count == 0 {
             return Ok(());
