@@ -270,8 +270,44 @@ struct Prepared {
     value: Option<Vec<u8>>,
     headers: Option<OwnedHeaders>,
     timestamp: Option<i64>,
-    bucket: String,
-    object: String,
+    names: Names,
+}
+
+/// Bucket, object and topic of a record, shared by every record of the same object (they only
+/// serve error messages, so they must cost nothing per record).
+#[derive(Clone)]
+struct Names {
+    bucket: Arc<str>,
+    object: Arc<str>,
+    topic: Arc<str>,
+}
+
+impl Names {
+    /// The names of `r`, reusing `last` when they are the same.
+    fn of(r: &SourceRecord, last: &mut Option<Names>) -> Names {
+        let (bucket, object) = match (
+            header_str(r, crate::source::HEADER_BUCKET),
+            header_str(r, crate::source::HEADER_OBJECT),
+        ) {
+            (Some(b), Some(o)) => (String::from_utf8_lossy(b), String::from_utf8_lossy(o)),
+            _ => {
+                let (b, o) = partition_object(&r.source_partition);
+                (b.into(), o.into())
+            }
+        };
+        if let Some(l) = last {
+            if *l.bucket == *bucket && *l.object == *object && *l.topic == *r.topic {
+                return l.clone();
+            }
+        }
+        let names = Names {
+            bucket: bucket.into(),
+            object: object.into(),
+            topic: r.topic.as_str().into(),
+        };
+        *last = Some(names.clone());
+        names
+    }
 }
 
 enum Item {
@@ -317,6 +353,7 @@ fn partition_object(partition: &OffsetMap) -> (String, String) {
 fn convert(
     cfg: &DriverConfig,
     r: SourceRecord,
+    last: &mut Option<Names>,
 ) -> std::result::Result<Prepared, Box<(SourceRecord, Stage, Error)>> {
     let key = match cfg.key_converter.from_connect_data(&r.topic, &r.key) {
         Ok(k) => k,
@@ -350,16 +387,7 @@ fn convert(
                 })
             })
     });
-    let (bucket, object) = match (
-        header_str(&r, crate::source::HEADER_BUCKET),
-        header_str(&r, crate::source::HEADER_OBJECT),
-    ) {
-        (Some(b), Some(o)) => (
-            String::from_utf8_lossy(b).into_owned(),
-            String::from_utf8_lossy(o).into_owned(),
-        ),
-        _ => partition_object(&r.source_partition),
-    };
+    let names = Names::of(&r, last);
     Ok(Prepared {
         partition: r.source_partition,
         offset: r.source_offset,
@@ -369,8 +397,7 @@ fn convert(
         value,
         headers,
         timestamp: r.timestamp,
-        bucket,
-        object,
+        names,
     })
 }
 
@@ -383,6 +410,7 @@ async fn read_loop<S: SourceTask>(
 ) -> bool {
     let mut backoff = IdleBackoff::default();
     let mut done = false;
+    let mut names = None;
     loop {
         if *stop.borrow() {
             break;
@@ -390,7 +418,7 @@ async fn read_loop<S: SourceTask>(
         let item = match source.poll().await {
             Ok(Poll::Record(r)) => {
                 backoff.reset();
-                match convert(&cfg, r) {
+                match convert(&cfg, r, &mut names) {
                     Ok(p) => Ok(Item::Record(p)),
                     Err(failed) => {
                         let (r, stage, err) = *failed;
@@ -464,10 +492,30 @@ async fn read_loop<S: SourceTask>(
 /// What an in-flight delivery is about, for acks, errors and the dead letter queue.
 struct Context {
     id: SubmittedId,
-    what: String,
-    /// For a record whose rejection by Kafka may be tolerated: its place in the object.
-    failure_site: Option<(String, String, Option<u64>)>,
+    about: About,
     dead_letter: bool,
+}
+
+/// What a delivery carries, described only when it fails.
+enum About {
+    /// A record of an object (its rejection by Kafka may be tolerated).
+    Record { names: Names, index: Option<u64> },
+    /// Anything else (dead letter records, offsets), already described.
+    Other(String),
+}
+
+impl About {
+    fn what(&self) -> String {
+        match self {
+            About::Record { names, index } => format!(
+                "object {:?} record {} to topic {:?}",
+                names.object,
+                index.map_or("?".into(), |i| i.to_string()),
+                names.topic
+            ),
+            About::Other(what) => what.clone(),
+        }
+    }
 }
 
 type InFlight = std::pin::Pin<
@@ -578,8 +626,7 @@ impl Producing<'_> {
                 .payload(value.as_bytes());
             let ctx = Context {
                 id: self.submitted.submit(p.clone(), o.clone()),
-                what: format!("offsets to {:?}", eo.offsets.topic()),
-                failure_site: None,
+                about: About::Other(format!("offsets to {:?}", eo.offsets.topic())),
                 dead_letter: true,
             };
             self.send(record, ctx).await;
@@ -674,19 +721,21 @@ impl Producing<'_> {
                         && self.cfg.exactly_once.is_none()
                         && !ctx.dead_letter
                         && record_specific(&e)
-                        && ctx.failure_site.is_some() =>
+                        && matches!(ctx.about, About::Record { .. }) =>
                 {
-                    let (bucket, object, index) = ctx.failure_site.clone().expect("checked");
+                    let About::Record { names, index } = &ctx.about else {
+                        unreachable!("checked by the guard")
+                    };
                     let mut failure = Failure::new(
                         Stage::KafkaProduce,
-                        &bucket,
-                        &object,
+                        &names.bucket,
+                        &names.object,
                         Error::Kafka {
-                            context: format!("delivering {}", ctx.what),
+                            context: format!("delivering {}", ctx.about.what()),
                             source: e,
                         },
                     );
-                    failure.record_index = index;
+                    failure.record_index = *index;
                     self.failed(ctx.id, failure).await;
                 }
                 Err(e) => {
@@ -703,7 +752,7 @@ impl Producing<'_> {
                             } else {
                                 ""
                             },
-                            ctx.what
+                            ctx.about.what()
                         ),
                         source: e,
                     });
@@ -777,8 +826,7 @@ impl Producing<'_> {
         }
         let ctx = Context {
             id,
-            what,
-            failure_site: None,
+            about: About::Other(what),
             dead_letter: true,
         };
         self.send(record, ctx).await;
@@ -906,12 +954,6 @@ pub async fn run_task<S: SourceTask>(
                 }
                 Some(Ok(Item::Record(r))) => {
                     let index = record_index(&r.offset);
-                    let what = format!(
-                        "object {:?} record {} to topic {:?}",
-                        r.object,
-                        index.map_or("?".into(), |i| i.to_string()),
-                        r.topic
-                    );
                     let id = p.submit(r.partition, r.offset);
                     let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic);
                     if let Some(k) = &r.key { record = record.key(k.as_slice()); }
@@ -931,8 +973,7 @@ pub async fn run_task<S: SourceTask>(
                     if let Some(h) = headers { record = record.headers(h); }
                     let ctx = Context {
                         id,
-                        what,
-                        failure_site: Some((r.bucket, r.object, index)),
+                        about: About::Record { names: r.names, index },
                         dead_letter: false,
                     };
                     p.send(record, ctx).await;
