@@ -38,6 +38,11 @@ struct PartitionQueue {
     queue: VecDeque<Slot>,
     /// In `SubmittedRecords::ready` (its front is acknowledged).
     ready: bool,
+    /// The offset of the last record of the acknowledged prefix already taken off `queue`
+    /// (taken off at once, so memory follows the records in flight, not those since the last
+    /// commit), and how many records that prefix had.
+    settled: Option<OffsetMap>,
+    settled_count: usize,
 }
 
 /// Records submitted to Kafka and not yet committed, per source partition. Submit and ack are
@@ -104,6 +109,8 @@ impl SubmittedRecords {
                                 base_seq: 0,
                                 queue: VecDeque::new(),
                                 ready: false,
+                                settled: None,
+                                settled_count: 0,
                             },
                         );
                         id
@@ -145,9 +152,16 @@ impl SubmittedRecords {
             return;
         };
         slot.acked = true;
-        if index == 0 && !q.ready {
-            q.ready = true;
-            self.ready.push(id.partition);
+        if index == 0 {
+            while q.queue.front().is_some_and(|s| s.acked) {
+                q.settled = q.queue.pop_front().map(|s| s.offset);
+                q.base_seq += 1;
+                q.settled_count += 1;
+            }
+            if !q.ready {
+                q.ready = true;
+                self.ready.push(id.partition);
+            }
         }
     }
 
@@ -161,13 +175,10 @@ impl SubmittedRecords {
                 continue;
             };
             q.ready = false;
-            let mut last = None;
-            while q.queue.front().is_some_and(|s| s.acked) {
-                last = q.queue.pop_front().map(|s| s.offset);
-                q.base_seq += 1;
-                self.pending -= 1;
-            }
-            let Some(offset) = last else { continue };
+            let Some(offset) = q.settled.take() else {
+                continue;
+            };
+            self.pending -= std::mem::take(&mut q.settled_count);
             if q.queue.is_empty() {
                 // Forget the partition; a later submit for it starts a new queue (new id).
                 let q = self.queues.remove(&id).expect("present");
@@ -206,6 +217,26 @@ mod tests {
 
     fn o(n: i64) -> OffsetMap {
         OffsetMap::from([("n".to_owned(), OffsetValue::Long(n))])
+    }
+
+    /// Memory follows the records in flight: an acknowledged prefix leaves the queue at once,
+    /// not at the next commit (which may be a minute away).
+    #[test]
+    fn acknowledged_prefix_is_released_before_the_commit() {
+        let mut s = SubmittedRecords::new();
+        let ids: Vec<_> = (0..1000).map(|n| s.submit(p("a"), o(n))).collect();
+        for id in &ids[..999] {
+            s.ack(*id);
+        }
+        let held: usize = s.queues.values().map(|q| q.queue.len()).sum();
+        assert_eq!(held, 1, "only the unacknowledged record is held");
+        assert_eq!(s.pending(), 1000, "nothing committed yet");
+        assert_eq!(s.committable(), vec![(p("a"), o(998))]);
+        assert_eq!(s.pending(), 1);
+        s.ack(ids[999]);
+        assert_eq!(s.committable(), vec![(p("a"), o(999))]);
+        assert!(s.is_empty());
+        assert!(s.queues.is_empty() && s.ids.is_empty());
     }
 
     #[test]
