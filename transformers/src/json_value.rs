@@ -14,6 +14,7 @@ use crate::Error;
 ///
 /// An integer beyond the int64 range becomes a float64 (Connect's `JsonConverter` would silently
 /// keep only its low 64 bits).
+#[cfg(test)] // the reference `parse_schemaless` is tested against
 pub(crate) fn schemaless(json: Json) -> Value {
     match json {
         Json::Null => Value::Null,
@@ -26,6 +27,103 @@ pub(crate) fn schemaless(json: Json) -> Value {
                 .map(|(k, v)| (Value::String(k), schemaless(v)))
                 .collect(),
         ),
+    }
+}
+
+/// Parses `text` straight into a schemaless value, exactly as [`schemaless`] of the parsed
+/// [`Json`] would give (a repeated object key keeps its first position and takes the last
+/// value, as `serde_json`'s order-preserving map does), without building the `Json` tree first.
+pub(crate) fn parse_schemaless(text: &str) -> Result<Value, serde_json::Error> {
+    let Schemaless(value) = serde_json::from_str(text)?;
+    Ok(value)
+}
+
+/// A schemaless [`Value`] deserialized directly (see [`parse_schemaless`]).
+struct Schemaless(Value);
+
+impl<'de> serde::Deserialize<'de> for Schemaless {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SchemalessVisitor).map(Schemaless)
+    }
+}
+
+struct SchemalessVisitor;
+
+/// Above this many members an object's repeated keys are found through a hash map.
+const LINEAR_KEY_SCAN: usize = 32;
+
+impl<'de> serde::de::Visitor<'de> for SchemalessVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Boolean(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int64(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        // Beyond int64 a number is a float64, as `schemaless` makes it.
+        Ok(i64::try_from(v).map_or(Value::Float64(v as f64), Value::Int64))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Float64(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Schemaless(v)) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut entries: Vec<(Value, Value)> = Vec::new();
+        let mut index: Option<HashMap<String, usize>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            let Schemaless(value) = map.next_value()?;
+            let existing = match &mut index {
+                Some(index) => index.get(&key).copied(),
+                None => entries
+                    .iter()
+                    .position(|(k, _)| k.as_str() == Some(key.as_str())),
+            };
+            match existing {
+                Some(i) => entries[i].1 = value,
+                None => {
+                    if let Some(index) = &mut index {
+                        index.insert(key.clone(), entries.len());
+                    }
+                    entries.push((Value::String(key), value));
+                    if index.is_none() && entries.len() > LINEAR_KEY_SCAN {
+                        index = Some(
+                            entries
+                                .iter()
+                                .enumerate()
+                                .map(|(i, (k, _))| (k.as_str().unwrap_or_default().to_owned(), i))
+                                .collect(),
+                        );
+                    }
+                }
+            }
+        }
+        Ok(Value::Map(entries))
     }
 }
 
@@ -275,6 +373,58 @@ mod tests {
                 .map(|(k, v)| (Value::String(k.into()), v))
                 .collect(),
         )
+    }
+
+    /// Arbitrary JSON text: nested values, repeated keys, escapes, numbers at the int64 edges.
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            any::<u64>().prop_map(|u| u.to_string()),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| format!("{f:e}")),
+            Just("18446744073709551616".to_owned()),
+            "[a-c\\\\\"\u{e9}\n]{0,4}".prop_map(|s| serde_json::to_string(&s).unwrap()),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|items| format!("[{}]", items.join(","))),
+                proptest::collection::vec(("[a-c]{0,2}", inner), 0..40).prop_map(|members| {
+                    let members: Vec<String> = members
+                        .into_iter()
+                        .map(|(k, v)| format!("{}:{v}", serde_json::to_string(&k).unwrap()))
+                        .collect();
+                    format!("{{{}}}", members.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn direct_parse_equals_schemaless_of_the_tree(text in json_text()) {
+            let tree: Json = serde_json::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(parse_schemaless(&text).unwrap(), schemaless(tree));
+        }
+    }
+
+    #[test]
+    fn direct_parse_keeps_first_position_of_repeated_keys_and_rejects_bad_json() {
+        let many: String = (0..40).map(|i| format!("\"k{i}\":{i},")).collect();
+        let text = format!("{{\"a\":1,{many}\"b\":2,\"a\":3,\"k39\":\"x\"}}");
+        let Value::Map(entries) = parse_schemaless(&text).unwrap() else {
+            panic!("not a map")
+        };
+        assert_eq!(entries.len(), 42);
+        assert_eq!(entries[0], (Value::from("a"), Value::Int64(3)));
+        assert_eq!(entries[40], (Value::from("k39"), Value::from("x")));
+        assert_eq!(entries[41], (Value::from("b"), Value::Int64(2)));
+        assert!(parse_schemaless("{\"a\":}").is_err());
+        assert!(parse_schemaless("[1,2] 3").is_err());
     }
 
     #[test]
