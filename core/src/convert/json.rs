@@ -284,6 +284,21 @@ impl Converter for JsonConverter {
         if let Some(schema) = schema {
             schema.validate_value(&data.value)?;
         }
+        let hint = self.last_len.load(std::sync::atomic::Ordering::Relaxed);
+        let mut out = Vec::with_capacity(hint + hint / 8 + 64);
+        if schema.is_none() {
+            // Schemaless data is written as it is walked, without building the JSON tree.
+            if self.config.schemas_enable {
+                out.extend_from_slice(br#"{"schema":null,"payload":"#);
+                write_schemaless(&data.value, &mut out)?;
+                out.push(b'}');
+            } else {
+                write_schemaless(&data.value, &mut out)?;
+            }
+            self.last_len
+                .store(out.len(), std::sync::atomic::Ordering::Relaxed);
+            return Ok(Some(out));
+        }
         let payload = self.value_json(schema, &data.value)?;
         let json = if self.config.schemas_enable {
             let schema_json = match schema {
@@ -297,12 +312,94 @@ impl Converter for JsonConverter {
         } else {
             payload
         };
-        let hint = self.last_len.load(std::sync::atomic::Ordering::Relaxed);
-        let mut out = Vec::with_capacity(hint + hint / 8 + 64);
         json.write(&mut out);
         self.last_len
             .store(out.len(), std::sync::atomic::Ordering::Relaxed);
         Ok(Some(out))
+    }
+}
+
+/// [`schemaless_json`] of `value` written straight into `out`. A map whose string keys repeat
+/// (rare: parsed JSON never has them) goes through the tree, which resolves them as Jackson does.
+fn write_schemaless(value: &Value, out: &mut Vec<u8>) -> Result<()> {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Int8(v) => write_int(out, (*v).into()),
+        Value::Int16(v) => write_int(out, (*v).into()),
+        Value::Int32(v) => write_int(out, (*v).into()),
+        Value::Int64(v) => write_int(out, *v),
+        Value::Float32(v) => write_float(out, *v),
+        Value::Float64(v) => write_double(out, *v),
+        Value::Boolean(true) => out.extend_from_slice(b"true"),
+        Value::Boolean(false) => out.extend_from_slice(b"false"),
+        Value::String(v) => write_str(out, v),
+        Value::Bytes(v) => write_str(out, &base64_of(v)),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_schemaless(item, out)?;
+            }
+            out.push(b']');
+        }
+        Value::Map(entries)
+            if entries.iter().all(|(k, _)| matches!(k, Value::String(_)))
+                && !repeats_a_key(entries) =>
+        {
+            out.push(b'{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, k.as_str().unwrap_or_default());
+                out.push(b':');
+                write_schemaless(v, out)?;
+            }
+            out.push(b'}');
+        }
+        Value::Map(_) | Value::Struct(_) => schemaless_json(value)?.write(out),
+    }
+    Ok(())
+}
+
+/// Whether two entries of a map with string keys have the same key.
+fn repeats_a_key(entries: &[(Value, Value)]) -> bool {
+    fn key(e: &(Value, Value)) -> &str {
+        e.0.as_str().unwrap_or_default()
+    }
+    if entries.len() <= 32 {
+        entries
+            .iter()
+            .enumerate()
+            .any(|(i, a)| entries[..i].iter().any(|b| key(a) == key(b)))
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        !entries.iter().all(|e| seen.insert(key(e)))
+    }
+}
+
+fn write_int(out: &mut Vec<u8>, i: i64) {
+    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+}
+
+/// Jackson quotes NaN and the infinities (QUOTE_NON_NUMERIC_NUMBERS is on by default).
+fn write_float(out: &mut Vec<u8>, f: f32) {
+    let text = java_float_to_string(f);
+    if f.is_finite() {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        write_str(out, &text);
+    }
+}
+
+fn write_double(out: &mut Vec<u8>, d: f64) {
+    let text = java_double_to_string(d);
+    if d.is_finite() {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        write_str(out, &text);
     }
 }
 
@@ -426,12 +523,9 @@ impl<'a> Json<'a> {
             Json::Null => out.extend_from_slice(b"null"),
             Json::Bool(true) => out.extend_from_slice(b"true"),
             Json::Bool(false) => out.extend_from_slice(b"false"),
-            Json::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-            // Jackson quotes NaN and the infinities (QUOTE_NON_NUMERIC_NUMBERS is on by default).
-            Json::Float(f) if !f.is_finite() => write_str(out, &java_float_to_string(*f)),
-            Json::Float(f) => out.extend_from_slice(java_float_to_string(*f).as_bytes()),
-            Json::Double(d) if !d.is_finite() => write_str(out, &java_double_to_string(*d)),
-            Json::Double(d) => out.extend_from_slice(java_double_to_string(*d).as_bytes()),
+            Json::Int(i) => write_int(out, *i),
+            Json::Float(f) => write_float(out, *f),
+            Json::Double(d) => write_double(out, *d),
             Json::Number(n) => out.extend_from_slice(n.as_bytes()),
             Json::Str(s) => write_str(out, s),
             Json::Array(items) => {
@@ -465,30 +559,112 @@ impl<'a> Json<'a> {
 /// (including non-ASCII, `/` and DEL) as raw UTF-8.
 fn write_str(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    /// Per byte: 0 when written as it is, else the letter after the backslash (`u` for `\u00XX`).
+    static ESCAPE: [u8; 256] = {
+        let mut table = [0u8; 256];
+        let mut b = 0;
+        while b < 0x20 {
+            table[b] = b'u';
+            b += 1;
+        }
+        table[0x08] = b'b';
+        table[0x09] = b't';
+        table[0x0A] = b'n';
+        table[0x0C] = b'f';
+        table[0x0D] = b'r';
+        table[b'"' as usize] = b'"';
+        table[b'\\' as usize] = b'\\';
+        table
+    };
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            0x08 => b'b',
-            0x09 => b't',
-            0x0A => b'n',
-            0x0C => b'f',
-            0x0D => b'r',
-            0x00..=0x1F => 0,
-            _ => continue,
-        };
+        let escape = ESCAPE[usize::from(b)];
+        if escape == 0 {
+            continue;
+        }
         out.extend_from_slice(&bytes[start..i]);
         start = i + 1;
-        if short != 0 {
-            out.extend_from_slice(&[b'\\', short]);
-        } else {
+        if escape == b'u' {
             out.extend_from_slice(b"\\u00");
             out.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]]);
+        } else {
+            out.extend_from_slice(&[b'\\', escape]);
         }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod direct_write_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn tree(value: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        schemaless_json(value).unwrap().write(&mut out);
+        out
+    }
+
+    /// Schemaless values of every kind, with maps whose keys repeat or are not strings.
+    fn schemaless_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<i8>().prop_map(Value::Int8),
+            any::<i16>().prop_map(Value::Int16),
+            any::<i32>().prop_map(Value::Int32),
+            any::<i64>().prop_map(Value::Int64),
+            any::<f32>().prop_map(Value::Float32),
+            any::<f64>().prop_map(Value::Float64),
+            Just(Value::Float64(f64::NAN)),
+            Just(Value::Float32(f32::NEG_INFINITY)),
+            any::<bool>().prop_map(Value::Boolean),
+            "[a-c\"\\\\\u{1}\u{7f}\u{e9}\n]{0,4}".prop_map(Value::String),
+            proptest::collection::vec(any::<u8>(), 0..6).prop_map(Value::Bytes),
+        ];
+        leaf.prop_recursive(3, 40, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec(("[ab]{0,1}", inner.clone()), 0..40).prop_map(|es| {
+                    Value::Map(es.into_iter().map(|(k, v)| (Value::String(k), v)).collect())
+                }),
+                proptest::collection::vec((inner.clone(), inner), 0..4).prop_map(Value::Map),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn direct_write_equals_the_tree(value in schemaless_value()) {
+            let mut direct = Vec::new();
+            write_schemaless(&value, &mut direct).unwrap();
+            let tree = tree(&value);
+            prop_assert_eq!(String::from_utf8_lossy(&direct), String::from_utf8_lossy(&tree));
+        }
+    }
+
+    #[test]
+    fn envelope_and_repeated_keys() {
+        let value = Value::Map(vec![
+            (Value::from("a"), Value::Int64(1)),
+            (Value::from("b"), Value::Float64(f64::INFINITY)),
+            (Value::from("a"), Value::Int64(2)),
+        ]);
+        let data = SchemaAndValue::schemaless(value);
+        let with = JsonConverter::new(JsonConverterConfig::default());
+        let out = with.from_connect_data("t", &data).unwrap().unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"schema":null,"payload":{"a":2,"b":"Infinity"}}"#
+        );
+        let without = JsonConverter::new(JsonConverterConfig {
+            schemas_enable: false,
+            ..Default::default()
+        });
+        let out = without.from_connect_data("t", &data).unwrap().unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"a":2,"b":"Infinity"}"#);
+    }
 }
