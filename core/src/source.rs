@@ -131,8 +131,12 @@ pub struct ObjectSourceConfig {
 /// was read to the end: its entry is closed as finished so the restart position can move past it.
 pub const DELETED: &str = "deleted";
 
-/// Records a reading task may buffer ahead of the task, per object being read.
-const EVENTS_PER_READER: usize = 64;
+/// Batches of records a reading task may buffer ahead of the task, per object being read.
+const EVENTS_PER_READER: usize = 16;
+
+/// The most records a reading task hands over at once: the records its object's bytes already
+/// in memory give (one hand-over, and one wake-up of the task, per batch instead of per record).
+const READY_BATCH: usize = 64;
 
 /// An object being read: its records are parsed by a spawned task and arrive in order.
 struct Reader {
@@ -153,9 +157,15 @@ impl Drop for Reader {
 
 /// What a reading task sends about its object.
 enum Event {
-    /// A record, or a record error.
-    Item(Result<SchemaAndValue>),
+    /// Records or record errors, in order.
+    Items(Vec<Result<SchemaAndValue>>),
     /// The object was read to the end.
+    End,
+}
+
+/// One step of a reading task's events: a record (or record error), or the end.
+enum Next {
+    Item(Result<SchemaAndValue>),
     End,
 }
 
@@ -176,6 +186,8 @@ pub struct ObjectSource {
     next_reader: u64,
     events_tx: mpsc::Sender<(u64, Event)>,
     events_rx: mpsc::Receiver<(u64, Event)>,
+    /// The rest of the last batch received, and the reader it is from.
+    batch: Option<(u64, std::vec::IntoIter<Result<SchemaAndValue>>)>,
     /// Objects abandoned in this run after an unrecoverable error (tolerance `all`).
     abandoned: HashSet<Path>,
     /// The greatest key listed so far: an incremental listing starts after it.
@@ -221,11 +233,24 @@ impl ObjectSource {
             next_reader: 0,
             events_tx,
             events_rx,
+            batch: None,
             abandoned: HashSet::new(),
             listed_up_to: None,
             last_full: None,
             catch_up: None,
             failing: None,
+        }
+    }
+
+    /// The next record of the batch at hand, if any.
+    fn next_buffered(&mut self) -> Option<(u64, Next)> {
+        let (id, items) = self.batch.as_mut()?;
+        match items.next() {
+            Some(item) => Some((*id, Next::Item(item))),
+            None => {
+                self.batch = None;
+                None
+            }
         }
     }
 
@@ -310,11 +335,12 @@ impl ObjectSource {
         Metrics::add(&self.metrics.bytes_read, meta.size);
         let input = ObjectInput::new(self.backend.bucket(), self.backend.store().clone(), meta)
             .with_retry(self.cfg.read_retry);
-        let mut records = self.transformer.transform(input.clone(), skip);
+        let records = self.transformer.transform(input.clone(), skip);
         let tx = self.events_tx.clone();
         let task = tokio::spawn(async move {
-            while let Some(item) = records.next().await {
-                if tx.send((id, Event::Item(item))).await.is_err() {
+            let mut records = records.ready_chunks(READY_BATCH);
+            while let Some(items) = records.next().await {
+                if tx.send((id, Event::Items(items))).await.is_err() {
                     return;
                 }
             }
@@ -564,24 +590,34 @@ impl SourceTask for ObjectSource {
                 }
                 return Ok(Poll::Done);
             }
-            let (id, event) = self
-                .events_rx
-                .recv()
-                .await
-                .expect("the source holds a sender");
+            let (id, event) = match self.next_buffered() {
+                Some(next) => next,
+                None => match self
+                    .events_rx
+                    .recv()
+                    .await
+                    .expect("the source holds a sender")
+                {
+                    (id, Event::Items(items)) => {
+                        self.batch = Some((id, items.into_iter()));
+                        continue;
+                    }
+                    (id, Event::End) => (id, Next::End),
+                },
+            };
             let Some(cur) = self.readers.get_mut(&id) else {
                 // Left over from a reader dropped after an error.
                 continue;
             };
             match event {
-                Event::Item(Ok(value)) => {
+                Next::Item(Ok(value)) => {
                     let index = cur.count;
                     cur.count += 1;
                     Metrics::add(&self.metrics.records_read, 1);
                     let cur = &self.readers[&id];
                     return Ok(Poll::Record(self.record(cur, index, value)));
                 }
-                Event::Item(Err(e)) => {
+                Next::Item(Err(e)) => {
                     if is_object_gone(&e) {
                         // Deleted (or replaced) between the listing and the read: reported and
                         // skipped, whatever errors.tolerance says; never retried forever.
@@ -624,7 +660,7 @@ impl SourceTask for ObjectSource {
                         failure: Box::new(failure),
                     });
                 }
-                Event::End => {
+                Next::End => {
                     let cur = self.readers.remove(&id).expect("reader");
                     return Ok(self.finished(&cur));
                 }
@@ -632,7 +668,14 @@ impl SourceTask for ObjectSource {
         }
     }
 
+    fn has_ready(&self) -> bool {
+        self.batch
+            .as_ref()
+            .is_some_and(|(_, items)| items.len() > 0)
+    }
+
     async fn close_resources(&mut self) {
+        self.batch = None;
         self.readers.clear();
         self.listing = None;
     }

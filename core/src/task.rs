@@ -188,6 +188,11 @@ pub trait SourceTask: Send + 'static {
     /// The next record or state. Errors stop the task (tolerated errors come as
     /// [`Poll::Failed`]).
     async fn poll(&mut self) -> Result<Poll>;
+    /// Whether the next [`poll`](Self::poll) has a record at hand without waiting. The driver
+    /// hands records on in batches while this holds, and at once when it does not.
+    fn has_ready(&self) -> bool {
+        false
+    }
     /// Releases resources; called once after the last poll.
     async fn close_resources(&mut self);
 }
@@ -401,16 +406,22 @@ fn convert(
     })
 }
 
+/// The most items the reading side hands to the producing side at once.
+const HAND_OVER_BATCH: usize = 64;
+
 /// The reading side: polls the source, converts, queues. Ends when stopped, done, or failed.
 async fn read_loop<S: SourceTask>(
     mut source: S,
     cfg: DriverConfig,
-    tx: mpsc::Sender<Result<Item>>,
+    tx: mpsc::Sender<Vec<Result<Item>>>,
     mut stop: watch::Receiver<bool>,
 ) -> bool {
     let mut backoff = IdleBackoff::default();
     let mut done = false;
     let mut names = None;
+    // Items go over in batches while the source has more at hand, so the producing side wakes
+    // once per batch; an item is never held back waiting for the source.
+    let mut batch: Vec<Result<Item>> = Vec::with_capacity(HAND_OVER_BATCH);
     loop {
         if *stop.borrow() {
             break;
@@ -460,7 +471,8 @@ async fn read_loop<S: SourceTask>(
                 Ok(Item::Failed(partition, offset, failure))
             }
             Ok(Poll::Idle) => {
-                if tx.send(Ok(Item::PollEnd)).await.is_err() {
+                batch.push(Ok(Item::PollEnd));
+                if tx.send(std::mem::take(&mut batch)).await.is_err() {
                     break;
                 }
                 let delay = backoff.next_delay();
@@ -481,9 +493,16 @@ async fn read_loop<S: SourceTask>(
             }),
         };
         let failed = item.is_err();
-        if tx.send(item).await.is_err() || failed {
-            break;
+        batch.push(item);
+        if failed || batch.len() >= HAND_OVER_BATCH || !source.has_ready() {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(HAND_OVER_BATCH));
+            if tx.send(full).await.is_err() || failed {
+                break;
+            }
         }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
     }
     source.close_resources().await;
     done
@@ -832,6 +851,89 @@ impl Producing<'_> {
         self.send(record, ctx).await;
     }
 
+    /// Produces or records one item of the reading side.
+    async fn handle(&mut self, item: Result<Item>, boundary: Option<TransactionBoundary>) {
+        match item {
+            Err(e) => self.failure = Some(e),
+            Ok(Item::PollEnd) => {
+                if boundary == Some(TransactionBoundary::Poll) && self.txn.records > 0 {
+                    if let Err(e) = self.commit().await {
+                        self.failure = Some(e);
+                    }
+                }
+            }
+            Ok(Item::Progress(part, off)) => {
+                let finished =
+                    off.get(crate::offsets::FINISHED).and_then(|v| v.as_bool()) == Some(true);
+                let id = self.submit(part, off);
+                self.submitted.ack(id);
+                if finished && boundary == Some(TransactionBoundary::Object) {
+                    if let Err(e) = self.commit().await {
+                        self.failure = Some(e);
+                    }
+                }
+            }
+            Ok(Item::Failed(part, off, failure)) => {
+                let whole = failure.whole_object;
+                let id = self.submit(part, off);
+                self.failed(id, *failure).await;
+                if whole && boundary == Some(TransactionBoundary::Object) {
+                    if let Err(e) = self.commit().await {
+                        self.failure = Some(e);
+                    }
+                }
+            }
+            Ok(Item::Record(r)) => {
+                let index = record_index(&r.offset);
+                let id = self.submit(r.partition, r.offset);
+                let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic);
+                if let Some(k) = &r.key {
+                    record = record.key(k.as_slice());
+                }
+                if let Some(v) = &r.value {
+                    record = record.payload(v.as_slice());
+                }
+                if let Some(part) = r.kafka_partition {
+                    record = record.partition(part);
+                }
+                if let Some(ts) = r.timestamp {
+                    record = record.timestamp(ts);
+                }
+                let mut headers = r.headers;
+                if self.cfg.exactly_once.is_some() {
+                    // Which transaction the record is in, so a reader of a broker without
+                    // read_committed can match records to committed transactions.
+                    let txn = format!("{}/{}", self.txn.session, self.txn.committed + 1);
+                    headers = Some(headers.unwrap_or_default().insert(KafkaHeader {
+                        key: "sluice.transaction",
+                        value: Some(txn.as_bytes()),
+                    }));
+                }
+                if let Some(h) = headers {
+                    record = record.headers(h);
+                }
+                let ctx = Context {
+                    id,
+                    about: About::Record {
+                        names: r.names,
+                        index,
+                    },
+                    dead_letter: false,
+                };
+                self.send(record, ctx).await;
+            }
+        }
+        // Poll boundary: a full poll's worth of records (`max.poll.records`) also commits.
+        if boundary == Some(TransactionBoundary::Poll)
+            && self.failure.is_none()
+            && self.txn.records >= self.cfg.max_poll_records
+        {
+            if let Err(e) = self.commit().await {
+                self.failure = Some(e);
+            }
+        }
+    }
+
     async fn commit(&mut self) -> Result<()> {
         if self.cfg.exactly_once.is_some() {
             return self.commit_transaction().await.map_err(|e| Error::Task {
@@ -872,7 +974,8 @@ pub async fn run_task<S: SourceTask>(
         task: cfg.task_name.clone(),
         source: Box::new(e),
     })?;
-    let (tx, mut rx) = mpsc::channel::<Result<Item>>(cfg.max_poll_records.max(1));
+    let (tx, mut rx) =
+        mpsc::channel::<Vec<Result<Item>>>(cfg.max_poll_records.div_ceil(HAND_OVER_BATCH).max(1));
     let reader = tokio::spawn(read_loop(source, cfg.clone(), tx, stop.clone()));
 
     if let Some(eo) = &cfg.exactly_once {
@@ -928,66 +1031,17 @@ pub async fn run_task<S: SourceTask>(
                     p.failure = Some(e);
                 }
             }
-            item = rx.recv() => match item {
+            batch = rx.recv() => match batch {
                 None => break,
-                Some(Err(e)) => p.failure = Some(e),
-                Some(Ok(Item::PollEnd)) => {
-                    if boundary == Some(TransactionBoundary::Poll) && p.txn.records > 0 {
-                        if let Err(e) = p.commit().await { p.failure = Some(e); }
+                Some(items) => {
+                    for item in items {
+                        p.handle(item, boundary).await;
+                        if p.failure.is_some() {
+                            break;
+                        }
                     }
-                }
-                Some(Ok(Item::Progress(part, off))) => {
-                    let finished = off.get(crate::offsets::FINISHED).and_then(|v| v.as_bool()) == Some(true);
-                    let id = p.submit(part, off);
-                    p.submitted.ack(id);
-                    if finished && boundary == Some(TransactionBoundary::Object) {
-                        if let Err(e) = p.commit().await { p.failure = Some(e); }
-                    }
-                }
-                Some(Ok(Item::Failed(part, off, failure))) => {
-                    let whole = failure.whole_object;
-                    let id = p.submit(part, off);
-                    p.failed(id, *failure).await;
-                    if whole && boundary == Some(TransactionBoundary::Object) {
-                        if let Err(e) = p.commit().await { p.failure = Some(e); }
-                    }
-                }
-                Some(Ok(Item::Record(r))) => {
-                    let index = record_index(&r.offset);
-                    let id = p.submit(r.partition, r.offset);
-                    let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic);
-                    if let Some(k) = &r.key { record = record.key(k.as_slice()); }
-                    if let Some(v) = &r.value { record = record.payload(v.as_slice()); }
-                    if let Some(part) = r.kafka_partition { record = record.partition(part); }
-                    if let Some(ts) = r.timestamp { record = record.timestamp(ts); }
-                    let mut headers = r.headers;
-                    if cfg.exactly_once.is_some() {
-                        // Which transaction the record is in, so a reader of a broker without
-                        // read_committed can match records to committed transactions.
-                        let txn = format!("{}/{}", p.txn.session, p.txn.committed + 1);
-                        headers = Some(headers.unwrap_or_default().insert(KafkaHeader {
-                            key: "sluice.transaction",
-                            value: Some(txn.as_bytes()),
-                        }));
-                    }
-                    if let Some(h) = headers { record = record.headers(h); }
-                    let ctx = Context {
-                        id,
-                        about: About::Record { names: r.names, index },
-                        dead_letter: false,
-                    };
-                    p.send(record, ctx).await;
                 }
             },
-        }
-        // Poll boundary: a full poll's worth of records (`max.poll.records`) also commits.
-        if boundary == Some(TransactionBoundary::Poll)
-            && p.failure.is_none()
-            && p.txn.records >= cfg.max_poll_records
-        {
-            if let Err(e) = p.commit().await {
-                p.failure = Some(e);
-            }
         }
     }
 
