@@ -790,6 +790,9 @@ fn deleted_between_list_and_read(kind: StoreKind) {
             ("object.read.concurrency", "1"),
             ("max.poll.records", "50"),
             ("record.key", "none"),
+            // At most 50 records queued in the producer, each batch lingering 5 ms: reading
+            // the big object takes seconds, not the instant a local read takes otherwise.
+            ("producer.override.queue.buffering.max.messages", "50"),
         ]
     } else {
         &[]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
+use object_store::chunked::ChunkedStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
@@ -11,6 +12,9 @@ use sluice_core::config::ConnectorConfig;
 use sluice_core::source::ObjectBackend;
 
 use crate::Error;
+
+/// Bytes per read of a local file.
+const READ_CHUNK: usize = 1 << 20;
 
 /// A folder as a bucket. Keys are paths relative to the folder, `/`-separated.
 #[derive(Debug)]
@@ -42,7 +46,9 @@ impl LocalBackend {
             .map_err(|e| build_err("cannot use the folder".into(), Some(Box::new(e))))?;
         Ok(LocalBackend {
             root: root.to_owned(),
-            store: Arc::new(store),
+            // Whole-file reads come in chunks of READ_CHUNK (object_store's own are 8 KiB: one
+            // blocking-pool hand-off per 8 KiB).
+            store: Arc::new(ChunkedStore::new(Arc::new(store), READ_CHUNK)),
             prefix: prefix.filter(|p| !p.is_empty()).map(str::to_owned),
         })
     }
