@@ -131,12 +131,14 @@ pub struct ObjectSourceConfig {
 /// was read to the end: its entry is closed as finished so the restart position can move past it.
 pub const DELETED: &str = "deleted";
 
-/// Batches of records a reading task may buffer ahead of the task, per object being read.
-const EVENTS_PER_READER: usize = 16;
+/// Batches of records the reading tasks may buffer ahead of the task, per object being read:
+/// with [`READY_BATCH`], at most 64 records per object (64 MiB of 64 KiB chunks in all with
+/// the default four objects at once).
+const EVENTS_PER_READER: usize = 4;
 
 /// The most records a reading task hands over at once: the records its object's bytes already
 /// in memory give (one hand-over, and one wake-up of the task, per batch instead of per record).
-const READY_BATCH: usize = 64;
+const READY_BATCH: usize = 16;
 
 /// An object being read: its records are parsed by a spawned task and arrive in order.
 struct Reader {

@@ -384,22 +384,20 @@ fn write_int(out: &mut Vec<u8>, i: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
 }
 
-/// Jackson quotes NaN and the infinities (QUOTE_NON_NUMERIC_NUMBERS is on by default).
 fn write_float(out: &mut Vec<u8>, f: f32) {
-    let text = java_float_to_string(f);
-    if f.is_finite() {
-        out.extend_from_slice(text.as_bytes());
-    } else {
-        write_str(out, &text);
-    }
+    write_java_number(out, &java_float_to_string(f), f.is_finite());
 }
 
 fn write_double(out: &mut Vec<u8>, d: f64) {
-    let text = java_double_to_string(d);
-    if d.is_finite() {
+    write_java_number(out, &java_double_to_string(d), d.is_finite());
+}
+
+/// Jackson quotes NaN and the infinities (QUOTE_NON_NUMERIC_NUMBERS is on by default).
+fn write_java_number(out: &mut Vec<u8>, text: &str, finite: bool) {
+    if finite {
         out.extend_from_slice(text.as_bytes());
     } else {
-        write_str(out, &text);
+        write_str(out, text);
     }
 }
 
