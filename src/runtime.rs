@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::producer::Producer;
 use sluice_core::config::{ConnectorConfig, ConverterConfig, WorkerConfig};
 use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
@@ -107,10 +107,14 @@ pub async fn open_offset_store(worker: &WorkerConfig, mode: Mode) -> Result<Arc<
 }
 
 /// Checks that Kafka answers, so a wrong `bootstrap.servers` fails fast with a clear message.
-pub async fn check_kafka(producer: &FutureProducer, bootstrap: &str) -> Result<()> {
+pub async fn check_kafka(
+    producer: &std::sync::Arc<sluice_core::kafka::TaskProducer>,
+    bootstrap: &str,
+) -> Result<()> {
     let p = producer.clone();
     tokio::task::spawn_blocking(move || {
-        p.client()
+        p.producer
+            .client()
             .fetch_metadata(None, Duration::from_secs(15))
             .map(|_| ())
     })

@@ -1,7 +1,11 @@
 //! The Kafka producer: librdkafka through rdkafka, with Kafka Connect's safe defaults.
 
-use rdkafka::producer::FutureProducer;
-use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryResult, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientConfig, ClientContext};
+use tokio::sync::mpsc;
+
+use crate::task::DeliveryTag;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
@@ -33,12 +37,52 @@ pub fn producer_config(bootstrap: &str, worker: &Settings, overrides: &Settings)
     cfg
 }
 
+/// A delivery report: the tag the record was sent with, and how its delivery went.
+pub type Delivery = (Box<DeliveryTag>, std::result::Result<(), KafkaError>);
+
+/// The producer's librdkafka context: hands each delivery report to the task that sent the
+/// record, through a channel (reports come in batches, one per produce response, so the task
+/// wakes once per batch; no future or one-shot channel per record).
+pub struct DeliveryRouter {
+    tx: mpsc::UnboundedSender<Delivery>,
+}
+
+impl ClientContext for DeliveryRouter {}
+
+impl ProducerContext for DeliveryRouter {
+    type DeliveryOpaque = Box<DeliveryTag>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<DeliveryTag>) {
+        let result = match result {
+            Ok(_) => Ok(()),
+            Err((e, _)) => Err(e.clone()),
+        };
+        // The receiver lives as long as the producer; nobody listening means nobody cares.
+        let _ = self.tx.send((tag, result));
+    }
+}
+
+/// A task's producer and the delivery reports of the records it sent.
+pub struct TaskProducer {
+    /// The librdkafka producer (its own thread serves the delivery reports).
+    pub producer: ThreadedProducer<DeliveryRouter>,
+    /// Delivery reports; the task driving this producer holds the lock while it runs.
+    pub deliveries: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
+}
+
 /// Creates the producer; librdkafka rejects unknown or invalid settings here, before any
 /// connection is made.
-pub fn create_producer(cfg: &ClientConfig) -> Result<FutureProducer> {
-    cfg.create().map_err(|e| Error::Kafka {
-        context: "creating the producer (check the producer.* / producer.override.* settings)"
-            .into(),
-        source: e,
-    })
+pub fn create_producer(cfg: &ClientConfig) -> Result<std::sync::Arc<TaskProducer>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let producer = cfg
+        .create_with_context(DeliveryRouter { tx })
+        .map_err(|e| Error::Kafka {
+            context: "creating the producer (check the producer.* / producer.override.* settings)"
+                .into(),
+            source: e,
+        })?;
+    Ok(std::sync::Arc::new(TaskProducer {
+        producer,
+        deliveries: tokio::sync::Mutex::new(rx),
+    }))
 }

@@ -17,11 +17,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::stream::FuturesUnordered;
-use futures::StreamExt;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseRecord, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, error, info, warn};
@@ -237,8 +235,8 @@ pub struct DriverConfig {
     pub task_name: String,
     /// Connector name, the namespace of stored offsets.
     pub connector: String,
-    /// The producer (shared by the worker's tasks).
-    pub producer: FutureProducer,
+    /// The task's producer.
+    pub producer: Arc<crate::kafka::TaskProducer>,
     /// Key converter.
     pub key_converter: Arc<dyn Converter>,
     /// Value converter.
@@ -508,6 +506,17 @@ async fn read_loop<S: SourceTask>(
     done
 }
 
+/// What a record sent to Kafka is about, handed back with its delivery report.
+pub struct DeliveryTag(Context);
+
+/// A record as the producer takes it.
+type Record<'a> = BaseRecord<'a, [u8], [u8], Box<DeliveryTag>>;
+
+/// A record to `topic` about `ctx`.
+fn record_to(topic: &str, ctx: Context) -> Record<'_> {
+    BaseRecord::with_opaque_to(topic, Box::new(DeliveryTag(ctx)))
+}
+
 /// What an in-flight delivery is about, for acks, errors and the dead letter queue.
 struct Context {
     id: SubmittedId,
@@ -537,10 +546,6 @@ impl About {
     }
 }
 
-type InFlight = std::pin::Pin<
-    Box<dyn std::future::Future<Output = (Context, std::result::Result<(), KafkaError>)> + Send>,
->;
-
 /// Kafka errors that concern the record itself (not the cluster): tolerated under
 /// `errors.tolerance=all`.
 fn record_specific(e: &KafkaError) -> bool {
@@ -558,7 +563,12 @@ fn record_specific(e: &KafkaError) -> bool {
 struct Producing<'a> {
     cfg: &'a DriverConfig,
     submitted: SubmittedRecords,
-    inflight: FuturesUnordered<InFlight>,
+    /// The producer's delivery reports (held for the whole run).
+    deliveries: tokio::sync::MutexGuard<'a, mpsc::UnboundedReceiver<crate::kafka::Delivery>>,
+    /// Reports received and not yet settled.
+    received: Vec<crate::kafka::Delivery>,
+    /// Records sent whose report has not been settled.
+    in_flight: usize,
     failure: Option<Error>,
     txn: Transaction,
 }
@@ -577,12 +587,16 @@ struct Transaction {
 }
 
 /// Runs a blocking transactional call of the producer off the async threads.
-async fn txn_call<F>(producer: &FutureProducer, what: &str, f: F) -> Result<()>
+async fn txn_call<F>(producer: &Arc<crate::kafka::TaskProducer>, what: &str, f: F) -> Result<()>
 where
-    F: FnOnce(&FutureProducer) -> std::result::Result<(), KafkaError> + Send + 'static,
+    F: FnOnce(
+            &ThreadedProducer<crate::kafka::DeliveryRouter>,
+        ) -> std::result::Result<(), KafkaError>
+        + Send
+        + 'static,
 {
     let p = producer.clone();
-    tokio::task::spawn_blocking(move || f(&p))
+    tokio::task::spawn_blocking(move || f(&p.producer))
         .await
         .map_err(|e| Error::config(format!("{what}: {e}")))?
         .map_err(|e| {
@@ -640,23 +654,23 @@ impl Producing<'_> {
             let (key, value) =
                 crate::offsets::KafkaOffsetStore::encode(&self.cfg.connector, p, Some(o));
             let value = value.expect("an offset");
-            let record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(eo.offsets.topic())
-                .key(key.as_bytes())
-                .payload(value.as_bytes());
             let ctx = Context {
                 id: self.submitted.submit(p.clone(), o.clone()),
                 about: About::Other(format!("offsets to {:?}", eo.offsets.topic())),
                 dead_letter: true,
             };
-            self.send(record, ctx).await;
+            let record = record_to(eo.offsets.topic(), ctx)
+                .key(key.as_bytes())
+                .payload(value.as_bytes());
+            self.send(record).await;
         }
         let commit = txn_call(&self.cfg.producer, "committing the transaction", |p| {
             rdkafka::producer::Producer::commit_transaction(p, Duration::from_secs(60))
         })
         .await;
-        // Every delivery of the transaction is settled once the commit returns.
-        while let Some(done) = self.inflight.next().await {
-            self.on_delivery(done).await;
+        // Every delivery of the transaction is reported once the commit returns.
+        while self.in_flight > 0 {
+            self.settle_next().await;
         }
         if let Err(e) = commit {
             let _ = txn_call(&self.cfg.producer, "aborting the transaction", |p| {
@@ -689,38 +703,53 @@ impl Producing<'_> {
     }
 
     /// Sends one record, waiting for room when librdkafka's queue is full.
-    async fn send(&mut self, mut record: FutureRecord<'_, [u8], [u8]>, ctx: Context) {
+    async fn send(&mut self, mut record: Record<'_>) {
         if let Err(e) = self.ensure_txn().await {
             self.fail(e);
             return;
         }
         loop {
-            match self.cfg.producer.send_result(record) {
-                Ok(delivery) => {
-                    self.inflight.push(Box::pin(async move {
-                        let res = match delivery.await {
-                            Ok(Ok(_)) => Ok(()),
-                            Ok(Err((e, _))) => Err(e),
-                            Err(_) => Err(KafkaError::Canceled),
-                        };
-                        (ctx, res)
-                    }));
+            match self.cfg.producer.producer.send(record) {
+                Ok(()) => {
+                    self.in_flight += 1;
                     return;
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     record = r;
-                    match self.inflight.next().await {
-                        Some(done) => self.on_delivery(done).await,
-                        None => tokio::time::sleep(Duration::from_millis(5)).await,
+                    if self.in_flight > 0 {
+                        self.settle_next().await;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                 }
-                Err((e, _)) => {
+                Err((e, r)) => {
                     // Rejected before leaving the process (e.g. larger than message.max.bytes).
-                    self.on_delivery((ctx, Err(e))).await;
+                    self.on_delivery((r.delivery_opaque.0, Err(e))).await;
                     return;
                 }
             }
         }
+    }
+
+    /// Waits for at least one delivery report, then settles what arrived.
+    async fn settle_next(&mut self) {
+        self.deliveries.recv_many(&mut self.received, 1024).await;
+        self.settle_received().await;
+    }
+
+    /// Settles the reports received.
+    async fn settle_received(&mut self) {
+        let mut batch = std::mem::take(&mut self.received);
+        for (tag, res) in batch.drain(..) {
+            let DeliveryTag(ctx) = *tag;
+            if !self.submitted.owns(ctx.id) {
+                // Sent by an earlier run over the same producer.
+                continue;
+            }
+            self.in_flight -= 1;
+            self.on_delivery((ctx, res)).await;
+        }
+        self.received = batch;
     }
 
     fn on_delivery(
@@ -837,18 +866,18 @@ impl Producing<'_> {
             "object {:?} record {:?}",
             failure.object, failure.record_index
         );
-        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&dlq.topic)
-            .key(failure.object.as_bytes())
-            .headers(headers);
-        if let Some(raw) = &failure.raw {
-            record = record.payload(raw);
-        }
         let ctx = Context {
             id,
             about: About::Other(what),
             dead_letter: true,
         };
-        self.send(record, ctx).await;
+        let mut record = record_to(&dlq.topic, ctx)
+            .key(failure.object.as_bytes())
+            .headers(headers);
+        if let Some(raw) = &failure.raw {
+            record = record.payload(raw);
+        }
+        self.send(record).await;
     }
 
     /// Produces or records one item of the reading side.
@@ -886,7 +915,15 @@ impl Producing<'_> {
             Ok(Item::Record(r)) => {
                 let index = record_index(&r.offset);
                 let id = self.submit(r.partition, r.offset);
-                let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&r.topic);
+                let ctx = Context {
+                    id,
+                    about: About::Record {
+                        names: r.names,
+                        index,
+                    },
+                    dead_letter: false,
+                };
+                let mut record = record_to(&r.topic, ctx);
                 if let Some(k) = &r.key {
                     record = record.key(k.as_slice());
                 }
@@ -912,15 +949,7 @@ impl Producing<'_> {
                 if let Some(h) = headers {
                     record = record.headers(h);
                 }
-                let ctx = Context {
-                    id,
-                    about: About::Record {
-                        names: r.names,
-                        index,
-                    },
-                    dead_letter: false,
-                };
-                self.send(record, ctx).await;
+                self.send(record).await;
             }
         }
         // Poll boundary: a full poll's worth of records (`max.poll.records`) also commits.
@@ -992,7 +1021,9 @@ pub async fn run_task<S: SourceTask>(
     let mut p = Producing {
         cfg: &cfg,
         submitted: SubmittedRecords::new(),
-        inflight: FuturesUnordered::new(),
+        deliveries: cfg.producer.deliveries.lock().await,
+        received: Vec::new(),
+        in_flight: 0,
         failure: None,
         txn: Transaction {
             session: cfg
@@ -1023,8 +1054,8 @@ pub async fn run_task<S: SourceTask>(
 
     while p.failure.is_none() {
         tokio::select! {
-            Some(done) = p.inflight.next(), if !p.inflight.is_empty() => {
-                p.on_delivery(done).await;
+            _ = p.deliveries.recv_many(&mut p.received, 1024), if p.in_flight > 0 => {
+                p.settle_received().await;
             }
             _ = flush.tick(), if matches!(boundary, None | Some(TransactionBoundary::Interval(_))) => {
                 if let Err(e) = p.commit().await {
@@ -1049,8 +1080,8 @@ pub async fn run_task<S: SourceTask>(
     drop(rx);
     let stopping = *stop.borrow();
     let drained = tokio::time::timeout(cfg.shutdown_timeout, async {
-        while let Some(done) = p.inflight.next().await {
-            p.on_delivery(done).await;
+        while p.in_flight > 0 {
+            p.settle_next().await;
         }
     })
     .await;

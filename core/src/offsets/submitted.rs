@@ -194,6 +194,11 @@ impl SubmittedRecords {
         out
     }
 
+    /// Whether `id` was handed out by this instance.
+    pub fn owns(&self, id: SubmittedId) -> bool {
+        id.owner == self.owner
+    }
+
     /// The number of records submitted and not yet removed by [`committable`](Self::committable).
     pub fn pending(&self) -> usize {
         self.pending
