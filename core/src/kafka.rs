@@ -17,9 +17,10 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("acks", "all"),
     ("partitioner", "murmur2_random"),
     ("linger.ms", "5"),
-    // At most 64 MiB queued per producer (librdkafka's default is 1 GiB): bounds memory with
-    // large records and what a crash can leave unacknowledged.
-    ("queue.buffering.max.kbytes", "65536"),
+    // At most 32 MiB queued per producer, the Java producer's `buffer.memory` (librdkafka's
+    // default is 1 GiB): bounds memory (librdkafka adds its own per-message overhead on top)
+    // and what a crash can leave unacknowledged.
+    ("queue.buffering.max.kbytes", "32768"),
     ("client.id", "sluice"),
 ];
 
