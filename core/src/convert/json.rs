@@ -122,22 +122,19 @@ impl JsonConverter {
             obj.push(("parameters".into(), Json::Object(params)));
         }
         if let Some(default) = schema.default_value() {
-            obj.push(("default".into(), self.value_json(Some(schema), default)?));
+            obj.push(("default".into(), self.value_json(schema, default)?));
         }
         Ok(Json::Object(obj))
     }
 
     /// Connect's `convertToJson`.
-    fn value_json<'a>(&self, schema: Option<&'a Schema>, value: &'a Value) -> Result<Json<'a>> {
-        let Some(schema) = schema else {
-            return schemaless_json(value);
-        };
+    fn value_json<'a>(&self, schema: &'a Schema, value: &'a Value) -> Result<Json<'a>> {
         if *value == Value::Null {
             if let (Some(default), true) = (
                 schema.default_value(),
                 self.config.replace_null_with_default,
             ) {
-                return self.value_json(Some(schema), default);
+                return self.value_json(schema, default);
             }
             if schema.is_optional() {
                 return Ok(Json::Null);
@@ -173,7 +170,7 @@ impl JsonConverter {
                 Json::Array(
                     items
                         .iter()
-                        .map(|item| self.value_json(Some(es), item))
+                        .map(|item| self.value_json(es, item))
                         .collect::<Result<_>>()?,
                 )
             }
@@ -183,8 +180,8 @@ impl JsonConverter {
                 if ks.type_() == Type::String {
                     let mut obj = Vec::with_capacity(entries.len());
                     for (k, v) in entries {
-                        let key = self.value_json(Some(ks), k)?.into_text();
-                        set(&mut obj, key, self.value_json(Some(vs), v)?);
+                        let key = self.value_json(ks, k)?.into_text();
+                        set(&mut obj, key, self.value_json(vs, v)?);
                     }
                     Json::Object(obj)
                 } else {
@@ -193,8 +190,8 @@ impl JsonConverter {
                             .iter()
                             .map(|(k, v)| {
                                 Ok(Json::Array(vec![
-                                    self.value_json(Some(ks), k)?,
-                                    self.value_json(Some(vs), v)?,
+                                    self.value_json(ks, k)?,
+                                    self.value_json(vs, v)?,
                                 ]))
                             })
                             .collect::<Result<_>>()?,
@@ -211,12 +208,10 @@ impl JsonConverter {
                 }
                 let mut obj = Vec::with_capacity(schema.fields().len());
                 for (field, v) in schema.fields().iter().zip(s.values()) {
-                    let json = self
-                        .value_json(Some(field.schema()), v)
-                        .map_err(|e| match e {
-                            Error::Data(m) => Error::Data(format!("field {:?}: {m}", field.name())),
-                            e => e,
-                        })?;
+                    let json = self.value_json(field.schema(), v).map_err(|e| match e {
+                        Error::Data(m) => Error::Data(format!("field {:?}: {m}", field.name())),
+                        e => e,
+                    })?;
                     obj.push((Cow::from(field.name()), json));
                 }
                 Json::Object(obj)
@@ -277,50 +272,41 @@ impl JsonConverter {
 
 impl Converter for JsonConverter {
     fn from_connect_data(&self, _topic: &str, data: &SchemaAndValue) -> Result<Option<Vec<u8>>> {
-        let schema = data.schema.as_ref();
-        if schema.is_none() && data.value == Value::Null {
-            return Ok(None);
-        }
-        if let Some(schema) = schema {
-            schema.validate_value(&data.value)?;
-        }
         let hint = self.last_len.load(std::sync::atomic::Ordering::Relaxed);
         let mut out = Vec::with_capacity(hint + hint / 8 + 64);
-        if schema.is_none() {
-            // Schemaless data is written as it is walked, without building the JSON tree.
-            if self.config.schemas_enable {
+        match data.schema.as_ref() {
+            None if data.value == Value::Null => return Ok(None),
+            // Schemaless data is written as it is walked, without building a JSON tree.
+            None if self.config.schemas_enable => {
                 out.extend_from_slice(br#"{"schema":null,"payload":"#);
                 write_schemaless(&data.value, &mut out)?;
                 out.push(b'}');
-            } else {
-                write_schemaless(&data.value, &mut out)?;
             }
-            self.last_len
-                .store(out.len(), std::sync::atomic::Ordering::Relaxed);
-            return Ok(Some(out));
+            None => write_schemaless(&data.value, &mut out)?,
+            Some(schema) => {
+                schema.validate_value(&data.value)?;
+                let payload = self.value_json(schema, &data.value)?;
+                let json = if self.config.schemas_enable {
+                    Json::Object(vec![
+                        ("schema".into(), self.schema_json(schema)?),
+                        ("payload".into(), payload),
+                    ])
+                } else {
+                    payload
+                };
+                json.write(&mut out);
+            }
         }
-        let payload = self.value_json(schema, &data.value)?;
-        let json = if self.config.schemas_enable {
-            let schema_json = match schema {
-                Some(s) => self.schema_json(s)?,
-                None => Json::Null,
-            };
-            Json::Object(vec![
-                ("schema".into(), schema_json),
-                ("payload".into(), payload),
-            ])
-        } else {
-            payload
-        };
-        json.write(&mut out);
         self.last_len
             .store(out.len(), std::sync::atomic::Ordering::Relaxed);
         Ok(Some(out))
     }
 }
 
-/// [`schemaless_json`] of `value` written straight into `out`. A map whose string keys repeat
-/// (rare: parsed JSON never has them) goes through the tree, which resolves them as Jackson does.
+/// Connect's `convertToJson` without a schema (the type is inferred from the value), written
+/// straight into `out`: a map with string keys is an object (a repeated key keeps its first
+/// position and takes its last value, as Jackson's `ObjectNode.set` does), any other map an
+/// array of `[key, value]` pairs.
 fn write_schemaless(value: &Value, out: &mut Vec<u8>) -> Result<()> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
@@ -344,22 +330,52 @@ fn write_schemaless(value: &Value, out: &mut Vec<u8>) -> Result<()> {
             }
             out.push(b']');
         }
-        Value::Map(entries)
-            if entries.iter().all(|(k, _)| matches!(k, Value::String(_)))
-                && !repeats_a_key(entries) =>
-        {
+        Value::Map(entries) if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) => {
+            let repeats = repeats_a_key(entries);
             out.push(b'{');
+            let mut first = true;
             for (i, (k, v)) in entries.iter().enumerate() {
-                if i > 0 {
+                let key = k.as_str().unwrap_or_default();
+                let v = if repeats {
+                    if entries[..i].iter().any(|(e, _)| e.as_str() == Some(key)) {
+                        continue;
+                    }
+                    let last = entries.iter().rev().find(|(e, _)| e.as_str() == Some(key));
+                    last.map_or(v, |(_, v)| v)
+                } else {
+                    v
+                };
+                if !first {
                     out.push(b',');
                 }
-                write_str(out, k.as_str().unwrap_or_default());
+                first = false;
+                write_str(out, key);
                 out.push(b':');
                 write_schemaless(v, out)?;
             }
             out.push(b'}');
         }
-        Value::Map(_) | Value::Struct(_) => schemaless_json(value)?.write(out),
+        Value::Map(entries) => {
+            out.push(b'[');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'[');
+                write_schemaless(k, out)?;
+                out.push(b',');
+                write_schemaless(v, out)?;
+                out.push(b']');
+            }
+            out.push(b']');
+        }
+        Value::Struct(s) => {
+            return Err(Error::Data(format!(
+                "a struct value ({}) needs its schema: schemaless data cannot hold a struct (Kafka \
+                 Connect's JsonConverter rejects it too); pass the struct's schema with the value",
+                s.schema().name().unwrap_or("unnamed struct")
+            )))
+        }
     }
     Ok(())
 }
@@ -399,51 +415,6 @@ fn write_java_number(out: &mut Vec<u8>, text: &str, finite: bool) {
     } else {
         write_str(out, text);
     }
-}
-
-/// Connect's `convertToJson` without a schema: the type is inferred from the value.
-fn schemaless_json(value: &Value) -> Result<Json<'_>> {
-    Ok(match value {
-        Value::Null => Json::Null,
-        Value::Int8(v) => Json::Int((*v).into()),
-        Value::Int16(v) => Json::Int((*v).into()),
-        Value::Int32(v) => Json::Int((*v).into()),
-        Value::Int64(v) => Json::Int(*v),
-        Value::Float32(v) => Json::Float(*v),
-        Value::Float64(v) => Json::Double(*v),
-        Value::Boolean(v) => Json::Bool(*v),
-        Value::String(v) => Json::Str(v.as_str().into()),
-        Value::Bytes(v) => Json::Str(base64_of(v).into()),
-        Value::Array(items) => {
-            Json::Array(items.iter().map(schemaless_json).collect::<Result<_>>()?)
-        }
-        Value::Map(entries) => {
-            if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) {
-                let mut obj = Vec::with_capacity(entries.len());
-                for (k, v) in entries {
-                    let key = k.as_str().unwrap_or_default();
-                    set(&mut obj, key.into(), schemaless_json(v)?);
-                }
-                Json::Object(obj)
-            } else {
-                Json::Array(
-                    entries
-                        .iter()
-                        .map(|(k, v)| {
-                            Ok(Json::Array(vec![schemaless_json(k)?, schemaless_json(v)?]))
-                        })
-                        .collect::<Result<_>>()?,
-                )
-            }
-        }
-        Value::Struct(s) => {
-            return Err(Error::Data(format!(
-                "a struct value ({}) needs its schema: schemaless data cannot hold a struct (Kafka \
-                 Connect's JsonConverter rejects it too); pass the struct's schema with the value",
-                s.schema().name().unwrap_or("unnamed struct")
-            )))
-        }
-    })
 }
 
 fn inner<'a>(schema: &'a Schema, kind: &str, key: bool) -> Result<&'a Schema> {
@@ -628,6 +599,45 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 mod direct_write_tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The tree-building writer `write_schemaless` replaced: its reference.
+    fn schemaless_json(value: &Value) -> Result<Json<'_>> {
+        Ok(match value {
+            Value::Null => Json::Null,
+            Value::Int8(v) => Json::Int((*v).into()),
+            Value::Int16(v) => Json::Int((*v).into()),
+            Value::Int32(v) => Json::Int((*v).into()),
+            Value::Int64(v) => Json::Int(*v),
+            Value::Float32(v) => Json::Float(*v),
+            Value::Float64(v) => Json::Double(*v),
+            Value::Boolean(v) => Json::Bool(*v),
+            Value::String(v) => Json::Str(v.as_str().into()),
+            Value::Bytes(v) => Json::Str(base64_of(v).into()),
+            Value::Array(items) => {
+                Json::Array(items.iter().map(schemaless_json).collect::<Result<_>>()?)
+            }
+            Value::Map(entries) => {
+                if entries.iter().all(|(k, _)| matches!(k, Value::String(_))) {
+                    let mut obj = Vec::with_capacity(entries.len());
+                    for (k, v) in entries {
+                        let key = k.as_str().unwrap_or_default();
+                        set(&mut obj, key.into(), schemaless_json(v)?);
+                    }
+                    Json::Object(obj)
+                } else {
+                    Json::Array(
+                        entries
+                            .iter()
+                            .map(|(k, v)| {
+                                Ok(Json::Array(vec![schemaless_json(k)?, schemaless_json(v)?]))
+                            })
+                            .collect::<Result<_>>()?,
+                    )
+                }
+            }
+            Value::Struct(_) => unreachable!("the strategy makes no schemaless structs"),
+        })
+    }
 
     fn tree(value: &Value) -> Vec<u8> {
         let mut out = Vec::new();
