@@ -3,17 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use sluice_core::config::{ConnectorConfig, Settings, WorkerConfig};
-use sluice_core::metrics::Metrics;
-use tokio::sync::watch;
-
-use crate::runtime::{self, Mode};
+use sluice_worker::{Mode, Worker};
 
 const TOPICS: &[&str] = &["orders", "clicks", "payments"];
 const PARTITIONS: i32 = 4;
@@ -117,17 +113,11 @@ pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
         ("tasks.max", "2".into()),
         ("input.format", "jsonl".into()),
     ]))?;
-    let store = runtime::open_offset_store(&worker, Mode::Backfill).await?;
-    let (_stop_tx, stop_rx) = watch::channel(false);
-    let summary = runtime::run_connector(
-        &worker,
-        &connector,
-        store,
-        Mode::Backfill,
-        stop_rx,
-        Arc::new(Metrics::default()),
-    )
-    .await?;
+    let worker = Worker::new(worker, Mode::Backfill).await?;
+    worker.create(connector).await?;
+    worker.wait_idle().await;
+    let summary = worker.summary("demo")?;
+    worker.shutdown().await;
     let m = summary.metrics;
     let secs = summary.elapsed.as_secs_f64();
     println!(

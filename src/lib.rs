@@ -1,7 +1,6 @@
-//! The `sluice` runtime: wires configuration, backends, transformers, converters, offsets and the
-//! Kafka producer into running connectors (standalone mode), plus the embedded demo.
+//! The `sluice` command line: thin front ends over the worker (`sluice_worker`): the embedded
+//! demo and the offsets commands.
 #![warn(missing_docs)]
 
 pub mod demo;
 pub mod offsets_cli;
-pub mod runtime;

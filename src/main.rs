@@ -2,15 +2,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use sluice::runtime::{self, error_chain, ConnectorSummary, Mode};
 use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
-use sluice_core::metrics::Metrics;
+use sluice_core::error_chain;
+use sluice_worker::{ConnectorSummary, Mode, State, Worker};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -226,31 +225,32 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
         .iter()
         .map(|p| load_connector(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let store = runtime::open_offset_store(&worker, mode).await?;
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = Worker::new(worker, mode).await?;
+    let (stop_tx, mut stop_rx) = watch::channel(false);
     install_signals(stop_tx);
-    let runs = connectors.iter().map(|c| {
-        runtime::run_connector(
-            &worker,
-            c,
-            store.clone(),
-            mode,
-            stop_rx.clone(),
-            Arc::new(Metrics::default()),
-        )
-    });
     let mut all_ok = true;
-    for result in futures::future::join_all(runs).await {
-        match result {
-            Ok(summary) => {
-                all_ok &= summary.ok();
-                print_summary(&summary);
-            }
-            Err(e) => {
-                all_ok = false;
-                eprintln!("error: {}", error_chain(&e));
-            }
+    let creates = connectors.into_iter().map(|c| worker.create(c));
+    for result in futures::future::join_all(creates).await {
+        if let Err(e) = result {
+            all_ok = false;
+            eprintln!("error: {}", error_chain(&e));
         }
+    }
+    // Until every task has ended (a backfill's pass is over, or tasks failed) or a signal.
+    tokio::select! {
+        _ = worker.wait_idle() => {}
+        _ = stop_rx.wait_for(|stop| *stop) => {}
+    }
+    for summary in worker.shutdown().await {
+        // A connector that could not start was reported above.
+        if matches!(
+            worker.status(&summary.name).map(|s| s.state),
+            Ok(State::Failed(_))
+        ) {
+            continue;
+        }
+        all_ok &= summary.ok();
+        print_summary(&summary);
     }
     Ok(all_ok)
 }

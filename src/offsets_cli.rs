@@ -6,7 +6,7 @@ use sluice_core::config::WorkerConfig;
 use sluice_core::offsets::{OffsetMap, OffsetStore, OffsetValue, FINISHED, RECORD_COUNT};
 use sluice_core::{Error, Result};
 
-use crate::runtime::{open_offset_store, Mode};
+use sluice_worker::{open_offset_store, Mode};
 
 /// The object key of a source partition (`object` for S3/GCS/local, `blob` for Azure).
 fn object_of(partition: &OffsetMap) -> Option<&str> {

@@ -1,0 +1,240 @@
+//! The one place a validated [`ConnectorConfig`] becomes running parts: producers, converters,
+//! the backend, the transformer, the offset manager, and per task an [`ObjectSource`] with its
+//! [`DriverConfig`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::producer::Producer;
+use sluice_core::config::{ConnectorConfig, ConverterConfig, WorkerConfig};
+use sluice_core::convert::{converter_from_config, Converter};
+use sluice_core::distribution::Distribution;
+use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
+use sluice_core::metrics::Metrics;
+use sluice_core::object::ReadRetry;
+use sluice_core::offsets::{KafkaOffsetStore, OffsetManager, OffsetStore};
+use sluice_core::source::{ObjectBackend, ObjectSource, ObjectSourceConfig};
+use sluice_core::task::{DeadLetterQueue, DriverConfig, ExactlyOnce, TransactionBoundary};
+use sluice_core::transformer::Transformer;
+use sluice_core::{Error, Result};
+
+use crate::Mode;
+
+/// What every connector of a worker shares.
+#[derive(Clone)]
+pub struct BuildContext {
+    /// The worker's configuration.
+    pub worker: WorkerConfig,
+    /// Where offsets are stored.
+    pub offset_store: Arc<dyn OffsetStore>,
+    /// Continuous (`run`) or one pass (`backfill`).
+    pub mode: Mode,
+}
+
+/// A connector's parts shared by its tasks; [`ConnectorParts::task`] makes each task.
+pub struct ConnectorParts {
+    ctx: BuildContext,
+    config: ConnectorConfig,
+    /// The producer that checked Kafka at build time, handed to the first task made.
+    first_producer: Option<Arc<TaskProducer>>,
+    key_converter: Arc<dyn Converter>,
+    value_converter: Arc<dyn Converter>,
+    transformer: Arc<dyn Transformer>,
+    backend: Arc<dyn ObjectBackend>,
+    offsets: Arc<OffsetManager>,
+    transactional_offsets: Option<Arc<KafkaOffsetStore>>,
+    metrics: Arc<Metrics>,
+}
+
+/// One task ready to run.
+pub struct TaskParts {
+    /// The source it polls.
+    pub source: ObjectSource,
+    /// How the driver converts, produces and commits.
+    pub driver: DriverConfig,
+}
+
+/// Builds the converter from the connector's override or the worker's choice.
+fn converter(
+    own: &Option<ConverterConfig>,
+    worker: &ConverterConfig,
+    is_key: bool,
+) -> Result<Arc<dyn Converter>> {
+    let c = own.as_ref().unwrap_or(worker);
+    converter_from_config(&c.class, &c.settings, is_key)
+}
+
+/// Checks that Kafka answers, so a wrong `bootstrap.servers` fails fast with a clear message.
+pub async fn check_kafka(producer: &Arc<TaskProducer>, bootstrap: &str) -> Result<()> {
+    let p = producer.clone();
+    let metadata = tokio::task::spawn_blocking(move || {
+        p.producer
+            .client()
+            .fetch_metadata(None, Duration::from_secs(15))
+            .map(|_| ())
+    })
+    .await
+    .map_err(|e| Error::config(format!("the Kafka metadata check did not run: {e}")))?;
+    metadata.map_err(|e| Error::Kafka {
+        context: format!(
+            "cannot reach Kafka at {bootstrap:?} within 15 s (check bootstrap.servers and the security settings)"
+        ),
+        source: e,
+    })
+}
+
+impl ConnectorParts {
+    /// Builds everything `config` needs before its tasks start, reporting the first problem:
+    /// Kafka unreachable, a converter, the transformer or the backend that cannot be built,
+    /// exactly-once without an offsets topic.
+    pub async fn build(
+        ctx: &BuildContext,
+        config: &ConnectorConfig,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let worker = &ctx.worker;
+        let producer = create_producer(&producer_config(
+            &worker.bootstrap_servers,
+            &worker.producer,
+            &config.producer_overrides,
+        ))?;
+        check_kafka(&producer, &worker.bootstrap_servers).await?;
+        let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
+        let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
+        let transformer = sluice_transformers::build_from_config(config)
+            .map_err(|e| Error::config(e.to_string()))?;
+        let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
+            bucket: sluice_sources::bucket_name(config),
+            object: None,
+            source: Box::new(e),
+        })?;
+        let offsets = Arc::new(OffsetManager::new(&config.name, ctx.offset_store.clone()));
+        let exactly_once = config.exactly_once_required || worker.exactly_once_enabled;
+        let transactional_offsets = if exactly_once {
+            Some(ctx.offset_store.clone().kafka().ok_or_else(|| {
+                Error::config(format!(
+                    "connector {:?}: exactly-once delivery writes offsets inside Kafka transactions, so it needs offset.storage.topic in the worker file",
+                    config.name
+                ))
+            })?)
+        } else {
+            None
+        };
+        Ok(ConnectorParts {
+            ctx: ctx.clone(),
+            config: config.clone(),
+            first_producer: Some(producer),
+            key_converter,
+            value_converter,
+            transformer,
+            backend,
+            offsets,
+            transactional_offsets,
+            metrics,
+        })
+    }
+
+    /// The connector's configuration.
+    pub fn config(&self) -> &ConnectorConfig {
+        &self.config
+    }
+
+    /// Makes task `task_id` (of `tasks.max`): its source over the shared backend and offsets, and
+    /// its driver settings. Like Kafka Connect, every task has its own producer (one librdkafka
+    /// producer tops out well below what two tasks read); under exactly-once it is a
+    /// transactional producer whose `transactional.id` is stable per task, so a restarted task
+    /// fences a zombie of itself.
+    pub fn task(&mut self, task_id: u32) -> Result<TaskParts> {
+        let config = &self.config;
+        let worker = &self.ctx.worker;
+        let task_name = format!("{}-{task_id}", config.name);
+        let source = ObjectSource::new(
+            self.backend.clone(),
+            self.transformer.clone(),
+            self.offsets.clone(),
+            ObjectSourceConfig {
+                topic: config.topic.clone(),
+                template: config.file_name_template.clone(),
+                distribution: Distribution::new(
+                    config.distribution_type,
+                    task_id,
+                    config.tasks_max,
+                )?,
+                tolerance: config.errors_tolerance,
+                record_key: config.record_key,
+                record_timestamp: config.record_timestamp,
+                headers: config.record_headers,
+                once: self.ctx.mode == Mode::Backfill,
+                task_name: task_name.clone(),
+                concurrency: config.store.read_concurrency,
+                overwrite: config.store.overwrite_policy,
+                full_listing_interval: Duration::from_millis(config.store.listing_full_interval_ms),
+                read_retry: ReadRetry {
+                    max_retries: config.store.retry.max_retries,
+                    initial_backoff: Duration::from_millis(config.store.retry.backoff_initial_ms),
+                    max_backoff: Duration::from_millis(config.store.retry.backoff_max_ms),
+                },
+            },
+            self.metrics.clone(),
+        );
+        let base = || {
+            producer_config(
+                &worker.bootstrap_servers,
+                &worker.producer,
+                &config.producer_overrides,
+            )
+        };
+        let (producer, exactly_once) = match &self.transactional_offsets {
+            Some(offsets) => {
+                let transactional_id = format!("sluice-{}-{task_id}", config.name);
+                let mut pc = base();
+                pc.set("transactional.id", &transactional_id);
+                if pc.get("transaction.timeout.ms").is_none() {
+                    pc.set("transaction.timeout.ms", "900000");
+                }
+                let boundary = match config.transaction_boundary.as_str() {
+                    "object" => TransactionBoundary::Object,
+                    "interval" => TransactionBoundary::Interval(Duration::from_millis(
+                        config
+                            .transaction_boundary_interval_ms
+                            .unwrap_or(worker.offset_flush_interval_ms),
+                    )),
+                    _ => TransactionBoundary::Poll,
+                };
+                (
+                    create_producer(&pc)?,
+                    Some(ExactlyOnce {
+                        boundary,
+                        offsets: offsets.clone(),
+                        transactional_id,
+                    }),
+                )
+            }
+            None => match self.first_producer.take() {
+                Some(p) => (p, None),
+                None => (create_producer(&base())?, None),
+            },
+        };
+        let driver = DriverConfig {
+            task_name,
+            connector: config.name.clone(),
+            producer,
+            exactly_once,
+            key_converter: self.key_converter.clone(),
+            value_converter: self.value_converter.clone(),
+            offset_store: self.ctx.offset_store.clone(),
+            flush_interval: Duration::from_millis(worker.offset_flush_interval_ms),
+            shutdown_timeout: Duration::from_millis(worker.shutdown_timeout_ms),
+            max_poll_records: config.max_poll_records,
+            tolerance: config.errors_tolerance,
+            errors_log: config.errors_log_enable,
+            errors_log_messages: config.errors_log_include_messages,
+            dead_letter_queue: config.dlq_topic.clone().map(|topic| DeadLetterQueue {
+                topic,
+                context_headers: config.dlq_context_headers,
+            }),
+            metrics: self.metrics.clone(),
+        };
+        Ok(TaskParts { source, driver })
+    }
+}
