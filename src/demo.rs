@@ -76,14 +76,57 @@ fn consume(
     Ok(out)
 }
 
-/// Runs the demo and prints what landed.
-pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let bytes = write_objects(dir.path(), objects, records)?;
+/// The folder the demo writes to: `keep` (created; it must be new or empty, since offsets from
+/// an earlier run would make the backfill skip everything) or a temporary one.
+enum Folder {
+    Kept(std::path::PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl Folder {
+    fn new(keep: Option<&std::path::Path>) -> anyhow::Result<Self> {
+        let Some(dir) = keep else {
+            return Ok(Folder::Temporary(tempfile::tempdir()?));
+        };
+        if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {
+            anyhow::bail!(
+                "--keep {}: the folder is not empty (it may hold an earlier demo's offsets, which would make this run skip every object); give a new or empty folder",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir)?;
+        Ok(Folder::Kept(dir.to_owned()))
+    }
+
+    fn path(&self) -> &std::path::Path {
+        match self {
+            Folder::Kept(p) => p,
+            Folder::Temporary(t) => t.path(),
+        }
+    }
+}
+
+/// The pairs as a `.properties` file's text.
+fn properties(pairs: &[(&str, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
+
+/// Runs the demo and prints what landed. With `keep`, the sample objects, the offsets and the
+/// worker and connector files stay in that folder.
+pub async fn run(
+    objects: usize,
+    records: usize,
+    keep: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let folder = Folder::new(keep)?;
+    let root = folder.path();
+    let data = root.join("objects");
+    std::fs::create_dir_all(&data)?;
+    let bytes = write_objects(&data, objects, records)?;
     println!(
         "wrote {objects} objects ({records} jsonl records each, {:.1} MB) to {}",
         bytes as f64 / 1e6,
-        dir.path().display()
+        data.display()
     );
     let cluster = MockCluster::new(1)?;
     for t in TOPICS {
@@ -92,19 +135,19 @@ pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
     let bootstrap = cluster.bootstrap_servers();
     println!("started an in-process Kafka (librdkafka mock cluster) at {bootstrap}");
 
-    let worker = WorkerConfig::from_settings(&settings(&[
+    let worker_pairs = [
         ("bootstrap.servers", bootstrap.clone()),
         (
             "offset.storage.file.filename",
-            dir.path().join("offsets.jsonl").display().to_string(),
+            root.join("offsets.jsonl").display().to_string(),
         ),
         ("offset.flush.interval.ms", "1000".into()),
         ("value.converter.schemas.enable", "false".into()),
-    ]))?;
-    let connector = ConnectorConfig::from_settings(&settings(&[
+    ];
+    let connector_pairs = [
         ("name", "demo".into()),
         ("connector.class", "local".into()),
-        ("local.path", dir.path().display().to_string()),
+        ("local.path", data.display().to_string()),
         (
             "file.name.template",
             "{{topic}}-{{partition}}-{{start_offset}}.jsonl".into(),
@@ -112,7 +155,24 @@ pub async fn run(objects: usize, records: usize) -> anyhow::Result<()> {
         ("distribution.type", "partition".into()),
         ("tasks.max", "2".into()),
         ("input.format", "jsonl".into()),
-    ]))?;
+    ];
+    let (worker_text, connector_text) = (properties(&worker_pairs), properties(&connector_pairs));
+    match &folder {
+        Folder::Kept(dir) => {
+            std::fs::write(dir.join("worker.properties"), &worker_text)?;
+            std::fs::write(dir.join("connector.properties"), &connector_text)?;
+            println!(
+                "configuration (kept in {0}/worker.properties and {0}/connector.properties; the in-process Kafka is gone after the demo, so point bootstrap.servers at a real broker to reuse them):",
+                dir.display()
+            );
+        }
+        Folder::Temporary(_) => println!(
+            "configuration (the folder is removed on exit; `sluice demo --keep DIR` keeps it):"
+        ),
+    }
+    println!("# worker.properties\n{worker_text}# connector.properties\n{connector_text}");
+    let worker = WorkerConfig::from_settings(&settings(&worker_pairs))?;
+    let connector = ConnectorConfig::from_settings(&settings(&connector_pairs))?;
     let worker = Worker::new(worker, Mode::Backfill).await?;
     worker.create(connector).await?;
     worker.wait_idle().await;

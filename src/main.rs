@@ -58,6 +58,10 @@ enum Command {
         /// Records per object.
         #[arg(long, default_value_t = 2000)]
         records: usize,
+        /// Write the sample objects, the offsets and the worker and connector files used into
+        /// this folder and keep it (default: a temporary folder, removed on exit).
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
     },
     /// Inspect or rewind a connector's stored offsets (stop the connector first).
     Offsets {
@@ -311,6 +315,11 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal (never in a file or a pipe), and never with NO_COLOR set.
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -327,9 +336,13 @@ fn main() -> ExitCode {
             Command::Validate { worker, connectors } => {
                 Ok(validate(worker.as_deref(), &connectors))
             }
-            Command::Demo { objects, records } => {
-                sluice::demo::run(objects, records).await.map(|()| true)
-            }
+            Command::Demo {
+                objects,
+                records,
+                keep,
+            } => sluice::demo::run(objects, records, keep.as_deref())
+                .await
+                .map(|()| true),
             Command::Offsets { action } => offsets(action).await,
             Command::ConfigDocs => {
                 print!("{}", config::defs::reference_markdown());

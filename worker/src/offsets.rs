@@ -42,7 +42,8 @@ pub async fn open_offset_store(worker: &WorkerConfig, mode: Mode) -> Result<Arc<
                         source: None,
                     });
                 }
-                tracing::warn!(file = %path.display(), "no offset file yet: it will be created and every object is read from the beginning");
+                // Expected on a first run; `offset.storage.missing=fail` makes it an error once offsets exist.
+                tracing::info!(file = %path.display(), "no offset file yet (a first run): it will be created and every object is read from the beginning");
             }
             Ok(Arc::new(FileOffsetStore::open(path)?))
         }
