@@ -276,8 +276,13 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf]) -> bool {
                     &w.bootstrap_servers,
                     &w.producer,
                     &Default::default(),
-                ))
-                .map(|_| ())
+                ))?;
+                // The offsets file must be writable before a record is sent (opening it reads it
+                // and proves its directory writable; nothing is created).
+                if let (Some(path), None) = (&w.offset_file, &w.offset_topic) {
+                    sluice_core::offsets::FileOffsetStore::open(path)?;
+                }
+                Ok(())
             }),
         );
     }

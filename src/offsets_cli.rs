@@ -18,8 +18,9 @@ fn object_of(partition: &OffsetMap) -> Option<&str> {
 
 async fn store(worker: &WorkerConfig) -> Result<std::sync::Arc<dyn OffsetStore>> {
     let mut worker = worker.clone();
-    // Managing offsets never creates a store: a missing one is reported.
-    worker.offset_create_missing = false;
+    // Managing offsets never creates an offsets topic (a missing one is reported). A missing
+    // offsets file reads as empty: opening creates nothing, and `set` writes the first entry.
+    worker.offset_create_missing = worker.offset_topic.is_none();
     open_offset_store(&worker, Mode::Continuous).await
 }
 
@@ -60,7 +61,31 @@ pub async fn list(worker: &WorkerConfig, connector: &str, prefix: Option<&str>) 
         entries.len(),
         store.location()
     ));
+    if entries.is_empty() {
+        out.push_str(&no_offsets_hint(store.as_ref(), connector).await?);
+    }
     Ok(out)
+}
+
+/// Why a connector may have no offsets: the names that do have some.
+async fn no_offsets_hint(store: &dyn OffsetStore, connector: &str) -> Result<String> {
+    let names: Vec<String> = store
+        .connectors()
+        .await?
+        .into_iter()
+        .filter(|n| n != connector)
+        .collect();
+    Ok(if names.is_empty() {
+        format!(
+            "no connector has stored offsets in {} yet\n",
+            store.location()
+        )
+    } else {
+        format!(
+            "connector {connector:?} has no stored offsets; connectors with offsets there: {}\n",
+            names.join(", ")
+        )
+    })
 }
 
 /// Deletes the offsets of every object (or those under `prefix`), so they are read again.

@@ -67,10 +67,27 @@ impl FileOffsetStore {
         };
         let dir = parent_dir(&path);
         if !dir.is_dir() {
-            return Err(fail(
-                format!(
+            // Name the first part of the path that is not a directory.
+            let blocker = dir.ancestors().find(|a| a.exists());
+            let message = match blocker {
+                Some(b) if !b.is_dir() => format!(
+                    "{} is a file, not a directory, so {} cannot be created there: choose another offset file",
+                    b.display(),
+                    path.display()
+                ),
+                _ => format!(
                     "the directory {} does not exist: create it or choose another offset file",
                     dir.display()
+                ),
+            };
+            return Err(fail(message, None));
+        }
+        if path.is_dir() {
+            return Err(fail(
+                format!(
+                    "{} is a directory: offset.storage.file.filename must name a file (e.g. {}/offsets.jsonl)",
+                    path.display(),
+                    path.display()
                 ),
                 None,
             ));
@@ -94,6 +111,24 @@ impl FileOffsetStore {
         };
         let mut tmp = path.clone().into_os_string();
         tmp.push(".tmp");
+        // Prove now, before a record is sent, that the file can be written: its temporary file
+        // is created and removed (a later failure to write would make the next run send the
+        // same records again).
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .and_then(|_| fs::remove_file(&tmp))
+            .map_err(|e| {
+                fail(
+                    format!(
+                        "cannot write in {} ({e}): check the permissions, or choose another offset file",
+                        dir.display()
+                    ),
+                    Some(Box::new(e)),
+                )
+            })?;
         Ok(FileOffsetStore {
             path,
             tmp: PathBuf::from(tmp),
@@ -241,6 +276,12 @@ impl OffsetStore for FileOffsetStore {
                     .map(|(_, _, offset)| offset.clone())
             })
             .collect())
+    }
+
+    async fn connectors(&self) -> Result<Vec<String>> {
+        let names: std::collections::BTreeSet<String> =
+            self.state().values().map(|(c, _, _)| c.clone()).collect();
+        Ok(names.into_iter().collect())
     }
 
     async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
@@ -404,11 +445,37 @@ mod tests {
     fn unreadable_path_and_missing_directory_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let e = FileOffsetStore::open(dir.path()).unwrap_err().to_string();
-        assert!(e.contains("cannot read"), "{e}");
+        assert!(e.contains("is a directory"), "{e}");
         let e = FileOffsetStore::open(dir.path().join("nope/offsets.jsonl"))
             .unwrap_err()
             .to_string();
         assert!(e.contains("does not exist"), "{e}");
+        // A path through a file names the file.
+        let file = dir.path().join("plain.txt");
+        fs::write(&file, b"x").unwrap();
+        let e = FileOffsetStore::open(file.join("offsets.jsonl"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("plain.txt is a file"), "{e}");
+    }
+
+    #[test]
+    fn an_unwritable_directory_is_found_at_open() {
+        // A directory nobody may create files in, root included.
+        let e = FileOffsetStore::open("/proc/self/offsets.jsonl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot write in /proc/self") && e.contains("permissions"),
+            "{e}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        FileOffsetStore::open(dir.path().join("offsets.jsonl")).unwrap();
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "the probe leaves nothing behind"
+        );
     }
 
     #[tokio::test]

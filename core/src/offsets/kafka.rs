@@ -357,6 +357,17 @@ impl OffsetStore for KafkaOffsetStore {
             .collect())
     }
 
+    async fn connectors(&self) -> Result<Vec<String>> {
+        let names: std::collections::BTreeSet<String> = self
+            .state
+            .lock()
+            .expect("offset state")
+            .values()
+            .map(|(c, _, _)| c.clone())
+            .collect();
+        Ok(names.into_iter().collect())
+    }
+
     async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
         let state = self.state.lock().expect("offset state");
         Ok(state

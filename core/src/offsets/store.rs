@@ -23,6 +23,9 @@ pub trait OffsetStore: Send + Sync + std::fmt::Debug {
     /// Every stored (partition, offset) of the connector.
     async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>>;
 
+    /// The names of the connectors that have stored offsets, sorted.
+    async fn connectors(&self) -> Result<Vec<String>>;
+
     /// Writes a batch durably; a None offset deletes the partition. Returns once durable. Later
     /// entries of the batch win over earlier ones for the same partition.
     async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()>;
@@ -102,6 +105,17 @@ impl OffsetStore for MemoryOffsetStore {
             .get(connector)
             .map(|e| e.values().cloned().collect())
             .unwrap_or_default())
+    }
+
+    async fn connectors(&self) -> Result<Vec<String>> {
+        let all = self.connectors.lock().unwrap_or_else(|e| e.into_inner());
+        let mut names: Vec<String> = all
+            .iter()
+            .filter(|(_, e)| !e.is_empty())
+            .map(|(c, _)| c.clone())
+            .collect();
+        names.sort();
+        Ok(names)
     }
 
     async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()> {
