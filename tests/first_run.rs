@@ -133,3 +133,30 @@ fn offsets_list_names_the_connectors_that_have_offsets() {
     );
     assert!(list("orders-backfill").contains("a.jsonl\t5\tpartial"));
 }
+
+#[test]
+fn validate_rejects_topic_names_kafka_would_reject() {
+    let dir = tempfile::tempdir().unwrap();
+    for (topic, expected) in [
+        ("my topic", "' ' is not allowed"),
+        ("a/b", "'/' is not allowed"),
+        (&"t".repeat(250) as &str, "at most 249"),
+    ] {
+        let connector = dir.path().join("c.properties");
+        std::fs::write(
+            &connector,
+            format!(
+                "name=c\nconnector.class=local\nlocal.path={}\ntopic={topic}\n",
+                dir.path().display()
+            ),
+        )
+        .unwrap();
+        let out = sluice().arg("validate").arg(&connector).output().unwrap();
+        let (stdout, _) = text(&out);
+        assert!(!out.status.success(), "{topic}: {stdout}");
+        assert!(
+            stdout.contains("topic: ") && stdout.contains(expected),
+            "{stdout}"
+        );
+    }
+}

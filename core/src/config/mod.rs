@@ -5,6 +5,9 @@
 
 mod backend;
 pub mod defs;
+mod topic;
+
+pub use topic::{topic_name_problem, MAX_TOPIC_LENGTH};
 
 pub use backend::{
     parse_connection_string, OverwritePolicy, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX,
@@ -489,6 +492,11 @@ impl ConnectorConfig {
             None => None,
         };
         let topic = r.string("topic");
+        for key in ["topic", "errors.deadletterqueue.topic.name"] {
+            if let Some(problem) = r.raw(key).and_then(topic_name_problem) {
+                problems.push(format!("{key}: {problem}"));
+            }
+        }
         let template_has_topic = template.as_ref().is_some_and(|t| t.has(Placeholder::Topic));
         if topic.is_none() && !template_has_topic {
             problems.push(
