@@ -13,6 +13,13 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A JSON integer does not fit in Connect's int64; it is not rounded to a float.
+    #[error("the integer {literal} does not fit in a 64-bit signed integer (Connect's int64), and Sluice does not round it to a float. Quote it in the source data to keep its digits as a string, or set errors.tolerance=all to skip such records")]
+    IntegerOutOfRange {
+        /// The integer as written.
+        literal: String,
+    },
+
     /// A line is not valid UTF-8.
     #[error(
         "invalid UTF-8: {source}. `jsonl`, `json`, `csv` and `text` objects must be UTF-8 encoded"

@@ -344,15 +344,7 @@ impl ReadRecords for Run {
 impl Run {
     fn parse(&self, bytes: &[u8]) -> Result<SchemaAndValue, Error> {
         let text = std::str::from_utf8(bytes).map_err(|source| Error::InvalidUtf8 { source })?;
-        if self.infer_schema {
-            let value: serde_json::Value =
-                serde_json::from_str(text).map_err(|source| Error::InvalidJson { source })?;
-            json_value::with_inferred_schema(value)
-        } else {
-            json_value::parse_schemaless(text)
-                .map(SchemaAndValue::schemaless)
-                .map_err(|source| Error::InvalidJson { source })
-        }
+        json_value::parse_record(text, self.infer_schema)
     }
 
     /// The unrecoverable error for the record being read at `offset`; nothing follows it.

@@ -12,8 +12,7 @@ use crate::Error;
 /// `json` as a schemaless value: object → map with string keys in document order, array → array,
 /// string → string, boolean → boolean, integer → int64, other number → float64, null → null.
 ///
-/// An integer beyond the int64 range becomes a float64 (Connect's `JsonConverter` would silently
-/// keep only its low 64 bits).
+/// An integer beyond the int64 range must have been rejected before (see [`parse_record`]).
 #[cfg(test)] // the reference `parse_schemaless` is tested against
 pub(crate) fn schemaless(json: Json) -> Value {
     match json {
@@ -28,6 +27,98 @@ pub(crate) fn schemaless(json: Json) -> Value {
                 .collect(),
         ),
     }
+}
+
+/// Parses one JSON record (a `jsonl` line, a `json` document or array element): schemaless, or
+/// with an inferred schema. An integer beyond Connect's int64 is an
+/// [`Error::IntegerOutOfRange`], never a rounded float.
+pub(crate) fn parse_record(text: &str, infer_schema: bool) -> Result<SchemaAndValue, Error> {
+    BIG_NUMBER.set(false);
+    let parsed = if infer_schema {
+        serde_json::from_str::<Json>(text)
+            .map_err(|source| Error::InvalidJson { source })
+            .and_then(|value| {
+                mark_big_numbers(&value);
+                with_inferred_schema(value)
+            })
+    } else {
+        parse_schemaless(text)
+            .map(SchemaAndValue::schemaless)
+            .map_err(|source| Error::InvalidJson { source })
+    };
+    // Rare: a number that may be an integer too large for int64 was seen; the text tells.
+    if BIG_NUMBER.replace(false) {
+        if let Some(literal) = oversized_integer(text) {
+            return Err(Error::IntegerOutOfRange { literal });
+        }
+    }
+    parsed
+}
+
+thread_local! {
+    /// Set while parsing when a number was seen that may be an integer beyond int64: an
+    /// unsigned one above `i64::MAX`, or an integral float of magnitude 2^63 or more (how the
+    /// parser gives integers beyond u64).
+    static BIG_NUMBER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// 2^63 as a float: integral floats at or beyond it may come from oversized integer literals.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+fn maybe_big(v: f64) -> bool {
+    v.abs() >= TWO_POW_63 && v.fract() == 0.0
+}
+
+fn mark_big_numbers(json: &Json) {
+    match json {
+        Json::Number(n) => {
+            if n.as_i64().is_none() && (n.is_u64() || n.as_f64().is_some_and(maybe_big)) {
+                BIG_NUMBER.set(true);
+            }
+        }
+        Json::Array(items) => items.iter().for_each(mark_big_numbers),
+        Json::Object(map) => map.values().for_each(mark_big_numbers),
+        _ => {}
+    }
+}
+
+/// The first integer literal of `text` (outside strings; no fraction, no exponent) that does
+/// not fit in an i64.
+fn oversized_integer(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let mut in_string = false;
+    while i < b.len() {
+        let c = b[i];
+        if in_string {
+            match c {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'"' {
+            in_string = true;
+            i += 1;
+            continue;
+        }
+        if c == b'-' || c.is_ascii_digit() {
+            let start = i;
+            i += 1;
+            while i < b.len() && matches!(b[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') {
+                i += 1;
+            }
+            let token = &text[start..i];
+            if !token.contains(['.', 'e', 'E']) && token.parse::<i64>().is_err() {
+                return Some(token.to_owned());
+            }
+            continue;
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Parses `text` straight into a schemaless value, exactly as [`schemaless`] of the parsed
@@ -74,10 +165,16 @@ impl<'de> serde::de::Visitor<'de> for SchemalessVisitor {
         Ok(Value::Int64(v))
     }
     fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        if v > i64::MAX as u64 {
+            BIG_NUMBER.set(true);
+        }
         // Beyond int64 a number is a float64, as `schemaless` makes it.
         Ok(i64::try_from(v).map_or(Value::Float64(v as f64), Value::Int64))
     }
     fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        if maybe_big(v) {
+            BIG_NUMBER.set(true);
+        }
         Ok(Value::Float64(v))
     }
     fn visit_str<E>(self, v: &str) -> Result<Value, E> {
@@ -644,5 +741,42 @@ mod tests {
             &Schema::optional_float64()
         );
         assert_eq!(s.get("n"), Some(&Value::Float64(18446744073709551615.0)));
+    }
+
+    #[test]
+    fn integers_beyond_int64_are_errors_never_rounded() {
+        for infer in [false, true] {
+            for (text, literal) in [
+                (r#"{"id":12345678901234567890}"#, "12345678901234567890"),
+                (
+                    r#"{"a":"9999999999999999999999","id":-9223372036854775809}"#,
+                    "-9223372036854775809",
+                ),
+                (
+                    r#"[1,123456789012345678901234567890]"#,
+                    "123456789012345678901234567890",
+                ),
+            ] {
+                match parse_record(text, infer) {
+                    Err(Error::IntegerOutOfRange { literal: l }) => {
+                        assert_eq!(l, literal, "{text}")
+                    }
+                    other => panic!("{text} (infer {infer}): {other:?}"),
+                }
+            }
+            // Exact int64 limits, big floats and big digits inside strings are fine.
+            let ok = parse_record(
+                r#"{"max":9223372036854775807,"min":-9223372036854775808,"f":1e30,"g":12345678901234567890.0,"s":"12345678901234567890"}"#,
+                infer,
+            )
+            .unwrap();
+            let text = format!("{:?}", ok.value);
+            assert!(
+                text.contains("9223372036854775807") && text.contains("1e30"),
+                "{text}"
+            );
+            // The flag of a failed record does not leak into the next one.
+            assert!(parse_record(r#"{"n":1e19}"#, infer).is_ok());
+        }
     }
 }

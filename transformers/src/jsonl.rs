@@ -115,15 +115,7 @@ impl ReadRecords for Run {
 impl Run {
     fn parse(&self, line: &[u8]) -> Result<SchemaAndValue, Error> {
         let text = std::str::from_utf8(line).map_err(|source| Error::InvalidUtf8 { source })?;
-        if self.infer_schema {
-            let value: serde_json::Value =
-                serde_json::from_str(text).map_err(|source| Error::InvalidJson { source })?;
-            json_value::with_inferred_schema(value)
-        } else {
-            json_value::parse_schemaless(text)
-                .map(SchemaAndValue::schemaless)
-                .map_err(|source| Error::InvalidJson { source })
-        }
+        json_value::parse_record(text, self.infer_schema)
     }
 
     /// The unrecoverable error for a failed read (the reader yields nothing after it).
