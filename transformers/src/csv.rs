@@ -652,6 +652,7 @@ impl Run {
                 None => break,
             }
         }
+        let from_header = self.options.column_names.is_none() && header.is_some();
         let names = match (self.options.column_names.clone(), header) {
             (Some(names), _) => names,
             (None, Some(names)) => names,
@@ -667,6 +668,27 @@ impl Run {
                 (0..width).map(|i| format!("_c{i}")).collect()
             }
         };
+        if let Some((first, dup)) = names
+            .iter()
+            .enumerate()
+            .find_map(|(j, n)| names[..j].iter().position(|m| m == n).map(|i| (i, j)))
+        {
+            let (name, a, b) = (&names[dup], first + 1, dup + 1);
+            let e = if from_header {
+                Error::Malformed {
+                    format: "csv",
+                    message: format!(
+                        "the header row names column {name:?} twice (columns {a} and {b}); rename one in the file, or name the columns with csv.column.names"
+                    ),
+                }
+            } else {
+                Error::Config {
+                    key: "csv.column.names",
+                    message: format!("names column {name:?} twice (positions {a} and {b})"),
+                }
+            };
+            return Err(self.header_error(0, e));
+        }
         let mut types = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let configured = self
@@ -1037,5 +1059,30 @@ mod tests {
                 prop_assert_eq!(&resumed[..], &full[skip.min(n)..]);
             }
         }
+    }
+
+    #[test]
+    fn a_duplicate_header_name_names_the_header_row_and_the_column() {
+        let got = rows(CsvOptions::default(), b"id,name,id\n1,a,2\n", &[], 0);
+        let Err((0, _, false, err)) = &got[0] else {
+            panic!("{got:?}")
+        };
+        assert!(
+            err.contains("header row names column \"id\" twice (columns 1 and 3)"),
+            "{err}"
+        );
+        assert!(!err.contains("invalid csv.column.names"), "{err}");
+        let configured = CsvOptions {
+            column_names: Some(vec!["a".into(), "a".into()]),
+            ..CsvOptions::default()
+        };
+        let got = rows(configured, b"x,y\n1,2\n", &[], 0);
+        let Err((_, _, _, err)) = &got[0] else {
+            panic!("{got:?}")
+        };
+        assert!(
+            err.contains("csv.column.names") && err.contains("\"a\" twice"),
+            "{err}"
+        );
     }
 }
