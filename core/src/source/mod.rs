@@ -17,6 +17,8 @@
 //! - Records, and the offsets opening and closing an object, are built in `build.rs`.
 //! - An object deleted (or replaced) between listing and reading is reported and skipped; an
 //!   object found finished with another ETag follows `object.overwrite.policy`.
+//! - The stored offsets are read once per task, in [`SourceTask::configure`]: they fill the
+//!   offset cache and give the restart position.
 
 mod build;
 mod plan;
@@ -267,11 +269,10 @@ impl ObjectSource {
 #[async_trait]
 impl SourceTask for ObjectSource {
     async fn configure(&mut self) -> Result<()> {
-        let n = self.offsets.populate_all().await?;
-        let offsets = self.offsets.clone();
-        let stored = offsets.store().list(offsets.connector()).await?;
+        // The one read of the stored offsets: it fills the cache and gives the restart position.
+        let stored = self.offsets.populate_all().await?;
         let restart = restart::restart_position(self.backend.as_ref(), &self.cfg, &stored);
-        info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = n,
+        info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored.len(),
             listing_starts_after = ?restart.as_ref().map(Path::as_ref), "task configured");
         self.plan.resume(restart, Instant::now());
         Ok(())
@@ -408,6 +409,7 @@ impl SourceTask for ObjectSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
     use bytes::Bytes;
@@ -723,5 +725,90 @@ mod tests {
         // Backfill: after the restart position first, then the keys up to it.
         let listings = h.backend.listings.lock().unwrap().clone();
         assert_eq!(listings, [Some("k1".into()), None]);
+    }
+
+    /// An offset store counting its reads.
+    #[derive(Debug, Default)]
+    struct CountingStore {
+        inner: MemoryOffsetStore,
+        lists: AtomicUsize,
+        gets: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl OffsetStore for CountingStore {
+        async fn get(
+            &self,
+            connector: &str,
+            partitions: &[OffsetMap],
+        ) -> Result<Vec<Option<OffsetMap>>> {
+            self.gets.fetch_add(1, Ordering::Relaxed);
+            self.inner.get(connector, partitions).await
+        }
+        async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
+            self.lists.fetch_add(1, Ordering::Relaxed);
+            self.inner.list(connector).await
+        }
+        async fn put(
+            &self,
+            connector: &str,
+            batch: Vec<(OffsetMap, Option<OffsetMap>)>,
+        ) -> Result<()> {
+            self.inner.put(connector, batch).await
+        }
+        fn location(&self) -> String {
+            "counting".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_task_reads_the_stored_offsets_once() {
+        let keys = ["k1", "k2", "k3", "k4", "k5", "k6"];
+        let objects: Vec<(&str, String)> = keys.iter().map(|k| (*k, lines(k, 1))).collect();
+        let h = harness(&objects).await;
+        let store = Arc::new(CountingStore::default());
+        // Every object finished but k4, opened and not finished.
+        let batch = keys
+            .iter()
+            .map(|k| {
+                let mut e = ObjectOffsetEntry::new("bucket", "mem", "object", k);
+                let finished = *k != "k4";
+                e.set_property(RECORD_COUNT, OffsetValue::Long(i64::from(finished)));
+                if finished {
+                    e.set_property(FINISHED, OffsetValue::Bool(true));
+                }
+                (e.manager_key(), Some(e.properties()))
+            })
+            .collect();
+        store.inner.put("c", batch).await.unwrap();
+        // Two tasks over one manager, as the runtime builds them.
+        let offsets = Arc::new(OffsetManager::new("c", store.clone()));
+        let mut records = Vec::new();
+        for task in 0..2 {
+            let mut src = source(&h, true, ErrorsTolerance::None, Duration::from_secs(300));
+            src.offsets = offsets.clone();
+            src.cfg.distribution =
+                Distribution::new(DistributionType::ObjectHash, task, 2).unwrap();
+            src.configure().await.unwrap();
+            assert_eq!(
+                store.lists.load(Ordering::Relaxed),
+                task as usize + 1,
+                "one read of the store per task"
+            );
+            let (r, _, err) = drain(&mut src).await;
+            assert!(err.is_none(), "{err:?}");
+            records.extend(r);
+        }
+        assert_eq!(
+            records,
+            [("k4".to_owned(), "k4:0".to_owned())],
+            "finished objects skipped"
+        );
+        assert_eq!(store.lists.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            store.gets.load(Ordering::Relaxed),
+            0,
+            "no reads of single entries"
+        );
     }
 }
