@@ -85,16 +85,18 @@ impl OffsetManager {
         Ok(())
     }
 
-    /// Loads every stored entry of the connector into the cache (cached entries are kept);
-    /// returns how many entries the store holds for the connector.
-    pub async fn populate_all(&self) -> Result<usize> {
+    /// Loads every stored entry of the connector into the cache (cached entries are kept), in
+    /// one read of the store; returns the stored entries (partition, offset), so a caller that
+    /// needs them too (the restart position) does not read the store again.
+    pub async fn populate_all(&self) -> Result<Vec<(OffsetMap, OffsetMap)>> {
         let stored = self.store.list(&self.connector).await?;
-        let n = stored.len();
         let mut cache = self.cache();
-        for (key, data) in stored {
-            cache.entry(canonical_partition(&key)).or_insert(data);
+        for (key, data) in &stored {
+            cache
+                .entry(canonical_partition(key))
+                .or_insert_with(|| data.clone());
         }
-        Ok(n)
+        Ok(stored)
     }
 
     /// Caches `entry`'s data (progress made in memory), replacing what was cached.
@@ -232,14 +234,17 @@ mod tests {
         );
         assert_eq!(m.cached(&entry("c", 0).manager_key()), None);
         assert_eq!(m.cached_len(), 2);
-        assert_eq!(m.populate_all().await.unwrap(), 2);
+        let stored = m.populate_all().await.unwrap();
+        assert_eq!(stored.len(), 2);
+        // The store's entries come back as stored; the cache keeps the progress ahead of them.
+        assert!(stored.contains(&(a.manager_key(), entry("a", 5).properties())));
         assert_eq!(m.cached(&a.manager_key()), Some(a.properties()));
     }
 
     #[tokio::test]
     async fn populate_all_and_remove() {
         let (m, _) = manager_with(&[entry("a", 1), entry("b", 2)]).await;
-        assert_eq!(m.populate_all().await.unwrap(), 2);
+        assert_eq!(m.populate_all().await.unwrap().len(), 2);
         assert_eq!(m.cached_len(), 2);
         m.remove(&entry("a", 0).manager_key());
         assert_eq!(m.cached(&entry("a", 0).manager_key()), None);

@@ -3,21 +3,29 @@
 //! It lists the bucket in key order, keeps the objects whose whole key matches
 //! `file.name.template` and that this task owns under the distribution strategy, skips objects
 //! the offsets say are finished, resumes a partly read object at its stored record count, and turns
-//! each object's records into [`SourceRecord`]s.
+//! each object's records into [`SourceRecord`](crate::record::SourceRecord)s.
 //!
 //! - Listing runs in passes. A pass lists after the greatest key seen so far (one cheap LIST when
 //!   nothing is new); at most every `listing.full.interval.ms` a pass lists from the beginning of
 //!   the prefix, which picks up late arrivals (keys sorting before ones already processed) and
 //!   overwritten objects. After a restart the first pass starts at the restart position computed
-//!   from the stored offsets ([`ObjectSource`]'s `restart_position`), so finished objects are
-//!   neither downloaded nor, mostly, listed again.
+//!   from the stored offsets (`restart.rs`), so finished objects are neither downloaded nor,
+//!   mostly, listed again. When to list, and from where, is the pure state machine of `plan.rs`.
 //! - Up to `object.read.concurrency` objects are read at once, opened in key order, each parsed
-//!   by its own tokio task into a bounded channel: records of one object stay in order, offsets
-//!   stay per object (the driver commits each object's acknowledged prefix).
+//!   by its own tokio task into a bounded channel (`readers.rs`): records of one object stay in
+//!   order, offsets stay per object (the driver commits each object's acknowledged prefix).
+//! - Records, and the offsets opening and closing an object, are built in `build.rs`.
 //! - An object deleted (or replaced) between listing and reading is reported and skipped; an
 //!   object found finished with another ETag follows `object.overwrite.policy`.
+//! - The stored offsets are read once per task, in [`SourceTask::configure`]: they fill the
+//!   offset cache and give the restart position.
 
-use std::collections::{BTreeMap, HashSet};
+mod build;
+mod plan;
+mod readers;
+mod restart;
+
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,31 +35,21 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
-use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 use crate::config::{ErrorsTolerance, OverwritePolicy, RecordKey, RecordTimestamp};
-use crate::data::{Schema, SchemaAndValue, Value};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::object::{is_object_gone, ObjectInput, ReadRetry};
-use crate::offsets::{
-    ObjectOffsetEntry, OffsetManager, OffsetMap, OffsetValue, ETAG, FINISHED, RECORD_COUNT,
-};
-use crate::record::{Header, SourceRecord};
+use crate::offsets::{OffsetManager, OffsetMap, OffsetValue, ETAG, FINISHED, RECORD_COUNT};
 use crate::task::{Failure, Poll, SourceTask, Stage};
 use crate::template::{FileNameTemplate, TemplateMatch};
 use crate::transformer::Transformer;
 
-/// Header naming the bucket (container, folder) of the object a record came from.
-pub const HEADER_BUCKET: &str = "sluice.bucket";
-/// Header naming the object key.
-pub const HEADER_OBJECT: &str = "sluice.object.key";
-/// Header carrying the object's ETag, when the store has one.
-pub const HEADER_ETAG: &str = "sluice.object.etag";
-/// Header carrying the record's zero-based index within its object.
-pub const HEADER_INDEX: &str = "sluice.record.index";
+pub use build::{DELETED, HEADER_BUCKET, HEADER_ETAG, HEADER_INDEX, HEADER_OBJECT};
+use plan::{Key, Listing, ListingPlan, PassEnd};
+use readers::{Next, Reader, ReaderPool};
 
 /// One object-store backend: a thin layer over `object_store` (see the `sluice-sources` crate).
 pub trait ObjectBackend: Send + Sync + fmt::Debug + 'static {
@@ -127,50 +125,6 @@ pub struct ObjectSourceConfig {
     pub read_retry: ReadRetry,
 }
 
-/// Offset property of an object that vanished (deleted, or replaced while being read) before it
-/// was read to the end: its entry is closed as finished so the restart position can move past it.
-pub const DELETED: &str = "deleted";
-
-/// Batches of records the reading tasks may buffer ahead of the task, per object being read:
-/// with [`READY_BATCH`], at most 64 records per object (64 MiB of 64 KiB chunks in all with
-/// the default four objects at once).
-const EVENTS_PER_READER: usize = 4;
-
-/// The most records a reading task hands over at once: the records its object's bytes already
-/// in memory give (one hand-over, and one wake-up of the task, per batch instead of per record).
-const READY_BATCH: usize = 16;
-
-/// An object being read: its records are parsed by a spawned task and arrive in order.
-struct Reader {
-    input: ObjectInput,
-    partition: OffsetMap,
-    matched: Option<TemplateMatch>,
-    /// Records of the object consumed so far (delivered, skipped on resume, or failed).
-    count: u64,
-    key: Option<Vec<u8>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// What a reading task sends about its object.
-enum Event {
-    /// Records or record errors, in order.
-    Items(Vec<Result<SchemaAndValue>>),
-    /// The object was read to the end.
-    End,
-}
-
-/// One step of a reading task's events: a record (or record error), or the end.
-enum Next {
-    Item(Result<SchemaAndValue>),
-    End,
-}
-
 /// The object-store [`SourceTask`].
 pub struct ObjectSource {
     backend: Arc<dyn ObjectBackend>,
@@ -178,29 +132,14 @@ pub struct ObjectSource {
     offsets: Arc<OffsetManager>,
     cfg: ObjectSourceConfig,
     metrics: Arc<Metrics>,
+    /// When to list, and from where.
+    plan: ListingPlan,
+    /// The listing under way, if any.
     listing: Option<BoxStream<'static, object_store::Result<ObjectMeta>>>,
-    /// A listing pass is under way (its listing may be over while objects are still read).
-    in_pass: bool,
-    /// The current pass ends after this key (the catch-up pass of a restarted backfill).
-    pass_until: Option<Path>,
-    /// Objects being read, by opening order (which is key order).
-    readers: BTreeMap<u64, Reader>,
-    next_reader: u64,
-    events_tx: mpsc::Sender<(u64, Event)>,
-    events_rx: mpsc::Receiver<(u64, Event)>,
-    /// The rest of the last batch received, and the reader it is from.
-    batch: Option<(u64, std::vec::IntoIter<Result<SchemaAndValue>>)>,
+    /// Objects being read.
+    readers: ReaderPool,
     /// Objects abandoned in this run after an unrecoverable error (tolerance `all`).
     abandoned: HashSet<Path>,
-    /// The greatest key listed so far: an incremental listing starts after it.
-    listed_up_to: Option<Path>,
-    /// When the last full listing began.
-    last_full: Option<Instant>,
-    /// Backfill after a restart: the restart position, whose earlier keys are listed last.
-    catch_up: Option<Path>,
-    /// An error that stops the task (tolerance `none`): returned once the objects opened before
-    /// the failing one are delivered; objects opened after it are dropped.
-    failing: Option<(u64, Error)>,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -221,44 +160,17 @@ impl ObjectSource {
         cfg: ObjectSourceConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let (events_tx, events_rx) = mpsc::channel(EVENTS_PER_READER * cfg.concurrency.max(1));
         ObjectSource {
             backend,
             transformer,
             offsets,
+            plan: ListingPlan::new(cfg.once, cfg.full_listing_interval),
+            readers: ReaderPool::new(cfg.concurrency),
             cfg,
             metrics,
             listing: None,
-            in_pass: false,
-            pass_until: None,
-            readers: BTreeMap::new(),
-            next_reader: 0,
-            events_tx,
-            events_rx,
-            batch: None,
             abandoned: HashSet::new(),
-            listed_up_to: None,
-            last_full: None,
-            catch_up: None,
-            failing: None,
         }
-    }
-
-    /// The next record of the batch at hand, if any.
-    fn next_buffered(&mut self) -> Option<(u64, Next)> {
-        let (id, items) = self.batch.as_mut()?;
-        match items.next() {
-            Some(item) => Some((*id, Next::Item(item))),
-            None => {
-                self.batch = None;
-                None
-            }
-        }
-    }
-
-    fn partition_of(&self, key: &str) -> OffsetMap {
-        let (bf, of) = self.backend.partition_fields();
-        ObjectOffsetEntry::new(bf, self.backend.bucket(), of, key).manager_key()
     }
 
     /// Decides whether `meta` is an object to read now; returns the template match, the number
@@ -267,10 +179,7 @@ impl ObjectSource {
         let key = meta.location.as_ref();
         if meta.size == 0
             || self.abandoned.contains(&meta.location)
-            || self
-                .readers
-                .values()
-                .any(|r| r.input.meta().location == meta.location)
+            || self.readers.is_reading(&meta.location)
         {
             return None;
         }
@@ -309,25 +218,12 @@ impl ObjectSource {
     /// restart position never moves past an object opened but not finished).
     fn try_open(&mut self, meta: ObjectMeta) -> Option<Poll> {
         let (matched, skip, fresh) = self.accept(&meta)?;
-        let id = self.next_reader;
-        self.next_reader += 1;
-        let reader = self.open(id, meta, matched, skip);
-        let progress = fresh.then(|| {
-            let mut offset = OffsetMap::new();
-            offset.insert(RECORD_COUNT.into(), OffsetValue::Long(0));
-            if let Some(etag) = &reader.input.meta().e_tag {
-                offset.insert(ETAG.into(), OffsetValue::String(etag.clone()));
-            }
-            Poll::Progress {
-                partition: reader.partition.clone(),
-                offset,
-            }
-        });
-        self.readers.insert(id, reader);
-        progress
+        let id = self.open(meta, matched, skip);
+        fresh.then(|| self.opened(self.readers.reader(id)))
     }
 
-    fn open(&self, id: u64, meta: ObjectMeta, matched: Option<TemplateMatch>, skip: u64) -> Reader {
+    /// Starts reading `meta` from record `skip`; returns its reader's number.
+    fn open(&mut self, meta: ObjectMeta, matched: Option<TemplateMatch>, skip: u64) -> u64 {
         let key = meta.location.to_string();
         if skip > 0 {
             info!(task = %self.cfg.task_name, object = %key, skip, "resuming object");
@@ -337,223 +233,69 @@ impl ObjectSource {
         Metrics::add(&self.metrics.bytes_read, meta.size);
         let input = ObjectInput::new(self.backend.bucket(), self.backend.store().clone(), meta)
             .with_retry(self.cfg.read_retry);
-        let records = self.transformer.transform(input.clone(), skip);
-        let tx = self.events_tx.clone();
-        let task = tokio::spawn(async move {
-            let mut records = records.ready_chunks(READY_BATCH);
-            while let Some(items) = records.next().await {
-                if tx.send((id, Event::Items(items))).await.is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send((id, Event::End)).await;
-        });
+        let task = self
+            .readers
+            .spawn(self.transformer.transform(input.clone(), skip));
         let key_bytes =
             (self.cfg.record_key == RecordKey::ObjectKey).then(|| key.clone().into_bytes());
-        Reader {
-            partition: self.partition_of(&key),
+        let partition = self.partition_of(&key);
+        self.readers.insert(Reader {
+            partition,
             input,
             matched,
             count: skip,
             key: key_bytes,
             task,
-        }
+        })
     }
 
-    fn record(&self, cur: &Reader, index: u64, value: SchemaAndValue) -> SourceRecord {
-        let topic = cur
-            .matched
-            .as_ref()
-            .and_then(|m| m.topic.clone())
-            .or_else(|| self.cfg.topic.clone())
-            .unwrap_or_default();
-        let key = match &cur.key {
-            Some(k) => SchemaAndValue::new(
-                Schema::string(),
-                Value::String(String::from_utf8_lossy(k).into_owned()),
-            ),
-            None => SchemaAndValue::null(),
-        };
-        let meta = cur.input.meta();
-        let mut headers = Vec::new();
-        if self.cfg.headers {
-            headers.push(Header::string(HEADER_BUCKET, self.backend.bucket()));
-            headers.push(Header::string(HEADER_OBJECT, cur.input.key()));
-            if let Some(etag) = &meta.e_tag {
-                headers.push(Header::string(HEADER_ETAG, etag));
-            }
-            headers.push(Header::string(HEADER_INDEX, index.to_string()));
-        }
-        let mut offset = OffsetMap::new();
-        offset.insert(RECORD_COUNT.into(), OffsetValue::Long(index as i64 + 1));
-        SourceRecord {
-            source_partition: cur.partition.clone(),
-            source_offset: offset,
-            topic,
-            kafka_partition: cur.matched.as_ref().and_then(|m| m.partition),
-            key,
-            value,
-            timestamp: match self.cfg.record_timestamp {
-                RecordTimestamp::ObjectLastModified => Some(meta.last_modified.timestamp_millis()),
-                RecordTimestamp::None => None,
-            },
-            headers,
-        }
-    }
-
-    fn finished(&self, cur: &Reader) -> Poll {
-        let (bf, of) = self.backend.partition_fields();
-        let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
-        entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
-        entry.set_property(FINISHED, OffsetValue::Bool(true));
-        if let Some(etag) = &cur.input.meta().e_tag {
-            entry.set_property(ETAG, OffsetValue::String(etag.clone()));
-        }
-        self.offsets.add_entry(&entry);
-        Metrics::add(&self.metrics.objects_finished, 1);
-        debug!(task = %self.cfg.task_name, object = %cur.input.key(), records = cur.count, "object finished");
-        Poll::Progress {
-            partition: entry.manager_key(),
-            offset: entry.properties(),
-        }
-    }
-
-    /// The offset closing an object that vanished while being read (deleted, or replaced by
-    /// another version): finished, so it is not retried forever and the restart position can
-    /// move past it; without an ETag, so `object.overwrite.policy=reread` reads a new version.
-    fn vanished(&self, cur: &Reader) -> Poll {
-        let (bf, of) = self.backend.partition_fields();
-        let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
-        entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
-        entry.set_property(FINISHED, OffsetValue::Bool(true));
-        entry.set_property(DELETED, OffsetValue::Bool(true));
-        self.offsets.add_entry(&entry);
-        Metrics::add(&self.metrics.objects_failed, 1);
-        Poll::Progress {
-            partition: entry.manager_key(),
-            offset: entry.properties(),
-        }
+    /// Starts `listing`.
+    fn list(&mut self, listing: Listing) {
+        debug!(task = %self.cfg.task_name, start_after = ?listing.start_after.as_ref().map(Path::as_ref),
+            until = ?listing.until.as_ref().map(Path::as_ref), "listing");
+        self.listing = Some(self.backend.list(listing.start_after.as_ref()));
     }
 
     /// Stops the task on `e` from reader `id` (tolerance `none`): nothing new is opened, readers
     /// opened after it are dropped, and the error is returned once the earlier ones are delivered.
     fn fail(&mut self, id: u64, e: Error) {
-        if self.failing.as_ref().is_some_and(|(f, _)| *f < id) {
-            return;
+        if self.readers.fail(id, e) {
+            self.listing = None;
+            self.plan.listing_ended();
         }
-        self.readers.retain(|k, _| *k < id);
-        self.listing = None;
-        self.failing = Some((id, e));
-    }
-
-    /// Starts a listing pass: from the beginning of the prefix when a full listing is due (or no
-    /// key was listed yet), else after the greatest key already listed.
-    fn start_pass(&mut self) {
-        self.in_pass = true;
-        self.pass_until = None;
-        let interval = self.cfg.full_listing_interval;
-        let full = self.listed_up_to.is_none()
-            || interval.is_zero()
-            || self.last_full.is_none_or(|t| t.elapsed() >= interval);
-        let start_after = if full {
-            self.last_full = Some(Instant::now());
-            self.catch_up = None;
-            None
-        } else {
-            self.listed_up_to.clone()
-        };
-        debug!(task = %self.cfg.task_name, start_after = ?start_after.as_ref().map(Path::as_ref), "listing");
-        self.listing = Some(self.backend.list(start_after.as_ref()));
-    }
-
-    /// The restart position from the `stored` offsets: the greatest finished object of this task
-    /// (bucket, prefix, template, distribution) that sorts before every unfinished one. Objects
-    /// are opened in key order and each opened object has a stored entry, so every object of
-    /// this task up to it was read to the end; listing starts after it. What the stored offsets
-    /// cannot know about (a late arrival, objects whose task changed with `tasks.max`) is found
-    /// by the next full listing.
-    fn restart_position(&self, stored: &[(OffsetMap, OffsetMap)]) -> Option<Path> {
-        let (bf, of) = self.backend.partition_fields();
-        let prefix = self.backend.prefix().unwrap_or("");
-        let mut first_unfinished: Option<&str> = None;
-        let mut finished = Vec::new();
-        for (partition, data) in stored {
-            if partition.get(bf).and_then(OffsetValue::as_str) != Some(self.backend.bucket()) {
-                continue;
-            }
-            let Some(key) = partition.get(of).and_then(OffsetValue::as_str) else {
-                continue;
-            };
-            if !key.starts_with(prefix) {
-                continue;
-            }
-            let matched = match &self.cfg.template {
-                Some(t) => match t.matches(key) {
-                    Some(m) => Some(m),
-                    None => continue,
-                },
-                None => None,
-            };
-            if !self.cfg.distribution.owns(key, matched.as_ref()) {
-                continue;
-            }
-            if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) {
-                finished.push(key);
-            } else if first_unfinished.is_none_or(|u| key < u) {
-                first_unfinished = Some(key);
-            }
-        }
-        finished
-            .into_iter()
-            .filter(|k| first_unfinished.is_none_or(|u| *k < u))
-            .max()
-            .and_then(|k| Path::parse(k).ok())
     }
 }
-
-use crate::offsets::OffsetManagerEntry as _;
 
 #[async_trait]
 impl SourceTask for ObjectSource {
     async fn configure(&mut self) -> Result<()> {
-        let n = self.offsets.populate_all().await?;
-        let offsets = self.offsets.clone();
-        let stored = offsets.store().list(offsets.connector()).await?;
-        let restart = self.restart_position(&stored);
-        info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = n,
+        // The one read of the stored offsets: it fills the cache and gives the restart position.
+        let stored = self.offsets.populate_all().await?;
+        let restart = restart::restart_position(self.backend.as_ref(), &self.cfg, &stored);
+        info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored.len(),
             listing_starts_after = ?restart.as_ref().map(Path::as_ref), "task configured");
-        self.listed_up_to = restart.clone();
-        self.catch_up = restart;
-        self.last_full = Some(Instant::now());
+        self.plan.resume(restart, Instant::now());
         Ok(())
     }
 
     async fn poll(&mut self) -> Result<Poll> {
         loop {
-            if let Some((id, _)) = &self.failing {
-                if self.readers.range(..*id).next().is_none() {
-                    let (_, e) = self.failing.take().expect("failing");
-                    return Err(e);
-                }
+            if let Some(e) = self.readers.take_failure() {
+                return Err(e);
             }
             // Open more objects while a slot is free and the listing has more.
-            if self.failing.is_none() && self.readers.len() < self.cfg.concurrency.max(1) {
-                if !self.in_pass {
-                    self.start_pass();
+            if !self.readers.is_failing() && self.readers.has_slot() {
+                if self.listing.is_none() {
+                    if let Some(listing) = self.plan.start_pass(Instant::now()) {
+                        self.list(listing);
+                    }
                 }
                 if let Some(listing) = self.listing.as_mut() {
                     match listing.next().await {
                         Some(Ok(meta)) => {
-                            if self.pass_until.as_ref().is_some_and(|u| meta.location > *u) {
+                            if self.plan.listed(&meta.location) == Key::PastEnd {
                                 self.listing = None;
                                 continue;
-                            }
-                            if self
-                                .listed_up_to
-                                .as_ref()
-                                .is_none_or(|k| meta.location > *k)
-                            {
-                                self.listed_up_to = Some(meta.location.clone());
                             }
                             if let Some(progress) = self.try_open(meta) {
                                 return Ok(progress);
@@ -561,53 +303,37 @@ impl SourceTask for ObjectSource {
                         }
                         Some(Err(e)) => {
                             self.listing = None;
-                            self.in_pass = false;
+                            self.plan.listing_failed();
                             return Err(Error::Store {
                                 bucket: self.backend.bucket().to_owned(),
                                 object: None,
                                 source: Box::new(e),
                             });
                         }
-                        None => self.listing = None,
+                        None => {
+                            self.listing = None;
+                            self.plan.listing_ended();
+                        }
                     }
                     continue;
                 }
             }
             if self.readers.is_empty() {
-                if self.failing.is_some() {
+                if self.readers.is_failing() {
                     continue;
                 }
-                // The pass is over.
-                self.in_pass = false;
-                if !self.cfg.once {
-                    return Ok(Poll::Idle);
-                }
-                if let Some(until) = self.catch_up.take() {
-                    // A restarted backfill listed after its restart position first; now the keys
-                    // up to it, for what the stored offsets could not know about.
-                    self.in_pass = true;
-                    self.listing = Some(self.backend.list(None));
-                    self.pass_until = Some(until);
-                    continue;
-                }
-                return Ok(Poll::Done);
-            }
-            let (id, event) = match self.next_buffered() {
-                Some(next) => next,
-                None => match self
-                    .events_rx
-                    .recv()
-                    .await
-                    .expect("the source holds a sender")
-                {
-                    (id, Event::Items(items)) => {
-                        self.batch = Some((id, items.into_iter()));
+                // The pass's listing is over and its objects are read.
+                match self.plan.readers_idle() {
+                    PassEnd::Idle => return Ok(Poll::Idle),
+                    PassEnd::Done => return Ok(Poll::Done),
+                    PassEnd::List(listing) => {
+                        self.list(listing);
                         continue;
                     }
-                    (id, Event::End) => (id, Next::End),
-                },
-            };
-            let Some(cur) = self.readers.get_mut(&id) else {
+                }
+            }
+            let (id, event) = self.readers.next().await;
+            let Some(cur) = self.readers.get_mut(id) else {
                 // Left over from a reader dropped after an error.
                 continue;
             };
@@ -616,14 +342,14 @@ impl SourceTask for ObjectSource {
                     let index = cur.count;
                     cur.count += 1;
                     Metrics::add(&self.metrics.records_read, 1);
-                    let cur = &self.readers[&id];
+                    let cur = self.readers.reader(id);
                     return Ok(Poll::Record(self.record(cur, index, value)));
                 }
                 Next::Item(Err(e)) => {
                     if is_object_gone(&e) {
                         // Deleted (or replaced) between the listing and the read: reported and
                         // skipped, whatever errors.tolerance says; never retried forever.
-                        let cur = self.readers.remove(&id).expect("reader");
+                        let cur = self.readers.remove(id).expect("reader");
                         warn!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), object = %cur.input.key(),
                             records = cur.count, error = %e,
                             "the object was deleted or replaced before it could be read to the end; skipping it");
@@ -654,7 +380,7 @@ impl SourceTask for ObjectSource {
                     offset.insert(RECORD_COUNT.into(), OffsetValue::Long(cur.count as i64));
                     let partition = cur.partition.clone();
                     if !recoverable {
-                        self.readers.remove(&id);
+                        self.readers.remove(id);
                     }
                     return Ok(Poll::Failed {
                         partition,
@@ -663,7 +389,7 @@ impl SourceTask for ObjectSource {
                     });
                 }
                 Next::End => {
-                    let cur = self.readers.remove(&id).expect("reader");
+                    let cur = self.readers.remove(id).expect("reader");
                     return Ok(self.finished(&cur));
                 }
             }
@@ -671,13 +397,10 @@ impl SourceTask for ObjectSource {
     }
 
     fn has_ready(&self) -> bool {
-        self.batch
-            .as_ref()
-            .is_some_and(|(_, items)| items.len() > 0)
+        self.readers.has_ready()
     }
 
     async fn close_resources(&mut self) {
-        self.batch = None;
         self.readers.clear();
         self.listing = None;
     }
@@ -686,6 +409,7 @@ impl SourceTask for ObjectSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
 
     use bytes::Bytes;
@@ -693,8 +417,11 @@ mod tests {
     use object_store::memory::InMemory;
     use object_store::ObjectStoreExt;
 
+    use crate::data::{Schema, SchemaAndValue, Value};
     use crate::distribution::DistributionType;
-    use crate::offsets::{MemoryOffsetStore, OffsetStore};
+    use crate::offsets::{
+        MemoryOffsetStore, ObjectOffsetEntry, OffsetManagerEntry as _, OffsetStore,
+    };
 
     /// InMemory behind the trait's default listing, recording each listing's start-after.
     #[derive(Debug)]
@@ -998,5 +725,90 @@ mod tests {
         // Backfill: after the restart position first, then the keys up to it.
         let listings = h.backend.listings.lock().unwrap().clone();
         assert_eq!(listings, [Some("k1".into()), None]);
+    }
+
+    /// An offset store counting its reads.
+    #[derive(Debug, Default)]
+    struct CountingStore {
+        inner: MemoryOffsetStore,
+        lists: AtomicUsize,
+        gets: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl OffsetStore for CountingStore {
+        async fn get(
+            &self,
+            connector: &str,
+            partitions: &[OffsetMap],
+        ) -> Result<Vec<Option<OffsetMap>>> {
+            self.gets.fetch_add(1, Ordering::Relaxed);
+            self.inner.get(connector, partitions).await
+        }
+        async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
+            self.lists.fetch_add(1, Ordering::Relaxed);
+            self.inner.list(connector).await
+        }
+        async fn put(
+            &self,
+            connector: &str,
+            batch: Vec<(OffsetMap, Option<OffsetMap>)>,
+        ) -> Result<()> {
+            self.inner.put(connector, batch).await
+        }
+        fn location(&self) -> String {
+            "counting".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn each_task_reads_the_stored_offsets_once() {
+        let keys = ["k1", "k2", "k3", "k4", "k5", "k6"];
+        let objects: Vec<(&str, String)> = keys.iter().map(|k| (*k, lines(k, 1))).collect();
+        let h = harness(&objects).await;
+        let store = Arc::new(CountingStore::default());
+        // Every object finished but k4, opened and not finished.
+        let batch = keys
+            .iter()
+            .map(|k| {
+                let mut e = ObjectOffsetEntry::new("bucket", "mem", "object", k);
+                let finished = *k != "k4";
+                e.set_property(RECORD_COUNT, OffsetValue::Long(i64::from(finished)));
+                if finished {
+                    e.set_property(FINISHED, OffsetValue::Bool(true));
+                }
+                (e.manager_key(), Some(e.properties()))
+            })
+            .collect();
+        store.inner.put("c", batch).await.unwrap();
+        // Two tasks over one manager, as the runtime builds them.
+        let offsets = Arc::new(OffsetManager::new("c", store.clone()));
+        let mut records = Vec::new();
+        for task in 0..2 {
+            let mut src = source(&h, true, ErrorsTolerance::None, Duration::from_secs(300));
+            src.offsets = offsets.clone();
+            src.cfg.distribution =
+                Distribution::new(DistributionType::ObjectHash, task, 2).unwrap();
+            src.configure().await.unwrap();
+            assert_eq!(
+                store.lists.load(Ordering::Relaxed),
+                task as usize + 1,
+                "one read of the store per task"
+            );
+            let (r, _, err) = drain(&mut src).await;
+            assert!(err.is_none(), "{err:?}");
+            records.extend(r);
+        }
+        assert_eq!(
+            records,
+            [("k4".to_owned(), "k4:0".to_owned())],
+            "finished objects skipped"
+        );
+        assert_eq!(store.lists.load(Ordering::Relaxed), 2);
+        assert_eq!(
+            store.gets.load(Ordering::Relaxed),
+            0,
+            "no reads of single entries"
+        );
     }
 }

@@ -1,0 +1,131 @@
+//! What the source hands the driver about an object being read: its [`SourceRecord`]s (topic,
+//! partition, key, timestamp and headers from the template match) and the offsets that open and
+//! close the object.
+
+use tracing::debug;
+
+use crate::config::RecordTimestamp;
+use crate::data::{Schema, SchemaAndValue, Value};
+use crate::metrics::Metrics;
+use crate::offsets::{
+    ObjectOffsetEntry, OffsetManagerEntry as _, OffsetMap, OffsetValue, ETAG, FINISHED,
+    RECORD_COUNT,
+};
+use crate::record::{Header, SourceRecord};
+use crate::task::Poll;
+
+use super::readers::Reader;
+use super::ObjectSource;
+
+/// Header naming the bucket (container, folder) of the object a record came from.
+pub const HEADER_BUCKET: &str = "sluice.bucket";
+/// Header naming the object key.
+pub const HEADER_OBJECT: &str = "sluice.object.key";
+/// Header carrying the object's ETag, when the store has one.
+pub const HEADER_ETAG: &str = "sluice.object.etag";
+/// Header carrying the record's zero-based index within its object.
+pub const HEADER_INDEX: &str = "sluice.record.index";
+
+/// Offset property of an object that vanished (deleted, or replaced while being read) before it
+/// was read to the end: its entry is closed as finished so the restart position can move past it.
+pub const DELETED: &str = "deleted";
+
+impl ObjectSource {
+    /// The source partition of object `key`: `{bucket, object}` as the backend names the fields.
+    pub(super) fn partition_of(&self, key: &str) -> OffsetMap {
+        let (bf, of) = self.backend.partition_fields();
+        ObjectOffsetEntry::new(bf, self.backend.bucket(), of, key).manager_key()
+    }
+
+    /// The offset a fresh object first yields, `{recordCount: 0, etag}`, so the stored offsets
+    /// know every object that was opened (the restart position never moves past an object
+    /// opened but not finished).
+    pub(super) fn opened(&self, cur: &Reader) -> Poll {
+        let mut offset = OffsetMap::new();
+        offset.insert(RECORD_COUNT.into(), OffsetValue::Long(0));
+        if let Some(etag) = &cur.input.meta().e_tag {
+            offset.insert(ETAG.into(), OffsetValue::String(etag.clone()));
+        }
+        Poll::Progress {
+            partition: cur.partition.clone(),
+            offset,
+        }
+    }
+
+    pub(super) fn record(&self, cur: &Reader, index: u64, value: SchemaAndValue) -> SourceRecord {
+        let topic = cur
+            .matched
+            .as_ref()
+            .and_then(|m| m.topic.clone())
+            .or_else(|| self.cfg.topic.clone())
+            .unwrap_or_default();
+        let key = match &cur.key {
+            Some(k) => SchemaAndValue::new(
+                Schema::string(),
+                Value::String(String::from_utf8_lossy(k).into_owned()),
+            ),
+            None => SchemaAndValue::null(),
+        };
+        let meta = cur.input.meta();
+        let mut headers = Vec::new();
+        if self.cfg.headers {
+            headers.push(Header::string(HEADER_BUCKET, self.backend.bucket()));
+            headers.push(Header::string(HEADER_OBJECT, cur.input.key()));
+            if let Some(etag) = &meta.e_tag {
+                headers.push(Header::string(HEADER_ETAG, etag));
+            }
+            headers.push(Header::string(HEADER_INDEX, index.to_string()));
+        }
+        let mut offset = OffsetMap::new();
+        offset.insert(RECORD_COUNT.into(), OffsetValue::Long(index as i64 + 1));
+        SourceRecord {
+            source_partition: cur.partition.clone(),
+            source_offset: offset,
+            topic,
+            kafka_partition: cur.matched.as_ref().and_then(|m| m.partition),
+            key,
+            value,
+            timestamp: match self.cfg.record_timestamp {
+                RecordTimestamp::ObjectLastModified => Some(meta.last_modified.timestamp_millis()),
+                RecordTimestamp::None => None,
+            },
+            headers,
+        }
+    }
+
+    /// The offset closing an object read to the end: `{recordCount, finished, etag}`, also
+    /// cached so a later listing skips it.
+    pub(super) fn finished(&self, cur: &Reader) -> Poll {
+        let (bf, of) = self.backend.partition_fields();
+        let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
+        entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
+        entry.set_property(FINISHED, OffsetValue::Bool(true));
+        if let Some(etag) = &cur.input.meta().e_tag {
+            entry.set_property(ETAG, OffsetValue::String(etag.clone()));
+        }
+        self.offsets.add_entry(&entry);
+        Metrics::add(&self.metrics.objects_finished, 1);
+        debug!(task = %self.cfg.task_name, object = %cur.input.key(), records = cur.count, "object finished");
+        Poll::Progress {
+            partition: entry.manager_key(),
+            offset: entry.properties(),
+        }
+    }
+
+    /// The offset closing an object that vanished while being read (deleted, or replaced by
+    /// another version): finished, so it is not retried forever and the restart position can
+    /// move past it; without an ETag, so `object.overwrite.policy=reread` reads a new version.
+    pub(super) fn vanished(&self, cur: &Reader) -> Poll {
+        let (bf, of) = self.backend.partition_fields();
+        let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
+        entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
+        entry.set_property(FINISHED, OffsetValue::Bool(true));
+        entry.set_property(DELETED, OffsetValue::Bool(true));
+        self.offsets.add_entry(&entry);
+        Metrics::add(&self.metrics.objects_failed, 1);
+        Poll::Progress {
+            partition: entry.manager_key(),
+            offset: entry.properties(),
+        }
+    }
+}

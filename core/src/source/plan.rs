@@ -1,0 +1,516 @@
+//! [`ListingPlan`]: when the source lists the bucket, and from where.
+//!
+//! A pure state machine: no I/O, no clock of its own (time comes in as [`Instant`]s). The source
+//! tells it what happens and does what it decides:
+//!
+//! | event                                 | method                                  | decision            |
+//! |---------------------------------------|-----------------------------------------|---------------------|
+//! | the task (re)starts                   | [`resume`](ListingPlan::resume)         |                     |
+//! | a reader slot is free, no listing     | [`start_pass`](ListingPlan::start_pass) | a [`Listing`] or no |
+//! | a key was listed                      | [`listed`](ListingPlan::listed)         | [`Key`]             |
+//! | the listing ended                     | [`listing_ended`](ListingPlan::listing_ended) |               |
+//! | the listing failed                    | [`listing_failed`](ListingPlan::listing_failed) |             |
+//! | listing over and every reader idle    | [`readers_idle`](ListingPlan::readers_idle) | [`PassEnd`]     |
+//!
+//! Listing runs in passes. A pass lists after the greatest key listed so far (one cheap LIST when
+//! nothing is new); when no key was listed yet, when `listing.full.interval.ms` is zero, or at
+//! most every `listing.full.interval.ms`, a pass lists from the beginning instead, which picks up
+//! late arrivals (keys sorting before ones already listed) and overwritten objects. After a
+//! restart the first pass lists after the restart position; a backfill (`once`) then lists the
+//! keys up to it (the catch-up pass) and is done; a continuous task finds them at its next full
+//! pass.
+
+use std::time::{Duration, Instant};
+
+use object_store::path::Path;
+
+/// A listing the source is to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// List the keys sorting after this one; from the beginning of the prefix when `None`.
+    pub start_after: Option<Path>,
+    /// The pass ends after this key ([`ListingPlan::listed`] says [`Key::PastEnd`] beyond it);
+    /// `None`: at the end of the listing.
+    pub until: Option<Path>,
+}
+
+/// What to do with a listed key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// It belongs to the pass: the source considers it.
+    InPass,
+    /// It sorts after the pass's end: the pass's listing is over (drop the listing, ignore the
+    /// key).
+    PastEnd,
+}
+
+/// What follows a pass whose listing is over and whose objects are all read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassEnd {
+    /// Nothing more now: the source reports idle; the next [`ListingPlan::start_pass`] begins
+    /// another pass.
+    Idle,
+    /// The pass goes on with this listing (the catch-up pass of a restarted backfill: from the
+    /// beginning until the restart position).
+    List(Listing),
+    /// The backfill's single pass is over, for good.
+    Done,
+}
+
+/// Where the plan is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Phase {
+    /// No pass under way: the next [`ListingPlan::start_pass`] begins one.
+    Between,
+    /// A pass's listing runs; keys after `until` are past its end.
+    Listing { until: Option<Path> },
+    /// The pass's listing is over; its objects are still being read.
+    Reading,
+    /// The backfill is over.
+    Done,
+}
+
+/// The listing state of an [`ObjectSource`](super::ObjectSource): full or incremental passes,
+/// the restart position, the single pass of a backfill.
+#[derive(Debug, Clone)]
+pub struct ListingPlan {
+    /// A backfill: one pass over what is there, then [`PassEnd::Done`].
+    once: bool,
+    /// `listing.full.interval.ms`.
+    full_interval: Duration,
+    phase: Phase,
+    /// The greatest key listed so far: an incremental listing starts after it.
+    listed_up_to: Option<Path>,
+    /// When the last full listing began.
+    last_full: Option<Instant>,
+    /// Backfill after a restart: the restart position, whose earlier keys are listed last.
+    catch_up: Option<Path>,
+}
+
+impl ListingPlan {
+    /// The plan of a task that relists fully every `full_interval` (always when zero), and for
+    /// a backfill (`once`) stops after one pass.
+    pub fn new(once: bool, full_interval: Duration) -> Self {
+        ListingPlan {
+            once,
+            full_interval,
+            phase: Phase::Between,
+            listed_up_to: None,
+            last_full: None,
+            catch_up: None,
+        }
+    }
+
+    /// The task starts at `now` with `restart`, the restart position from the stored offsets
+    /// (every object of the task up to it is finished): the first pass lists after it and the
+    /// next full listing is due a full interval from `now`. A backfill lists the keys up to the
+    /// restart position at the end of its pass.
+    pub fn resume(&mut self, restart: Option<Path>, now: Instant) {
+        self.listed_up_to = restart.clone();
+        self.catch_up = restart;
+        self.last_full = Some(now);
+    }
+
+    /// A reader slot is free and no listing runs: when no pass is under way, one starts at
+    /// `now` with the listing returned. Full (from the beginning) when no key was listed yet, the
+    /// interval is zero, or the last full listing began at least an interval ago; else after the
+    /// greatest key listed. `None` while a pass's objects are still read, and once done.
+    pub fn start_pass(&mut self, now: Instant) -> Option<Listing> {
+        if self.phase != Phase::Between {
+            return None;
+        }
+        self.phase = Phase::Listing { until: None };
+        let interval = self.full_interval;
+        let full = self.listed_up_to.is_none()
+            || interval.is_zero()
+            || self
+                .last_full
+                .is_none_or(|t| now.saturating_duration_since(t) >= interval);
+        let start_after = if full {
+            self.last_full = Some(now);
+            // A full listing covers the keys before the restart position too.
+            self.catch_up = None;
+            None
+        } else {
+            self.listed_up_to.clone()
+        };
+        Some(Listing {
+            start_after,
+            until: None,
+        })
+    }
+
+    /// The listing yielded `key` (listings come in key order). Past the pass's end the listing
+    /// is over; else the key is remembered when it is the greatest listed.
+    pub fn listed(&mut self, key: &Path) -> Key {
+        if let Phase::Listing { until: Some(until) } = &self.phase {
+            if key > until {
+                self.phase = Phase::Reading;
+                return Key::PastEnd;
+            }
+        }
+        if self.listed_up_to.as_ref().is_none_or(|k| key > k) {
+            self.listed_up_to = Some(key.clone());
+        }
+        Key::InPass
+    }
+
+    /// The listing has no more keys: the pass goes on while its objects are read.
+    pub fn listing_ended(&mut self) {
+        if matches!(self.phase, Phase::Listing { .. }) {
+            self.phase = Phase::Reading;
+        }
+    }
+
+    /// The listing failed: the pass is abandoned, and the next [`start_pass`](Self::start_pass)
+    /// begins another.
+    pub fn listing_failed(&mut self) {
+        if self.phase != Phase::Done {
+            self.phase = Phase::Between;
+        }
+    }
+
+    /// The pass's listing is over and every object it opened is read. A continuous task is idle
+    /// until its next pass; a restarted backfill lists the keys up to its restart position
+    /// (once); else a backfill is done.
+    pub fn readers_idle(&mut self) -> PassEnd {
+        debug_assert!(
+            !matches!(self.phase, Phase::Listing { .. }),
+            "readers_idle while the listing runs"
+        );
+        if self.phase == Phase::Done {
+            return PassEnd::Done;
+        }
+        if !self.once {
+            self.phase = Phase::Between;
+            return PassEnd::Idle;
+        }
+        if let Some(until) = self.catch_up.take() {
+            self.phase = Phase::Listing {
+                until: Some(until.clone()),
+            };
+            return PassEnd::List(Listing {
+                start_after: None,
+                until: Some(until),
+            });
+        }
+        self.phase = Phase::Done;
+        PassEnd::Done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    fn p(k: &str) -> Path {
+        Path::from(k)
+    }
+
+    fn after(k: &str) -> Option<Listing> {
+        Some(Listing {
+            start_after: Some(p(k)),
+            until: None,
+        })
+    }
+
+    fn full() -> Option<Listing> {
+        Some(Listing {
+            start_after: None,
+            until: None,
+        })
+    }
+
+    /// Lists `keys` (sorted) as a backend would for `listing`, feeding them to the plan; returns
+    /// the keys of the pass.
+    fn run_listing(
+        plan: &mut ListingPlan,
+        listing: &Listing,
+        keys: &BTreeSet<String>,
+    ) -> Vec<String> {
+        let mut got = Vec::new();
+        for k in keys {
+            if listing.start_after.as_ref().is_some_and(|s| p(k) <= *s) {
+                continue;
+            }
+            match plan.listed(&p(k)) {
+                Key::InPass => got.push(k.clone()),
+                Key::PastEnd => return got,
+            }
+        }
+        plan.listing_ended();
+        got
+    }
+
+    /// Runs passes at `now` until the plan is idle or done; returns the keys listed, and the end.
+    fn run_pass(
+        plan: &mut ListingPlan,
+        now: Instant,
+        keys: &BTreeSet<String>,
+    ) -> (Vec<String>, PassEnd) {
+        let mut got = Vec::new();
+        let mut listing = plan.start_pass(now);
+        loop {
+            if let Some(l) = &listing {
+                got.extend(run_listing(plan, l, keys));
+            }
+            match plan.readers_idle() {
+                PassEnd::List(l) => listing = Some(l),
+                end => return (got, end),
+            }
+        }
+    }
+
+    fn set(keys: &[&str]) -> BTreeSet<String> {
+        keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    #[test]
+    fn the_first_pass_is_full_then_passes_resume_after_the_greatest_key() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(false, 5 * MIN);
+        plan.resume(None, t0);
+        assert_eq!(plan.start_pass(t0), full(), "nothing listed yet");
+        assert_eq!(plan.listed(&p("k1")), Key::InPass);
+        assert_eq!(plan.listed(&p("k2")), Key::InPass);
+        assert_eq!(plan.start_pass(t0), None, "a pass is under way");
+        plan.listing_ended();
+        assert_eq!(plan.start_pass(t0), None, "its objects are still read");
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(plan.start_pass(t0 + MIN), after("k2"));
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(plan.start_pass(t0 + 2 * MIN), after("k2"), "nothing new");
+    }
+
+    #[test]
+    fn a_full_relist_on_schedule_picks_up_a_late_key() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(false, 5 * MIN);
+        plan.resume(None, t0);
+        let (got, end) = run_pass(&mut plan, t0, &set(&["k1", "k2"]));
+        assert_eq!((got, end), (vec!["k1".into(), "k2".into()], PassEnd::Idle));
+        // k0 arrives late (before the keys seen), k3 after them.
+        let bucket = set(&["k0", "k1", "k2", "k3"]);
+        let (got, _) = run_pass(&mut plan, t0 + MIN, &bucket);
+        assert_eq!(got, ["k3"], "incremental: only the new key");
+        let (got, _) = run_pass(&mut plan, t0 + 4 * MIN, &bucket);
+        assert!(got.is_empty(), "the full listing is not due yet");
+        let (got, _) = run_pass(&mut plan, t0 + 5 * MIN, &bucket);
+        assert_eq!(got, ["k0", "k1", "k2", "k3"], "full: the late key too");
+        assert_eq!(
+            plan.start_pass(t0 + 6 * MIN),
+            after("k3"),
+            "the next full listing is due at t0 + 10 min"
+        );
+    }
+
+    #[test]
+    fn a_zero_interval_lists_fully_every_pass() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(false, Duration::ZERO);
+        plan.resume(Some(p("k5")), t0);
+        for _ in 0..3 {
+            assert_eq!(plan.start_pass(t0), full());
+            plan.listed(&p("k9"));
+            plan.listing_ended();
+            assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        }
+    }
+
+    #[test]
+    fn a_restart_lists_after_the_restart_position() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(false, 5 * MIN);
+        plan.resume(Some(p("k1")), t0);
+        let bucket = set(&["k0", "k1", "k2"]);
+        assert_eq!(plan.start_pass(t0), after("k1"));
+        plan.listed(&p("k2"));
+        plan.listing_ended();
+        assert_eq!(
+            plan.readers_idle(),
+            PassEnd::Idle,
+            "continuous: no catch-up pass"
+        );
+        let (got, _) = run_pass(&mut plan, t0 + MIN, &bucket);
+        assert!(got.is_empty());
+        let (got, _) = run_pass(&mut plan, t0 + 5 * MIN, &bucket);
+        assert_eq!(
+            got,
+            ["k0", "k1", "k2"],
+            "the full listing finds the keys before it"
+        );
+    }
+
+    #[test]
+    fn a_restarted_backfill_lists_after_the_restart_position_then_up_to_it() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(true, 5 * MIN);
+        plan.resume(Some(p("k2")), t0);
+        assert_eq!(plan.start_pass(t0), after("k2"));
+        assert_eq!(plan.listed(&p("k3")), Key::InPass);
+        plan.listing_ended();
+        assert_eq!(
+            plan.readers_idle(),
+            PassEnd::List(Listing {
+                start_after: None,
+                until: Some(p("k2")),
+            })
+        );
+        assert_eq!(plan.listed(&p("k1")), Key::InPass);
+        assert_eq!(plan.listed(&p("k2")), Key::InPass);
+        assert_eq!(
+            plan.listed(&p("k3")),
+            Key::PastEnd,
+            "the keys after it were listed"
+        );
+        assert_eq!(
+            plan.start_pass(t0),
+            None,
+            "the catch-up pass's objects are read"
+        );
+        assert_eq!(plan.readers_idle(), PassEnd::Done);
+        assert_eq!(plan.start_pass(t0 + 10 * MIN), None, "done for good");
+        assert_eq!(plan.readers_idle(), PassEnd::Done);
+    }
+
+    #[test]
+    fn a_backfill_ends_after_one_pass() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(true, 5 * MIN);
+        plan.resume(None, t0);
+        let (got, end) = run_pass(&mut plan, t0, &set(&["a", "b"]));
+        assert_eq!((got, end), (vec!["a".into(), "b".into()], PassEnd::Done));
+        // A restarted backfill whose full listing is due at once needs no catch-up pass.
+        let mut plan = ListingPlan::new(true, Duration::ZERO);
+        plan.resume(Some(p("a")), t0);
+        let (got, end) = run_pass(&mut plan, t0, &set(&["a", "b"]));
+        assert_eq!((got, end), (vec!["a".into(), "b".into()], PassEnd::Done));
+    }
+
+    #[test]
+    fn a_failed_listing_abandons_the_pass() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(true, 5 * MIN);
+        plan.resume(Some(p("k1")), t0);
+        assert_eq!(plan.start_pass(t0), after("k1"));
+        plan.listed(&p("k2"));
+        plan.listing_failed();
+        assert_eq!(
+            plan.start_pass(t0),
+            after("k2"),
+            "a new pass resumes after k2"
+        );
+    }
+
+    /// A step of the continuous simulation.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// A key arrives.
+        Arrive(u8),
+        /// Time passes (seconds).
+        Wait(u16),
+        /// A pass runs.
+        Pass,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            any::<u8>().prop_map(Step::Arrive),
+            (0u16..200).prop_map(Step::Wait),
+            Just(Step::Pass),
+        ]
+    }
+
+    fn key(n: u8) -> String {
+        format!("k{n:03}")
+    }
+
+    proptest! {
+        /// A backfill lists every key in the bucket exactly once, whatever its restart position
+        /// (the keys up to it were the ones listed last), then is done.
+        #[test]
+        fn a_backfill_lists_every_key_exactly_once(
+            keys in proptest::collection::btree_set(any::<u8>(), 0..40),
+            restart in proptest::option::of(any::<u8>()),
+            zero_interval in any::<bool>(),
+        ) {
+            let keys: BTreeSet<String> = keys.into_iter().map(key).collect();
+            let interval = if zero_interval { Duration::ZERO } else { 5 * MIN };
+            let t0 = Instant::now();
+            let mut plan = ListingPlan::new(true, interval);
+            plan.resume(restart.map(|r| p(&key(r))), t0);
+            let (got, end) = run_pass(&mut plan, t0, &keys);
+            prop_assert_eq!(end, PassEnd::Done);
+            let mut sorted = got.clone();
+            sorted.sort();
+            sorted.dedup();
+            prop_assert_eq!(sorted.len(), got.len(), "a key listed twice: {:?}", got);
+            prop_assert_eq!(sorted, keys.into_iter().collect::<Vec<_>>());
+        }
+
+        /// A continuous task: a full pass starts exactly when one is due and lists every key;
+        /// any other pass lists exactly the keys after the greatest one listed so far. So a new
+        /// key is listed by the next pass, a late one by the next full pass, never later.
+        #[test]
+        fn a_continuous_task_lists_fully_when_due_else_after_the_greatest_key(
+            restart in proptest::option::of(any::<u8>()),
+            steps in proptest::collection::vec(step(), 0..60),
+            interval_s in 0u64..300,
+        ) {
+            let interval = Duration::from_secs(interval_s);
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut bucket: BTreeSet<String> = BTreeSet::new();
+            let mut plan = ListingPlan::new(false, interval);
+            let restart = restart.map(key);
+            plan.resume(restart.as_ref().map(|r| p(r)), t0);
+            // The model: the greatest key listed, when the last full pass began.
+            let mut greatest: Option<String> = restart.clone();
+            let mut last_full = t0;
+            for s in steps {
+                match s {
+                    Step::Arrive(n) => {
+                        bucket.insert(key(n));
+                    }
+                    Step::Wait(secs) => now += Duration::from_secs(secs.into()),
+                    Step::Pass => {
+                        let listing = plan.start_pass(now).expect("between passes");
+                        let due = greatest.is_none()
+                            || interval.is_zero()
+                            || now.duration_since(last_full) >= interval;
+                        prop_assert_eq!(listing.start_after.is_none(), due, "full exactly when due");
+                        prop_assert_eq!(listing.until.as_ref(), None);
+                        let expected: Vec<String> = if due {
+                            last_full = now;
+                            bucket.iter().cloned().collect()
+                        } else {
+                            prop_assert_eq!(
+                                listing.start_after.as_ref().map(|k| k.to_string()),
+                                greatest.clone()
+                            );
+                            bucket
+                                .iter()
+                                .filter(|k| Some(*k) > greatest.as_ref())
+                                .cloned()
+                                .collect()
+                        };
+                        let got = run_listing(&mut plan, &listing, &bucket);
+                        prop_assert_eq!(&got, &expected);
+                        prop_assert_eq!(plan.readers_idle(), PassEnd::Idle);
+                        if let Some(max) = got.last() {
+                            if Some(max) > greatest.as_ref() {
+                                greatest = Some(max.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

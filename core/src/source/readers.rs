@@ -1,0 +1,346 @@
+//! [`ReaderPool`]: the objects being read at once (`object.read.concurrency`).
+//!
+//! Each object is parsed by its own tokio task, which hands its records over in batches of what
+//! its bytes already in memory give ([`READY_BATCH`]) through one bounded channel shared by the
+//! pool ([`EVENTS_PER_READER`] batches per object): records of one object arrive in order and
+//! memory stays bounded whatever the object size. Objects are opened in key order and numbered
+//! in that order, so "opened before" is "sorts before".
+//!
+//! The failing rule (`errors.tolerance=none`): an error stops the task, but only once every
+//! object opened before the failing one is delivered; objects opened after it are dropped.
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+use object_store::path::Path;
+use tokio::sync::mpsc;
+
+use crate::data::SchemaAndValue;
+use crate::error::{Error, Result};
+use crate::object::ObjectInput;
+use crate::offsets::OffsetMap;
+use crate::template::TemplateMatch;
+use crate::transformer::RecordStream;
+
+/// Batches of records the reading tasks may buffer ahead of the task, per object being read:
+/// with [`READY_BATCH`], at most 64 records per object (64 MiB of 64 KiB chunks in all with
+/// the default four objects at once).
+pub const EVENTS_PER_READER: usize = 4;
+
+/// The most records a reading task hands over at once: the records its object's bytes already
+/// in memory give (one hand-over, and one wake-up of the task, per batch instead of per record).
+pub const READY_BATCH: usize = 16;
+
+/// An object being read: its records are parsed by a spawned task and arrive in order.
+pub struct Reader {
+    /// The object.
+    pub input: ObjectInput,
+    /// Its source partition.
+    pub partition: OffsetMap,
+    /// What `file.name.template` says about it.
+    pub matched: Option<TemplateMatch>,
+    /// Records of the object consumed so far (delivered, skipped on resume, or failed).
+    pub count: u64,
+    /// The record key (`record.key=object_key`), as bytes.
+    pub key: Option<Vec<u8>>,
+    /// The task parsing it (aborted when the reader is dropped).
+    pub task: ReadTask,
+}
+
+/// The spawned task parsing one object into the pool's channel, with the object's number in
+/// opening order. Dropping it aborts the task.
+pub struct ReadTask {
+    id: u64,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for ReadTask {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+/// What a reading task sends about its object.
+enum Event {
+    /// Records or record errors, in order.
+    Items(Vec<Result<SchemaAndValue>>),
+    /// The object was read to the end.
+    End,
+}
+
+/// One step of a reading task's events: a record (or record error), or the end.
+pub enum Next {
+    /// The next record of the object, or the error reading it.
+    Item(Result<SchemaAndValue>),
+    /// The object was read to the end.
+    End,
+}
+
+/// The objects being read, by opening order (which is key order), and the channel their
+/// records arrive on.
+pub struct ReaderPool {
+    concurrency: usize,
+    readers: BTreeMap<u64, Reader>,
+    next_id: u64,
+    events_tx: mpsc::Sender<(u64, Event)>,
+    events_rx: mpsc::Receiver<(u64, Event)>,
+    /// The rest of the last batch received, and the reader it is from.
+    batch: Option<(u64, std::vec::IntoIter<Result<SchemaAndValue>>)>,
+    /// An error that stops the task (tolerance `none`): returned once the objects opened before
+    /// the failing one are delivered; objects opened after it are dropped.
+    failing: Option<(u64, Error)>,
+}
+
+impl ReaderPool {
+    /// A pool reading up to `concurrency` objects at once (at least one).
+    pub fn new(concurrency: usize) -> Self {
+        let concurrency = concurrency.max(1);
+        let (events_tx, events_rx) = mpsc::channel(EVENTS_PER_READER * concurrency);
+        ReaderPool {
+            concurrency,
+            readers: BTreeMap::new(),
+            next_id: 0,
+            events_tx,
+            events_rx,
+            batch: None,
+            failing: None,
+        }
+    }
+
+    /// Whether another object may be opened now.
+    pub fn has_slot(&self) -> bool {
+        self.readers.len() < self.concurrency
+    }
+
+    /// Whether no object is being read.
+    pub fn is_empty(&self) -> bool {
+        self.readers.is_empty()
+    }
+
+    /// Whether object `location` is being read.
+    pub fn is_reading(&self, location: &Path) -> bool {
+        self.readers
+            .values()
+            .any(|r| r.input.meta().location == *location)
+    }
+
+    /// Spawns the task parsing the next object opened, whose `records` go to the pool's
+    /// channel in batches; the object's [`Reader`] takes the task and is then
+    /// [`insert`](Self::insert)ed.
+    pub fn spawn(&mut self, records: RecordStream) -> ReadTask {
+        let id = self.next_id;
+        self.next_id += 1;
+        let tx = self.events_tx.clone();
+        let handle = tokio::spawn(async move {
+            let mut records = records.ready_chunks(READY_BATCH);
+            while let Some(items) = records.next().await {
+                if tx.send((id, Event::Items(items))).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send((id, Event::End)).await;
+        });
+        ReadTask { id, handle }
+    }
+
+    /// Adds the reader of an object whose task was just [`spawn`](Self::spawn)ed; returns its
+    /// number.
+    pub fn insert(&mut self, reader: Reader) -> u64 {
+        let id = reader.task.id;
+        self.readers.insert(id, reader);
+        id
+    }
+
+    /// The reader numbered `id`, if it is still reading.
+    pub fn get_mut(&mut self, id: u64) -> Option<&mut Reader> {
+        self.readers.get_mut(&id)
+    }
+
+    /// The reader numbered `id`.
+    ///
+    /// # Panics
+    /// When no reader has that number.
+    pub fn reader(&self, id: u64) -> &Reader {
+        &self.readers[&id]
+    }
+
+    /// Removes the reader numbered `id` (its task is aborted).
+    pub fn remove(&mut self, id: u64) -> Option<Reader> {
+        self.readers.remove(&id)
+    }
+
+    /// The next event of some reader, with the reader's number: the rest of the batch at hand
+    /// first, then what the channel brings, waiting for it. An event may come from a reader
+    /// dropped meanwhile (after an error): the caller skips it.
+    pub async fn next(&mut self) -> (u64, Next) {
+        loop {
+            if let Some((id, items)) = self.batch.as_mut() {
+                match items.next() {
+                    Some(item) => return (*id, Next::Item(item)),
+                    None => self.batch = None,
+                }
+            }
+            match self
+                .events_rx
+                .recv()
+                .await
+                .expect("the pool holds a sender")
+            {
+                (id, Event::Items(items)) => self.batch = Some((id, items.into_iter())),
+                (id, Event::End) => return (id, Next::End),
+            }
+        }
+    }
+
+    /// Whether [`next`](Self::next) has an event at hand without waiting.
+    pub fn has_ready(&self) -> bool {
+        self.batch
+            .as_ref()
+            .is_some_and(|(_, items)| items.len() > 0)
+    }
+
+    /// Stops the task on `e` from reader `id` (tolerance `none`): readers opened after it are
+    /// dropped, and [`take_failure`](Self::take_failure) returns the error once the earlier ones
+    /// are delivered. Returns false, changing nothing, when an earlier reader already failed.
+    pub fn fail(&mut self, id: u64, e: Error) -> bool {
+        if self.failing.as_ref().is_some_and(|(f, _)| *f < id) {
+            return false;
+        }
+        self.readers.retain(|k, _| *k < id);
+        self.failing = Some((id, e));
+        true
+    }
+
+    /// Whether a reader failed (nothing new may be opened).
+    pub fn is_failing(&self) -> bool {
+        self.failing.is_some()
+    }
+
+    /// The error of the failed reader, once every reader opened before it is done.
+    pub fn take_failure(&mut self) -> Option<Error> {
+        let (id, _) = self.failing.as_ref()?;
+        if self.readers.range(..*id).next().is_some() {
+            return None;
+        }
+        self.failing.take().map(|(_, e)| e)
+    }
+
+    /// Drops every reader and what they buffered.
+    pub fn clear(&mut self) {
+        self.batch = None;
+        self.readers.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::Utc;
+    use futures::stream;
+    use object_store::memory::InMemory;
+    use object_store::ObjectMeta;
+
+    use crate::data::{Schema, Value};
+
+    fn value(n: usize) -> SchemaAndValue {
+        SchemaAndValue::new(Schema::string(), Value::String(n.to_string()))
+    }
+
+    /// A reader of object `key` (nothing is fetched: the records come from the test).
+    fn reader(key: &str, task: ReadTask) -> Reader {
+        let meta = ObjectMeta {
+            location: Path::from(key),
+            last_modified: Utc::now(),
+            size: 1,
+            e_tag: None,
+            version: None,
+        };
+        Reader {
+            input: ObjectInput::new("b", Arc::new(InMemory::new()), meta),
+            partition: OffsetMap::new(),
+            matched: None,
+            count: 0,
+            key: None,
+            task,
+        }
+    }
+
+    /// Opens `key` in `pool` with `n` records counted in `pulled` as the reading task takes them.
+    fn open(pool: &mut ReaderPool, key: &str, n: usize, pulled: Arc<AtomicUsize>) -> u64 {
+        let records = stream::iter(0..n)
+            .map(move |i| {
+                pulled.fetch_add(1, Ordering::Relaxed);
+                Ok(value(i))
+            })
+            .boxed();
+        let task = pool.spawn(records);
+        pool.insert(reader(key, task))
+    }
+
+    #[tokio::test]
+    async fn records_of_each_object_arrive_in_order_and_end_once() {
+        let mut pool = ReaderPool::new(3);
+        let sizes = [100, 7, 40];
+        for (i, n) in sizes.iter().enumerate() {
+            open(&mut pool, &format!("o{i}"), *n, Arc::default());
+        }
+        assert!(!pool.has_slot());
+        assert!(pool.is_reading(&Path::from("o1")));
+        let mut seen = [0usize; 3];
+        let mut ended = 0;
+        while ended < sizes.len() {
+            match pool.next().await {
+                (id, Next::Item(Ok(v))) => {
+                    let i = id as usize;
+                    assert_eq!(v.value, Value::String(seen[i].to_string()), "object {i}");
+                    seen[i] += 1;
+                }
+                (_, Next::Item(Err(e))) => panic!("{e}"),
+                (id, Next::End) => {
+                    assert_eq!(seen[id as usize], sizes[id as usize], "all before the end");
+                    pool.remove(id).unwrap();
+                    ended += 1;
+                }
+            }
+        }
+        assert!(pool.is_empty() && pool.has_slot() && !pool.has_ready());
+    }
+
+    #[tokio::test]
+    async fn read_ahead_is_bounded() {
+        let mut pool = ReaderPool::new(1);
+        let pulled = Arc::new(AtomicUsize::new(0));
+        open(&mut pool, "big", 10_000, pulled.clone());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The channel's batches plus the one the blocked task holds.
+        let bound = READY_BATCH * (EVENTS_PER_READER + 1);
+        assert!(pulled.load(Ordering::Relaxed) <= bound, "{pulled:?}");
+        let _ = pool.next().await;
+        assert!(pool.has_ready(), "the rest of the first batch is at hand");
+    }
+
+    #[tokio::test]
+    async fn a_failure_drops_later_readers_and_waits_for_earlier_ones() {
+        let mut pool = ReaderPool::new(4);
+        let ids: Vec<u64> = (0..4)
+            .map(|i| open(&mut pool, &format!("o{i}"), 1, Arc::default()))
+            .collect();
+        let err = |n: &str| Error::config(n.to_owned());
+        assert!(pool.fail(ids[2], err("two")));
+        assert!(pool.is_failing());
+        assert!(!pool.is_reading(&Path::from("o2")) && !pool.is_reading(&Path::from("o3")));
+        // A later reader's failure changes nothing; an earlier one's takes over.
+        assert!(!pool.fail(ids[3], err("three")));
+        assert!(pool.fail(ids[1], err("one")));
+        assert!(!pool.is_reading(&Path::from("o1")));
+        assert!(pool.take_failure().is_none(), "o0 is still read");
+        pool.remove(ids[0]);
+        let e = pool.take_failure().expect("failure");
+        assert!(e.to_string().contains("one"), "{e}");
+        assert!(!pool.is_failing() && pool.take_failure().is_none());
+    }
+}
