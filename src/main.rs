@@ -259,13 +259,30 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
     Ok(all_ok)
 }
 
+/// Warnings about values a `.properties` file changed on reading (a dropped backslash, a line
+/// continued by a trailing one); JSON files have no such trap.
+fn escape_warnings(path: &Path) -> Vec<String> {
+    let is_properties = path.extension().is_none_or(|e| e != "json");
+    match std::fs::read_to_string(path) {
+        Ok(text) if is_properties && !text.trim_start().starts_with('{') => {
+            config::properties_escape_warnings(&text)
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn validate(worker: Option<&Path>, connectors: &[PathBuf]) -> bool {
     let mut ok = true;
-    let mut report = |what: &Path, r: sluice_core::Result<()>| match r {
-        Ok(()) => println!("{}: OK", what.display()),
-        Err(e) => {
-            ok = false;
-            println!("{}: {}", what.display(), error_chain(&e));
+    let mut report = |what: &Path, r: sluice_core::Result<()>| {
+        for w in escape_warnings(what) {
+            println!("{}: WARNING {w}", what.display());
+        }
+        match r {
+            Ok(()) => println!("{}: OK", what.display()),
+            Err(e) => {
+                ok = false;
+                println!("{}: {}", what.display(), error_chain(&e));
+            }
         }
     };
     if let Some(w) = worker {

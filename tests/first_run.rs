@@ -160,3 +160,35 @@ fn validate_rejects_topic_names_kafka_would_reject() {
         );
     }
 }
+
+#[test]
+fn validate_warns_when_a_properties_file_ate_a_backslash() {
+    let dir = tempfile::tempdir().unwrap();
+    let connector = dir.path().join("c.properties");
+    std::fs::write(
+        &connector,
+        format!(
+            "name=c\nconnector.class=local\nlocal.path={}\ntopic=t\ninput.format=text\nread.text.mode=regex\nread.text.regex=^(?P<date>\\S+) ERROR (?P<msg>.*)$\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let out = sluice().arg("validate").arg(&connector).output().unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        stdout.contains("WARNING read.text.regex: \"\\S\" reads as \"S\"")
+            && stdout.contains("write \"\\\\S\""),
+        "{stdout}"
+    );
+    // Written twice, the backslash survives: no warning.
+    let fixed = std::fs::read_to_string(&connector)
+        .unwrap()
+        .replace("\\S", "\\\\S");
+    std::fs::write(&connector, fixed).unwrap();
+    let out = sluice().arg("validate").arg(&connector).output().unwrap();
+    let (stdout, _) = text(&out);
+    assert!(
+        out.status.success() && !stdout.contains("WARNING"),
+        "{stdout}"
+    );
+}

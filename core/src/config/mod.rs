@@ -5,8 +5,10 @@
 
 mod backend;
 pub mod defs;
+mod escapes;
 mod topic;
 
+pub use escapes::properties_escape_warnings;
 pub use topic::{topic_name_problem, MAX_TOPIC_LENGTH};
 
 pub use backend::{

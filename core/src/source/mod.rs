@@ -749,6 +749,9 @@ mod tests {
             self.lists.fetch_add(1, Ordering::Relaxed);
             self.inner.list(connector).await
         }
+        async fn connectors(&self) -> Result<Vec<String>> {
+            self.inner.connectors().await
+        }
         async fn put(
             &self,
             connector: &str,
