@@ -9,15 +9,13 @@ use rdkafka::producer::Producer;
 use sluice_core::config::{ConnectorConfig, ConverterConfig, WorkerConfig};
 use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
+use sluice_core::driver::{run_task, DeadLetterQueue, DriverConfig, ExactlyOnce, TaskEnd};
 use sluice_core::metrics::{Metrics, MetricsSnapshot};
 use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{
     FileOffsetStore, KafkaOffsetStore, MemoryOffsetStore, OffsetManager, OffsetStore, TopicSettings,
 };
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
-use sluice_core::task::{
-    run_task, DeadLetterQueue, DriverConfig, ExactlyOnce, TaskEnd, TransactionBoundary,
-};
 use sluice_core::{Error, Result};
 use tokio::sync::watch;
 use tracing::info;
@@ -166,15 +164,12 @@ pub async fn run_connector(
     } else {
         None
     };
-    let boundary = match config.transaction_boundary.as_str() {
-        "object" => TransactionBoundary::Object,
-        "interval" => TransactionBoundary::Interval(Duration::from_millis(
-            config
-                .transaction_boundary_interval_ms
-                .unwrap_or(worker.offset_flush_interval_ms),
-        )),
-        _ => TransactionBoundary::Poll,
-    };
+    let boundary = config.transaction_boundary;
+    let interval = Duration::from_millis(
+        config
+            .transaction_boundary_interval_ms
+            .unwrap_or(worker.offset_flush_interval_ms),
+    );
 
     let mut handles = Vec::new();
     for task_id in 0..config.tasks_max {
@@ -227,6 +222,7 @@ pub async fn run_connector(
                     p,
                     Some(ExactlyOnce {
                         boundary,
+                        interval,
                         offsets: offsets.clone(),
                         transactional_id,
                     }),
