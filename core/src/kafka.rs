@@ -1,14 +1,16 @@
 //! The Kafka producer: librdkafka through rdkafka, with Kafka Connect's safe defaults.
 
+use std::sync::Arc;
+
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::mpsc;
 
-use crate::task::DeliveryTag;
-
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::offsets::SubmittedId;
+use crate::record::RecordOrigin;
 
 /// Producer settings Sluice applies before the user's: idempotent, `acks=all`, and the Java
 /// client's murmur2 key hashing so records land in the partitions a Kafka Connect source's would.
@@ -36,6 +38,35 @@ pub fn producer_config(bootstrap: &str, worker: &Settings, overrides: &Settings)
         cfg.set(k, v);
     }
     cfg
+}
+
+/// What a record sent by a task is about, handed back with its delivery report: the submitted
+/// record the report settles, and what to say should the delivery fail.
+#[derive(Debug)]
+pub struct DeliveryTag {
+    /// The submitted record (or offset) the report settles.
+    pub id: SubmittedId,
+    /// What was sent.
+    pub sent: Sent,
+}
+
+/// What a sent record carries (described only when its delivery fails).
+#[derive(Debug)]
+pub enum Sent {
+    /// A record of the source (Kafka rejecting it may be tolerated).
+    Record {
+        /// Where it was read, when the source says.
+        origin: Option<RecordOrigin>,
+        /// Its topic.
+        topic: Arc<str>,
+    },
+    /// The dead letter record of a failure, described.
+    DeadLetter(String),
+    /// A source offset written to the offsets topic inside a transaction.
+    Offset {
+        /// The offsets topic.
+        topic: Arc<str>,
+    },
 }
 
 /// A delivery report: the tag the record was sent with, and how its delivery went.
@@ -73,7 +104,7 @@ pub struct TaskProducer {
 
 /// Creates the producer; librdkafka rejects unknown or invalid settings here, before any
 /// connection is made.
-pub fn create_producer(cfg: &ClientConfig) -> Result<std::sync::Arc<TaskProducer>> {
+pub fn create_producer(cfg: &ClientConfig) -> Result<Arc<TaskProducer>> {
     let (tx, rx) = mpsc::unbounded_channel();
     let producer = cfg
         .create_with_context(DeliveryRouter { tx })
@@ -82,7 +113,7 @@ pub fn create_producer(cfg: &ClientConfig) -> Result<std::sync::Arc<TaskProducer
                 .into(),
             source: e,
         })?;
-    Ok(std::sync::Arc::new(TaskProducer {
+    Ok(Arc::new(TaskProducer {
         producer,
         deliveries: tokio::sync::Mutex::new(rx),
     }))

@@ -4,9 +4,11 @@
 
 pub mod backoff;
 pub mod config;
+pub mod contract;
 pub mod convert;
 pub mod data;
 pub mod distribution;
+pub mod driver;
 mod error;
 pub mod kafka;
 pub mod metrics;
@@ -14,7 +16,6 @@ pub mod object;
 pub mod offsets;
 pub mod record;
 pub mod source;
-pub mod task;
 pub mod template;
 pub mod transformer;
 

@@ -18,6 +18,7 @@ use tracing::warn;
 
 use crate::backoff::IdleBackoff;
 use crate::error::{Error, Result};
+use crate::record::SourceObject;
 
 /// A stream of an object's bytes.
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
@@ -48,7 +49,8 @@ impl Default for ReadRetry {
 /// [`ObjectInput::store`] and [`ObjectInput::meta`] for range reads.
 #[derive(Debug, Clone)]
 pub struct ObjectInput {
-    bucket: String,
+    /// Bucket and key, shared with every record read from the object.
+    object: Arc<SourceObject>,
     store: Arc<dyn ObjectStore>,
     meta: ObjectMeta,
     retry: ReadRetry,
@@ -59,7 +61,10 @@ impl ObjectInput {
     /// [`ReadRetry`].
     pub fn new(bucket: impl Into<String>, store: Arc<dyn ObjectStore>, meta: ObjectMeta) -> Self {
         ObjectInput {
-            bucket: bucket.into(),
+            object: Arc::new(SourceObject {
+                bucket: bucket.into(),
+                key: meta.location.to_string(),
+            }),
             store,
             meta,
             retry: ReadRetry::default(),
@@ -74,7 +79,13 @@ impl ObjectInput {
 
     /// The bucket (container, folder) the object is in.
     pub fn bucket(&self) -> &str {
-        &self.bucket
+        &self.object.bucket
+    }
+
+    /// Bucket and key of the object, shared: records read from it carry this in their
+    /// [`RecordOrigin`](crate::record::RecordOrigin).
+    pub fn object(&self) -> &Arc<SourceObject> {
+        &self.object
     }
 
     /// The object's key.
@@ -125,7 +136,7 @@ impl ObjectInput {
 
     fn store_error(&self, source: object_store::Error) -> Error {
         Error::Store {
-            bucket: self.bucket.clone(),
+            bucket: self.object.bucket.clone(),
             object: Some(self.key().to_owned()),
             source: Box::new(source),
         }
@@ -165,7 +176,7 @@ impl Resumable {
                     return Err(e);
                 }
                 let delay = self.backoff.next_delay();
-                warn!(bucket = %self.input.bucket, object = %self.input.key(), position = self.pos,
+                warn!(bucket = %self.input.object.bucket, object = %self.input.key(), position = self.pos,
                     attempt = self.failures, ?delay, error = %e,
                     "read failed; resuming from the byte reached after a backoff");
                 tokio::time::sleep(delay).await;

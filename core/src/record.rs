@@ -1,4 +1,7 @@
-//! [`SourceRecord`]: what a source task hands to the producer (Connect's `SourceRecord`).
+//! [`SourceRecord`]: what a source task hands to the producer (Connect's `SourceRecord`), with
+//! its typed [`RecordOrigin`].
+
+use std::sync::Arc;
 
 use crate::data::SchemaAndValue;
 use crate::offsets::OffsetMap;
@@ -42,4 +45,26 @@ pub struct SourceRecord {
     pub timestamp: Option<i64>,
     /// Headers.
     pub headers: Vec<Header>,
+    /// The object and the place in it the record was read from, when the source has one (for
+    /// error messages and the dead letter queue; never written to Kafka).
+    pub origin: Option<RecordOrigin>,
+}
+
+/// An object records are read from: its bucket and key. Shared by every record of the object
+/// (one allocation per object, an `Arc` clone per record).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SourceObject {
+    /// The bucket (container, folder).
+    pub bucket: String,
+    /// The object key.
+    pub key: String,
+}
+
+/// Where a record was read: its object and its index in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordOrigin {
+    /// The object, shared by all its records.
+    pub object: Arc<SourceObject>,
+    /// Zero-based index of the record in the object.
+    pub index: u64,
 }

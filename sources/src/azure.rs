@@ -121,7 +121,7 @@ pub fn from_config(config: &ConnectorConfig) -> Result<AzureBackend, Error> {
 mod tests {
     use super::*;
     use crate::test_util::config;
-    use sluice_core::source::ObjectBackend;
+    use sluice_core::contract::ObjectBackend;
 
     #[test]
     fn accounts_come_from_endpoints() {

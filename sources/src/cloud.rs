@@ -10,7 +10,7 @@ use object_store::list::PaginatedListStore;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 use sluice_core::config::ConnectorConfig;
-use sluice_core::source::ObjectBackend;
+use sluice_core::contract::ObjectBackend;
 
 use crate::listing::Lister;
 use crate::redact::Redacting;

@@ -30,7 +30,7 @@ use sluice_core::config::defs::{Kind, CONNECTOR_KEYS};
 use sluice_core::config::{
     parse_connection_string, ConnectorConfig, StoreSettings, OBJECT_STORE_PREFIX,
 };
-use sluice_core::source::ObjectBackend;
+use sluice_core::contract::ObjectBackend;
 
 /// This crate's error.
 #[derive(Debug, thiserror::Error)]

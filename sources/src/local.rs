@@ -9,7 +9,7 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 use sluice_core::config::ConnectorConfig;
-use sluice_core::source::ObjectBackend;
+use sluice_core::contract::ObjectBackend;
 
 use crate::Error;
 

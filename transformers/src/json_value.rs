@@ -71,10 +71,10 @@ fn maybe_big(v: f64) -> bool {
 
 fn mark_big_numbers(json: &Json) {
     match json {
-        Json::Number(n) => {
-            if n.as_i64().is_none() && (n.is_u64() || n.as_f64().is_some_and(maybe_big)) {
-                BIG_NUMBER.set(true);
-            }
+        Json::Number(n)
+            if n.as_i64().is_none() && (n.is_u64() || n.as_f64().is_some_and(maybe_big)) =>
+        {
+            BIG_NUMBER.set(true);
         }
         Json::Array(items) => items.iter().for_each(mark_big_numbers),
         Json::Object(map) => map.values().for_each(mark_big_numbers),

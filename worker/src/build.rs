@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use rdkafka::producer::Producer;
 use sluice_core::config::{ConnectorConfig, ConverterConfig, WorkerConfig};
+use sluice_core::contract::ObjectBackend;
 use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
+use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
 use sluice_core::metrics::Metrics;
 use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{KafkaOffsetStore, OffsetManager, OffsetStore};
-use sluice_core::source::{ObjectBackend, ObjectSource, ObjectSourceConfig};
-use sluice_core::task::{DeadLetterQueue, DriverConfig, ExactlyOnce, TransactionBoundary};
+use sluice_core::source::{ObjectSource, ObjectSourceConfig};
 use sluice_core::transformer::Transformer;
 use sluice_core::{Error, Result};
 
@@ -192,19 +193,15 @@ impl ConnectorParts {
                 if pc.get("transaction.timeout.ms").is_none() {
                     pc.set("transaction.timeout.ms", "900000");
                 }
-                let boundary = match config.transaction_boundary.as_str() {
-                    "object" => TransactionBoundary::Object,
-                    "interval" => TransactionBoundary::Interval(Duration::from_millis(
-                        config
-                            .transaction_boundary_interval_ms
-                            .unwrap_or(worker.offset_flush_interval_ms),
-                    )),
-                    _ => TransactionBoundary::Poll,
-                };
                 (
                     create_producer(&pc)?,
                     Some(ExactlyOnce {
-                        boundary,
+                        boundary: config.transaction_boundary,
+                        interval: Duration::from_millis(
+                            config
+                                .transaction_boundary_interval_ms
+                                .unwrap_or(worker.offset_flush_interval_ms),
+                        ),
                         offsets: offsets.clone(),
                         transactional_id,
                     }),

@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use sluice_core::config::ConnectorConfig;
+use sluice_core::driver::{run_task, TaskEnd};
 use sluice_core::metrics::Metrics;
-use sluice_core::task::{run_task, TaskEnd};
 use tokio::sync::watch;
 use tracing::{info, warn, Instrument};
 

@@ -26,8 +26,8 @@ pub use offsets::open_offset_store;
 pub use state::{ConnectorStatus, State, TargetState, TaskStatus};
 pub use worker::Worker;
 
+use sluice_core::driver::TaskEnd;
 use sluice_core::metrics::MetricsSnapshot;
-use sluice_core::task::TaskEnd;
 
 /// Continuous (`run`) or one pass (`backfill`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

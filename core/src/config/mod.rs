@@ -301,6 +301,54 @@ pub enum RecordTimestamp {
     None,
 }
 
+/// `transaction.boundary`: when an exactly-once task commits its transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionBoundary {
+    /// `poll`: after every batch the task polled (when the source has nothing more right now,
+    /// or after `max.poll.records` records).
+    Poll,
+    /// `object`: at the end of every object (an object's records and its finished offset
+    /// commit together).
+    Object,
+    /// `interval`: every `transaction.boundary.interval.ms`.
+    Interval,
+}
+
+impl TransactionBoundary {
+    /// Every boundary, in the order `defs` lists their names.
+    pub const ALL: [TransactionBoundary; 3] = [
+        TransactionBoundary::Poll,
+        TransactionBoundary::Object,
+        TransactionBoundary::Interval,
+    ];
+
+    /// The configuration name (`"poll"`, `"object"`, `"interval"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            TransactionBoundary::Poll => "poll",
+            TransactionBoundary::Object => "object",
+            TransactionBoundary::Interval => "interval",
+        }
+    }
+}
+
+impl FromStr for TransactionBoundary {
+    type Err = Error;
+
+    /// Parses the configuration name exactly; anything else is an error (never a default).
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "transaction.boundary: unknown value {s:?}; expected one of {}",
+                    Self::ALL.map(|b| b.name()).join(", ")
+                ))
+            })
+    }
+}
+
 /// A converter choice with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConverterConfig {
@@ -443,8 +491,8 @@ pub struct ConnectorConfig {
     pub dlq_context_headers: bool,
     /// `exactly.once.support=required`.
     pub exactly_once_required: bool,
-    /// `transaction.boundary`: `poll`, `object` or `interval`.
-    pub transaction_boundary: String,
+    /// `transaction.boundary`.
+    pub transaction_boundary: TransactionBoundary,
     /// `transaction.boundary.interval.ms`.
     pub transaction_boundary_interval_ms: Option<u64>,
     /// `max.poll.records`.
@@ -519,6 +567,8 @@ impl ConnectorConfig {
                     .into(),
             );
         }
+        let transaction_boundary =
+            TransactionBoundary::from_str(r.raw("transaction.boundary").unwrap_or_default())?;
         let connector_class = r.string("connector.class").unwrap_or_default();
         problems.extend(format_problems(&r));
         for which in ["key.converter", "value.converter"] {
@@ -581,7 +631,7 @@ impl ConnectorConfig {
             dlq_topic: r.string("errors.deadletterqueue.topic.name"),
             dlq_context_headers: r.bool("errors.deadletterqueue.context.headers.enable"),
             exactly_once_required: r.raw("exactly.once.support") == Some("required"),
-            transaction_boundary: r.string("transaction.boundary").unwrap_or_default(),
+            transaction_boundary,
             transaction_boundary_interval_ms: r
                 .raw("transaction.boundary.interval.ms")
                 .and_then(|v| v.parse().ok()),
@@ -909,6 +959,46 @@ mod tests {
             p.iter().any(|p| p.starts_with("file.compression.type")),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn transaction_boundary_is_typed_and_never_defaulted_silently() {
+        let base = [
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/tmp"),
+            ("topic", "t"),
+        ];
+        let c = ConnectorConfig::from_settings(&settings(&base)).unwrap();
+        assert_eq!(
+            c.transaction_boundary,
+            TransactionBoundary::Poll,
+            "the default"
+        );
+        // Every name the key accepts parses to its own boundary, and only those.
+        let def = CONNECTOR_KEYS
+            .iter()
+            .find(|d| d.name == "transaction.boundary")
+            .unwrap();
+        let Kind::Enum(names) = def.kind else {
+            panic!("transaction.boundary is an enum")
+        };
+        assert_eq!(names, TransactionBoundary::ALL.map(|b| b.name()));
+        for b in TransactionBoundary::ALL {
+            let mut s = settings(&base);
+            s.insert("transaction.boundary".into(), b.name().into());
+            let c = ConnectorConfig::from_settings(&s).unwrap();
+            assert_eq!(c.transaction_boundary, b);
+        }
+        let mut s = settings(&base);
+        s.insert("transaction.boundary".into(), "objects".into());
+        let p = problems(ConnectorConfig::from_settings(&s));
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("transaction.boundary") && p.contains("\"object\"")),
+            "{p:?}"
+        );
+        assert!("Poll".parse::<TransactionBoundary>().is_err());
     }
 
     #[test]

@@ -267,6 +267,7 @@ mod tests {
             value: crate::data::SchemaAndValue::null(),
             timestamp: None,
             headers: Vec::new(),
+            origin: None,
         }
     }
 }

@@ -5,14 +5,14 @@
 use tracing::debug;
 
 use crate::config::RecordTimestamp;
+use crate::contract::Poll;
 use crate::data::{Schema, SchemaAndValue, Value};
 use crate::metrics::Metrics;
 use crate::offsets::{
     ObjectOffsetEntry, OffsetManagerEntry as _, OffsetMap, OffsetValue, ETAG, FINISHED,
     RECORD_COUNT,
 };
-use crate::record::{Header, SourceRecord};
-use crate::task::Poll;
+use crate::record::{Header, RecordOrigin, SourceRecord};
 
 use super::readers::Reader;
 use super::ObjectSource;
@@ -90,6 +90,10 @@ impl ObjectSource {
                 RecordTimestamp::None => None,
             },
             headers,
+            origin: Some(RecordOrigin {
+                object: cur.input.object().clone(),
+                index,
+            }),
         }
     }
 

@@ -1,0 +1,201 @@
+//! Sending records and settling their delivery reports: many records in flight, acks in any
+//! order, a full producer queue waited out, and records Kafka rejects tolerated or not.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use rdkafka::error::KafkaError;
+use rdkafka::producer::BaseRecord;
+use rdkafka::types::RDKafkaErrorCode;
+use tokio::sync::{mpsc, MutexGuard};
+
+use super::commit::Committer;
+use super::DriverConfig;
+use crate::config::ErrorsTolerance;
+use crate::contract::{Failure, Stage};
+use crate::error::Error;
+use crate::kafka::{Delivery, DeliveryTag, Sent};
+use crate::metrics::Metrics;
+use crate::offsets::SubmittedRecords;
+
+/// A record as the producer takes it.
+pub(super) type Record<'a> = BaseRecord<'a, [u8], [u8], Box<DeliveryTag>>;
+
+/// A record to `topic`, tagged with what it is about.
+pub(super) fn record_to(topic: &str, tag: DeliveryTag) -> Record<'_> {
+    BaseRecord::with_opaque_to(topic, Box::new(tag))
+}
+
+/// What the task sent and has not settled yet.
+pub(super) struct Output<'a> {
+    pub(super) cfg: &'a DriverConfig,
+    /// Offsets of what was sent, committable once acknowledged in order.
+    pub(super) submitted: SubmittedRecords,
+    /// The producer's delivery reports (held for the whole run).
+    pub(super) deliveries: MutexGuard<'a, mpsc::UnboundedReceiver<Delivery>>,
+    /// Reports received and not yet settled.
+    pub(super) received: Vec<Delivery>,
+    /// Records sent whose report has not been settled.
+    pub(super) in_flight: usize,
+    /// The error that stops the task.
+    pub(super) failure: Option<Error>,
+}
+
+impl<'a> Output<'a> {
+    pub(super) fn new(
+        cfg: &'a DriverConfig,
+        deliveries: MutexGuard<'a, mpsc::UnboundedReceiver<Delivery>>,
+    ) -> Self {
+        Output {
+            cfg,
+            submitted: SubmittedRecords::new(),
+            deliveries,
+            received: Vec::new(),
+            in_flight: 0,
+            failure: None,
+        }
+    }
+
+    /// Stops the task on `e` (the first failure wins).
+    pub(super) fn fail(&mut self, e: Error) {
+        if self.failure.is_none() {
+            self.failure = Some(self.cfg.task_error(e));
+        }
+    }
+
+    /// Sends one record once the committer is ready for it, waiting for room when librdkafka's
+    /// queue is full.
+    pub(super) async fn send<C: Committer>(&mut self, committer: &mut C, mut record: Record<'_>) {
+        if let Err(e) = committer.ready(self.cfg).await {
+            self.fail(e);
+            return;
+        }
+        loop {
+            match self.cfg.producer.producer.send(record) {
+                Ok(()) => {
+                    self.in_flight += 1;
+                    return;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    record = r;
+                    if self.in_flight > 0 {
+                        self.settle_next(committer).await;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+                Err((e, r)) => {
+                    // Rejected before leaving the process (e.g. larger than message.max.bytes).
+                    self.rejected(committer, *r.delivery_opaque, e).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Waits for at least one delivery report, then settles what arrived.
+    pub(super) async fn settle_next<C: Committer>(&mut self, committer: &mut C) {
+        self.deliveries.recv_many(&mut self.received, 1024).await;
+        self.settle_received(committer).await;
+    }
+
+    /// Settles the reports received.
+    pub(super) async fn settle_received<C: Committer>(&mut self, committer: &mut C) {
+        let mut batch = std::mem::take(&mut self.received);
+        for (tag, res) in batch.drain(..) {
+            if !self.submitted.owns(tag.id) {
+                // Sent by an earlier run over the same producer.
+                continue;
+            }
+            self.in_flight -= 1;
+            match res {
+                Ok(()) => {
+                    self.submitted.ack(tag.id);
+                    if matches!(tag.sent, Sent::Record { .. }) {
+                        Metrics::add(&self.cfg.metrics.records_acked, 1);
+                    }
+                }
+                Err(e) => self.rejected(committer, *tag, e).await,
+            }
+        }
+        self.received = batch;
+    }
+
+    /// A record Kafka did not take: tolerated when it is the record's own fault, the committer
+    /// allows it and `errors.tolerance=all`; else the task stops. (Boxed: settling a dead letter
+    /// record's send may settle other reports.)
+    fn rejected<'s, C: Committer>(
+        &'s mut self,
+        committer: &'s mut C,
+        tag: DeliveryTag,
+        e: KafkaError,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 's>> {
+        Box::pin(async move {
+            let tolerated = C::TOLERATES_REJECTED_RECORDS
+                && self.cfg.tolerance == ErrorsTolerance::All
+                && record_specific(&e);
+            match tag.sent {
+                Sent::Record { origin, topic } if tolerated => {
+                    let (bucket, object) = origin.as_ref().map_or(("", ""), |o| {
+                        (o.object.bucket.as_str(), o.object.key.as_str())
+                    });
+                    let what = record_what(object, origin.as_ref().map(|o| o.index), &topic);
+                    let mut failure = Failure::new(
+                        Stage::KafkaProduce,
+                        bucket,
+                        object,
+                        Error::Kafka {
+                            context: format!("delivering {what}"),
+                            source: e,
+                        },
+                    );
+                    failure.record_index = origin.map(|o| o.index);
+                    self.failed(committer, tag.id, failure).await;
+                }
+                sent => {
+                    let hint = if record_specific(&e) {
+                        " (the record itself was rejected: raise producer.message.max.bytes and the topic's max.message.bytes, or set errors.tolerance=all, ideally with errors.deadletterqueue.topic.name)"
+                    } else {
+                        ""
+                    };
+                    let what = match &sent {
+                        Sent::Record { origin, topic } => record_what(
+                            origin.as_ref().map_or("", |o| o.object.key.as_str()),
+                            origin.as_ref().map(|o| o.index),
+                            topic,
+                        ),
+                        Sent::DeadLetter(what) => format!("the dead letter record for {what}"),
+                        Sent::Offset { topic } => format!("offsets to {topic:?}"),
+                    };
+                    self.fail(Error::Kafka {
+                        context: format!("delivering {what}{hint}"),
+                        source: e,
+                    });
+                }
+            }
+        })
+    }
+}
+
+/// How a record is named in errors.
+fn record_what(object: &str, index: Option<u64>, topic: &str) -> String {
+    format!(
+        "object {object:?} record {} to topic {topic:?}",
+        index.map_or("?".into(), |i| i.to_string()),
+    )
+}
+
+/// Kafka errors that concern the record itself (not the cluster): tolerated under
+/// `errors.tolerance=all`.
+fn record_specific(e: &KafkaError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::MessageSizeTooLarge
+                | RDKafkaErrorCode::InvalidMessageSize
+                | RDKafkaErrorCode::InvalidRecord
+                | RDKafkaErrorCode::InvalidMessage
+        )
+    )
+}

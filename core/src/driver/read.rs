@@ -1,0 +1,119 @@
+//! The reading side of a task: polls the source, converts each record, and hands the items over
+//! to the producing side in batches.
+
+use tokio::sync::{mpsc, watch};
+use tracing::debug;
+
+use super::convert::{Converting, Prepared};
+use super::DriverConfig;
+use crate::backoff::IdleBackoff;
+use crate::config::ErrorsTolerance;
+use crate::contract::{Failure, Poll, SourceTask};
+use crate::error::{Error, Result};
+use crate::offsets::OffsetMap;
+
+/// The most items the reading side hands to the producing side at once.
+pub(super) const HAND_OVER_BATCH: usize = 64;
+
+/// What the reading side hands to the producing side.
+pub(super) enum Item {
+    /// The source has nothing more right now (the end of a Kafka Connect "poll").
+    PollEnd,
+    /// A record, converted.
+    Record(Prepared),
+    /// Progress without a record: partition and offset.
+    Progress(OffsetMap, OffsetMap),
+    /// A tolerated failure: partition, offset after it, and what failed.
+    Failed(OffsetMap, OffsetMap, Box<Failure>),
+}
+
+/// The reading side: polls the source, converts, queues. Ends when stopped, done, or failed;
+/// returns whether the source said it is done.
+pub(super) async fn read_loop<S: SourceTask>(
+    mut source: S,
+    cfg: DriverConfig,
+    tx: mpsc::Sender<Vec<Result<Item>>>,
+    mut stop: watch::Receiver<bool>,
+) -> bool {
+    let mut backoff = IdleBackoff::default();
+    let mut done = false;
+    let mut converting = Converting::new(&cfg);
+    // Items go over in batches while the source has more at hand, so the producing side wakes
+    // once per batch; an item is never held back waiting for the source.
+    let mut batch: Vec<Result<Item>> = Vec::with_capacity(HAND_OVER_BATCH);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let item = match source.poll().await {
+            Ok(Poll::Record(r)) => {
+                backoff.reset();
+                match converting.convert(r) {
+                    Ok(p) => Ok(Item::Record(p)),
+                    Err(failed) => {
+                        let (r, failure) = *failed;
+                        if cfg.tolerance == ErrorsTolerance::All {
+                            Ok(Item::Failed(
+                                r.source_partition,
+                                r.source_offset,
+                                Box::new(failure),
+                            ))
+                        } else {
+                            Err(cfg.task_error(Error::Record {
+                                object: failure.object,
+                                record_index: failure.record_index.unwrap_or(0),
+                                byte_offset: None,
+                                recoverable: true,
+                                raw: None,
+                                source: Box::new(failure.error),
+                            }))
+                        }
+                    }
+                }
+            }
+            Ok(Poll::Progress { partition, offset }) => {
+                backoff.reset();
+                Ok(Item::Progress(partition, offset))
+            }
+            Ok(Poll::Failed {
+                partition,
+                offset,
+                failure,
+            }) => {
+                backoff.reset();
+                Ok(Item::Failed(partition, offset, failure))
+            }
+            Ok(Poll::Idle) => {
+                batch.push(Ok(Item::PollEnd));
+                if tx.send(std::mem::take(&mut batch)).await.is_err() {
+                    break;
+                }
+                let delay = backoff.next_delay();
+                debug!(task = %cfg.task_name, ?delay, "nothing new; backing off");
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            Ok(Poll::Done) => {
+                done = true;
+                break;
+            }
+            Err(e) => Err(cfg.task_error(e)),
+        };
+        let failed = item.is_err();
+        batch.push(item);
+        if failed || batch.len() >= HAND_OVER_BATCH || !source.has_ready() {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(HAND_OVER_BATCH));
+            if tx.send(full).await.is_err() || failed {
+                break;
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch).await;
+    }
+    source.close_resources().await;
+    done
+}
