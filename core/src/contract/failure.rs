@@ -120,6 +120,39 @@ impl fmt::Display for Failure {
         if let Some(o) = self.byte_offset {
             write!(f, " (byte offset {o})")?;
         }
-        write!(f, ": {}", crate::error_chain(&self.error))
+        match &self.error {
+            // Its own text would repeat the object, the record and the offset said above.
+            Error::Record { source, .. } => {
+                let cause: &(dyn std::error::Error + 'static) = source.as_ref();
+                write!(f, ": {}", crate::error_chain(cause))
+            }
+            other => write!(f, ": {}", crate::error_chain(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_failure_names_object_record_and_offset_once() {
+        let failure = Failure::new(
+            Stage::TaskPoll,
+            "bkt",
+            "t.xml",
+            Error::Record {
+                object: "t.xml".into(),
+                record_index: 2,
+                byte_offset: Some(46),
+                recoverable: true,
+                raw: None,
+                source: "invalid JSON: expected value".into(),
+            },
+        );
+        assert_eq!(
+            failure.to_string(),
+            "TASK_POLL failed for object \"t.xml\", record 2 (byte offset 46): invalid JSON: expected value"
+        );
     }
 }
