@@ -148,6 +148,9 @@ pub async fn run(
         ("name", "demo".into()),
         ("connector.class", "local".into()),
         ("local.path", data.display().to_string()),
+        // The demo writes its sample files whole before it starts, so they need not settle
+        // first (a real folder keeps the default: files are read once 5 s unmodified).
+        ("local.file.min.age.ms", "0".into()),
         (
             "file.name.template",
             "{{topic}}-{{partition}}-{{start_offset}}.jsonl".into(),

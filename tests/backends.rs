@@ -465,9 +465,15 @@ fn four_tasks(kind: StoreKind) {
 fn kill_9_and_restart(kind: StoreKind) {
     const OBJECTS: usize = 60;
     const RECORDS: usize = 400;
+    // Finished objects are overwritten with poison below to prove they are not read again;
+    // `append` (the folder default) would rightly read a file that grew.
     let s = Setup::new(
         kind,
-        &[("max.poll.records", "50"), ("object.read.concurrency", "2")],
+        &[
+            ("max.poll.records", "50"),
+            ("object.read.concurrency", "2"),
+            ("object.overwrite.policy", "ignore"),
+        ],
     );
     let mut objects = Vec::new();
     for i in 0..OBJECTS {

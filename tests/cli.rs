@@ -67,6 +67,8 @@ fn validate_accepts_a_good_connect_json_file() {
             "config": {
                 "connector.class": "local",
                 "local.path": data.to_str().unwrap(),
+                "local.file.min.age.ms": "0",
+                "object.partial.line.wait.ms": "0",
                 "topic": "t",
                 "tasks.max": 2,
                 "input.format": "jsonl",
@@ -102,6 +104,9 @@ fn a_wrong_bootstrap_server_fails_fast_with_a_clear_error() {
             ("name", "c"),
             ("connector.class", "local"),
             ("local.path", data.to_str().unwrap()),
+            // The test writes whole files before the connector looks: no need to wait for them to settle.
+            ("local.file.min.age.ms", "0"),
+            ("object.partial.line.wait.ms", "0"),
             ("topic", "t"),
         ],
     );
@@ -131,6 +136,9 @@ fn validate_builds_the_transformer_too() {
             ("name", "c"),
             ("connector.class", "local"),
             ("local.path", data.to_str().unwrap()),
+            // The test writes whole files before the connector looks: no need to wait for them to settle.
+            ("local.file.min.age.ms", "0"),
+            ("object.partial.line.wait.ms", "0"),
             ("topic", "t"),
             ("input.format", "csv"),
             ("csv.separator.char", "ab"),

@@ -105,6 +105,9 @@ impl Harness {
                 ("name", "crash"),
                 ("connector.class", "local"),
                 ("local.path", data.to_str().unwrap()),
+                // The test writes whole files before the connector looks: no need to wait for them to settle.
+                ("local.file.min.age.ms", "0"),
+                ("object.partial.line.wait.ms", "0"),
                 ("topic", TOPIC),
                 ("input.format", "jsonl"),
                 ("tasks.max", "2"),

@@ -55,6 +55,9 @@ fn env(kind: BrokerKind, boundary: &str, objects: usize, records: usize) -> Env 
             ("name", "eos"),
             ("connector.class", "local"),
             ("local.path", data.to_str().unwrap()),
+            // The test writes whole files before the connector looks: no need to wait for them to settle.
+            ("local.file.min.age.ms", "0"),
+            ("object.partial.line.wait.ms", "0"),
             ("topic", TOPIC),
             ("input.format", "jsonl"),
             ("tasks.max", "2"),

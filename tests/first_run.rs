@@ -146,7 +146,7 @@ fn validate_rejects_topic_names_kafka_would_reject() {
         std::fs::write(
             &connector,
             format!(
-                "name=c\nconnector.class=local\nlocal.path={}\ntopic={topic}\n",
+                "name=c\nconnector.class=local\nlocal.path={}\nlocal.file.min.age.ms=0\nobject.partial.line.wait.ms=0\ntopic={topic}\n",
                 dir.path().display()
             ),
         )
@@ -168,7 +168,7 @@ fn validate_warns_when_a_properties_file_ate_a_backslash() {
     std::fs::write(
         &connector,
         format!(
-            "name=c\nconnector.class=local\nlocal.path={}\ntopic=t\ninput.format=text\nread.text.mode=regex\nread.text.regex=^(?P<date>\\S+) ERROR (?P<msg>.*)$\n",
+            "name=c\nconnector.class=local\nlocal.path={}\nlocal.file.min.age.ms=0\nobject.partial.line.wait.ms=0\ntopic=t\ninput.format=text\nread.text.mode=regex\nread.text.regex=^(?P<date>\\S+) ERROR (?P<msg>.*)$\n",
             dir.path().display()
         ),
     )

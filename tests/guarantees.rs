@@ -42,6 +42,9 @@ fn env(kind: BrokerKind, connector: &[(&str, &str)], worker: &[(&str, &str)]) ->
         ("name", "guarantees"),
         ("connector.class", "local"),
         ("local.path", data.to_str().unwrap()),
+        // The test writes whole files before the connector looks: no need to wait for them to settle.
+        ("local.file.min.age.ms", "0"),
+        ("object.partial.line.wait.ms", "0"),
         ("topic", TOPIC),
         ("input.format", "jsonl"),
     ];

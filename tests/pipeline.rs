@@ -46,6 +46,9 @@ fn setup(
         ("name", "e2e"),
         ("connector.class", "local"),
         ("local.path", data.to_str().unwrap()),
+        // The test writes whole files before the connector looks: no need to wait for them to settle.
+        ("local.file.min.age.ms", "0"),
+        ("object.partial.line.wait.ms", "0"),
         ("topic", TOPIC),
         ("input.format", "jsonl"),
     ];
@@ -179,9 +182,14 @@ fn read_offsets(path: &Path) -> BTreeMap<String, (i64, bool)> {
 
 fn kill_and_restart_case(kind: BrokerKind) {
     // Records big enough that the run takes a while; offsets flushed often.
+    // Finished files are overwritten with poison below to prove they are not read again, which
+    // `append` (the folder default) would rightly read when it makes a file larger.
     let s = setup(
         kind,
-        &[("max.poll.records", "100")],
+        &[
+            ("max.poll.records", "100"),
+            ("object.overwrite.policy", "ignore"),
+        ],
         &[("offset.flush.interval.ms", "20")],
     );
     let keys = write_jsonl(&s.data, OBJECTS, RECORDS);

@@ -19,6 +19,9 @@ pub struct Metrics {
     pub records_failed: AtomicU64,
     /// Offset commits written to the offset store.
     pub offset_commits: AtomicU64,
+    /// Versions of finished objects found changed and not read again (`object.overwrite.policy`),
+    /// each counted once.
+    pub objects_changed: AtomicU64,
 }
 
 /// A plain copy of [`Metrics`].
@@ -38,6 +41,8 @@ pub struct MetricsSnapshot {
     pub records_failed: u64,
     /// See [`Metrics::offset_commits`].
     pub offset_commits: u64,
+    /// See [`Metrics::objects_changed`].
+    pub objects_changed: u64,
 }
 
 impl Metrics {
@@ -57,6 +62,7 @@ impl Metrics {
             records_acked: g(&self.records_acked),
             records_failed: g(&self.records_failed),
             offset_commits: g(&self.offset_commits),
+            objects_changed: g(&self.objects_changed),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! The cloud stores' HTTP client already retries each request; this layer covers what it cannot:
 //! a read that keeps failing after the client gave up, and stores without their own retries.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -44,6 +44,26 @@ impl Default for ReadRetry {
     }
 }
 
+/// How an object's byte stream ended, as the line formats saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tail {
+    /// With a line terminator, or the format does not read lines.
+    #[default]
+    Complete,
+    /// The last line had no terminator and was read as it is.
+    Unterminated,
+    /// The last line had no terminator and was held back (see
+    /// [`ObjectInput::with_hold_tail`]): it starts at this byte offset and was not read.
+    Held(u64),
+}
+
+/// What a read found out about the object, shared by every clone of its [`ObjectInput`] (the
+/// transformer reading it and the source that opened it).
+#[derive(Debug, Default)]
+struct ReadState {
+    tail: Tail,
+}
+
 /// An object to transform: where it lives and how to read it. Streaming formats call
 /// [`ObjectInput::stream`]; formats that need random access (Parquet) use
 /// [`ObjectInput::store`] and [`ObjectInput::meta`] for range reads.
@@ -54,6 +74,9 @@ pub struct ObjectInput {
     store: Arc<dyn ObjectStore>,
     meta: ObjectMeta,
     retry: ReadRetry,
+    /// Whether a last line without terminator is held back (the object may still grow).
+    hold_tail: bool,
+    state: Arc<Mutex<ReadState>>,
 }
 
 impl ObjectInput {
@@ -68,6 +91,8 @@ impl ObjectInput {
             store,
             meta,
             retry: ReadRetry::default(),
+            hold_tail: false,
+            state: Arc::default(),
         }
     }
 
@@ -75,6 +100,33 @@ impl ObjectInput {
     pub fn with_retry(mut self, retry: ReadRetry) -> Self {
         self.retry = retry;
         self
+    }
+
+    /// The same input; with `hold`, the line formats hold back a last line that has no line
+    /// terminator (it may be a line still being written): they end the records before it and
+    /// report it with [`set_tail`](Self::set_tail)`(`[`Tail::Held`]`)`.
+    pub fn with_hold_tail(mut self, hold: bool) -> Self {
+        self.hold_tail = hold;
+        self
+    }
+
+    /// Whether a last line without terminator is to be held back.
+    pub fn holds_tail(&self) -> bool {
+        self.hold_tail
+    }
+
+    /// Records how the object's last line ended (called by the line formats at the end).
+    pub fn set_tail(&self, tail: Tail) {
+        self.lock().tail = tail;
+    }
+
+    /// How the object's last line ended, once read to the end.
+    pub fn tail(&self) -> Tail {
+        self.lock().tail
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ReadState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The bucket (container, folder) the object is in.

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use object_store::chunked::ChunkedStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -22,11 +23,40 @@ pub struct LocalBackend {
     root: String,
     store: Arc<dyn ObjectStore>,
     prefix: Option<String>,
+    /// `local.file.ignore.patterns`: file names never listed.
+    ignore: Arc<GlobSet>,
+}
+
+/// Compiles `local.file.ignore.patterns` (globs over a file's name, the last part of its key);
+/// the error names the pattern and what is wrong with it.
+pub fn ignore_patterns(patterns: &[String]) -> Result<GlobSet, String> {
+    let mut set = GlobSetBuilder::new();
+    for p in patterns {
+        let glob = Glob::new(p).map_err(|e| {
+            format!(
+                "local.file.ignore.patterns: {p:?} is not a glob pattern ({e}); use *, ? and [...]"
+            )
+        })?;
+        set.add(glob);
+    }
+    set.build()
+        .map_err(|e| format!("local.file.ignore.patterns: {e}"))
+}
+
+/// Whether the file name of `key` (its last part) matches `ignore`.
+fn ignored(ignore: &GlobSet, key: &Path) -> bool {
+    !ignore.is_empty() && key.filename().is_some_and(|name| ignore.is_match(name))
 }
 
 impl LocalBackend {
-    /// A backend over folder `root`, reading keys under `prefix`.
+    /// A backend over folder `root`, reading keys under `prefix`, every file name included.
     pub fn new(root: &str, prefix: Option<&str>) -> Result<Self, Error> {
+        Self::with_ignore(root, prefix, &[])
+    }
+
+    /// A backend over folder `root`, reading keys under `prefix` whose file name matches none of
+    /// the `ignore` patterns (`local.file.ignore.patterns`).
+    pub fn with_ignore(root: &str, prefix: Option<&str>, ignore: &[String]) -> Result<Self, Error> {
         let build_err = |message: String, source| Error::Build {
             backend: "local",
             bucket: root.to_owned(),
@@ -42,6 +72,7 @@ impl LocalBackend {
         if !meta.is_dir() {
             return Err(build_err("local.path is not a folder".into(), None));
         }
+        let ignore = ignore_patterns(ignore).map_err(|m| build_err(m, None))?;
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(|e| build_err("cannot use the folder".into(), Some(Box::new(e))))?;
         Ok(LocalBackend {
@@ -50,19 +81,21 @@ impl LocalBackend {
             // blocking-pool hand-off per 8 KiB).
             store: Arc::new(ChunkedStore::new(Arc::new(store), READ_CHUNK)),
             prefix: prefix.filter(|p| !p.is_empty()).map(str::to_owned),
+            ignore: Arc::new(ignore),
         })
     }
 
-    /// From `local.path` and `local.prefix`.
+    /// From `local.path`, `local.prefix` and `local.file.ignore.patterns`.
     pub fn from_config(config: &ConnectorConfig) -> Result<Self, Error> {
         let root = config
             .settings
             .get("local.path")
             .map(String::as_str)
             .unwrap_or("");
-        Self::new(
+        Self::with_ignore(
             root,
             config.settings.get("local.prefix").map(String::as_str),
+            &config.store.ignore_patterns,
         )
     }
 }
@@ -81,7 +114,8 @@ impl ObjectBackend for LocalBackend {
     }
 
     /// A directory walk has no key order, so the (metadata-only) listing of the folder holding
-    /// the prefix is filtered and sorted by key before it is streamed out.
+    /// the prefix is filtered (prefix, start-after, ignored names) and sorted by key before it is
+    /// streamed out.
     fn list(
         &self,
         start_after: Option<&Path>,
@@ -92,13 +126,15 @@ impl ObjectBackend for LocalBackend {
             .and_then(|p| p.rfind('/').map(|i| Path::from(&p[..i])));
         let listing = self.store.list(folder.as_ref());
         let start_after = start_after.cloned();
+        let ignore = self.ignore.clone();
         stream::once(async move {
             let mut all: Vec<ObjectMeta> = listing
                 .try_filter(|m| {
                     let keep = prefix
                         .as_deref()
                         .is_none_or(|p| m.location.as_ref().starts_with(p))
-                        && start_after.as_ref().is_none_or(|s| m.location > *s);
+                        && start_after.as_ref().is_none_or(|s| m.location > *s)
+                        && !ignored(&ignore, &m.location);
                     futures::future::ready(keep)
                 })
                 .try_collect()
@@ -169,6 +205,46 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(keys, ["in/x.jsonl"], "a plain string prefix, as in S3");
+    }
+
+    #[tokio::test]
+    async fn in_progress_names_are_not_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "a.jsonl",
+            "a.jsonl.tmp",
+            "b.jsonl.part",
+            ".c.jsonl.x7Gq2",
+            "d.jsonl._COPYING_",
+            "sub/e.jsonl",
+            "sub/.e.jsonl",
+        ] {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"{}\n").unwrap();
+        }
+        let defaults: Vec<String> = ["*.tmp", "*.part", ".*", "*._COPYING_"]
+            .map(String::from)
+            .to_vec();
+        let root = dir.path().to_str().unwrap();
+        let keys = |b: LocalBackend| async move {
+            b.list(None)
+                .map_ok(|m| m.location.to_string())
+                .try_collect::<Vec<_>>()
+                .await
+                .unwrap()
+        };
+        let listed = keys(LocalBackend::with_ignore(root, None, &defaults).unwrap()).await;
+        assert_eq!(listed, ["a.jsonl", "sub/e.jsonl"]);
+        let all = keys(LocalBackend::new(root, None).unwrap()).await;
+        assert_eq!(all.len(), 7, "no patterns: every file ({all:?})");
+        let err = LocalBackend::with_ignore(root, None, &["[a".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"[a\"") && err.contains("local.file.ignore.patterns"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -420,6 +420,9 @@ impl ObjectServer {
                     "local.path",
                     self.dir.path().join(bucket).to_string_lossy().into_owned(),
                 ),
+                // Tests write whole files before the connector looks at them.
+                ("local.file.min.age.ms", "0".into()),
+                ("object.partial.line.wait.ms", "0".into()),
             ],
             StoreKind::S3 => vec![
                 ("connector.class", "s3".into()),

@@ -61,7 +61,7 @@ impl JsonTransformer {
 
 impl Transformer for JsonTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        open_then(self, input, self.compression, skip, Self::records)
+        open_then(self, input, self.compression, false, skip, Self::records)
     }
 
     fn name(&self) -> &'static str {

@@ -49,6 +49,7 @@ mod json_value;
 mod jsonl;
 mod lines;
 mod parquet;
+mod tail;
 mod text;
 
 pub use compression::Compression;
@@ -216,11 +217,14 @@ fn positive(key: &'static str, size: usize, what: &str) -> Result<(), Error> {
 /// [`Transformer::transform`] for the formats read from the object's byte stream: opens
 /// `input`'s byte stream and decompresses it, then yields the records
 /// `records(format, key, stream, skip)` makes of it. A failure to open the object is yielded as
-/// is (a store error) and ends the stream.
+/// is (a store error) and ends the stream. A format reading `lines` gets the stream through
+/// [`tail::watch_tail`]: how its last line ended is noted, and a last line without terminator is
+/// held back when the input says so.
 fn open_then<T>(
     format: &T,
     input: ObjectInput,
     compression: Compression,
+    lines: bool,
     skip: u64,
     records: fn(&T, String, ByteStream, u64) -> RecordStream,
 ) -> RecordStream
@@ -239,7 +243,10 @@ where
                     }
                     other => other,
                 };
-                let bytes = compression::decompress(&key, compression, bytes).await;
+                let mut bytes = compression::decompress(&key, compression, bytes).await;
+                if lines {
+                    bytes = tail::watch_tail(&input, bytes);
+                }
                 records(&format, key, bytes, skip)
             }
             Err(e) => stream::once(async move { Err(e) }).boxed(),

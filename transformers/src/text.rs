@@ -204,7 +204,8 @@ impl TextTransformer {
 
 impl Transformer for TextTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        open_then(self, input, self.compression, skip, Self::records)
+        let lines = !matches!(self.mode, Mode::Tags { .. });
+        open_then(self, input, self.compression, lines, skip, Self::records)
     }
 
     fn name(&self) -> &'static str {

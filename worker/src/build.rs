@@ -169,6 +169,8 @@ impl ConnectorParts {
                 task_name: task_name.clone(),
                 concurrency: config.store.read_concurrency,
                 overwrite: config.store.overwrite_policy,
+                min_age: Duration::from_millis(config.store.min_age_ms),
+                partial_line_wait: Duration::from_millis(config.store.partial_line_wait_ms),
                 full_listing_interval: Duration::from_millis(config.store.listing_full_interval_ms),
                 read_retry: ReadRetry {
                     max_retries: config.store.retry.max_retries,

@@ -74,6 +74,9 @@ fn connector(e: &Env, name: &str, extra: &[(&str, &str)]) -> ConnectorConfig {
         ("name", name),
         ("connector.class", "local"),
         ("local.path", e.data.to_str().unwrap()),
+        // The test writes whole files before the connector looks: no need to wait for them to settle.
+        ("local.file.min.age.ms", "0"),
+        ("object.partial.line.wait.ms", "0"),
         ("topic", TOPIC),
         ("input.format", "jsonl"),
     ]);

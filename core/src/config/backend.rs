@@ -15,14 +15,20 @@ use super::Reader;
 /// The prefix of `object_store` options passed through by their own key.
 pub const OBJECT_STORE_PREFIX: &str = "object_store.";
 
-/// `object.overwrite.policy`: what happens to a finished object found later with another ETag.
+/// `object.overwrite.policy`: what happens to a finished object found later with another ETag
+/// or size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OverwritePolicy {
-    /// The new content is not read.
+    /// The new content is not read; each new version is warned about once and counted.
     Ignore,
     /// The object is read again from its first record.
     Reread,
+    /// When it grew, the records after the ones delivered are read; otherwise as `Ignore`.
+    Append,
 }
+
+/// `listing.full.interval.ms` of the cloud backends when unset.
+pub const CLOUD_FULL_LISTING_INTERVAL_MS: u64 = 300_000;
 
 /// Retries of store requests (`store.retry.*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +44,7 @@ pub struct RetrySettings {
 }
 
 /// What every backend shares: which backend, how objects are read and listed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreSettings {
     /// `local`, `s3`, `gcs` or `azure` (from `connector.class`).
     pub backend: &'static str,
@@ -48,20 +54,50 @@ pub struct StoreSettings {
     pub overwrite_policy: OverwritePolicy,
     /// `listing.full.interval.ms`.
     pub listing_full_interval_ms: u64,
+    /// How old an object must be to be read: `object.min.age.ms`, for `local` the larger of it
+    /// and `local.file.min.age.ms`.
+    pub min_age_ms: u64,
+    /// `object.partial.line.wait.ms`.
+    pub partial_line_wait_ms: u64,
+    /// `local.file.ignore.patterns` (`local` backend; empty for the others).
+    pub ignore_patterns: Vec<String>,
     /// `store.retry.*`.
     pub retry: RetrySettings,
 }
 
 impl StoreSettings {
     pub(super) fn read(r: &Reader<'_>) -> Self {
+        let backend = backend_of(r.raw("connector.class").unwrap_or_default()).unwrap_or("local");
+        let local = backend == "local";
         StoreSettings {
-            backend: backend_of(r.raw("connector.class").unwrap_or_default()).unwrap_or("local"),
+            backend,
             read_concurrency: r.int("object.read.concurrency") as usize,
             overwrite_policy: match r.raw("object.overwrite.policy") {
                 Some("reread") => OverwritePolicy::Reread,
-                _ => OverwritePolicy::Ignore,
+                Some("append") => OverwritePolicy::Append,
+                Some(_) => OverwritePolicy::Ignore,
+                None if local => OverwritePolicy::Append,
+                None => OverwritePolicy::Ignore,
             },
-            listing_full_interval_ms: r.int("listing.full.interval.ms") as u64,
+            listing_full_interval_ms: match r.raw("listing.full.interval.ms") {
+                Some(_) => r.int("listing.full.interval.ms") as u64,
+                None if local => 0,
+                None => CLOUD_FULL_LISTING_INTERVAL_MS,
+            },
+            min_age_ms: {
+                let any = r.int("object.min.age.ms") as u64;
+                if local {
+                    any.max(r.int("local.file.min.age.ms") as u64)
+                } else {
+                    any
+                }
+            },
+            partial_line_wait_ms: r.int("object.partial.line.wait.ms") as u64,
+            ignore_patterns: if local {
+                r.list("local.file.ignore.patterns")
+            } else {
+                Vec::new()
+            },
             retry: RetrySettings {
                 max_retries: r.int("store.retry.max.retries") as u32,
                 backoff_initial_ms: r.int("store.retry.backoff.initial.ms") as u64,

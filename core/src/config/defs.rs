@@ -386,25 +386,56 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "`local` backend: only objects whose key starts with this prefix are read.",
     ),
     key(
+        "local.file.min.age.ms",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "5000",
+        "`local` backend: a file is read only once it has not been modified for this long, like the \"changed\" read lock of file-based integrations: a file still being written (appended to, copied in) is left until its writer is done. A `backfill` waits for such files. 0: read files whatever their age (only safe when every writer renames a finished file into place).",
+    ),
+    key(
+        "local.file.ignore.patterns",
+        Kind::List,
+        "*.tmp,*.part,.*,*._COPYING_",
+        "`local` backend: file names (the last part of the key, glob patterns with `*`, `?` and `[...]`, comma-separated) never read: the in-progress names of writers that rename a finished file into place (`*.tmp`, `*.part`, hidden `.*` files such as rsync's, Hadoop's `*._COPYING_`). Empty: read every file.",
+    ),
+    key(
         "object.read.concurrency",
         POSITIVE,
         "4",
         "Objects each task reads at once (streamed GETs in flight, parsed in parallel). Records of one object stay in order and offsets stay per object; objects are opened in key order.",
     ),
-    key(
+    optional(
         "object.overwrite.policy",
-        Kind::Enum(&["ignore", "reread"]),
-        "ignore",
-        "An object that was read to the end and is later found with another ETag (overwritten): `ignore` it (the new content is not read), or `reread` it from its first record (its records are delivered again). Noticed when a listing passes over the key again (see `listing.full.interval.ms`).",
+        Kind::Enum(&["ignore", "reread", "append"]),
+        "An object that was read to the end and is later found with another ETag or size: `append` reads the records after the ones already delivered when it grew (a log file appended to; when it did not grow it is counted and warned about like `ignore`); `ignore` does not read the new content but warns once per version and counts it (metric `objects_changed`); `reread` reads it again from its first record (its records are delivered again). Unset: `append` for the `local` backend, `ignore` for the others. Noticed when a listing passes over the key again (see `listing.full.interval.ms`).",
     ),
-    key(
+    optional(
         "listing.full.interval.ms",
         Kind::Int {
             min: 0,
             max: i64::MAX,
         },
-        "300000",
-        "`run` mode: listings normally start after the greatest key already seen (S3/GCS start-after, Azure startFrom), so new objects cost one small LIST; at most this often a listing starts from the beginning of the prefix instead, which picks up late arrivals (an object whose key sorts before keys already processed) and objects overwritten since (`object.overwrite.policy`). 0: every listing is a full one.",
+        "`run` mode: listings normally start after the greatest key already seen (S3/GCS start-after, Azure startFrom), so new objects cost one small LIST; at most this often a listing starts from the beginning of the prefix instead, which picks up late arrivals (an object whose key sorts before keys already processed) and objects overwritten or appended to since (`object.overwrite.policy`). 0: every listing is a full one. Unset: 0 for the `local` backend (a folder is always read whole, so a full listing costs nothing more), 300000 for the others.",
+    ),
+    key(
+        "object.min.age.ms",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "0",
+        "Every backend: an object is read only once its last-modified time is at least this old, so an object still being written (an Azure append blob, a file synced in pieces) is not read half-written; younger objects are looked at again by the next listing, and a `backfill` waits for them. The `local` backend also applies `local.file.min.age.ms` (the larger of the two wins).",
+    ),
+    key(
+        "object.partial.line.wait.ms",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "60000",
+        "Line formats (`jsonl`, `csv`, `text` lines and regex): a last line without a line terminator may be a line still being written. While the object was last modified less than this long ago, such a line is held back: the records before it are delivered and the object stays open at that point; once the object grows the line is read whole, and once it has not changed for this long the line is read as it is (a record, or a record error under `errors.tolerance`). 0: read it as it is at once.",
     ),
     key(
         "store.retry.max.retries",

@@ -250,6 +250,13 @@ impl Reader<'_> {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{name} is checked and has a default"))
     }
+    /// A list key; set to an empty value it is an empty list (not its default).
+    fn list(&self, name: &str) -> Vec<String> {
+        match self.settings.get(name) {
+            Some(v) => split_list(v),
+            None => self.raw(name).map(split_list).unwrap_or_default(),
+        }
+    }
     fn bool(&self, name: &str) -> bool {
         self.raw(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))

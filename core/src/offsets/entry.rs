@@ -11,6 +11,12 @@ pub const RECORD_COUNT: &str = "recordCount";
 pub const FINISHED: &str = "finished";
 /// Offset property: the object's ETag when it was read (a String), to notice a rewritten object.
 pub const ETAG: &str = "etag";
+/// Offset property of a finished object: its size in bytes when it was read (a Long), to notice
+/// an object that grew (`object.overwrite.policy=append`).
+pub const SIZE: &str = "size";
+/// Offset property of a finished object whose last record was a last line without a line
+/// terminator (a Bool, only when true): when the object grows, that line is read again whole.
+pub const LAST_LINE_UNTERMINATED: &str = "lastLineUnterminated";
 
 /// One source partition's entry in the [`OffsetManager`](super::OffsetManager): its key (the
 /// Kafka Connect source partition) and its data (the source offset).

@@ -18,7 +18,8 @@ mod submitted;
 mod value;
 
 pub use entry::{
-    ObjectOffsetEntry, OffsetManagerEntry, OffsetManagerEntryExt, ETAG, FINISHED, RECORD_COUNT,
+    ObjectOffsetEntry, OffsetManagerEntry, OffsetManagerEntryExt, ETAG, FINISHED,
+    LAST_LINE_UNTERMINATED, RECORD_COUNT, SIZE,
 };
 pub use file::FileOffsetStore;
 pub use kafka::{KafkaOffsetStore, TopicSettings};

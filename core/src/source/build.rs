@@ -8,9 +8,10 @@ use crate::config::RecordTimestamp;
 use crate::contract::Poll;
 use crate::data::{Schema, SchemaAndValue, Value};
 use crate::metrics::Metrics;
+use crate::object::Tail;
 use crate::offsets::{
     ObjectOffsetEntry, OffsetManagerEntry as _, OffsetMap, OffsetValue, ETAG, FINISHED,
-    RECORD_COUNT,
+    LAST_LINE_UNTERMINATED, RECORD_COUNT, SIZE,
 };
 use crate::record::{Header, RecordOrigin, SourceRecord};
 
@@ -97,15 +98,21 @@ impl ObjectSource {
         }
     }
 
-    /// The offset closing an object read to the end: `{recordCount, finished, etag}`, also
-    /// cached so a later listing skips it.
+    /// The offset closing an object read to the end: `{recordCount, finished, etag, size}` as
+    /// listed (plus `lastLineUnterminated` when so), also cached so a later listing skips it.
+    /// (The listing's ETag, not the GET's: some stores spell the two differently.)
     pub(super) fn finished(&self, cur: &Reader) -> Poll {
         let (bf, of) = self.backend.partition_fields();
         let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
         entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
         entry.set_property(FINISHED, OffsetValue::Bool(true));
-        if let Some(etag) = &cur.input.meta().e_tag {
+        let meta = cur.input.meta();
+        if let Some(etag) = &meta.e_tag {
             entry.set_property(ETAG, OffsetValue::String(etag.clone()));
+        }
+        entry.set_property(SIZE, OffsetValue::Long(meta.size as i64));
+        if cur.input.tail() == Tail::Unterminated {
+            entry.set_property(LAST_LINE_UNTERMINATED, OffsetValue::Bool(true));
         }
         self.offsets.add_entry(&entry);
         Metrics::add(&self.metrics.objects_finished, 1);

@@ -15,8 +15,13 @@
 //!   by its own tokio task into a bounded channel (`readers.rs`): records of one object stay in
 //!   order, offsets stay per object (the driver commits each object's acknowledged prefix).
 //! - Records, and the offsets opening and closing an object, are built in `build.rs`.
+//! - An object is taken only once it is stable: last modified at least `object.min.age.ms` ago
+//!   (`local.file.min.age.ms` for folders); a younger one is deferred to a later pass (a backfill
+//!   waits for it). A last line without terminator is held back while the object is younger than
+//!   `object.partial.line.wait.ms` (the object stays open before it, see `stability.rs`).
 //! - An object deleted (or replaced) between listing and reading is reported and skipped; an
-//!   object found finished with another ETag follows `object.overwrite.policy`.
+//!   object found finished with another ETag or size follows `object.overwrite.policy`
+//!   (`stability.rs`).
 //! - The stored offsets are read once per task, in [`SourceTask::configure`]: they fill the
 //!   offset cache and give the restart position.
 
@@ -24,8 +29,9 @@ mod build;
 mod plan;
 mod readers;
 mod restart;
+mod stability;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,8 +48,8 @@ use crate::contract::{Failure, ObjectBackend, Poll, SourceTask, Stage};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
-use crate::object::{is_object_gone, ObjectInput, ReadRetry};
-use crate::offsets::{OffsetManager, OffsetMap, OffsetValue, ETAG, FINISHED, RECORD_COUNT};
+use crate::object::{is_object_gone, ObjectInput, ReadRetry, Tail};
+use crate::offsets::{OffsetManager, OffsetMap, OffsetValue, FINISHED, RECORD_COUNT};
 use crate::template::{FileNameTemplate, TemplateMatch};
 use crate::transformer::Transformer;
 
@@ -81,6 +87,12 @@ pub struct ObjectSourceConfig {
     pub full_listing_interval: Duration,
     /// How reads retry transient failures.
     pub read_retry: ReadRetry,
+    /// `object.min.age.ms` (`local.file.min.age.ms`): how long ago an object must have been
+    /// modified last to be read.
+    pub min_age: Duration,
+    /// `object.partial.line.wait.ms`: while an object is younger than this, a last line without
+    /// terminator is held back.
+    pub partial_line_wait: Duration,
 }
 
 /// The object-store [`SourceTask`].
@@ -98,6 +110,10 @@ pub struct ObjectSource {
     readers: ReaderPool,
     /// Objects abandoned in this run after an unrecoverable error (tolerance `all`).
     abandoned: HashSet<Path>,
+    /// Objects read up to a held-back last line, to be looked at again.
+    held: HashMap<Path, stability::Held>,
+    /// Versions (key, ETag, size) of finished objects already warned about as changed.
+    changed: HashSet<(Path, Option<String>, u64)>,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -128,12 +144,15 @@ impl ObjectSource {
             metrics,
             listing: None,
             abandoned: HashSet::new(),
+            held: HashMap::new(),
+            changed: HashSet::new(),
         }
     }
 
     /// Decides whether `meta` is an object to read now; returns the template match, the number
     /// of records already delivered, and whether the object starts afresh (no stored progress).
-    fn accept(&self, meta: &ObjectMeta) -> Option<(Option<TemplateMatch>, u64, bool)> {
+    /// An object not stable yet is deferred (see `stability.rs`).
+    fn accept(&mut self, meta: &ObjectMeta) -> Option<(Option<TemplateMatch>, u64, bool)> {
         let key = meta.location.as_ref();
         if meta.size == 0
             || self.abandoned.contains(&meta.location)
@@ -149,15 +168,23 @@ impl ObjectSource {
             return None;
         }
         let stored = self.offsets.cached(&self.partition_of(key));
+        let finished = stored
+            .as_ref()
+            .is_some_and(|d| d.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true));
+        if finished && !stability::changed(stored.as_ref()?, meta) {
+            return None;
+        }
+        if !self.stable(meta) {
+            self.plan.defer();
+            return None;
+        }
+        if let Some(held) = self.held.remove(&meta.location) {
+            return Some((matched, held.count, false));
+        }
         match stored {
-            Some(data) if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) => {
-                let read = data.get(ETAG).and_then(OffsetValue::as_str);
-                if self.cfg.overwrite == OverwritePolicy::Reread && read != meta.e_tag.as_deref() {
-                    info!(task = %self.cfg.task_name, object = %key, was = ?read, now = ?meta.e_tag,
-                        "object changed since it was read (object.overwrite.policy=reread): reading it again");
-                    return Some((matched, 0, true));
-                }
-                None
+            Some(data) if finished => {
+                let skip = self.overwritten(meta, &data)?;
+                Some((matched, skip, skip == 0))
             }
             Some(data) => {
                 let skip = data
@@ -182,6 +209,7 @@ impl ObjectSource {
 
     /// Starts reading `meta` from record `skip`; returns its reader's number.
     fn open(&mut self, meta: ObjectMeta, matched: Option<TemplateMatch>, skip: u64) -> u64 {
+        let hold_tail = stability::age(&meta) < self.cfg.partial_line_wait;
         let key = meta.location.to_string();
         if skip > 0 {
             info!(task = %self.cfg.task_name, object = %key, skip, "resuming object");
@@ -190,7 +218,8 @@ impl ObjectSource {
         }
         Metrics::add(&self.metrics.bytes_read, meta.size);
         let input = ObjectInput::new(self.backend.bucket(), self.backend.store().clone(), meta)
-            .with_retry(self.cfg.read_retry);
+            .with_retry(self.cfg.read_retry)
+            .with_hold_tail(hold_tail);
         let task = self
             .readers
             .spawn(self.transformer.transform(input.clone(), skip));
@@ -348,6 +377,10 @@ impl SourceTask for ObjectSource {
                 }
                 Next::End => {
                     let cur = self.readers.remove(id).expect("reader");
+                    if let Tail::Held(at) = cur.input.tail() {
+                        self.hold(&cur, at);
+                        continue;
+                    }
                     return Ok(self.finished(&cur));
                 }
             }
@@ -510,6 +543,8 @@ mod tests {
                 overwrite: OverwritePolicy::Ignore,
                 full_listing_interval: interval,
                 read_retry: ReadRetry::default(),
+                min_age: Duration::ZERO,
+                partial_line_wait: Duration::ZERO,
             },
             Arc::new(Metrics::default()),
         )

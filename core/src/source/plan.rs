@@ -18,7 +18,8 @@
 //! late arrivals (keys sorting before ones already listed) and overwritten objects. After a
 //! restart the first pass lists after the restart position; a backfill (`once`) then lists the
 //! keys up to it (the catch-up pass) and is done; a continuous task finds them at its next full
-//! pass.
+//! pass. An object the source could not take yet (still being written) is deferred: the next
+//! pass is a full one, and a backfill is not done until a pass deferred nothing.
 
 use std::time::{Duration, Instant};
 
@@ -85,6 +86,8 @@ pub struct ListingPlan {
     last_full: Option<Instant>,
     /// Backfill after a restart: the restart position, whose earlier keys are listed last.
     catch_up: Option<Path>,
+    /// An object of the current pass was deferred.
+    deferred: bool,
 }
 
 impl ListingPlan {
@@ -98,7 +101,15 @@ impl ListingPlan {
             listed_up_to: None,
             last_full: None,
             catch_up: None,
+            deferred: false,
         }
+    }
+
+    /// An object listed in this pass is to be looked at again (it is still being written): the
+    /// next pass lists from the beginning, and a backfill goes on with another pass instead of
+    /// ending.
+    pub fn defer(&mut self) {
+        self.deferred = true;
     }
 
     /// The task starts at `now` with `restart`, the restart position from the stored offsets
@@ -121,7 +132,9 @@ impl ListingPlan {
         }
         self.phase = Phase::Listing { until: None };
         let interval = self.full_interval;
+        let deferred = std::mem::take(&mut self.deferred);
         let full = self.listed_up_to.is_none()
+            || deferred
             || interval.is_zero()
             || self
                 .last_full
@@ -186,6 +199,7 @@ impl ListingPlan {
             return PassEnd::Idle;
         }
         if let Some(until) = self.catch_up.take() {
+            // (A full listing clears `catch_up`: a deferring backfill's next pass is full.)
             self.phase = Phase::Listing {
                 until: Some(until.clone()),
             };
@@ -193,6 +207,10 @@ impl ListingPlan {
                 start_after: None,
                 until: Some(until),
             });
+        }
+        if self.deferred {
+            self.phase = Phase::Between;
+            return PassEnd::Idle;
         }
         self.phase = Phase::Done;
         PassEnd::Done
@@ -391,6 +409,38 @@ mod tests {
         plan.resume(Some(p("a")), t0);
         let (got, end) = run_pass(&mut plan, t0, &set(&["a", "b"]));
         assert_eq!((got, end), (vec!["a".into(), "b".into()], PassEnd::Done));
+    }
+
+    #[test]
+    fn a_deferred_object_makes_the_next_pass_full_and_keeps_a_backfill_going() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(true, 5 * MIN);
+        plan.resume(Some(p("k1")), t0);
+        assert_eq!(plan.start_pass(t0), after("k1"));
+        plan.listed(&p("k2"));
+        plan.defer();
+        plan.listing_ended();
+        // The catch-up pass still runs, then the backfill waits instead of ending.
+        assert!(matches!(plan.readers_idle(), PassEnd::List(_)));
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle, "k2 is still to be read");
+        assert_eq!(plan.start_pass(t0), full(), "the next pass is a full one");
+        plan.listed(&p("k2"));
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Done, "nothing deferred: done");
+        // Continuous: a deferral makes the next pass full, once.
+        let mut plan = ListingPlan::new(false, 5 * MIN);
+        plan.resume(None, t0);
+        let (_, end) = run_pass(&mut plan, t0, &set(&["a"]));
+        assert_eq!(end, PassEnd::Idle);
+        assert_eq!(plan.start_pass(t0), after("a"));
+        plan.defer();
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(plan.start_pass(t0), full());
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(plan.start_pass(t0), after("a"));
     }
 
     #[test]

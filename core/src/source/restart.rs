@@ -102,6 +102,8 @@ mod tests {
             overwrite: OverwritePolicy::Ignore,
             full_listing_interval: Duration::from_secs(300),
             read_retry: ReadRetry::default(),
+            min_age: Duration::ZERO,
+            partial_line_wait: Duration::ZERO,
         }
     }
 

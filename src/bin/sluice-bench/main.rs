@@ -738,6 +738,9 @@ impl Bench {
                 };
                 c.push(("connector.class", "local".into()));
                 c.push(("local.path", root.display().to_string()));
+                // The data set is written before the run starts.
+                c.push(("local.file.min.age.ms", "0".into()));
+                c.push(("object.partial.line.wait.ms", "0".into()));
             }
             Backend::S3 => {
                 let endpoint = self
