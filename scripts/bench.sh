@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The benchmarks, in one command: builds release, installs what they need (the tansu broker and
+# The benchmarks, in one command: builds the `profiling` profile (release code with line tables,
+# as profilers want it; the shipped release binary is stripped), installs what they need (the tansu broker and
 # moto via scripts/install-test-servers.sh; the Python baseline's confluent-kafka and boto3 into
 # .test-servers/bench-venv), generates the data once under target/bench-data/, runs every case
 # several times and rewrites docs/BENCHMARKS.md.
@@ -10,11 +11,11 @@
 #   scripts/bench.sh --only jsonl     # the cases whose name contains "jsonl"
 #   scripts/bench.sh --list           # the case list
 #
-# Any other argument goes to `sluice-bench run` (see `target/release/sluice-bench run --help`).
+# Any other argument goes to `sluice-bench run` (see `target/profiling/sluice-bench run --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --bin sluice --bin sluice-bench >&2
+cargo build --profile profiling -p sluice -p sluice-bench >&2
 
 SLUICE_TANSU_BIN=$(scripts/install-test-servers.sh)
 export SLUICE_TANSU_BIN
@@ -27,5 +28,5 @@ if ! "$venv/bin/python" -c 'import confluent_kafka, boto3' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'confluent-kafka==2.16.1' 'boto3==1.44.5'
 fi
 
-exec target/release/sluice-bench run --python "$venv/bin/python" \
+exec target/profiling/sluice-bench run --python "$venv/bin/python" \
   --command-line "scripts/bench.sh" "$@"

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: installs the test servers it needs, then runs every test of the workspace
-# (unit, property, doc and end-to-end tests against real brokers). Heavy variants stay behind
-# SLUICE_HEAVY=1. Ends with one line totalling every test binary's results.
+# The whole test suite: checks formatting, lints (clippy, -D warnings, with the workspace lints of
+# Cargo.toml) and the docs, installs the test servers it needs, then runs every test of the
+# workspace (unit, property, doc and end-to-end tests against real brokers). Heavy variants stay
+# behind SLUICE_HEAVY=1. Ends with one line totalling every test binary's results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "checking: cargo fmt, clippy, doc" >&2
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 SLUICE_TANSU_BIN=$(scripts/install-test-servers.sh)
 export SLUICE_TANSU_BIN
 # Transformer conformance fixtures (target/fixtures/), written by pyarrow, fastavro and Python's

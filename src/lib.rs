@@ -1,5 +1,7 @@
 //! The `sluice` command line: thin front ends over the worker (`sluice_worker`): the embedded
 //! demo and the offsets commands.
+// The command line: printing is what it is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 #![warn(missing_docs)]
 
 pub mod demo;

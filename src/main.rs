@@ -1,4 +1,6 @@
 //! `sluice`: stream objects from object stores into Kafka, the Kafka Connect way.
+// The command line: printing is what it is for.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -9,6 +9,8 @@
 //! can: fake-gcs-server checks no credentials (the GCS credential case is a malformed key) and
 //! ignores `max-keys` (one page whatever the page size); a folder has no network to break (the
 //! fault scenario runs without faults there).
+// Measurements and diagnostics go to the test log.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

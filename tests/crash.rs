@@ -1,6 +1,8 @@
 //! Crash and fault tests: a reusable harness runs `sluice run` as a child process against a real
 //! Kafka-protocol broker, breaks it (kill -9, broker outage, corrupt or missing offsets) and
 //! checks what a consumer reads back. Heavy variants: `SLUICE_HEAVY=1`.
+// Measurements and diagnostics go to the test log.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

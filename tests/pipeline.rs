@@ -1,5 +1,7 @@
 //! End to end: jsonl objects in a folder → `sluice` (the real binary) → a real Kafka-protocol
 //! broker → a consumer that reads everything back and checks every record.
+// Measurements and diagnostics go to the test log.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
 

@@ -190,7 +190,7 @@ pub(crate) mod test_util {
     use sluice_core::config::{ConnectorConfig, Settings};
 
     /// A validated connector config from `pairs` (name and topic added).
-    pub fn config(pairs: &[(&str, &str)]) -> ConnectorConfig {
+    pub(crate) fn config(pairs: &[(&str, &str)]) -> ConnectorConfig {
         let mut s: Settings = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

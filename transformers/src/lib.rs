@@ -319,7 +319,7 @@ pub(crate) mod test_util {
     use sluice_core::object::ByteStream;
 
     /// `data` cut at `cuts` (positions, any order, out-of-range ones ignored) into a byte stream.
-    pub fn chunked(data: &[u8], cuts: &[usize]) -> ByteStream {
+    pub(crate) fn chunked(data: &[u8], cuts: &[usize]) -> ByteStream {
         let mut cuts: Vec<usize> = cuts.iter().copied().filter(|&c| c <= data.len()).collect();
         cuts.push(0);
         cuts.push(data.len());
@@ -333,7 +333,7 @@ pub(crate) mod test_util {
     }
 
     /// `chunks` followed by an I/O error, then by `after` (which must never be read).
-    pub fn failing(chunks: &[&[u8]], after: &[u8]) -> ByteStream {
+    pub(crate) fn failing(chunks: &[&[u8]], after: &[u8]) -> ByteStream {
         let mut items: Vec<std::io::Result<Bytes>> = chunks
             .iter()
             .map(|c| Ok(Bytes::copy_from_slice(c)))

@@ -10,6 +10,8 @@
 //!
 //! The heavy memory test (`peak_memory_stays_bounded_on_a_1_gib_object`) is ignored by default:
 //! `cargo test --release -p sluice-transformers --test conformance -- --ignored --nocapture`.
+// Measurements and diagnostics go to the test log.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -28,7 +28,7 @@ pub enum OverwritePolicy {
 }
 
 /// `listing.full.interval.ms` of the cloud backends when unset.
-pub const CLOUD_FULL_LISTING_INTERVAL_MS: u64 = 300_000;
+pub(super) const CLOUD_FULL_LISTING_INTERVAL_MS: u64 = 300_000;
 
 /// Retries of store requests (`store.retry.*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -73,23 +73,23 @@ impl Output<'_> {
 /// object store the record was.
 pub(super) mod header {
     /// `__connect.errors.connector.name`.
-    pub const CONNECTOR: &str = "__connect.errors.connector.name";
+    pub(crate) const CONNECTOR: &str = "__connect.errors.connector.name";
     /// `__connect.errors.task.id`.
-    pub const TASK: &str = "__connect.errors.task.id";
+    pub(crate) const TASK: &str = "__connect.errors.task.id";
     /// `__connect.errors.stage`.
-    pub const STAGE: &str = "__connect.errors.stage";
+    pub(crate) const STAGE: &str = "__connect.errors.stage";
     /// `__connect.errors.exception.class.name`.
-    pub const CLASS: &str = "__connect.errors.exception.class.name";
+    pub(crate) const CLASS: &str = "__connect.errors.exception.class.name";
     /// `__connect.errors.exception.message`.
-    pub const MESSAGE: &str = "__connect.errors.exception.message";
+    pub(crate) const MESSAGE: &str = "__connect.errors.exception.message";
     /// `__connect.errors.bucket`.
-    pub const BUCKET: &str = "__connect.errors.bucket";
+    pub(crate) const BUCKET: &str = "__connect.errors.bucket";
     /// `__connect.errors.object`.
-    pub const OBJECT: &str = "__connect.errors.object";
+    pub(crate) const OBJECT: &str = "__connect.errors.object";
     /// `__connect.errors.record.index`.
-    pub const RECORD_INDEX: &str = "__connect.errors.record.index";
+    pub(crate) const RECORD_INDEX: &str = "__connect.errors.record.index";
     /// `__connect.errors.byte.offset`.
-    pub const BYTE_OFFSET: &str = "__connect.errors.byte.offset";
+    pub(crate) const BYTE_OFFSET: &str = "__connect.errors.byte.offset";
 }
 
 /// The `__connect.errors.*` headers describing `failure`.

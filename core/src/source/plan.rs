@@ -27,7 +27,7 @@ use object_store::path::Path;
 
 /// A listing the source is to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Listing {
+pub(super) struct Listing {
     /// List the keys sorting after this one; from the beginning of the prefix when `None`.
     pub start_after: Option<Path>,
     /// The pass ends after this key ([`ListingPlan::listed`] says [`Key::PastEnd`] beyond it);
@@ -37,7 +37,7 @@ pub struct Listing {
 
 /// What to do with a listed key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
+pub(super) enum Key {
     /// It belongs to the pass: the source considers it.
     InPass,
     /// It sorts after the pass's end: the pass's listing is over (drop the listing, ignore the
@@ -47,7 +47,7 @@ pub enum Key {
 
 /// What follows a pass whose listing is over and whose objects are all read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PassEnd {
+pub(super) enum PassEnd {
     /// Nothing more now: the source reports idle; the next [`ListingPlan::start_pass`] begins
     /// another pass.
     Idle,
@@ -74,7 +74,7 @@ enum Phase {
 /// The listing state of an [`ObjectSource`](super::ObjectSource): full or incremental passes,
 /// the restart position, the single pass of a backfill.
 #[derive(Debug, Clone)]
-pub struct ListingPlan {
+pub(super) struct ListingPlan {
     /// A backfill: one pass over what is there, then [`PassEnd::Done`].
     once: bool,
     /// `listing.full.interval.ms`.
@@ -93,7 +93,7 @@ pub struct ListingPlan {
 impl ListingPlan {
     /// The plan of a task that relists fully every `full_interval` (always when zero), and for
     /// a backfill (`once`) stops after one pass.
-    pub fn new(once: bool, full_interval: Duration) -> Self {
+    pub(super) fn new(once: bool, full_interval: Duration) -> Self {
         ListingPlan {
             once,
             full_interval,
@@ -108,7 +108,7 @@ impl ListingPlan {
     /// An object listed in this pass is to be looked at again (it is still being written): the
     /// next pass lists from the beginning, and a backfill goes on with another pass instead of
     /// ending.
-    pub fn defer(&mut self) {
+    pub(super) fn defer(&mut self) {
         self.deferred = true;
     }
 
@@ -116,7 +116,7 @@ impl ListingPlan {
     /// (every object of the task up to it is finished): the first pass lists after it and the
     /// next full listing is due a full interval from `now`. A backfill lists the keys up to the
     /// restart position at the end of its pass.
-    pub fn resume(&mut self, restart: Option<Path>, now: Instant) {
+    pub(super) fn resume(&mut self, restart: Option<Path>, now: Instant) {
         self.listed_up_to = restart.clone();
         self.catch_up = restart;
         self.last_full = Some(now);
@@ -126,7 +126,7 @@ impl ListingPlan {
     /// `now` with the listing returned. Full (from the beginning) when no key was listed yet, the
     /// interval is zero, or the last full listing began at least an interval ago; else after the
     /// greatest key listed. `None` while a pass's objects are still read, and once done.
-    pub fn start_pass(&mut self, now: Instant) -> Option<Listing> {
+    pub(super) fn start_pass(&mut self, now: Instant) -> Option<Listing> {
         if self.phase != Phase::Between {
             return None;
         }
@@ -155,7 +155,7 @@ impl ListingPlan {
 
     /// The listing yielded `key` (listings come in key order). Past the pass's end the listing
     /// is over; else the key is remembered when it is the greatest listed.
-    pub fn listed(&mut self, key: &Path) -> Key {
+    pub(super) fn listed(&mut self, key: &Path) -> Key {
         if let Phase::Listing { until: Some(until) } = &self.phase {
             if key > until {
                 self.phase = Phase::Reading;
@@ -169,7 +169,7 @@ impl ListingPlan {
     }
 
     /// The listing has no more keys: the pass goes on while its objects are read.
-    pub fn listing_ended(&mut self) {
+    pub(super) fn listing_ended(&mut self) {
         if matches!(self.phase, Phase::Listing { .. }) {
             self.phase = Phase::Reading;
         }
@@ -177,7 +177,7 @@ impl ListingPlan {
 
     /// The listing failed: the pass is abandoned, and the next [`start_pass`](Self::start_pass)
     /// begins another.
-    pub fn listing_failed(&mut self) {
+    pub(super) fn listing_failed(&mut self) {
         if self.phase != Phase::Done {
             self.phase = Phase::Between;
         }
@@ -186,7 +186,7 @@ impl ListingPlan {
     /// The pass's listing is over and every object it opened is read. A continuous task is idle
     /// until its next pass; a restarted backfill lists the keys up to its restart position
     /// (once); else a backfill is done.
-    pub fn readers_idle(&mut self) -> PassEnd {
+    pub(super) fn readers_idle(&mut self) -> PassEnd {
         debug_assert!(
             !matches!(self.phase, Phase::Listing { .. }),
             "readers_idle while the listing runs"

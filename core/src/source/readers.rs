@@ -25,14 +25,14 @@ use crate::transformer::RecordStream;
 /// Batches of records the reading tasks may buffer ahead of the task, per object being read:
 /// with [`READY_BATCH`], at most 64 records per object (64 MiB of 64 KiB chunks in all with
 /// the default four objects at once).
-pub const EVENTS_PER_READER: usize = 4;
+pub(super) const EVENTS_PER_READER: usize = 4;
 
 /// The most records a reading task hands over at once: the records its object's bytes already
 /// in memory give (one hand-over, and one wake-up of the task, per batch instead of per record).
-pub const READY_BATCH: usize = 16;
+pub(super) const READY_BATCH: usize = 16;
 
 /// An object being read: its records are parsed by a spawned task and arrive in order.
-pub struct Reader {
+pub(super) struct Reader {
     /// The object.
     pub input: ObjectInput,
     /// Its source partition.
@@ -49,7 +49,7 @@ pub struct Reader {
 
 /// The spawned task parsing one object into the pool's channel, with the object's number in
 /// opening order. Dropping it aborts the task.
-pub struct ReadTask {
+pub(super) struct ReadTask {
     id: u64,
     handle: tokio::task::JoinHandle<()>,
 }
@@ -69,7 +69,7 @@ enum Event {
 }
 
 /// One step of a reading task's events: a record (or record error), or the end.
-pub enum Next {
+pub(super) enum Next {
     /// The next record of the object, or the error reading it.
     Item(Result<SchemaAndValue>),
     /// The object was read to the end.
@@ -78,7 +78,7 @@ pub enum Next {
 
 /// The objects being read, by opening order (which is key order), and the channel their
 /// records arrive on.
-pub struct ReaderPool {
+pub(super) struct ReaderPool {
     concurrency: usize,
     readers: BTreeMap<u64, Reader>,
     next_id: u64,
@@ -93,7 +93,7 @@ pub struct ReaderPool {
 
 impl ReaderPool {
     /// A pool reading up to `concurrency` objects at once (at least one).
-    pub fn new(concurrency: usize) -> Self {
+    pub(super) fn new(concurrency: usize) -> Self {
         let concurrency = concurrency.max(1);
         let (events_tx, events_rx) = mpsc::channel(EVENTS_PER_READER * concurrency);
         ReaderPool {
@@ -108,17 +108,17 @@ impl ReaderPool {
     }
 
     /// Whether another object may be opened now.
-    pub fn has_slot(&self) -> bool {
+    pub(super) fn has_slot(&self) -> bool {
         self.readers.len() < self.concurrency
     }
 
     /// Whether no object is being read.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.readers.is_empty()
     }
 
     /// Whether object `location` is being read.
-    pub fn is_reading(&self, location: &Path) -> bool {
+    pub(super) fn is_reading(&self, location: &Path) -> bool {
         self.readers
             .values()
             .any(|r| r.input.meta().location == *location)
@@ -127,7 +127,7 @@ impl ReaderPool {
     /// Spawns the task parsing the next object opened, whose `records` go to the pool's
     /// channel in batches; the object's [`Reader`] takes the task and is then
     /// [`insert`](Self::insert)ed.
-    pub fn spawn(&mut self, records: RecordStream) -> ReadTask {
+    pub(super) fn spawn(&mut self, records: RecordStream) -> ReadTask {
         let id = self.next_id;
         self.next_id += 1;
         let tx = self.events_tx.clone();
@@ -145,14 +145,14 @@ impl ReaderPool {
 
     /// Adds the reader of an object whose task was just [`spawn`](Self::spawn)ed; returns its
     /// number.
-    pub fn insert(&mut self, reader: Reader) -> u64 {
+    pub(super) fn insert(&mut self, reader: Reader) -> u64 {
         let id = reader.task.id;
         self.readers.insert(id, reader);
         id
     }
 
     /// The reader numbered `id`, if it is still reading.
-    pub fn get_mut(&mut self, id: u64) -> Option<&mut Reader> {
+    pub(super) fn get_mut(&mut self, id: u64) -> Option<&mut Reader> {
         self.readers.get_mut(&id)
     }
 
@@ -160,19 +160,19 @@ impl ReaderPool {
     ///
     /// # Panics
     /// When no reader has that number.
-    pub fn reader(&self, id: u64) -> &Reader {
+    pub(super) fn reader(&self, id: u64) -> &Reader {
         &self.readers[&id]
     }
 
     /// Removes the reader numbered `id` (its task is aborted).
-    pub fn remove(&mut self, id: u64) -> Option<Reader> {
+    pub(super) fn remove(&mut self, id: u64) -> Option<Reader> {
         self.readers.remove(&id)
     }
 
     /// The next event of some reader, with the reader's number: the rest of the batch at hand
     /// first, then what the channel brings, waiting for it. An event may come from a reader
     /// dropped meanwhile (after an error): the caller skips it.
-    pub async fn next(&mut self) -> (u64, Next) {
+    pub(super) async fn next(&mut self) -> (u64, Next) {
         loop {
             if let Some((id, items)) = self.batch.as_mut() {
                 match items.next() {
@@ -193,7 +193,7 @@ impl ReaderPool {
     }
 
     /// Whether [`next`](Self::next) has an event at hand without waiting.
-    pub fn has_ready(&self) -> bool {
+    pub(super) fn has_ready(&self) -> bool {
         self.batch
             .as_ref()
             .is_some_and(|(_, items)| items.len() > 0)
@@ -202,7 +202,7 @@ impl ReaderPool {
     /// Stops the task on `e` from reader `id` (tolerance `none`): readers opened after it are
     /// dropped, and [`take_failure`](Self::take_failure) returns the error once the earlier ones
     /// are delivered. Returns false, changing nothing, when an earlier reader already failed.
-    pub fn fail(&mut self, id: u64, e: Error) -> bool {
+    pub(super) fn fail(&mut self, id: u64, e: Error) -> bool {
         if self.failing.as_ref().is_some_and(|(f, _)| *f < id) {
             return false;
         }
@@ -212,12 +212,12 @@ impl ReaderPool {
     }
 
     /// Whether a reader failed (nothing new may be opened).
-    pub fn is_failing(&self) -> bool {
+    pub(super) fn is_failing(&self) -> bool {
         self.failing.is_some()
     }
 
     /// The error of the failed reader, once every reader opened before it is done.
-    pub fn take_failure(&mut self) -> Option<Error> {
+    pub(super) fn take_failure(&mut self) -> Option<Error> {
         let (id, _) = self.failing.as_ref()?;
         if self.readers.range(..*id).next().is_some() {
             return None;
@@ -226,7 +226,7 @@ impl ReaderPool {
     }
 
     /// Drops every reader and what they buffered.
-    pub fn clear(&mut self) {
+    pub(super) fn clear(&mut self) {
         self.batch = None;
         self.readers.clear();
     }

@@ -12,7 +12,7 @@ use super::{ObjectBackend, ObjectSourceConfig};
 /// this task up to it was read to the end; listing starts after it. What the stored offsets
 /// cannot know about (a late arrival, objects whose task changed with `tasks.max`) is found
 /// by the next full listing.
-pub fn restart_position(
+pub(super) fn restart_position(
     backend: &dyn ObjectBackend,
     cfg: &ObjectSourceConfig,
     stored: &[(OffsetMap, OffsetMap)],

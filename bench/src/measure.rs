@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 /// What a finished child cost.
 #[derive(Debug, Clone, Default)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// Spawn to exit.
     pub wall: Duration,
     /// User + system CPU time of the child.
@@ -34,7 +34,7 @@ pub struct Usage {
 
 /// How to run a measured child.
 #[derive(Debug, Clone)]
-pub struct RunOpts {
+pub(crate) struct RunOpts {
     /// Sample RSS and CPU this often (None: no curves).
     pub sample_every: Option<Duration>,
     /// Send SIGTERM after this long (continuous runs).
@@ -55,7 +55,7 @@ impl Default for RunOpts {
 
 /// A measured child: its usage and what it printed.
 #[derive(Debug, Clone)]
-pub struct Measured {
+pub(crate) struct Measured {
     /// When the child was spawned.
     pub started: Instant,
     /// Resource usage.
@@ -68,12 +68,12 @@ pub struct Measured {
 
 impl Measured {
     /// True when the child exited with code 0.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.usage.status == 0
     }
 
     /// A one-line reason for a failure: the last error-looking stderr line, else the status.
-    pub fn failure(&self) -> String {
+    pub(crate) fn failure(&self) -> String {
         let line = self
             .stderr_tail
             .lines()
@@ -87,7 +87,7 @@ impl Measured {
     }
 
     /// CPU share of one core between `from` seconds after spawn and the last sample.
-    pub fn cpu_share_after(&self, from: f64) -> Option<f64> {
+    pub(crate) fn cpu_share_after(&self, from: f64) -> Option<f64> {
         let s = &self.usage.samples;
         let a = s.iter().find(|x| x.0 >= from)?;
         let b = s.last()?;
@@ -96,7 +96,7 @@ impl Measured {
 }
 
 /// Removes terminal colour codes.
-pub fn strip_ansi(s: &str) -> String {
+pub(crate) fn strip_ansi(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
@@ -144,7 +144,7 @@ extern "C" fn forward(sig: libc::c_int) {
 /// `sluice-bench __measure <usage file> <program> [args]`: forks, execs the program, forwards
 /// SIGTERM/SIGINT to it, and writes `<maxrss KiB> <user µs> <system µs>` of the child to the usage
 /// file (and its pid to `<usage file>.pid`); exits with the child's status.
-pub fn trampoline(usage: &Path, program: &OsStr, args: &[OsString]) -> i32 {
+pub(crate) fn trampoline(usage: &Path, program: &OsStr, args: &[OsString]) -> i32 {
     let cstr = |s: &OsStr| CString::new(s.as_bytes()).expect("no NUL in arguments");
     let prog = cstr(program);
     let mut argv: Vec<CString> = vec![prog.clone()];
@@ -217,7 +217,12 @@ fn pid_file(usage: &Path) -> PathBuf {
 
 /// Spawns `cmd` through the trampoline (stdout and stderr go to files in `dir`), waits for it
 /// and returns what it cost.
-pub fn run(cmd: &mut Command, dir: &Path, name: &str, opts: &RunOpts) -> std::io::Result<Measured> {
+pub(crate) fn run(
+    cmd: &mut Command,
+    dir: &Path,
+    name: &str,
+    opts: &RunOpts,
+) -> std::io::Result<Measured> {
     std::fs::create_dir_all(dir)?;
     let out_path = dir.join(format!("{name}.stdout"));
     let err_path = dir.join(format!("{name}.stderr"));

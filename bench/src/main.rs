@@ -15,7 +15,9 @@
 //! Records/s come from records counted by consuming the topic back (first run of every
 //! contender; later runs use the count the contender printed, checked against the expected
 //! one).
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+// A command-line harness: its output is its report. Measuring a process needs libc's getrusage
+// and friends, hence unsafe (each block says why it is sound).
+#![allow(clippy::print_stdout, clippy::print_stderr, unsafe_code)]
 
 mod data;
 mod kafka;
@@ -128,7 +130,7 @@ struct RunArgs {
 
 /// Input format of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
+pub(crate) enum Format {
     Jsonl,
     Bytes,
     Csv,
@@ -140,7 +142,7 @@ pub enum Format {
 pub const CHUNK: u64 = 65536;
 
 impl Format {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Format::Jsonl => "jsonl",
             Format::Bytes => "bytes",
@@ -162,7 +164,7 @@ impl Format {
         }
     }
     /// Target: Sluice's rate over min(raw produce, raw read).
-    pub fn bound_target(self) -> Option<f64> {
+    pub(crate) fn bound_target(self) -> Option<f64> {
         match self {
             Format::Jsonl | Format::Bytes => Some(0.8),
             Format::Avro | Format::Parquet => Some(0.5),
@@ -173,7 +175,7 @@ impl Format {
 
 /// Object store of a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Backend {
+pub(crate) enum Backend {
     Local,
     S3,
     Gcs,
@@ -181,7 +183,7 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Backend::Local => "local",
             Backend::S3 => "s3 (moto)",
@@ -193,7 +195,7 @@ impl Backend {
 
 /// Who runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Contender {
+pub(crate) enum Contender {
     Sluice,
     RawProduce,
     RawRead,
@@ -202,7 +204,7 @@ pub enum Contender {
 }
 
 impl Contender {
-    pub fn name(self, format: Format) -> &'static str {
+    pub(crate) fn name(self, format: Format) -> &'static str {
         match self {
             Contender::Sluice => "sluice",
             Contender::RawProduce => "raw produce limit",
@@ -216,7 +218,7 @@ impl Contender {
 
 /// Report section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Section {
+pub(crate) enum Section {
     Formats,
     Backends,
     Brokers,
@@ -228,7 +230,7 @@ pub enum Section {
 
 /// What a case measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     Throughput,
     Restart,
     Idle,
@@ -236,7 +238,7 @@ pub enum Kind {
 
 /// One benchmark case.
 #[derive(Debug, Clone)]
-pub struct Case {
+pub(crate) struct Case {
     pub id: String,
     pub section: Section,
     pub kind: Kind,
@@ -489,12 +491,10 @@ fn cases(quick: bool) -> Vec<Case> {
 
 /// One measured run.
 #[derive(Debug, Clone)]
-pub struct RunResult {
+pub(crate) struct RunResult {
     pub wall: f64,
     pub cpu: f64,
     pub rss: u64,
-    /// Records the contender said it delivered (raw read: bytes read).
-    pub reported: Option<u64>,
     /// What a consumer counted (count, distinct).
     pub counted: Option<(u64, u64)>,
     pub ok: bool,
@@ -509,7 +509,7 @@ pub struct RunResult {
 
 /// All runs of one contender in one case.
 #[derive(Debug, Clone)]
-pub struct ContenderResult {
+pub(crate) struct ContenderResult {
     pub contender: Contender,
     pub runs: Vec<RunResult>,
     /// Why it did not run.
@@ -523,28 +523,28 @@ impl ContenderResult {
         self.runs.iter().filter(|r| r.ok)
     }
     /// True when it ran and every run succeeded.
-    pub fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.skipped.is_none() && !self.runs.is_empty() && self.runs.iter().all(|r| r.ok)
     }
     /// Median wall seconds of the successful runs.
-    pub fn wall(&self) -> Option<f64> {
+    pub(crate) fn wall(&self) -> Option<f64> {
         median(self.ok_runs().map(|r| r.wall).collect())
     }
-    pub fn cpu(&self) -> Option<f64> {
+    pub(crate) fn cpu(&self) -> Option<f64> {
         median(self.ok_runs().map(|r| r.cpu).collect())
     }
-    pub fn rss(&self) -> Option<u64> {
+    pub(crate) fn rss(&self) -> Option<u64> {
         self.ok_runs().map(|r| r.rss).max()
     }
     /// The first failure's note.
-    pub fn failure(&self) -> Option<&str> {
+    pub(crate) fn failure(&self) -> Option<&str> {
         self.runs.iter().find(|r| !r.ok).map(|r| r.note.as_str())
     }
 }
 
 /// Restart and idle measurements.
 #[derive(Debug, Clone, Default)]
-pub struct Extra {
+pub(crate) struct Extra {
     /// Restart: seconds from spawn to the first new record in Kafka, per run.
     pub first_record: Vec<f64>,
     /// Restart: GETs of finished objects (S3: moto's request log; local: openat under strace).
@@ -563,7 +563,7 @@ pub struct Extra {
 
 /// One case's outcome.
 #[derive(Debug, Clone)]
-pub struct CaseResult {
+pub(crate) struct CaseResult {
     pub case: Case,
     pub records: u64,
     pub bytes: u64,
@@ -574,11 +574,11 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
-    pub fn get(&self, c: Contender) -> Option<&ContenderResult> {
+    pub(crate) fn get(&self, c: Contender) -> Option<&ContenderResult> {
         self.contenders.iter().find(|x| x.contender == c)
     }
     /// Records/s of a contender (median wall).
-    pub fn rate(&self, c: Contender) -> Option<f64> {
+    pub(crate) fn rate(&self, c: Contender) -> Option<f64> {
         let r = self.get(c)?;
         if !r.ok() {
             return None;
@@ -587,7 +587,7 @@ impl CaseResult {
     }
 }
 
-pub fn median(mut v: Vec<f64>) -> Option<f64> {
+pub(crate) fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
@@ -1114,7 +1114,6 @@ impl Bench {
                 wall: m.usage.wall.as_secs_f64(),
                 cpu: m.usage.cpu.as_secs_f64(),
                 rss: m.usage.max_rss,
-                reported: bytes,
                 counted: None,
                 ok,
                 note: if ok {
@@ -1129,8 +1128,8 @@ impl Bench {
                 untimed: false,
             });
         }
-        let broker = Broker::start(case.broker, &self.tansu)?;
-        broker.create_topic(TOPIC)?;
+        let broker = Broker::try_start(case.broker, &self.tansu)?;
+        broker.try_create_topic(TOPIC)?;
         let bootstrap = broker.bootstrap();
         let offsets = rdir.join("offsets.jsonl");
         let wfile = rdir.join("worker.properties");
@@ -1298,7 +1297,6 @@ impl Bench {
             wall: m.usage.wall.as_secs_f64(),
             cpu: m.usage.cpu.as_secs_f64(),
             rss: m.usage.max_rss,
-            reported,
             counted: counted.map(|c| (c.count, c.distinct)),
             ok: notes.is_empty(),
             note: notes.join("; "),
@@ -1327,8 +1325,8 @@ impl Bench {
             .join("runs")
             .join(format!("restart-prep-{}", slug(case.backend.name())));
         std::fs::create_dir_all(&dir)?;
-        let broker = Broker::start(case.broker, &self.tansu)?;
-        broker.create_topic(TOPIC)?;
+        let broker = Broker::try_start(case.broker, &self.tansu)?;
+        broker.try_create_topic(TOPIC)?;
         let offsets = dir.join("offsets.jsonl");
         let _ = std::fs::remove_file(&offsets);
         let wfile = dir.join("worker.properties");
@@ -1419,8 +1417,8 @@ impl Bench {
             eprintln!("  sluice restart run {}", rep + 1);
             let rdir = dir.join(format!("sluice-{rep}"));
             std::fs::create_dir_all(&rdir)?;
-            let broker = Broker::start(case.broker, &self.tansu)?;
-            broker.create_topic(TOPIC)?;
+            let broker = Broker::try_start(case.broker, &self.tansu)?;
+            broker.try_create_topic(TOPIC)?;
             let bootstrap = broker.bootstrap();
             let offsets = rdir.join("offsets.jsonl");
             std::fs::copy(finished, &offsets)?;
@@ -1496,7 +1494,6 @@ impl Bench {
                 wall: m.usage.wall.as_secs_f64(),
                 cpu: m.usage.cpu.as_secs_f64(),
                 rss: m.usage.max_rss,
-                reported,
                 counted: Some((consumed.count, consumed.distinct)),
                 ok: notes.is_empty(),
                 note: notes.join("; "),
@@ -1527,8 +1524,8 @@ impl Bench {
         eprintln!("  counting opened objects under strace (untimed)");
         let rdir = dir.join("strace");
         std::fs::create_dir_all(&rdir)?;
-        let broker = Broker::start(case.broker, &self.tansu)?;
-        broker.create_topic(TOPIC)?;
+        let broker = Broker::try_start(case.broker, &self.tansu)?;
+        broker.try_create_topic(TOPIC)?;
         let offsets = rdir.join("offsets.jsonl");
         std::fs::copy(finished, &offsets)?;
         let wfile = rdir.join("worker.properties");
@@ -1566,8 +1563,8 @@ impl Bench {
         eprintln!("  sluice run on an empty bucket for {} s", self.idle_secs);
         let rdir = dir.join("sluice-0");
         std::fs::create_dir_all(&rdir)?;
-        let broker = Broker::start(case.broker, &self.tansu)?;
-        broker.create_topic(TOPIC)?;
+        let broker = Broker::try_start(case.broker, &self.tansu)?;
+        broker.try_create_topic(TOPIC)?;
         let offsets = rdir.join("offsets.jsonl");
         let wfile = rdir.join("worker.properties");
         std::fs::write(&wfile, self.worker(case, &broker.bootstrap(), &offsets))?;
@@ -1616,7 +1613,6 @@ impl Bench {
                 wall: m.usage.wall.as_secs_f64(),
                 cpu: m.usage.cpu.as_secs_f64(),
                 rss: m.usage.max_rss,
-                reported: None,
                 counted: None,
                 ok,
                 note: if ok { String::new() } else { m.failure() },
@@ -1658,7 +1654,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     if !sluice.exists() {
         bail!(
-            "no sluice binary at {} (build it: cargo build --release --bin sluice)",
+            "no sluice binary at {} (build it: cargo build --profile profiling -p sluice -p sluice-bench, as scripts/bench.sh does)",
             sluice.display()
         );
     }

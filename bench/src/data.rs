@@ -18,7 +18,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 /// How the objects of a dataset are encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
+pub(crate) enum Encoding {
     /// One JSON object per line, ~1 KiB each.
     Jsonl,
     /// A header row, then ~1 KiB rows.
@@ -31,7 +31,7 @@ pub enum Encoding {
 
 /// What to generate.
 #[derive(Debug, Clone)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// Folder name.
     pub name: &'static str,
     /// Encoding.
@@ -46,7 +46,7 @@ pub struct Spec {
 
 /// One generated object.
 #[derive(Debug, Clone)]
-pub struct Object {
+pub(crate) struct Object {
     /// Key, relative to the dataset's objects folder.
     pub key: String,
     /// Records it holds (rows, lines).
@@ -57,7 +57,7 @@ pub struct Object {
 
 /// A generated dataset.
 #[derive(Debug, Clone)]
-pub struct Dataset {
+pub(crate) struct Dataset {
     /// Name (also the S3 prefix, with a trailing `/`).
     pub name: String,
     /// The folder holding the objects (`local.path`).
@@ -68,12 +68,12 @@ pub struct Dataset {
 
 impl Dataset {
     /// Total bytes.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.objects.iter().map(|o| o.bytes).sum()
     }
 
     /// Records when read as `chunk`-byte chunks (bytes format) or as records.
-    pub fn records(&self, chunk: Option<u64>) -> u64 {
+    pub(crate) fn records(&self, chunk: Option<u64>) -> u64 {
         self.objects
             .iter()
             .map(|o| match chunk {
@@ -84,7 +84,7 @@ impl Dataset {
     }
 
     /// `key<TAB>records` lines for the raw producer, keys as the backend names them.
-    pub fn manifest_for(&self, key_prefix: &str, chunk: Option<u64>) -> String {
+    pub(crate) fn manifest_for(&self, key_prefix: &str, chunk: Option<u64>) -> String {
         let mut s = String::new();
         for o in &self.objects {
             let n = match chunk {
@@ -374,7 +374,7 @@ fn read_manifest(dir: &Path) -> anyhow::Result<Vec<Object>> {
 }
 
 /// Generates `spec` under `base` unless a complete copy with the same parameters is there.
-pub fn ensure(base: &Path, spec: &Spec) -> anyhow::Result<Dataset> {
+pub(crate) fn ensure(base: &Path, spec: &Spec) -> anyhow::Result<Dataset> {
     let dir = base.join(spec.name);
     let root = dir.join("objects");
     let marker = dir.join(".complete");
@@ -428,7 +428,7 @@ pub fn ensure(base: &Path, spec: &Spec) -> anyhow::Result<Dataset> {
 }
 
 /// An empty folder (the idle case's bucket).
-pub fn empty_dir(base: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn empty_dir(base: &Path) -> anyhow::Result<PathBuf> {
     let p = base.join("empty/objects");
     if p.exists() {
         std::fs::remove_dir_all(&p)?;
@@ -438,7 +438,7 @@ pub fn empty_dir(base: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// The restart case's new object: `records` jsonl lines.
-pub fn new_object_bytes(records: u64) -> Vec<u8> {
+pub(crate) fn new_object_bytes(records: u64) -> Vec<u8> {
     let pool = String::from_utf8(noise()).expect("ascii");
     let mut s = String::new();
     for index in 0..records {
@@ -451,7 +451,7 @@ pub fn new_object_bytes(records: u64) -> Vec<u8> {
 }
 
 /// A moto S3 server (memory only), its request log and the one bucket the benchmark uses.
-pub struct Moto {
+pub(crate) struct Moto {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
@@ -472,7 +472,7 @@ impl Drop for Moto {
 
 impl Moto {
     /// Starts moto on a free port and creates the bucket.
-    pub fn start(bin: &Path, log: PathBuf) -> anyhow::Result<Moto> {
+    pub(crate) fn start(bin: &Path, log: PathBuf) -> anyhow::Result<Moto> {
         let port = crate::kafka::free_port();
         let child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -509,7 +509,7 @@ impl Moto {
     }
 
     /// An object_store client for the bucket.
-    pub fn store(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
+    pub(crate) fn store(&self) -> anyhow::Result<Arc<dyn ObjectStore>> {
         Ok(Arc::new(
             AmazonS3Builder::new()
                 .with_endpoint(&self.endpoint)
@@ -524,7 +524,7 @@ impl Moto {
     }
 
     /// Uploads the objects of `ds` not uploaded yet, under the prefix `<name>/`.
-    pub async fn stage(&mut self, ds: &Dataset) -> anyhow::Result<()> {
+    pub(crate) async fn stage(&mut self, ds: &Dataset) -> anyhow::Result<()> {
         let ds = &pending(ds, &self.staged);
         if ds.objects.is_empty() {
             return Ok(());
@@ -553,12 +553,12 @@ impl Moto {
     }
 
     /// Byte length of the request log now (count requests after this mark).
-    pub fn log_mark(&self) -> u64 {
+    pub(crate) fn log_mark(&self) -> u64 {
         std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0)
     }
 
     /// Requests logged since `mark`: (GETs of objects under `prefix`, LIST requests).
-    pub fn requests_since(&self, mark: u64, prefix: &str) -> (Vec<String>, u64) {
+    pub(crate) fn requests_since(&self, mark: u64, prefix: &str) -> (Vec<String>, u64) {
         let mut f = match std::fs::File::open(&self.log) {
             Ok(f) => f,
             Err(_) => return (Vec::new(), 0),
@@ -591,7 +591,7 @@ fn pending(ds: &Dataset, staged: &std::collections::HashSet<String>) -> Dataset 
 }
 
 /// Puts one file: a single PUT below 32 MiB, a multipart upload above.
-pub async fn upload(
+pub(crate) async fn upload(
     store: &Arc<dyn ObjectStore>,
     src: &Path,
     dst: &StorePath,
@@ -622,7 +622,7 @@ pub async fn upload(
 /// The raw read limit: lists and reads every object the connector file's backend sees, through
 /// the same `object_store` client Sluice builds, `concurrency` objects at once, and discards
 /// the bytes. Prints `read N bytes from M objects`.
-pub async fn raw_read(connector_file: &Path, concurrency: usize) -> anyhow::Result<()> {
+pub(crate) async fn raw_read(connector_file: &Path, concurrency: usize) -> anyhow::Result<()> {
     let settings = sluice_core::config::load_file(connector_file)?;
     let cfg = sluice_core::config::ConnectorConfig::from_settings(&settings)?;
     let backend = sluice_sources::build_backend(&cfg)?;
@@ -648,47 +648,8 @@ pub async fn raw_read(connector_file: &Path, concurrency: usize) -> anyhow::Resu
     Ok(())
 }
 
-/// A minimal HTTP/1.1 request (Connection: close); returns the status and the body.
-pub fn http_request(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, String)],
-    body: &[u8],
-) -> anyhow::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    s.write_all(head.as_bytes())?;
-    s.write_all(body)?;
-    let mut resp = Vec::new();
-    s.read_to_end(&mut resp)?;
-    let text = String::from_utf8_lossy(&resp).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .with_context(|| format!("no HTTP status from {addr}"))?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|x| x.1)
-        .unwrap_or("")
-        .to_owned();
-    Ok((status, body))
-}
-
-/// object_store's credentials for a GCS emulator: no OAuth.
-pub const GCS_EMULATOR_KEY: &str =
-    r#"{"disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}"#;
-
 /// fake-gcs-server (memory backend) loaded at start from hard links to the datasets.
-pub struct FakeGcs {
+pub(crate) struct FakeGcs {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
@@ -719,7 +680,7 @@ fn hard_link_tree(src: &Path, dst: &Path) -> anyhow::Result<()> {
 impl FakeGcs {
     /// Starts fake-gcs-server with `datasets` under `<name>/` of bucket `bench`.
     /// It does not take uploads through object_store and reads `-data` only at start.
-    pub fn start(
+    pub(crate) fn start(
         bin: &Path,
         work: &Path,
         datasets: &[&Dataset],
@@ -772,14 +733,10 @@ impl FakeGcs {
     }
 }
 
-/// Azurite's well-known account.
-pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
-/// Azurite's well-known account key (public, documented by Microsoft).
-pub const AZURITE_KEY: &str =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub(crate) use sluice_testkit::servers::{AZURITE_ACCOUNT, AZURITE_KEY, GCS_EMULATOR_KEY};
 
 /// Azurite (in-memory) with container `bench`.
-pub struct Azurite {
+pub(crate) struct Azurite {
     child: Child,
     /// host:port.
     pub addr: String,
@@ -798,7 +755,7 @@ impl Drop for Azurite {
 
 impl Azurite {
     /// Starts Azurite (`node main.js`) and creates the container.
-    pub fn start(main_js: &Path, log: PathBuf) -> anyhow::Result<Azurite> {
+    pub(crate) fn start(main_js: &Path, log: PathBuf) -> anyhow::Result<Azurite> {
         let port = crate::kafka::free_port();
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new("node")
@@ -828,43 +785,11 @@ impl Azurite {
 
     /// A SharedKey-signed Create Container (Azurite refuses anonymous requests).
     fn create_container(&self) -> anyhow::Result<()> {
-        use base64::Engine as _;
-        let date = chrono::Utc::now()
-            .format("%a, %d %b %Y %H:%M:%S GMT")
-            .to_string();
-        let version = "2021-08-06";
-        let to_sign = format!(
-            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{}\nrestype:container",
-            self.container
-        );
-        let key = base64::engine::general_purpose::STANDARD.decode(AZURITE_KEY)?;
-        let tag = ring::hmac::sign(
-            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
-            to_sign.as_bytes(),
-        );
-        let sig = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
-        let (status, body) = http_request(
-            &self.addr,
-            "PUT",
-            &format!("/{AZURITE_ACCOUNT}/{}?restype=container", self.container),
-            &[
-                ("x-ms-date", date),
-                ("x-ms-version", version.into()),
-                (
-                    "Authorization",
-                    format!("SharedKey {AZURITE_ACCOUNT}:{sig}"),
-                ),
-            ],
-            b"",
-        )?;
-        if status != 201 {
-            bail!("creating the Azurite container: {status} {body}");
-        }
-        Ok(())
+        sluice_testkit::servers::azurite_create_container(&self.addr, &self.container)
     }
 
     /// The connection string Sluice uses.
-    pub fn connection_string(&self) -> String {
+    pub(crate) fn connection_string(&self) -> String {
         format!(
             "DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};BlobEndpoint=http://{}/{AZURITE_ACCOUNT};",
             self.addr
@@ -872,7 +797,7 @@ impl Azurite {
     }
 
     /// Uploads the objects of `ds` not uploaded yet, under `<name>/`.
-    pub async fn stage(&mut self, ds: &Dataset) -> anyhow::Result<()> {
+    pub(crate) async fn stage(&mut self, ds: &Dataset) -> anyhow::Result<()> {
         let ds = &pending(ds, &self.staged);
         if ds.objects.is_empty() {
             return Ok(());

