@@ -1737,6 +1737,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> std::process::ExitCode {
+    sluice_sources::install_crypto_provider();
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if argv.len() >= 4 && argv[1] == "__measure" {
         let code = measure::trampoline(Path::new(&argv[2]), &argv[3], &argv[4..]);

@@ -42,6 +42,7 @@ fn account_of_endpoint(endpoint: &str) -> Option<String> {
 
 /// From the `azure.*` keys and `object_store.*` options (see the module docs).
 pub fn from_config(config: &ConnectorConfig) -> Result<AzureBackend, Error> {
+    crate::install_crypto_provider();
     let err = |message: String, source| build_error(config, "azure", message, source);
     let container = setting(config, "azure.storage.container.name")
         .ok_or_else(|| err("azure.storage.container.name is required".into(), None))?

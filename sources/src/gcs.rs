@@ -28,6 +28,7 @@ const GCS: Kind = Kind {
 
 /// From the `gcs.*` keys and `object_store.*` options (see the module docs).
 pub fn from_config(config: &ConnectorConfig) -> Result<GcsBackend, Error> {
+    crate::install_crypto_provider();
     let err = |message: String, source| build_error(config, "gcs", message, source);
     let bucket = setting(config, "gcs.bucket.name")
         .ok_or_else(|| err("gcs.bucket.name is required".into(), None))?

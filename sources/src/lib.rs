@@ -55,6 +55,14 @@ pub enum Error {
     UnknownBackend(String),
 }
 
+/// Installs rustls's ring crypto provider for the process, once (the cloud stores' HTTPS and
+/// request signing use it); a no-op when a provider is already installed. The cloud backends'
+/// `from_config` call it; anything else that builds an `object_store` cloud store first calls it too.
+pub fn install_crypto_provider() {
+    // Err means a provider is installed already: fine either way.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Builds the backend `connector.class` names, from the connector's settings.
 pub fn build_backend(config: &ConnectorConfig) -> Result<Arc<dyn ObjectBackend>, Error> {
     match config.store.backend {

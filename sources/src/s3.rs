@@ -27,6 +27,7 @@ const S3: Kind = Kind {
 
 /// From the `aws.*` keys and `object_store.*` options (see the module docs).
 pub fn from_config(config: &ConnectorConfig) -> Result<S3Backend, Error> {
+    crate::install_crypto_provider();
     let err = |message: String, source| build_error(config, "s3", message, source);
     let bucket = setting(config, "aws.s3.bucket.name")
         .ok_or_else(|| err("aws.s3.bucket.name is required".into(), None))?

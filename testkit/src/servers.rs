@@ -132,6 +132,8 @@ pub struct ObjectServer {
 impl ObjectServer {
     /// Starts a store of `kind` with bucket `sluice-test`.
     pub fn start(kind: StoreKind) -> ObjectServer {
+        // The cloud stores' HTTP client needs a rustls crypto provider (Sluice uses ring).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let bucket = "sluice-test".to_owned();
         let dir = tempfile::tempdir().unwrap();
         let rt = tokio::runtime::Builder::new_multi_thread()
