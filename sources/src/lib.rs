@@ -207,12 +207,7 @@ pub(crate) mod test_util {
 
     /// The connector's keys and this crate's.
     pub fn registry() -> Registry {
-        Registry::new(
-            std::iter::once(CONNECTOR)
-                .chain(super::keys())
-                .chain(sluice_core::config::defs::format_sets()),
-        )
-        .unwrap()
+        Registry::new(std::iter::once(CONNECTOR).chain(super::keys())).unwrap()
     }
 
     /// A validated connector config from `pairs` (name and topic added).

@@ -140,7 +140,7 @@ fn options(case: &Case) -> TransformerOptions {
     let registry = Registry::new(
         std::iter::once(defs::CONNECTOR)
             .chain(sluice_sources::keys())
-            .chain(defs::format_sets()),
+            .chain(sluice_transformers::keys()),
     )
     .unwrap();
     let config = ConnectorConfig::from_settings(&registry, &settings)

@@ -15,7 +15,7 @@ pub fn builtin() -> Registry {
     Registry::new(
         std::iter::once(CONNECTOR)
             .chain(sluice_sources::keys())
-            .chain(defs::format_sets()),
+            .chain(sluice_transformers::keys()),
     )
     .expect("no two components declare the same key (tested)")
 }
@@ -34,7 +34,7 @@ mod tests {
     fn no_two_components_declare_the_same_key() {
         let sets = std::iter::once(CONNECTOR)
             .chain(sluice_sources::keys())
-            .chain(defs::format_sets());
+            .chain(sluice_transformers::keys());
         if let Err(e) = Registry::new(sets) {
             panic!("{e}");
         }
@@ -45,7 +45,7 @@ mod tests {
         let r = builtin();
         assert_eq!(
             r.formats(),
-            ["avro", "parquet", "jsonl", "json", "csv", "text", "bytes"]
+            ["jsonl", "bytes", "json", "csv", "text", "avro", "parquet"]
         );
         assert_eq!(
             r.connector_classes(),

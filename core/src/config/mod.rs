@@ -252,48 +252,6 @@ pub struct ConverterConfig {
     pub settings: Settings,
 }
 
-/// The `csv.*` settings, as written (the `csv` transformer parses the characters and types).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsvSettings {
-    /// `csv.first.row.as.header`.
-    pub first_row_as_header: bool,
-    /// `csv.column.names`, split at commas and trimmed.
-    pub column_names: Option<Vec<String>>,
-    /// `csv.separator.char`.
-    pub separator_char: String,
-    /// `csv.quote.char`.
-    pub quote_char: String,
-    /// `csv.escape.char`.
-    pub escape_char: Option<String>,
-    /// `csv.column.types` (`name:type` pairs; `decimal(p,s)` holds a comma, so it is kept whole).
-    pub column_types: Option<String>,
-    /// `csv.infer.types`.
-    pub infer_types: bool,
-    /// `csv.infer.rows`.
-    pub infer_rows: usize,
-}
-
-/// The `read.text.*` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextSettings {
-    /// `read.text.mode`: `line`, `regex`, `startEndTag` or `startEndLine`.
-    pub mode: String,
-    /// `read.text.regex`.
-    pub regex: Option<String>,
-    /// `read.text.start.tag`.
-    pub start_tag: Option<String>,
-    /// `read.text.end.tag`.
-    pub end_tag: Option<String>,
-    /// `read.text.start.line`.
-    pub start_line: Option<String>,
-    /// `read.text.end.line`.
-    pub end_line: Option<String>,
-    /// `read.text.trim`.
-    pub trim: bool,
-    /// `read.text.last.end.line.missing`.
-    pub last_end_line_missing: bool,
-}
-
 /// A comma-separated list, items trimmed, empty items dropped.
 fn split_list(v: &str) -> Vec<String> {
     v.split(',')
@@ -301,43 +259,6 @@ fn split_list(v: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Problems of the format settings that the key types alone do not catch: a `read.text.mode`
-/// without the keys it needs, a regex that does not compile.
-fn format_problems(r: &Keys<'_>) -> Result<Vec<String>> {
-    let mut problems = Vec::new();
-    let mode = r.raw("read.text.mode")?.unwrap_or("line");
-    let needs: &[&str] = match mode {
-        "regex" => &["read.text.regex"],
-        "startEndTag" => &["read.text.start.tag", "read.text.end.tag"],
-        "startEndLine" => &["read.text.start.line"],
-        _ => &[],
-    };
-    for key in needs {
-        if r.raw(key)?.is_none() {
-            problems.push(format!("{key}: required with read.text.mode={mode}"));
-        }
-    }
-    if let Some(re) = r.raw("read.text.regex")? {
-        if let Err(e) = regex::Regex::new(re) {
-            problems.push(format!(
-                "read.text.regex: not a valid regular expression: {e}"
-            ));
-        }
-    }
-    if r.raw("input.format")? == Some("parquet")
-        && !matches!(
-            r.raw("file.compression.type")?,
-            None | Some("none") | Some("auto")
-        )
-    {
-        problems.push(
-            "file.compression.type: parquet objects cannot be read with an outer compression (their pages are compressed inside the file and read with range requests); use none"
-                .into(),
-        );
-    }
-    Ok(problems)
 }
 
 /// A validated connector configuration.
@@ -357,22 +278,6 @@ pub struct ConnectorConfig {
     pub distribution_type: DistributionType,
     /// `input.format`.
     pub input_format: String,
-    /// `transformer.max.buffer.size`.
-    pub transformer_max_buffer_size: usize,
-    /// `transformer.max.record.size`.
-    pub transformer_max_record_size: usize,
-    /// `transformer.json.infer.schema`.
-    pub transformer_json_infer_schema: bool,
-    /// `file.compression.type` (one of [`defs::COMPRESSION_TYPES`]).
-    pub file_compression_type: String,
-    /// `transformer.json.split.array`.
-    pub transformer_json_split_array: bool,
-    /// `transformer.bytes.mode` (`chunks` or `object`).
-    pub transformer_bytes_mode: String,
-    /// `csv.*`: the settings of the `csv` format.
-    pub csv: CsvSettings,
-    /// `read.text.*`: the settings of the `text` format.
-    pub text: TextSettings,
     /// `errors.tolerance`.
     pub errors_tolerance: ErrorsTolerance,
     /// `errors.log.enable`.
@@ -405,7 +310,7 @@ pub struct ConnectorConfig {
     pub producer_overrides: Settings,
     /// The object store: which backend, read concurrency, overwrite policy, listing, retries.
     pub store: StoreSettings,
-    /// Every setting as given, for the backend to read its own keys.
+    /// Every setting as given, for the backend and the format to read their own keys.
     pub settings: Settings,
 }
 
@@ -490,32 +395,6 @@ impl ConnectorConfig {
             file_name_template: template,
             distribution_type,
             input_format: r.string("input.format")?.unwrap_or_default(),
-            transformer_max_buffer_size: r.int("transformer.max.buffer.size")? as usize,
-            transformer_max_record_size: r.int("transformer.max.record.size")? as usize,
-            transformer_json_infer_schema: r.bool("transformer.json.infer.schema")?,
-            file_compression_type: r.string("file.compression.type")?.unwrap_or_default(),
-            transformer_json_split_array: r.bool("transformer.json.split.array")?,
-            transformer_bytes_mode: r.string("transformer.bytes.mode")?.unwrap_or_default(),
-            csv: CsvSettings {
-                first_row_as_header: r.bool("csv.first.row.as.header")?,
-                column_names: r.raw("csv.column.names")?.map(split_list),
-                separator_char: r.string("csv.separator.char")?.unwrap_or_default(),
-                quote_char: r.string("csv.quote.char")?.unwrap_or_default(),
-                escape_char: r.string("csv.escape.char")?,
-                column_types: r.string("csv.column.types")?,
-                infer_types: r.bool("csv.infer.types")?,
-                infer_rows: r.int("csv.infer.rows")? as usize,
-            },
-            text: TextSettings {
-                mode: r.string("read.text.mode")?.unwrap_or_default(),
-                regex: r.string("read.text.regex")?,
-                start_tag: r.string("read.text.start.tag")?,
-                end_tag: r.string("read.text.end.tag")?,
-                start_line: r.string("read.text.start.line")?,
-                end_line: r.string("read.text.end.line")?,
-                trim: r.bool("read.text.trim")?,
-                last_end_line_missing: r.bool("read.text.last.end.line.missing")?,
-            },
             errors_tolerance: match r.raw("errors.tolerance")? {
                 Some("all") => ErrorsTolerance::All,
                 _ => ErrorsTolerance::None,
@@ -661,12 +540,7 @@ mod tests {
     };
 
     fn registry() -> Registry {
-        Registry::new(
-            [defs::CONNECTOR, LOCAL]
-                .into_iter()
-                .chain(defs::format_sets()),
-        )
-        .unwrap()
+        Registry::new([defs::CONNECTOR, LOCAL]).unwrap()
     }
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
@@ -733,7 +607,6 @@ mod tests {
         assert_eq!(c.tasks_max, 1);
         assert_eq!(c.max_poll_records, 500);
         assert_eq!(c.input_format, "bytes");
-        assert_eq!(c.transformer_max_buffer_size, 4096);
         assert_eq!(c.errors_tolerance, ErrorsTolerance::None);
         assert!(c.record_headers);
     }
@@ -825,80 +698,6 @@ mod tests {
         assert_eq!(s.get("name").unwrap(), "c");
         assert_eq!(s.get("topic").unwrap(), "t");
         assert_eq!(s.get("long").unwrap(), "ab");
-    }
-
-    #[test]
-    fn format_settings_are_typed_and_checked() {
-        let base = [
-            ("name", "c"),
-            ("connector.class", "local"),
-            ("local.path", "/tmp"),
-            ("topic", "t"),
-        ];
-        let with = |extra: &[(&str, &str)]| {
-            let mut s = settings(&base);
-            s.extend(settings(extra));
-            s
-        };
-        let c = ConnectorConfig::from_settings(
-            &registry(),
-            &with(&[
-                ("input.format", "csv"),
-                ("file.compression.type", "auto"),
-                ("csv.column.names", "a, b,,c"),
-                ("csv.column.types", "a:decimal(10,2),b:int64"),
-                ("read.text.mode", "startEndLine"),
-                ("read.text.start.line", "BEGIN"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(c.file_compression_type, "auto");
-        assert_eq!(
-            c.csv.column_names,
-            Some(vec!["a".to_string(), "b".into(), "c".into()])
-        );
-        assert_eq!(
-            c.csv.column_types.as_deref(),
-            Some("a:decimal(10,2),b:int64")
-        );
-        assert_eq!(c.csv.separator_char, ",");
-        assert!(c.csv.first_row_as_header);
-        assert_eq!(c.text.end_line, None);
-        assert!(c.transformer_json_split_array);
-        assert_eq!(c.transformer_bytes_mode, "chunks");
-
-        let p = problems(ConnectorConfig::from_settings(
-            &registry(),
-            &with(&[
-                ("input.format", "parquet"),
-                ("file.compression.type", "gzip"),
-                ("read.text.mode", "regex"),
-            ]),
-        ));
-        assert!(
-            p.iter()
-                .any(|p| p.starts_with("file.compression.type: parquet")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter().any(|p| p.starts_with("read.text.regex: required")),
-            "{p:?}"
-        );
-        let p = problems(ConnectorConfig::from_settings(
-            &registry(),
-            &with(&[
-                ("read.text.mode", "regex"),
-                ("read.text.regex", "(unclosed"),
-                ("input.format", "xml"),
-                ("file.compression.type", "lzma"),
-            ]),
-        ));
-        assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p.iter().any(|p| p.starts_with("input.format")), "{p:?}");
-        assert!(
-            p.iter().any(|p| p.starts_with("file.compression.type")),
-            "{p:?}"
-        );
     }
 
     #[test]
