@@ -160,7 +160,8 @@ pub type AzureBackend = CloudBackend;
 const AZURE: Kind = Kind {
     name: "AzureBackend",
     prefix_key: "azure.blob.prefix",
-    page_size: Some(("azure.blob.fetch.page.size", 5000)),
+    page_size: Some("azure.blob.fetch.page.size"),
+    keys: &KEYS,
     partition_fields: ("container", "blob"),
 };
 

@@ -10,7 +10,7 @@ use object_store::list::PaginatedListStore;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 use sluice_core::config::defs::PrefixDef;
-use sluice_core::config::{ConnectorConfig, Keys, OBJECT_STORE_PREFIX};
+use sluice_core::config::{ConnectorConfig, KeySet, Keys, OBJECT_STORE_PREFIX};
 use sluice_core::contract::ObjectBackend;
 
 use crate::listing::Lister;
@@ -60,8 +60,10 @@ pub(crate) struct Kind {
     pub name: &'static str,
     /// The prefix key (`aws.s3.prefix`, ...).
     pub prefix_key: &'static str,
-    /// The page size key and its default; `None`: the store's default.
-    pub page_size: Option<(&'static str, usize)>,
+    /// The page size key (its default is the one `keys` declares); `None`: the store's default.
+    pub page_size: Option<&'static str>,
+    /// The backend's key declarations.
+    pub keys: &'static KeySet,
     /// Source partition field names.
     pub partition_fields: (&'static str, &'static str),
 }
@@ -73,7 +75,7 @@ pub struct CloudBackend {
     prefix: Option<String>,
     endpoint: Option<String>,
     store: Arc<dyn ObjectStore>,
-    lister: Lister,
+    pub(crate) lister: Lister,
 }
 
 /// Bucket, prefix and endpoint only: never the credentials.
@@ -102,12 +104,13 @@ impl CloudBackend {
     {
         let store = Arc::new(Redacting::new(store, secrets(config)));
         let prefix = setting(config, kind.prefix_key).map(str::to_owned);
-        let page_size = kind.page_size.map(|(key, default)| {
-            config
-                .settings
-                .get(key)
+        let page_size = kind.page_size.and_then(|key| {
+            setting(config, key)
+                .or_else(|| {
+                    let def = kind.keys.keys.iter().find(|d| d.name == key);
+                    def.and_then(|d| d.default)
+                })
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(default)
         });
         let lister = Lister::new(
             store.clone(),

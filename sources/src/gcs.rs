@@ -116,6 +116,7 @@ const GCS: Kind = Kind {
     name: "GcsBackend",
     prefix_key: "gcs.prefix",
     page_size: None,
+    keys: &KEYS,
     partition_fields: ("bucket", "object"),
 };
 

@@ -50,7 +50,7 @@ pub enum Error {
         source: Option<Box<object_store::Error>>,
     },
     /// `connector.class` names no backend this build knows.
-    #[error("unknown connector.class {0:?}; supported: local, s3, gcs, azure")]
+    #[error("unknown connector.class {0:?}; supported: {supported}", supported = backend_names().join(", "))]
     UnknownBackend(String),
 }
 
@@ -58,6 +58,11 @@ pub enum Error {
 /// registration point of a backend.
 pub fn keys() -> Vec<KeySet> {
     vec![local::KEYS, s3::KEYS, gcs::KEYS, azure::KEYS]
+}
+
+/// The names of this crate's backends, in registration order.
+fn backend_names() -> Vec<&'static str> {
+    keys().iter().filter_map(KeySet::backend).collect()
 }
 
 /// A problem when `key`, which the selected backend needs, is not set.

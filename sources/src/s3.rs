@@ -106,7 +106,8 @@ pub type S3Backend = CloudBackend;
 const S3: Kind = Kind {
     name: "S3Backend",
     prefix_key: "aws.s3.prefix",
-    page_size: Some(("aws.s3.fetch.page.size", 1000)),
+    page_size: Some("aws.s3.fetch.page.size"),
+    keys: &KEYS,
     partition_fields: ("bucket", "object"),
 };
 
@@ -179,5 +180,19 @@ mod tests {
             "{dbg}"
         );
         assert!(dbg.contains("http://127.0.0.1:9"), "{dbg}");
+    }
+
+    #[test]
+    fn the_page_size_default_is_the_declared_one() {
+        let base = [("connector.class", "s3"), ("aws.s3.bucket.name", "b")];
+        let b = from_config(&config(&base)).unwrap();
+        assert_eq!(b.lister.page_size, Some(1000));
+        let b = from_config(&config(&[
+            base[0],
+            base[1],
+            ("aws.s3.fetch.page.size", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(b.lister.page_size, Some(7));
     }
 }
