@@ -206,11 +206,15 @@ impl Registry {
         let class = settings.get("connector.class").map(String::as_str);
         let backend = class.and_then(|c| self.backend_of(c));
         let active = |s: &KeySet| s.backend().is_none_or(|b| Some(b) == backend);
-        let key_count: usize = self
+        let mut prefixes: Vec<&str> = self
             .sets
             .iter()
-            .map(|s| s.keys.len() + s.prefixes.len())
-            .sum();
+            .flat_map(|s| s.prefixes)
+            .map(|p| p.prefix)
+            .collect();
+        prefixes.sort_unstable();
+        prefixes.dedup();
+        let key_count = self.sets.iter().map(|s| s.keys.len()).sum::<usize>() + prefixes.len();
         for (k, v) in settings {
             if let Ok(def) = self.key(k) {
                 if let Err(e) = self.check_value(def, v) {
