@@ -175,7 +175,10 @@ pub async fn run(
     }
     println!("# worker.properties\n{worker_text}# connector.properties\n{connector_text}");
     let worker = WorkerConfig::from_settings(&settings(&worker_pairs))?;
-    let connector = ConnectorConfig::from_settings(&settings(&connector_pairs))?;
+    let connector = ConnectorConfig::from_settings(
+        &sluice_worker::registry::builtin(),
+        &settings(&connector_pairs),
+    )?;
     let worker = Worker::new(worker, Mode::Backfill).await?;
     worker.create(connector).await?;
     worker.wait_idle().await;

@@ -167,7 +167,11 @@ fn load_worker(path: &Path) -> sluice_core::Result<WorkerConfig> {
 }
 
 fn load_connector(path: &Path) -> sluice_core::Result<ConnectorConfig> {
-    ConnectorConfig::from_settings(&config::load_file(path)?).map_err(|e| with_context(e, path))
+    ConnectorConfig::from_settings(
+        &sluice_worker::registry::builtin(),
+        &config::load_file(path)?,
+    )
+    .map_err(|e| with_context(e, path))
 }
 
 fn with_context(e: sluice_core::Error, path: &Path) -> sluice_core::Error {
@@ -369,7 +373,7 @@ fn main() -> ExitCode {
                 .map(|()| true),
             Command::Offsets { action } => offsets(action).await,
             Command::ConfigDocs => {
-                print!("{}", config::defs::reference_markdown());
+                print!("{}", sluice_worker::registry::reference_markdown());
                 Ok(true)
             }
         }

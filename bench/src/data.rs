@@ -624,7 +624,10 @@ pub(crate) async fn upload(
 /// the bytes. Prints `read N bytes from M objects`.
 pub(crate) async fn raw_read(connector_file: &Path, concurrency: usize) -> anyhow::Result<()> {
     let settings = sluice_core::config::load_file(connector_file)?;
-    let cfg = sluice_core::config::ConnectorConfig::from_settings(&settings)?;
+    let cfg = sluice_core::config::ConnectorConfig::from_settings(
+        &sluice_worker::registry::builtin(),
+        &settings,
+    )?;
     let backend = sluice_sources::build_backend(&cfg)?;
     let store = backend.store().clone();
     let (objects, bytes) = backend

@@ -12,10 +12,147 @@
 use std::str::FromStr;
 
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
-use sluice_core::config::{parse_connection_string, ConnectorConfig};
+use std::collections::BTreeMap;
 
-use crate::cloud::{CloudBackend, Kind};
+use sluice_core::config::defs::{self, key, optional};
+use sluice_core::config::ConnectorConfig;
+use sluice_core::config::{KeySet, Keys, Owner};
+
+use crate::cloud::{check_url, object_store_problems, CloudBackend, Kind, OBJECT_STORE_OPTIONS};
 use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
+
+/// The `azure` backend's keys, declared beside its code.
+pub const KEYS: KeySet = KeySet {
+    owner: Owner::Backend {
+        name: "azure",
+        classes: &["io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector"],
+    },
+    doc: "Azure Blob Storage (`connector.class=azure`).",
+    keys: &[
+        optional(
+            "azure.storage.connection.string",
+            defs::Kind::Password,
+            "`azure` backend: a connection string as the Azure portal gives it (`DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net`, or with `BlobEndpoint=...` and/or `SharedAccessSignature=...`), or `UseDevelopmentStorage=true` for Azurite. Alternative to `azure.account.name` + a credential.",
+        ),
+        optional(
+            "azure.storage.container.name",
+            defs::Kind::String,
+            "`azure` backend: the container (required).",
+        ),
+        optional(
+            "azure.blob.prefix",
+            defs::Kind::String,
+            "`azure` backend: only blobs whose name starts with this string are read.",
+        ),
+        optional(
+            "azure.account.name",
+            defs::Kind::String,
+            "`azure` backend: the storage account (when no connection string is given).",
+        ),
+        optional(
+            "azure.account.key",
+            defs::Kind::Password,
+            "`azure` backend: the account key (Shared Key).",
+        ),
+        optional(
+            "azure.sas.token",
+            defs::Kind::Password,
+            "`azure` backend: a shared access signature (the query string, with or without the leading `?`). With neither key nor SAS: the default chain (workload identity, managed identity; see docs/backends/azure.md).",
+        ),
+        optional(
+            "azure.blob.endpoint",
+            defs::Kind::String,
+            "`azure` backend: the blob endpoint, e.g. `https://myaccount.blob.core.windows.net` or an emulator's `http://127.0.0.1:10000/devstoreaccount1`; `http://` is allowed.",
+        ),
+        key(
+            "azure.blob.fetch.page.size",
+            defs::Kind::Int { min: 1, max: 5000 },
+            "5000",
+            "`azure` backend: blobs per List Blobs request (Azure returns at most 5000).",
+        ),
+    ],
+    prefixes: &[OBJECT_STORE_OPTIONS],
+    check: Some(check),
+};
+
+/// The container, a connection string or an account with one credential, the endpoint,
+/// `object_store.*` options. Never quotes a secret.
+fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
+    let mut problems: Vec<String> =
+        crate::required(r, "azure.storage.container.name", "the container to read")?
+            .into_iter()
+            .collect();
+    let direct = ["azure.account.name", "azure.account.key", "azure.sas.token"];
+    if let Some(cs) = r.raw("azure.storage.connection.string")? {
+        match parse_connection_string(cs) {
+            Ok(parts) => {
+                let dev = parts
+                    .get("UseDevelopmentStorage")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+                if !dev && !parts.contains_key("AccountName") && !parts.contains_key("BlobEndpoint")
+                {
+                    problems.push(
+                        "azure.storage.connection.string: has neither AccountName nor BlobEndpoint (nor UseDevelopmentStorage=true); copy it whole from the storage account's Access keys page"
+                            .into(),
+                    );
+                }
+            }
+            Err(e) => problems.push(format!(
+                "azure.storage.connection.string: {e} (the value is not shown)"
+            )),
+        }
+        for k in direct.into_iter().chain(["azure.blob.endpoint"]) {
+            if r.is_set(k)? {
+                problems.push(format!(
+                    "{k}: the connection string already says where and how to connect; give one or the other"
+                ));
+            }
+        }
+    } else {
+        if !r.is_set("azure.account.name")? && !r.is_set("azure.blob.endpoint")? {
+            problems.push(
+                "azure.storage.connection.string: required for connector.class=azure, or azure.account.name (with azure.account.key, azure.sas.token or the default credentials)"
+                    .into(),
+            );
+        }
+        if r.is_set("azure.account.key")? && r.is_set("azure.sas.token")? {
+            problems.push("azure.account.key, azure.sas.token: give one credential".into());
+        }
+    }
+    if let Some(e) = r.raw("azure.blob.endpoint")? {
+        check_url("azure.blob.endpoint", e, &mut problems);
+    }
+    problems.extend(object_store_problems(
+        r,
+        "azure",
+        |o| AzureConfigKey::from_str(o).is_ok(),
+        "azure/enum.AzureConfigKey.html",
+    ));
+    Ok(problems)
+}
+
+/// Parses an Azure Storage connection string (`Key=Value;` pairs) into its parts, keys as written.
+/// The error never quotes the string (it holds the account key).
+pub fn parse_connection_string(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (i, part) in text.split(';').enumerate() {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(format!(
+                "part {} is not Key=Value (expected e.g. AccountName=...;AccountKey=...)",
+                i + 1
+            ));
+        };
+        out.insert(k.trim().to_owned(), v.trim().to_owned());
+    }
+    if out.is_empty() {
+        return Err("it is empty".into());
+    }
+    Ok(out)
+}
 
 /// An Azure Blob Storage container.
 pub type AzureBackend = CloudBackend;
@@ -23,7 +160,8 @@ pub type AzureBackend = CloudBackend;
 const AZURE: Kind = Kind {
     name: "AzureBackend",
     prefix_key: "azure.blob.prefix",
-    page_size: Some(("azure.blob.fetch.page.size", 5000)),
+    page_size: Some("azure.blob.fetch.page.size"),
+    keys: &KEYS,
     partition_fields: ("container", "blob"),
 };
 
@@ -122,6 +260,18 @@ pub fn from_config(config: &ConnectorConfig) -> Result<AzureBackend, Error> {
 mod tests {
     use super::*;
     use crate::test_util::config;
+
+    #[test]
+    fn connection_strings_parse_without_echoing_secrets() {
+        let p = parse_connection_string(
+            "DefaultEndpointsProtocol=http;AccountName=dev;AccountKey=c2VjcmV0==;BlobEndpoint=http://127.0.0.1:1/dev;",
+        )
+        .unwrap();
+        assert_eq!(p["AccountName"], "dev");
+        assert_eq!(p["AccountKey"], "c2VjcmV0==", "base64 padding kept");
+        let err = parse_connection_string("AccountName=dev;TopSecretWithoutEquals").unwrap_err();
+        assert!(!err.contains("TopSecret"), "{err}");
+    }
     use sluice_core::contract::ObjectBackend;
 
     #[test]

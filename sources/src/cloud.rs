@@ -9,12 +9,50 @@ use futures::stream::BoxStream;
 use object_store::list::PaginatedListStore;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
-use sluice_core::config::ConnectorConfig;
+use sluice_core::config::defs::PrefixDef;
+use sluice_core::config::{ConnectorConfig, KeySet, Keys, OBJECT_STORE_PREFIX};
 use sluice_core::contract::ObjectBackend;
 
 use crate::listing::Lister;
 use crate::redact::Redacting;
 use crate::{read_retry, secrets, setting};
+
+/// `object_store.*`: the cloud backends' pass-through of `object_store` options, declared by
+/// each of them.
+pub(crate) const OBJECT_STORE_OPTIONS: PrefixDef = PrefixDef {
+    prefix: OBJECT_STORE_PREFIX,
+    doc: "Any `object_store` option of this backend's store, by its own key, passed to the store as written (e.g. `object_store.aws_virtual_hosted_style_request=true`, `object_store.google_service_account_key=...`, `object_store.azure_client_id=...`, `object_store.timeout=60s`, `object_store.proxy_url=...`); it wins over the keys above. Unknown options are rejected; values are never printed.",
+};
+
+/// The `object_store.*` settings that are not options of `backend`'s store (`known` tells);
+/// `docs` is the page of its option enum under docs.rs's object_store.
+pub(crate) fn object_store_problems(
+    r: &Keys<'_>,
+    backend: &str,
+    known: fn(&str) -> bool,
+    docs: &str,
+) -> Vec<String> {
+    r.settings()
+        .keys()
+        .filter_map(|key| Some((key, key.strip_prefix(OBJECT_STORE_PREFIX)?)))
+        .filter(|(_, option)| !known(option))
+        .map(|(key, option)| format!(
+            "{key}: {option:?} is not an object_store option of the {backend} store; see https://docs.rs/object_store/0.14.2/object_store/{docs} and object_store::ClientConfigKey"
+        ))
+        .collect()
+}
+
+/// A problem when `value` of `key` is not an `http(s)://host...` URL.
+pub(crate) fn check_url(key: &str, value: &str, problems: &mut Vec<String>) {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+        problems.push(format!(
+            "{key}: {value:?} is not a URL; expected http://host[:port][/path] or https://..."
+        ));
+    }
+}
 
 /// What differs between the cloud backends once their store is built.
 pub(crate) struct Kind {
@@ -22,8 +60,10 @@ pub(crate) struct Kind {
     pub name: &'static str,
     /// The prefix key (`aws.s3.prefix`, ...).
     pub prefix_key: &'static str,
-    /// The page size key and its default; `None`: the store's default.
-    pub page_size: Option<(&'static str, usize)>,
+    /// The page size key (its default is the one `keys` declares); `None`: the store's default.
+    pub page_size: Option<&'static str>,
+    /// The backend's key declarations.
+    pub keys: &'static KeySet,
     /// Source partition field names.
     pub partition_fields: (&'static str, &'static str),
 }
@@ -35,7 +75,7 @@ pub struct CloudBackend {
     prefix: Option<String>,
     endpoint: Option<String>,
     store: Arc<dyn ObjectStore>,
-    lister: Lister,
+    pub(crate) lister: Lister,
 }
 
 /// Bucket, prefix and endpoint only: never the credentials.
@@ -64,12 +104,13 @@ impl CloudBackend {
     {
         let store = Arc::new(Redacting::new(store, secrets(config)));
         let prefix = setting(config, kind.prefix_key).map(str::to_owned);
-        let page_size = kind.page_size.map(|(key, default)| {
-            config
-                .settings
-                .get(key)
+        let page_size = kind.page_size.and_then(|key| {
+            setting(config, key)
+                .or_else(|| {
+                    let def = kind.keys.keys.iter().find(|d| d.name == key);
+                    def.and_then(|d| d.default)
+                })
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(default)
         });
         let lister = Lister::new(
             store.clone(),

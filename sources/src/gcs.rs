@@ -11,10 +11,103 @@
 use std::str::FromStr;
 
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use sluice_core::config::defs::{self, optional};
 use sluice_core::config::ConnectorConfig;
+use sluice_core::config::{KeySet, Keys, Owner};
 
-use crate::cloud::{CloudBackend, Kind};
+use crate::cloud::{check_url, object_store_problems, CloudBackend, Kind, OBJECT_STORE_OPTIONS};
 use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
+
+/// The `gcs` backend's keys, declared beside its code.
+pub const KEYS: KeySet = KeySet {
+    owner: Owner::Backend {
+        name: "gcs",
+        classes: &[],
+    },
+    doc: "Google Cloud Storage (`connector.class=gcs`).",
+    keys: &[
+        optional(
+            "gcs.bucket.name",
+            defs::Kind::String,
+            "`gcs` backend: the bucket (required).",
+        ),
+        optional(
+            "gcs.prefix",
+            defs::Kind::String,
+            "`gcs` backend: only objects whose name starts with this string are read.",
+        ),
+        optional(
+            "gcs.credentials.path",
+            defs::Kind::String,
+            "`gcs` backend: path of a service account key file (JSON). At most one of `gcs.credentials.path`, `gcs.credentials.json`, `gcs.credentials.default=true`.",
+        ),
+        optional(
+            "gcs.credentials.json",
+            defs::Kind::Password,
+            "`gcs` backend: a service account key, as JSON text.",
+        ),
+        optional(
+            "gcs.credentials.default",
+            defs::Kind::Bool,
+            "`gcs` backend: use Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's user credentials, else the instance metadata server). This is also what happens when no credentials key is set.",
+        ),
+        optional(
+            "gcs.endpoint.url",
+            defs::Kind::String,
+            "`gcs` backend: another endpoint than `https://storage.googleapis.com` (an emulator, a private endpoint); `http://` is allowed.",
+        ),
+    ],
+    prefixes: &[OBJECT_STORE_OPTIONS],
+    check: Some(check),
+};
+
+/// The bucket, at most one credential, the key's JSON and file, the endpoint, `object_store.*`
+/// options. Never quotes a secret.
+fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
+    let mut problems: Vec<String> = crate::required(r, "gcs.bucket.name", "the bucket to read")?
+        .into_iter()
+        .collect();
+    let mut given = Vec::new();
+    for k in ["gcs.credentials.path", "gcs.credentials.json"] {
+        if r.is_set(k)? {
+            given.push(k);
+        }
+    }
+    if r.raw("gcs.credentials.default")? == Some("true") {
+        given.push("gcs.credentials.default");
+    }
+    if given.len() > 1 {
+        problems.push(format!(
+            "{}: only one of gcs.credentials.path, gcs.credentials.json and gcs.credentials.default=true may be given",
+            given.join(", ")
+        ));
+    }
+    if let Some(json) = r.raw("gcs.credentials.json")? {
+        if !serde_json::from_str::<serde_json::Value>(json).is_ok_and(|v| v.is_object()) {
+            problems.push(
+                "gcs.credentials.json: not a JSON object (expected a service account key file's content; the value is not shown)"
+                    .into(),
+            );
+        }
+    }
+    if let Some(path) = r.raw("gcs.credentials.path")? {
+        if !std::path::Path::new(path).is_file() {
+            problems.push(format!(
+                "gcs.credentials.path: no file at {path:?}; give the path of a service account key (JSON)"
+            ));
+        }
+    }
+    if let Some(e) = r.raw("gcs.endpoint.url")? {
+        check_url("gcs.endpoint.url", e, &mut problems);
+    }
+    problems.extend(object_store_problems(
+        r,
+        "gcs",
+        |o| GoogleConfigKey::from_str(o).is_ok(),
+        "gcp/enum.GoogleConfigKey.html",
+    ));
+    Ok(problems)
+}
 
 /// A GCS bucket.
 pub type GcsBackend = CloudBackend;
@@ -23,6 +116,7 @@ const GCS: Kind = Kind {
     name: "GcsBackend",
     prefix_key: "gcs.prefix",
     page_size: None,
+    keys: &KEYS,
     partition_fields: ("bucket", "object"),
 };
 

@@ -25,11 +25,10 @@ pub use cloud::CloudBackend;
 use std::sync::Arc;
 use std::time::Duration;
 
+use azure::parse_connection_string;
 use object_store::{BackoffConfig, RetryConfig};
-use sluice_core::config::defs::{Kind, CONNECTOR_KEYS};
-use sluice_core::config::{
-    parse_connection_string, ConnectorConfig, StoreSettings, OBJECT_STORE_PREFIX,
-};
+use sluice_core::config::defs::Kind;
+use sluice_core::config::{ConnectorConfig, KeySet, Keys, StoreSettings, OBJECT_STORE_PREFIX};
 use sluice_core::contract::ObjectBackend;
 
 /// This crate's error.
@@ -51,7 +50,7 @@ pub enum Error {
         source: Option<Box<object_store::Error>>,
     },
     /// `connector.class` names no backend this build knows.
-    #[error("unknown connector.class {0:?}; supported: local, s3, gcs, azure")]
+    #[error("unknown connector.class {0:?}; supported: {supported}", supported = backend_names().join(", "))]
     UnknownBackend(String),
 }
 
@@ -61,6 +60,23 @@ pub enum Error {
 pub fn install_crypto_provider() {
     // Err means a provider is installed already: fine either way.
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The keys of every backend of this crate, each declared in its own module: the one
+/// registration point of a backend.
+pub fn keys() -> Vec<KeySet> {
+    vec![local::KEYS, s3::KEYS, gcs::KEYS, azure::KEYS]
+}
+
+/// The names of this crate's backends, in registration order.
+fn backend_names() -> Vec<&'static str> {
+    keys().iter().filter_map(KeySet::backend).collect()
+}
+
+/// A problem when `key`, which the selected backend needs, is not set.
+pub(crate) fn required(r: &Keys<'_>, key: &str, what: &str) -> sluice_core::Result<Option<String>> {
+    let class = r.raw("connector.class")?.unwrap_or_default();
+    Ok((!r.is_set(key)?).then(|| format!("{key}: required for connector.class={class}; {what}")))
 }
 
 /// Builds the backend `connector.class` names, from the connector's settings.
@@ -135,7 +151,11 @@ pub(crate) fn retry_config(s: &StoreSettings) -> RetryConfig {
 /// and the key and signature inside an Azure connection string.
 pub(crate) fn secrets(config: &ConnectorConfig) -> redact::Secrets {
     let mut values = Vec::new();
-    for def in CONNECTOR_KEYS.iter().filter(|d| d.kind == Kind::Password) {
+    for def in keys()
+        .iter()
+        .flat_map(|s| s.keys)
+        .filter(|d| d.kind == Kind::Password)
+    {
         if let Some(v) = setting(config, def.name) {
             values.push(v.to_owned());
         }
@@ -195,7 +215,13 @@ pub(crate) fn is_http(url: &str) -> bool {
 
 #[cfg(test)]
 pub(crate) mod test_util {
-    use sluice_core::config::{ConnectorConfig, Settings};
+    use sluice_core::config::defs::CONNECTOR;
+    use sluice_core::config::{ConnectorConfig, Registry, Settings};
+
+    /// The connector's keys and this crate's.
+    pub(crate) fn registry() -> Registry {
+        Registry::new(std::iter::once(CONNECTOR).chain(super::keys())).unwrap()
+    }
 
     /// A validated connector config from `pairs` (name and topic added).
     pub(crate) fn config(pairs: &[(&str, &str)]) -> ConnectorConfig {
@@ -205,6 +231,6 @@ pub(crate) mod test_util {
             .collect();
         s.insert("name".into(), "c".into());
         s.insert("topic".into(), "t".into());
-        ConnectorConfig::from_settings(&s).unwrap()
+        ConnectorConfig::from_settings(&registry(), &s).unwrap()
     }
 }

@@ -9,10 +9,57 @@ use object_store::chunked::ChunkedStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
+use sluice_core::config::defs::{self, key, optional};
 use sluice_core::config::ConnectorConfig;
+use sluice_core::config::{KeySet, Keys, Owner};
 use sluice_core::contract::ObjectBackend;
 
 use crate::Error;
+
+/// The `local` backend's keys, declared beside its code.
+pub const KEYS: KeySet = KeySet {
+    owner: Owner::Backend {
+        name: "local",
+        classes: &[],
+    },
+    doc: "A folder used as the bucket (`connector.class=local`).",
+    keys: &[
+        optional(
+            "local.path",
+            defs::Kind::String,
+            "`local` backend: the folder used as the bucket (required for `connector.class=local`).",
+        ),
+        optional(
+            "local.prefix",
+            defs::Kind::String,
+            "`local` backend: only objects whose key starts with this prefix are read.",
+        ),
+        key(
+            "local.file.min.age.ms",
+            defs::Kind::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            "5000",
+            "`local` backend: a file is read only once it has not been modified for this long, like the \"changed\" read lock of file-based integrations: a file still being written (appended to, copied in) is left until its writer is done. A `backfill` waits for such files. 0: read files whatever their age (only safe when every writer renames a finished file into place).",
+        ),
+        key(
+            "local.file.ignore.patterns",
+            defs::Kind::List,
+            "*.tmp,*.part,.*,*._COPYING_",
+            "`local` backend: file names (the last part of the key, glob patterns with `*`, `?` and `[...]`, comma-separated) never read: the in-progress names of writers that rename a finished file into place (`*.tmp`, `*.part`, hidden `.*` files such as rsync's, Hadoop's `*._COPYING_`). Empty: read every file.",
+        ),
+    ],
+    prefixes: &[],
+    check: Some(check),
+};
+
+/// `local.path` must be given.
+fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
+    Ok(crate::required(r, "local.path", "the folder to read")?
+        .into_iter()
+        .collect())
+}
 
 /// Bytes per read of a local file.
 const READ_CHUNK: usize = 1 << 20;

@@ -10,10 +10,95 @@
 use std::str::FromStr;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use sluice_core::config::defs::{self, key, optional};
 use sluice_core::config::ConnectorConfig;
+use sluice_core::config::{KeySet, Keys, Owner};
 
-use crate::cloud::{CloudBackend, Kind};
+use crate::cloud::{check_url, object_store_problems, CloudBackend, Kind, OBJECT_STORE_OPTIONS};
 use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
+
+/// The `s3` backend's keys, declared beside its code.
+pub const KEYS: KeySet = KeySet {
+    owner: Owner::Backend {
+        name: "s3",
+        classes: &["io.aiven.kafka.connect.s3.source.S3SourceConnector"],
+    },
+    doc: "AWS S3 and S3-compatible stores such as MinIO (`connector.class=s3`).",
+    keys: &[
+        optional(
+            "aws.s3.bucket.name",
+            defs::Kind::String,
+            "`s3` backend: the bucket (required).",
+        ),
+        optional(
+            "aws.s3.prefix",
+            defs::Kind::String,
+            "`s3` backend: only objects whose key starts with this string are read (a plain string prefix, as in S3's API: `logs/` or `logs/2024-`).",
+        ),
+        optional(
+            "aws.s3.region",
+            defs::Kind::String,
+            "`s3` backend: the bucket's region, e.g. `eu-west-1`. Unset: `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.",
+        ),
+        optional(
+            "aws.s3.endpoint",
+            defs::Kind::String,
+            "`s3` backend: the endpoint of an S3-compatible store (MinIO, Ceph, ...), e.g. `http://minio:9000`. Requests then use path-style URLs (`<endpoint>/<bucket>/<key>`), as MinIO-like stores need; `http://` is allowed. Unset: AWS.",
+        ),
+        optional(
+            "aws.access.key.id",
+            defs::Kind::Password,
+            "`s3` backend: access key ID (with `aws.secret.access.key`). Unset: the default chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, web identity via `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`, ECS container credentials, EC2 instance metadata).",
+        ),
+        optional(
+            "aws.secret.access.key",
+            defs::Kind::Password,
+            "`s3` backend: secret access key (with `aws.access.key.id`).",
+        ),
+        optional(
+            "aws.session.token",
+            defs::Kind::Password,
+            "`s3` backend: session token of temporary credentials (with `aws.access.key.id` and `aws.secret.access.key`).",
+        ),
+        key(
+            "aws.s3.fetch.page.size",
+            defs::Kind::Int { min: 1, max: 1000 },
+            "1000",
+            "`s3` backend: keys per LIST request (S3 returns at most 1000). Pages are fetched one at a time as objects are consumed.",
+        ),
+    ],
+    prefixes: &[OBJECT_STORE_OPTIONS],
+    check: Some(check),
+};
+
+/// The bucket, credentials given by halves, the endpoint, `object_store.*` options.
+fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
+    let mut problems: Vec<String> = crate::required(r, "aws.s3.bucket.name", "the bucket to read")?
+        .into_iter()
+        .collect();
+    if r.is_set("aws.access.key.id")? != r.is_set("aws.secret.access.key")? {
+        problems.push(
+            "aws.access.key.id / aws.secret.access.key: give both or neither (neither: the default credential chain)"
+                .into(),
+        );
+    }
+    if r.is_set("aws.session.token")? && !r.is_set("aws.access.key.id")? {
+        problems.push(
+            "aws.session.token: needs aws.access.key.id and aws.secret.access.key (temporary credentials come as all three)"
+                .into(),
+        );
+    }
+    if let Some(e) = r.raw("aws.s3.endpoint")? {
+        check_url("aws.s3.endpoint", e, &mut problems);
+    }
+    problems.extend(object_store_problems(
+        r,
+        "s3",
+        |o| AmazonS3ConfigKey::from_str(o).is_ok(),
+        "aws/enum.AmazonS3ConfigKey.html",
+    ));
+    Ok(problems)
+}
 
 /// An S3 bucket.
 pub type S3Backend = CloudBackend;
@@ -21,7 +106,8 @@ pub type S3Backend = CloudBackend;
 const S3: Kind = Kind {
     name: "S3Backend",
     prefix_key: "aws.s3.prefix",
-    page_size: Some(("aws.s3.fetch.page.size", 1000)),
+    page_size: Some("aws.s3.fetch.page.size"),
+    keys: &KEYS,
     partition_fields: ("bucket", "object"),
 };
 
@@ -95,5 +181,19 @@ mod tests {
             "{dbg}"
         );
         assert!(dbg.contains("http://127.0.0.1:9"), "{dbg}");
+    }
+
+    #[test]
+    fn the_page_size_default_is_the_declared_one() {
+        let base = [("connector.class", "s3"), ("aws.s3.bucket.name", "b")];
+        let b = from_config(&config(&base)).unwrap();
+        assert_eq!(b.lister.page_size, Some(1000));
+        let b = from_config(&config(&[
+            base[0],
+            base[1],
+            ("aws.s3.fetch.page.size", "7"),
+        ]))
+        .unwrap();
+        assert_eq!(b.lister.page_size, Some(7));
     }
 }

@@ -25,6 +25,16 @@ use crate::{
     open_then, positive, record_error, record_stream, Compression, Error, ReadRecords,
     TransformerOptions,
 };
+use sluice_core::config::{KeySet, Owner};
+
+/// The keys of the `avro` format, declared beside its code.
+pub(crate) const KEYS: KeySet = KeySet {
+    owner: Owner::Format("avro"),
+    doc: "Avro object container files (see docs/formats.md).",
+    keys: &[],
+    prefixes: &[],
+    check: None,
+};
 
 /// Connect schema name of a union of several non-null types (Confluent's).
 pub(crate) const UNION_NAME: &str = "io.confluent.connect.avro.Union";

@@ -10,6 +10,30 @@ use crate::{
     open_then, positive, record_error, record_stream, BytesMode, Compression, Error, ReadRecords,
     TransformerOptions,
 };
+use sluice_core::config::defs::{self, key};
+use sluice_core::config::{KeySet, Owner};
+
+/// The keys of the `bytes` format, declared beside its code.
+pub(crate) const KEYS: KeySet = KeySet {
+    owner: Owner::Format("bytes"),
+    doc: "Fixed-size chunks or the whole object (see docs/formats.md).",
+    keys: &[
+        key(
+            "transformer.max.buffer.size",
+            defs::POSITIVE,
+            "4096",
+            "`bytes` format with `transformer.bytes.mode=chunks`: size in bytes of each chunk (record).",
+        ),
+        key(
+            "transformer.bytes.mode",
+            defs::Kind::Enum(&["chunks", "object"]),
+            "chunks",
+            "`bytes` format: `chunks` cuts the object into records of `transformer.max.buffer.size` bytes; `object` makes the whole object one record, up to `transformer.max.record.size` bytes (a larger object is a record error).",
+        ),
+    ],
+    prefixes: &[],
+    check: None,
+};
 
 /// Cuts an object into records of `chunk_size` bytes (the last one shorter), each a `bytes`
 /// value; an empty object has no records. In [`BytesMode::Object`], the whole object is one

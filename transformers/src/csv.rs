@@ -8,7 +8,6 @@
 //! held in memory alone, at most `transformer.max.record.size` bytes.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
-use sluice_core::config::CsvSettings;
 use sluice_core::data::{logical, Schema, SchemaAndValue, SchemaBuilder, Struct, Value};
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
@@ -17,6 +16,63 @@ use crate::cursor::ChunkCursor;
 use crate::{
     open_then, positive, record_error, record_stream, Compression, Error, ReadRecords,
     TransformerOptions,
+};
+use sluice_core::config::defs::{self, key, optional};
+use sluice_core::config::{KeySet, Keys, Owner};
+
+/// The keys of the `csv` format, declared beside its code.
+pub(crate) const KEYS: KeySet = KeySet {
+    owner: Owner::Format("csv"),
+    doc: "Delimited text with a header row or configured column names (see docs/formats.md).",
+    keys: &[
+        key(
+            "csv.first.row.as.header",
+            defs::Kind::Bool,
+            "true",
+            "`csv` format: the first row names the columns and is not a record. With `csv.column.names` set too, the header row is skipped and the configured names win.",
+        ),
+        optional(
+            "csv.column.names",
+            defs::Kind::List,
+            "`csv` format: the column names, comma-separated. Without them and without a header row, columns are named `_c0`, `_c1`, ...",
+        ),
+        key(
+            "csv.separator.char",
+            defs::Kind::String,
+            ",",
+            "`csv` format: the field separator: one character, `\\t` for a tab, or a decimal character code of two or more digits (`09` = tab, `59` = `;`).",
+        ),
+        key(
+            "csv.quote.char",
+            defs::Kind::String,
+            "\"",
+            "`csv` format: the quote character (same forms as `csv.separator.char`). A quote inside a quoted field is written twice.",
+        ),
+        optional(
+            "csv.escape.char",
+            defs::Kind::String,
+            "`csv` format: an escape character inside quoted fields (e.g. `\\`), in addition to doubled quotes (same forms as `csv.separator.char`). Unset: none.",
+        ),
+        optional(
+            "csv.column.types",
+            defs::Kind::List,
+            "`csv` format: typed columns, `name:type` comma-separated; types: string, boolean, int8, int16, int32, int64, float32, float64, date (YYYY-MM-DD), time (HH:MM:SS[.fff]), timestamp (ISO 8601; UTC unless an offset is given), decimal(precision,scale), bytes (base64). Unlisted columns are strings. An empty field of a non-string column is null.",
+        ),
+        key(
+            "csv.infer.types",
+            defs::Kind::Bool,
+            "false",
+            "`csv` format: infer the types of columns not listed in `csv.column.types` from the first `csv.infer.rows` rows (boolean, int64, float64, else string); a later value that does not fit is a record error.",
+        ),
+        key(
+            "csv.infer.rows",
+            defs::POSITIVE,
+            "100",
+            "`csv` format: how many rows `csv.infer.types` looks at (held in memory meanwhile).",
+        ),
+    ],
+    prefixes: &[],
+    check: None,
 };
 
 /// The type of a CSV column (`csv.column.types`).
@@ -242,6 +298,52 @@ impl Default for CsvOptions {
             infer_types: false,
             infer_rows: 100,
         }
+    }
+}
+
+/// The `csv.*` settings, as written (the `csv` transformer parses the characters and types).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvSettings {
+    /// `csv.first.row.as.header`.
+    pub first_row_as_header: bool,
+    /// `csv.column.names`, split at commas and trimmed.
+    pub column_names: Option<Vec<String>>,
+    /// `csv.separator.char`.
+    pub separator_char: String,
+    /// `csv.quote.char`.
+    pub quote_char: String,
+    /// `csv.escape.char`.
+    pub escape_char: Option<String>,
+    /// `csv.column.types` (`name:type` pairs; `decimal(p,s)` holds a comma, so it is kept whole).
+    pub column_types: Option<String>,
+    /// `csv.infer.types`.
+    pub infer_types: bool,
+    /// `csv.infer.rows`.
+    pub infer_rows: usize,
+}
+
+impl CsvSettings {
+    /// The `csv.*` settings of `r`, defaults applied.
+    ///
+    /// # Errors
+    /// [`sluice_core::Error::Config`] when a key is declared by no registered component.
+    pub fn read(r: &Keys<'_>) -> sluice_core::Result<Self> {
+        Ok(CsvSettings {
+            first_row_as_header: r.bool("csv.first.row.as.header")?,
+            column_names: r.raw("csv.column.names")?.map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }),
+            separator_char: r.string("csv.separator.char")?.unwrap_or_default(),
+            quote_char: r.string("csv.quote.char")?.unwrap_or_default(),
+            escape_char: r.string("csv.escape.char")?,
+            column_types: r.string("csv.column.types")?,
+            infer_types: r.bool("csv.infer.types")?,
+            infer_rows: r.int("csv.infer.rows")? as usize,
+        })
     }
 }
 

@@ -120,6 +120,14 @@ pub enum Error {
         source: ::parquet::errors::ParquetError,
     },
 
+    /// The connector's settings could not be read (a key declared by no registered component).
+    #[error("cannot read the format settings: {source}")]
+    Settings {
+        /// The configuration error.
+        #[source]
+        source: Box<sluice_core::Error>,
+    },
+
     /// A setting is invalid.
     #[error("invalid {key}: {message}")]
     Config {
@@ -128,4 +136,12 @@ pub enum Error {
         /// What is wrong and what to do.
         message: String,
     },
+}
+
+impl From<sluice_core::Error> for Error {
+    fn from(e: sluice_core::Error) -> Self {
+        Error::Settings {
+            source: Box::new(e),
+        }
+    }
 }

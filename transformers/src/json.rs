@@ -17,6 +17,24 @@ use crate::{
     json_value, open_then, positive, record_error, record_stream, Compression, Error, ReadRecords,
     TransformerOptions,
 };
+use sluice_core::config::defs::{self, key};
+use sluice_core::config::{KeySet, Owner};
+
+/// The keys of the `json` format, declared beside its code.
+pub(crate) const KEYS: KeySet = KeySet {
+    owner: Owner::Format("json"),
+    doc: "One JSON document per object, or a top-level array read element by element (see docs/formats.md).",
+    keys: &[
+        key(
+            "transformer.json.split.array",
+            defs::Kind::Bool,
+            "true",
+            "`json` format: a top-level array is streamed element by element, one record each (never held whole); false: the array is one record.",
+        ),
+    ],
+    prefixes: &[],
+    check: None,
+};
 
 /// Reads `json` objects; see the module documentation.
 #[derive(Debug, Clone)]

@@ -9,6 +9,16 @@ use crate::{
     json_value, open_then, record_error, record_stream, Compression, Error, ReadRecords,
     TransformerOptions,
 };
+use sluice_core::config::{KeySet, Owner};
+
+/// The keys of the `jsonl` format, declared beside its code.
+pub(crate) const KEYS: KeySet = KeySet {
+    owner: Owner::Format("jsonl"),
+    doc: "One JSON value per line (see docs/formats.md).",
+    keys: &[],
+    prefixes: &[],
+    check: None,
+};
 
 /// Reads JSON Lines: one record per line (`\n`, a `\r` before it is dropped); blank lines are not
 /// records. Lines are read as they stream by, never the whole object.

@@ -33,7 +33,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
-use sluice_core::config::ConnectorConfig;
+use sluice_core::config::defs::{self, key};
+use sluice_core::config::{ConnectorConfig, KeySet, Keys, Owner, Registry, Settings};
 use sluice_core::data::SchemaAndValue;
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
@@ -53,18 +54,63 @@ mod tail;
 mod text;
 
 pub use compression::Compression;
-pub use csv::{ColumnType, CsvOptions};
+pub use csv::{ColumnType, CsvOptions, CsvSettings};
 pub use error::Error;
-pub use text::{TextMode, TextOptions};
+pub use text::{TextMode, TextOptions, TextSettings};
+
+/// The keys several formats read (record size, compression, JSON schema inference).
+const SHARED_KEYS: KeySet = KeySet {
+    owner: Owner::Formats,
+    doc: "Keys read by several formats.",
+    keys: &[
+        key(
+            "file.compression.type",
+            defs::Kind::Enum(Compression::NAMES),
+            "none",
+            "Compression of the objects, undone while streaming: `none`, `gzip` (multi-member too), `zstd`, `snappy` (framing format), `bzip2`, `lz4` (frame format), `deflate` (zlib or raw), or `auto` (per object: from the key's extension, else from its `Content-Encoding`, else from the magic number, else none). Not used by `parquet`, whose pages carry their own compression.",
+        ),
+        key(
+            "transformer.max.record.size",
+            defs::POSITIVE,
+            "16777216",
+            "Largest record in bytes: a `jsonl` line, a `json` document or array element, a `csv` row, a `text` record, an `avro` block, or the whole object for `bytes` with `transformer.bytes.mode=object`. A longer one is a record error (see `errors.tolerance`), skipped without being held in memory.",
+        ),
+        key(
+            "transformer.json.infer.schema",
+            defs::Kind::Bool,
+            "false",
+            "`jsonl` and `json` formats: infer a Connect schema for each record (objects become structs) instead of schemaless values.",
+        ),
+    ],
+    prefixes: &[],
+    check: None,
+};
+
+/// The keys of every format of this crate, each declared in its own module: the one
+/// registration point of a format (with its constructor in [`build`]).
+pub fn keys() -> Vec<KeySet> {
+    vec![
+        SHARED_KEYS,
+        jsonl::KEYS,
+        bytes::KEYS,
+        json::KEYS,
+        csv::KEYS,
+        text::KEYS,
+        avro::KEYS,
+        parquet::KEYS,
+    ]
+}
 
 /// The formats [`build`] knows, as spelled in `input.format`.
-pub const FORMATS: &[&str] = &["jsonl", "bytes", "json", "csv", "text", "avro", "parquet"];
-
-/// Default of [`TransformerOptions::max_buffer_size`] (`transformer.max.buffer.size`).
-pub const DEFAULT_MAX_BUFFER_SIZE: usize = 4096;
-
-/// Default of [`TransformerOptions::max_record_size`] (`transformer.max.record.size`): 16 MiB.
-pub const DEFAULT_MAX_RECORD_SIZE: usize = 16 * 1024 * 1024;
+pub fn formats() -> Vec<&'static str> {
+    keys()
+        .iter()
+        .filter_map(|s| match s.owner {
+            Owner::Format(name) => Some(name),
+            _ => None,
+        })
+        .collect()
+}
 
 /// At most this many bytes of a bad record are kept in [`sluice_core::Error::Record`]'s `raw`
 /// (for the dead letter queue): 1 MiB.
@@ -84,11 +130,10 @@ pub enum BytesMode {
 /// Settings shared by the transformers; each format reads the ones it needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransformerOptions {
-    /// `bytes` format: chunk size in bytes (`transformer.max.buffer.size`, default
-    /// [`DEFAULT_MAX_BUFFER_SIZE`]). Must be positive.
+    /// `bytes` format: chunk size in bytes (`transformer.max.buffer.size`, default 4096).
+    /// Must be positive.
     pub max_buffer_size: usize,
-    /// Largest record in bytes (`transformer.max.record.size`, default
-    /// [`DEFAULT_MAX_RECORD_SIZE`]): a `jsonl` line (without its terminator), a `json` document or
+    /// Largest record in bytes (`transformer.max.record.size`, default 16 MiB): a `jsonl` line (without its terminator), a `json` document or
     /// array element, a `csv` row, a `text` record, an `avro` block, a whole object for `bytes`
     /// in [`BytesMode::Object`]. A longer one is a record error and is skipped without being held
     /// in memory. Must be positive.
@@ -111,17 +156,10 @@ pub struct TransformerOptions {
 }
 
 impl Default for TransformerOptions {
+    /// The defaults the keys declare (defined once, in the key declarations).
     fn default() -> Self {
-        TransformerOptions {
-            max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
-            max_record_size: DEFAULT_MAX_RECORD_SIZE,
-            infer_schema: false,
-            compression: Compression::None,
-            json_split_array: true,
-            bytes_mode: BytesMode::Chunks,
-            csv: CsvOptions::default(),
-            text: TextOptions::default(),
-        }
+        Self::from_settings(&Settings::new())
+            .expect("the declared defaults are valid options (tested)")
     }
 }
 
@@ -132,13 +170,32 @@ impl TransformerOptions {
     /// [`Error::Config`] naming the key when a format setting cannot be used (a CSV character or
     /// column type that does not parse, a text mode without its markers, ...).
     pub fn from_config(config: &ConnectorConfig) -> Result<Self, Error> {
+        Self::from_settings(&config.settings)
+    }
+
+    /// The options `settings` ask for, read with this crate's key declarations.
+    ///
+    /// # Errors
+    /// As [`TransformerOptions::from_config`].
+    pub fn from_settings(settings: &Settings) -> Result<Self, Error> {
+        let registry = Registry::new(keys())?;
+        Self::from_keys(&Keys::new(&registry, settings))
+    }
+
+    /// The options the format keys of `r` ask for.
+    ///
+    /// # Errors
+    /// As [`TransformerOptions::from_config`], and [`Error::Settings`] when `r`'s registry lacks
+    /// a format key.
+    pub fn from_keys(r: &Keys<'_>) -> Result<Self, Error> {
+        let bytes_mode = r.string("transformer.bytes.mode")?.unwrap_or_default();
         Ok(TransformerOptions {
-            max_buffer_size: config.transformer_max_buffer_size,
-            max_record_size: config.transformer_max_record_size,
-            infer_schema: config.transformer_json_infer_schema,
-            compression: Compression::parse(&config.file_compression_type)?,
-            json_split_array: config.transformer_json_split_array,
-            bytes_mode: match config.transformer_bytes_mode.as_str() {
+            max_buffer_size: r.int("transformer.max.buffer.size")? as usize,
+            max_record_size: r.int("transformer.max.record.size")? as usize,
+            infer_schema: r.bool("transformer.json.infer.schema")?,
+            compression: Compression::parse(r.raw("file.compression.type")?.unwrap_or("none"))?,
+            json_split_array: r.bool("transformer.json.split.array")?,
+            bytes_mode: match bytes_mode.as_str() {
                 "object" => BytesMode::Object,
                 "chunks" => BytesMode::Chunks,
                 other => {
@@ -148,8 +205,8 @@ impl TransformerOptions {
                     })
                 }
             },
-            csv: CsvOptions::from_settings(&config.csv)?,
-            text: TextOptions::from_settings(&config.text)?,
+            csv: CsvOptions::from_settings(&CsvSettings::read(r)?)?,
+            text: TextOptions::from_settings(&TextSettings::read(r)?)?,
         })
     }
 }
@@ -165,7 +222,7 @@ pub fn build_from_config(config: &ConnectorConfig) -> Result<Arc<dyn Transformer
     )
 }
 
-/// The transformer for `format` (a value of `input.format`, one of [`FORMATS`]).
+/// The transformer for `format` (a value of `input.format`, one of [`formats`]).
 ///
 /// # Errors
 /// [`Error::Config`] when `format` is unknown (the message lists the supported formats and
@@ -185,14 +242,15 @@ pub fn build(format: &str, options: &TransformerOptions) -> Result<Arc<dyn Trans
 
 fn unknown_format(format: &str) -> Error {
     let wanted = format.trim().to_ascii_lowercase();
-    let nearest = FORMATS
+    let formats = formats();
+    let nearest = formats
         .iter()
         .map(|f| (strsim::levenshtein(&wanted, f), *f))
         .min()
         .filter(|(distance, f)| *distance <= (f.len() / 2).max(1));
     let mut message = format!(
         "unknown format {format:?}; supported formats: {}",
-        FORMATS.join(", ")
+        formats.join(", ")
     );
     if let Some((_, f)) = nearest {
         message.push_str(&format!(". Did you mean {f:?}?"));
@@ -353,9 +411,9 @@ mod tests {
 
     #[test]
     fn builds_every_listed_format() {
-        for format in FORMATS {
+        for format in formats() {
             let t = build(format, &TransformerOptions::default()).unwrap();
-            assert_eq!(t.name(), *format);
+            assert_eq!(t.name(), format);
         }
     }
 
@@ -425,6 +483,114 @@ mod tests {
             "{err:?}"
         );
         build("bytes", &options).unwrap();
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn registry() -> Registry {
+        Registry::new(
+            std::iter::once(defs::CONNECTOR)
+                .chain(sluice_sources::keys())
+                .chain(keys()),
+        )
+        .unwrap()
+    }
+
+    fn problems(r: sluice_core::Result<ConnectorConfig>) -> Vec<String> {
+        match r {
+            Err(sluice_core::Error::Config { problems, .. }) => problems,
+            other => panic!("expected config problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn format_settings_are_typed_and_checked() {
+        let base = [
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/tmp"),
+            ("topic", "t"),
+        ];
+        let with = |extra: &[(&str, &str)]| {
+            let mut s = settings(&base);
+            s.extend(settings(extra));
+            s
+        };
+        let registry = registry();
+        let s = with(&[
+            ("input.format", "csv"),
+            ("file.compression.type", "auto"),
+            ("csv.column.names", "a, b,,c"),
+            ("csv.column.types", "a:decimal(10,2),b:int64"),
+            ("read.text.mode", "startEndLine"),
+            ("read.text.start.line", "BEGIN"),
+        ]);
+        let c = ConnectorConfig::from_settings(&registry, &s).unwrap();
+        assert_eq!(c.input_format, "csv");
+        let r = Keys::new(&registry, &c.settings);
+        let csv = CsvSettings::read(&r).unwrap();
+        assert_eq!(
+            csv.column_names,
+            Some(vec!["a".to_string(), "b".into(), "c".into()])
+        );
+        assert_eq!(csv.column_types.as_deref(), Some("a:decimal(10,2),b:int64"));
+        assert_eq!(csv.separator_char, ",");
+        assert!(csv.first_row_as_header);
+        assert_eq!(TextSettings::read(&r).unwrap().end_line, None);
+        let o = TransformerOptions::from_config(&c).unwrap();
+        assert_eq!(o.compression, Compression::Auto);
+        assert!(o.json_split_array);
+        assert_eq!(o.bytes_mode, BytesMode::Chunks);
+
+        let p = problems(ConnectorConfig::from_settings(
+            &registry,
+            &with(&[
+                ("input.format", "parquet"),
+                ("file.compression.type", "gzip"),
+                ("read.text.mode", "regex"),
+            ]),
+        ));
+        assert!(
+            p.iter()
+                .any(|p| p.starts_with("file.compression.type: parquet")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|p| p.starts_with("read.text.regex: required")),
+            "{p:?}"
+        );
+        let p = problems(ConnectorConfig::from_settings(
+            &registry,
+            &with(&[
+                ("read.text.mode", "regex"),
+                ("read.text.regex", "(unclosed"),
+                ("input.format", "xml"),
+                ("file.compression.type", "lzma"),
+            ]),
+        ));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p.iter().any(|p| p.starts_with("input.format")), "{p:?}");
+        assert!(
+            p.iter().any(|p| p.starts_with("file.compression.type")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn options_read_without_the_format_keys_are_an_error_not_a_panic() {
+        let registry = Registry::new([defs::CONNECTOR]).unwrap();
+        let s = Settings::new();
+        let err = TransformerOptions::from_keys(&Keys::new(&registry, &s)).unwrap_err();
+        assert!(matches!(err, Error::Settings { .. }), "{err:?}");
+        assert!(
+            std::error::Error::source(&err).is_some(),
+            "the cause is kept"
+        );
     }
 
     #[test]

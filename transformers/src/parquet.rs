@@ -38,6 +38,33 @@ use sluice_core::transformer::{RecordStream, Transformer};
 
 use crate::avro::minimal_twos_complement;
 use crate::{record_error_at, record_stream, Error, ReadRecords, TransformerOptions};
+use sluice_core::config::{KeySet, Keys, Owner};
+
+/// The keys of the `parquet` format, declared beside its code.
+pub(crate) const KEYS: KeySet = KeySet {
+    owner: Owner::Format("parquet"),
+    doc: "Parquet files, read with range requests (see docs/formats.md).",
+    keys: &[],
+    prefixes: &[],
+    check: Some(check),
+};
+
+/// A parquet object's pages carry their own compression: no outer one.
+fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    if r.raw("input.format")? == Some("parquet")
+        && !matches!(
+            r.raw("file.compression.type")?,
+            None | Some("none") | Some("auto")
+        )
+    {
+        problems.push(
+            "file.compression.type: parquet objects cannot be read with an outer compression (their pages are compressed inside the file and read with range requests); use none"
+                .into(),
+        );
+    }
+    Ok(problems)
+}
 
 /// Rows decoded at a time.
 const BATCH_SIZE: usize = 1024;

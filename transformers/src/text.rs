@@ -3,7 +3,6 @@
 //! lines between a start and an end line. Each record is a required Connect `string`.
 
 use regex::Regex;
-use sluice_core::config::TextSettings;
 use sluice_core::data::{Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value};
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
@@ -15,6 +14,127 @@ use crate::{
     open_then, positive, record_error, record_stream, Compression, Error, ReadRecords,
     TransformerOptions,
 };
+use sluice_core::config::defs::{self, key, optional};
+use sluice_core::config::{KeySet, Keys, Owner};
+
+/// The keys of the `text` format, declared beside its code.
+pub(crate) const KEYS: KeySet = KeySet {
+    owner: Owner::Format("text"),
+    doc: "Lines, regex-matched lines or text between markers (see docs/formats.md).",
+    keys: &[
+        key(
+            "read.text.mode",
+            defs::Kind::Enum(&["line", "regex", "startEndTag", "startEndLine"]),
+            "line",
+            "`text` format (Lenses' modes): `line` = one record per line; `regex` = one record per line matching `read.text.regex`, other lines dropped; `startEndTag` = one record per text from `read.text.start.tag` to `read.text.end.tag` (tags included, may span lines); `startEndLine` = one record per group of lines from a line equal to `read.text.start.line` to a line equal to `read.text.end.line` (joined with `\\n`).",
+        ),
+        optional(
+            "read.text.regex",
+            defs::Kind::String,
+            "`text` format, `read.text.mode=regex`: the regular expression (Rust `regex` syntax) a line must match somewhere to be a record.",
+        ),
+        optional(
+            "read.text.start.tag",
+            defs::Kind::String,
+            "`text` format, `read.text.mode=startEndTag`: the text that opens a record.",
+        ),
+        optional(
+            "read.text.end.tag",
+            defs::Kind::String,
+            "`text` format, `read.text.mode=startEndTag`: the text that closes a record.",
+        ),
+        optional(
+            "read.text.start.line",
+            defs::Kind::String,
+            "`text` format, `read.text.mode=startEndLine`: the line that opens a record.",
+        ),
+        optional(
+            "read.text.end.line",
+            defs::Kind::String,
+            "`text` format, `read.text.mode=startEndLine`: the line that closes a record. Unset: an empty line closes it.",
+        ),
+        key(
+            "read.text.trim",
+            defs::Kind::Bool,
+            "false",
+            "`text` format: trim leading and trailing whitespace of each record (of each line before matching, in `startEndLine` mode).",
+        ),
+        key(
+            "read.text.last.end.line.missing",
+            defs::Kind::Bool,
+            "false",
+            "`text` format, `read.text.mode=startEndLine`: at the end of the object, a record whose end line never came is still a record (otherwise it is dropped).",
+        ),
+    ],
+    prefixes: &[],
+    check: Some(check),
+};
+
+/// The `read.text.*` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextSettings {
+    /// `read.text.mode`: `line`, `regex`, `startEndTag` or `startEndLine`.
+    pub mode: String,
+    /// `read.text.regex`.
+    pub regex: Option<String>,
+    /// `read.text.start.tag`.
+    pub start_tag: Option<String>,
+    /// `read.text.end.tag`.
+    pub end_tag: Option<String>,
+    /// `read.text.start.line`.
+    pub start_line: Option<String>,
+    /// `read.text.end.line`.
+    pub end_line: Option<String>,
+    /// `read.text.trim`.
+    pub trim: bool,
+    /// `read.text.last.end.line.missing`.
+    pub last_end_line_missing: bool,
+}
+
+impl TextSettings {
+    /// The `read.text.*` settings of `r`, defaults applied.
+    ///
+    /// # Errors
+    /// [`sluice_core::Error::Config`] when a key is declared by no registered component.
+    pub fn read(r: &Keys<'_>) -> sluice_core::Result<Self> {
+        Ok(TextSettings {
+            mode: r.string("read.text.mode")?.unwrap_or_default(),
+            regex: r.string("read.text.regex")?,
+            start_tag: r.string("read.text.start.tag")?,
+            end_tag: r.string("read.text.end.tag")?,
+            start_line: r.string("read.text.start.line")?,
+            end_line: r.string("read.text.end.line")?,
+            trim: r.bool("read.text.trim")?,
+            last_end_line_missing: r.bool("read.text.last.end.line.missing")?,
+        })
+    }
+}
+
+/// Problems the key types alone do not catch: a `read.text.mode` without the keys it needs, a
+/// regex that does not compile. Checked whatever `input.format` is.
+fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mode = r.raw("read.text.mode")?.unwrap_or("line");
+    let needs: &[&str] = match mode {
+        "regex" => &["read.text.regex"],
+        "startEndTag" => &["read.text.start.tag", "read.text.end.tag"],
+        "startEndLine" => &["read.text.start.line"],
+        _ => &[],
+    };
+    for key in needs {
+        if r.raw(key)?.is_none() {
+            problems.push(format!("{key}: required with read.text.mode={mode}"));
+        }
+    }
+    if let Some(re) = r.raw("read.text.regex")? {
+        if let Err(e) = Regex::new(re) {
+            problems.push(format!(
+                "read.text.regex: not a valid regular expression: {e}"
+            ));
+        }
+    }
+    Ok(problems)
+}
 
 /// How a `text` object is cut into records (`read.text.mode` and its keys).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

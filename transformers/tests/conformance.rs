@@ -22,7 +22,8 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::Value as Json;
-use sluice_core::config::ConnectorConfig;
+use sluice_core::config::defs;
+use sluice_core::config::{ConnectorConfig, Registry};
 use sluice_core::convert::{Converter, JsonConverter};
 use sluice_core::object::ObjectInput;
 use sluice_transformers::{build, TransformerOptions};
@@ -138,7 +139,13 @@ fn options(case: &Case) -> TransformerOptions {
     .collect();
     settings.insert("input.format".into(), case.format.clone());
     settings.extend(case.settings.clone());
-    let config = ConnectorConfig::from_settings(&settings)
+    let registry = Registry::new(
+        std::iter::once(defs::CONNECTOR)
+            .chain(sluice_sources::keys())
+            .chain(sluice_transformers::keys()),
+    )
+    .unwrap();
+    let config = ConnectorConfig::from_settings(&registry, &settings)
         .unwrap_or_else(|e| panic!("{}: invalid settings: {e}", case.name));
     TransformerOptions::from_config(&config)
         .unwrap_or_else(|e| panic!("{}: invalid options: {e}", case.name))

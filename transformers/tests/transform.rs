@@ -139,7 +139,7 @@ async fn an_object_that_cannot_be_opened_is_a_store_error() {
     let meta = store.head(&path).await.unwrap();
     store.delete(&path).await.unwrap();
     let input = ObjectInput::new("bucket", store as Arc<dyn ObjectStore>, meta);
-    for format in sluice_transformers::FORMATS {
+    for format in sluice_transformers::formats() {
         let t = build(format, &TransformerOptions::default()).unwrap();
         let items: Vec<_> = t.transform(input.clone(), 0).collect().await;
         assert_eq!(items.len(), 1, "{format}");

@@ -15,6 +15,7 @@ mod build;
 mod connector;
 mod error;
 mod offsets;
+pub mod registry;
 mod state;
 mod worker;
 

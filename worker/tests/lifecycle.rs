@@ -81,7 +81,7 @@ fn connector(e: &Env, name: &str, extra: &[(&str, &str)]) -> ConnectorConfig {
         ("input.format", "jsonl"),
     ]);
     s.extend(settings(extra));
-    ConnectorConfig::from_settings(&s).unwrap()
+    ConnectorConfig::from_settings(&sluice_worker::registry::builtin(), &s).unwrap()
 }
 
 /// Every record in the topic so far (reads until `expected` arrived or 3 s of silence).

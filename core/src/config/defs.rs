@@ -1,6 +1,10 @@
-//! Every configuration key Sluice knows, with its type, default and documentation: the one place
-//! defaults live. `docs/config.md` is generated from these tables (`sluice config-docs`) and a test
-//! checks it is up to date.
+//! How configuration keys are declared ([`KeyDef`], [`Kind`], [`PrefixDef`]), the keys every
+//! connector reads ([`CONNECTOR`]) and the worker's keys. Backends and formats declare their own
+//! keys beside their code; a [`Registry`](super::registry::Registry) collects them all.
+//! `docs/config.md` is generated from the registry (`sluice config-docs`) and a test checks it is
+//! up to date.
+
+use super::registry::{KeySet, Owner};
 
 /// The type of a configuration value, used to validate it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +26,10 @@ pub enum Kind {
     Enum(&'static [&'static str]),
     /// A comma-separated list.
     List,
+    /// One of the registered formats (`input.format`).
+    Format,
+    /// One of the registered backends' `connector.class` values.
+    Backend,
 }
 
 impl Kind {
@@ -35,6 +43,8 @@ impl Kind {
             Kind::Password => "password".into(),
             Kind::Enum(values) => format!("one of {}", values.join(", ")),
             Kind::List => "list".into(),
+            Kind::Format => "one of the registered formats".into(),
+            Kind::Backend => "one of the registered backends".into(),
         }
     }
 }
@@ -64,7 +74,13 @@ pub struct PrefixDef {
     pub doc: &'static str,
 }
 
-const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'static str) -> KeyDef {
+/// A key with a default.
+pub const fn key(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    doc: &'static str,
+) -> KeyDef {
     KeyDef {
         name,
         kind,
@@ -74,7 +90,8 @@ const fn key(name: &'static str, kind: Kind, default: &'static str, doc: &'stati
     }
 }
 
-const fn required(name: &'static str, kind: Kind, doc: &'static str) -> KeyDef {
+/// A key that must be given.
+pub const fn required(name: &'static str, kind: Kind, doc: &'static str) -> KeyDef {
     KeyDef {
         name,
         kind,
@@ -84,7 +101,8 @@ const fn required(name: &'static str, kind: Kind, doc: &'static str) -> KeyDef {
     }
 }
 
-const fn optional(name: &'static str, kind: Kind, doc: &'static str) -> KeyDef {
+/// A key without a default that may be left unset.
+pub const fn optional(name: &'static str, kind: Kind, doc: &'static str) -> KeyDef {
     KeyDef {
         name,
         kind,
@@ -94,7 +112,8 @@ const fn optional(name: &'static str, kind: Kind, doc: &'static str) -> KeyDef {
     }
 }
 
-const POSITIVE: Kind = Kind::Int {
+/// A positive `i32`.
+pub const POSITIVE: Kind = Kind::Int {
     min: 1,
     max: i32::MAX as i64,
 };
@@ -112,42 +131,12 @@ pub const CONVERTERS: &[&str] = &[
     "ByteArrayConverter",
 ];
 
-/// Values of `input.format`.
-pub const INPUT_FORMATS: &[&str] = &["avro", "parquet", "jsonl", "json", "csv", "text", "bytes"];
-
-/// Values of `file.compression.type`.
-pub const COMPRESSION_TYPES: &[&str] = &[
-    "none", "auto", "gzip", "zstd", "snappy", "bzip2", "lz4", "deflate",
-];
-
-/// Backends accepted by `connector.class` (short names and the Kafka Connect class names users
-/// already have in their files).
-pub const CONNECTOR_CLASSES: &[&str] = &[
-    "local",
-    "s3",
-    "gcs",
-    "azure",
-    "io.aiven.kafka.connect.s3.source.S3SourceConnector",
-    "io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector",
-];
-
-/// The backend a `connector.class` value names: `local`, `s3`, `gcs` or `azure`.
-pub fn backend_of(connector_class: &str) -> Option<&'static str> {
-    match connector_class {
-        "local" => Some("local"),
-        "s3" | "io.aiven.kafka.connect.s3.source.S3SourceConnector" => Some("s3"),
-        "gcs" => Some("gcs"),
-        "azure" | "io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector" => Some("azure"),
-        _ => None,
-    }
-}
-
-/// Keys of a connector file (`name`, `connector.class`, `topic`, ...).
+/// Keys every connector reads (`name`, `connector.class`, `topic`, `errors.*`, `object.*`, ...).
 pub const CONNECTOR_KEYS: &[KeyDef] = &[
     required("name", Kind::String, "Unique name of the connector. Offsets are stored under it."),
     required(
         "connector.class",
-        Kind::Enum(CONNECTOR_CLASSES),
+        Kind::Backend,
         "Which object store to read: `local` (a folder), `s3` (AWS S3 and S3-compatible stores such as MinIO), `gcs` (Google Cloud Storage) or `azure` (Azure Blob Storage). Aiven's class names `io.aiven.kafka.connect.s3.source.S3SourceConnector` and `io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector` are accepted. See docs/backends/.",
     ),
     key(
@@ -174,133 +163,9 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
     ),
     key(
         "input.format",
-        Kind::Enum(INPUT_FORMATS),
+        Kind::Format,
         "bytes",
         "Format of the objects: `avro` (object container files), `parquet`, `jsonl` (one JSON value per line), `json` (one JSON document, or a top-level array read element by element), `csv`, `text` (lines, regex-matched lines or text between markers) or `bytes` (fixed-size chunks or the whole object). See docs/formats.md.",
-    ),
-    key(
-        "file.compression.type",
-        Kind::Enum(COMPRESSION_TYPES),
-        "none",
-        "Compression of the objects, undone while streaming: `none`, `gzip` (multi-member too), `zstd`, `snappy` (framing format), `bzip2`, `lz4` (frame format), `deflate` (zlib or raw), or `auto` (per object: from the key's extension, else from its `Content-Encoding`, else from the magic number, else none). Not used by `parquet`, whose pages carry their own compression.",
-    ),
-    key(
-        "transformer.max.buffer.size",
-        POSITIVE,
-        "4096",
-        "`bytes` format with `transformer.bytes.mode=chunks`: size in bytes of each chunk (record).",
-    ),
-    key(
-        "transformer.max.record.size",
-        POSITIVE,
-        "16777216",
-        "Largest record in bytes: a `jsonl` line, a `json` document or array element, a `csv` row, a `text` record, an `avro` block, or the whole object for `bytes` with `transformer.bytes.mode=object`. A longer one is a record error (see `errors.tolerance`), skipped without being held in memory.",
-    ),
-    key(
-        "transformer.json.infer.schema",
-        Kind::Bool,
-        "false",
-        "`jsonl` and `json` formats: infer a Connect schema for each record (objects become structs) instead of schemaless values.",
-    ),
-    key(
-        "transformer.json.split.array",
-        Kind::Bool,
-        "true",
-        "`json` format: a top-level array is streamed element by element, one record each (never held whole); false: the array is one record.",
-    ),
-    key(
-        "transformer.bytes.mode",
-        Kind::Enum(&["chunks", "object"]),
-        "chunks",
-        "`bytes` format: `chunks` cuts the object into records of `transformer.max.buffer.size` bytes; `object` makes the whole object one record, up to `transformer.max.record.size` bytes (a larger object is a record error).",
-    ),
-    key(
-        "csv.first.row.as.header",
-        Kind::Bool,
-        "true",
-        "`csv` format: the first row names the columns and is not a record. With `csv.column.names` set too, the header row is skipped and the configured names win.",
-    ),
-    optional(
-        "csv.column.names",
-        Kind::List,
-        "`csv` format: the column names, comma-separated. Without them and without a header row, columns are named `_c0`, `_c1`, ...",
-    ),
-    key(
-        "csv.separator.char",
-        Kind::String,
-        ",",
-        "`csv` format: the field separator: one character, `\\t` for a tab, or a decimal character code of two or more digits (`09` = tab, `59` = `;`).",
-    ),
-    key(
-        "csv.quote.char",
-        Kind::String,
-        "\"",
-        "`csv` format: the quote character (same forms as `csv.separator.char`). A quote inside a quoted field is written twice.",
-    ),
-    optional(
-        "csv.escape.char",
-        Kind::String,
-        "`csv` format: an escape character inside quoted fields (e.g. `\\`), in addition to doubled quotes (same forms as `csv.separator.char`). Unset: none.",
-    ),
-    optional(
-        "csv.column.types",
-        Kind::List,
-        "`csv` format: typed columns, `name:type` comma-separated; types: string, boolean, int8, int16, int32, int64, float32, float64, date (YYYY-MM-DD), time (HH:MM:SS[.fff]), timestamp (ISO 8601; UTC unless an offset is given), decimal(precision,scale), bytes (base64). Unlisted columns are strings. An empty field of a non-string column is null.",
-    ),
-    key(
-        "csv.infer.types",
-        Kind::Bool,
-        "false",
-        "`csv` format: infer the types of columns not listed in `csv.column.types` from the first `csv.infer.rows` rows (boolean, int64, float64, else string); a later value that does not fit is a record error.",
-    ),
-    key(
-        "csv.infer.rows",
-        POSITIVE,
-        "100",
-        "`csv` format: how many rows `csv.infer.types` looks at (held in memory meanwhile).",
-    ),
-    key(
-        "read.text.mode",
-        Kind::Enum(&["line", "regex", "startEndTag", "startEndLine"]),
-        "line",
-        "`text` format (Lenses' modes): `line` = one record per line; `regex` = one record per line matching `read.text.regex`, other lines dropped; `startEndTag` = one record per text from `read.text.start.tag` to `read.text.end.tag` (tags included, may span lines); `startEndLine` = one record per group of lines from a line equal to `read.text.start.line` to a line equal to `read.text.end.line` (joined with `\\n`).",
-    ),
-    optional(
-        "read.text.regex",
-        Kind::String,
-        "`text` format, `read.text.mode=regex`: the regular expression (Rust `regex` syntax) a line must match somewhere to be a record.",
-    ),
-    optional(
-        "read.text.start.tag",
-        Kind::String,
-        "`text` format, `read.text.mode=startEndTag`: the text that opens a record.",
-    ),
-    optional(
-        "read.text.end.tag",
-        Kind::String,
-        "`text` format, `read.text.mode=startEndTag`: the text that closes a record.",
-    ),
-    optional(
-        "read.text.start.line",
-        Kind::String,
-        "`text` format, `read.text.mode=startEndLine`: the line that opens a record.",
-    ),
-    optional(
-        "read.text.end.line",
-        Kind::String,
-        "`text` format, `read.text.mode=startEndLine`: the line that closes a record. Unset: an empty line closes it.",
-    ),
-    key(
-        "read.text.trim",
-        Kind::Bool,
-        "false",
-        "`text` format: trim leading and trailing whitespace of each record (of each line before matching, in `startEndLine` mode).",
-    ),
-    key(
-        "read.text.last.end.line.missing",
-        Kind::Bool,
-        "false",
-        "`text` format, `read.text.mode=startEndLine`: at the end of the object, a record whose end line never came is still a record (otherwise it is dropped).",
     ),
     key(
         "errors.tolerance",
@@ -375,31 +240,6 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "true",
         "Add headers `sluice.bucket`, `sluice.object.key`, `sluice.object.etag` (when the store has one) and `sluice.record.index` to every record.",
     ),
-    optional(
-        "local.path",
-        Kind::String,
-        "`local` backend: the folder used as the bucket (required for `connector.class=local`).",
-    ),
-    optional(
-        "local.prefix",
-        Kind::String,
-        "`local` backend: only objects whose key starts with this prefix are read.",
-    ),
-    key(
-        "local.file.min.age.ms",
-        Kind::Int {
-            min: 0,
-            max: i64::MAX,
-        },
-        "5000",
-        "`local` backend: a file is read only once it has not been modified for this long, like the \"changed\" read lock of file-based integrations: a file still being written (appended to, copied in) is left until its writer is done. A `backfill` waits for such files. 0: read files whatever their age (only safe when every writer renames a finished file into place).",
-    ),
-    key(
-        "local.file.ignore.patterns",
-        Kind::List,
-        "*.tmp,*.part,.*,*._COPYING_",
-        "`local` backend: file names (the last part of the key, glob patterns with `*`, `?` and `[...]`, comma-separated) never read: the in-progress names of writers that rename a finished file into place (`*.tmp`, `*.part`, hidden `.*` files such as rsync's, Hadoop's `*._COPYING_`). Empty: read every file.",
-    ),
     key(
         "object.read.concurrency",
         POSITIVE,
@@ -465,118 +305,6 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "Cloud backends: a request is not retried any more once this long has passed since its first attempt.",
     ),
     optional(
-        "aws.s3.bucket.name",
-        Kind::String,
-        "`s3` backend: the bucket (required).",
-    ),
-    optional(
-        "aws.s3.prefix",
-        Kind::String,
-        "`s3` backend: only objects whose key starts with this string are read (a plain string prefix, as in S3's API: `logs/` or `logs/2024-`).",
-    ),
-    optional(
-        "aws.s3.region",
-        Kind::String,
-        "`s3` backend: the bucket's region, e.g. `eu-west-1`. Unset: `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.",
-    ),
-    optional(
-        "aws.s3.endpoint",
-        Kind::String,
-        "`s3` backend: the endpoint of an S3-compatible store (MinIO, Ceph, ...), e.g. `http://minio:9000`. Requests then use path-style URLs (`<endpoint>/<bucket>/<key>`), as MinIO-like stores need; `http://` is allowed. Unset: AWS.",
-    ),
-    optional(
-        "aws.access.key.id",
-        Kind::Password,
-        "`s3` backend: access key ID (with `aws.secret.access.key`). Unset: the default chain (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, web identity via `AWS_ROLE_ARN` + `AWS_WEB_IDENTITY_TOKEN_FILE`, ECS container credentials, EC2 instance metadata).",
-    ),
-    optional(
-        "aws.secret.access.key",
-        Kind::Password,
-        "`s3` backend: secret access key (with `aws.access.key.id`).",
-    ),
-    optional(
-        "aws.session.token",
-        Kind::Password,
-        "`s3` backend: session token of temporary credentials (with `aws.access.key.id` and `aws.secret.access.key`).",
-    ),
-    key(
-        "aws.s3.fetch.page.size",
-        Kind::Int { min: 1, max: 1000 },
-        "1000",
-        "`s3` backend: keys per LIST request (S3 returns at most 1000). Pages are fetched one at a time as objects are consumed.",
-    ),
-    optional(
-        "gcs.bucket.name",
-        Kind::String,
-        "`gcs` backend: the bucket (required).",
-    ),
-    optional(
-        "gcs.prefix",
-        Kind::String,
-        "`gcs` backend: only objects whose name starts with this string are read.",
-    ),
-    optional(
-        "gcs.credentials.path",
-        Kind::String,
-        "`gcs` backend: path of a service account key file (JSON). At most one of `gcs.credentials.path`, `gcs.credentials.json`, `gcs.credentials.default=true`.",
-    ),
-    optional(
-        "gcs.credentials.json",
-        Kind::Password,
-        "`gcs` backend: a service account key, as JSON text.",
-    ),
-    optional(
-        "gcs.credentials.default",
-        Kind::Bool,
-        "`gcs` backend: use Application Default Credentials (`GOOGLE_APPLICATION_CREDENTIALS`, gcloud's user credentials, else the instance metadata server). This is also what happens when no credentials key is set.",
-    ),
-    optional(
-        "gcs.endpoint.url",
-        Kind::String,
-        "`gcs` backend: another endpoint than `https://storage.googleapis.com` (an emulator, a private endpoint); `http://` is allowed.",
-    ),
-    optional(
-        "azure.storage.connection.string",
-        Kind::Password,
-        "`azure` backend: a connection string as the Azure portal gives it (`DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net`, or with `BlobEndpoint=...` and/or `SharedAccessSignature=...`), or `UseDevelopmentStorage=true` for Azurite. Alternative to `azure.account.name` + a credential.",
-    ),
-    optional(
-        "azure.storage.container.name",
-        Kind::String,
-        "`azure` backend: the container (required).",
-    ),
-    optional(
-        "azure.blob.prefix",
-        Kind::String,
-        "`azure` backend: only blobs whose name starts with this string are read.",
-    ),
-    optional(
-        "azure.account.name",
-        Kind::String,
-        "`azure` backend: the storage account (when no connection string is given).",
-    ),
-    optional(
-        "azure.account.key",
-        Kind::Password,
-        "`azure` backend: the account key (Shared Key).",
-    ),
-    optional(
-        "azure.sas.token",
-        Kind::Password,
-        "`azure` backend: a shared access signature (the query string, with or without the leading `?`). With neither key nor SAS: the default chain (workload identity, managed identity; see docs/backends/azure.md).",
-    ),
-    optional(
-        "azure.blob.endpoint",
-        Kind::String,
-        "`azure` backend: the blob endpoint, e.g. `https://myaccount.blob.core.windows.net` or an emulator's `http://127.0.0.1:10000/devstoreaccount1`; `http://` is allowed.",
-    ),
-    key(
-        "azure.blob.fetch.page.size",
-        Kind::Int { min: 1, max: 5000 },
-        "5000",
-        "`azure` backend: blobs per List Blobs request (Azure returns at most 5000).",
-    ),
-    optional(
         "key.converter",
         Kind::Enum(CONVERTERS),
         "Overrides the worker's `key.converter` for this connector.",
@@ -587,6 +315,15 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "Overrides the worker's `value.converter` for this connector.",
     ),
 ];
+
+/// The keys every connector reads, whatever its backend and format.
+pub const CONNECTOR: KeySet = KeySet {
+    owner: Owner::Connector,
+    doc: "A connector file (`.properties`, or Kafka Connect's JSON `{\"name\": ..., \"config\": {...}}`): the keys every connector reads.",
+    keys: CONNECTOR_KEYS,
+    prefixes: CONNECTOR_PREFIXES,
+    check: None,
+};
 
 /// Prefixed keys of a connector file.
 pub const CONNECTOR_PREFIXES: &[PrefixDef] = &[
@@ -601,10 +338,6 @@ pub const CONNECTOR_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "value.converter.",
         doc: "Settings of this connector's value converter.",
-    },
-    PrefixDef {
-        prefix: "object_store.",
-        doc: "Cloud backends: any `object_store` option, by its own key, passed to the store as written (e.g. `object_store.aws_virtual_hosted_style_request=true`, `object_store.google_service_account_key=...`, `object_store.azure_client_id=...`, `object_store.timeout=60s`, `object_store.proxy_url=...`); it wins over the keys above. Unknown options are rejected; values are never printed.",
     },
 ];
 
@@ -694,6 +427,15 @@ pub const WORKER_KEYS: &[KeyDef] = &[
     ),
 ];
 
+/// The worker file's keys, as a set of their own (never mixed with a connector's).
+pub const WORKER: KeySet = KeySet {
+    owner: Owner::Worker,
+    doc: "The worker file given to `sluice run` / `sluice backfill` (like `connect-standalone.properties`).",
+    keys: WORKER_KEYS,
+    prefixes: WORKER_PREFIXES,
+    check: None,
+};
+
 /// Prefixed keys of a worker file.
 pub const WORKER_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
@@ -722,49 +464,22 @@ pub const WORKER_PREFIXES: &[PrefixDef] = &[
     },
 ];
 
-/// Renders the configuration reference (`docs/config.md`) from the tables above.
-pub fn reference_markdown() -> String {
+/// Renders the configuration reference (`docs/config.md`): the connector keys of `registry`,
+/// grouped by the component that declares them, then the worker keys.
+pub fn reference_markdown(registry: &super::registry::Registry) -> String {
     let mut out = String::from(
         "# Configuration reference\n\n\
-         Generated from `core/src/config/defs.rs` by `sluice config-docs`; a test fails when this \
-         file and the code disagree. Unknown keys are rejected with the nearest valid key.\n\n",
+         Generated by `sluice config-docs` from the keys each component declares beside its code \
+         (the connector's in `core/src/config/defs.rs`, each backend's in `sources/src/`, each \
+         format's in `transformers/src/`); a test fails when this file and the code disagree. \
+         Unknown keys are rejected with the nearest valid key.\n\n",
     );
-    let mut table = |title: &str, intro: &str, keys: &[KeyDef], prefixes: &[PrefixDef]| {
-        out.push_str(&format!("## {title}\n\n{intro}\n\n"));
-        out.push_str("| key | type | default | description |\n|---|---|---|---|\n");
-        for k in keys {
-            let default = match (k.default, k.required) {
-                (Some(d), _) => format!("`{d}`"),
-                (None, true) => "required".into(),
-                (None, false) => "unset".into(),
-            };
-            out.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
-                k.name,
-                k.kind.describe(),
-                default,
-                k.doc
-            ));
-        }
-        for p in prefixes {
-            out.push_str(&format!(
-                "| `{}*` | pass-through | | {} |\n",
-                p.prefix, p.doc
-            ));
-        }
-        out.push('\n');
-    };
-    table(
-        "Connector keys",
-        "A connector file (`.properties`, or Kafka Connect's JSON `{\"name\": ..., \"config\": {...}}`).",
-        CONNECTOR_KEYS,
-        CONNECTOR_PREFIXES,
+    out.push_str(&registry.reference_markdown());
+    out.push_str(
+        "## Worker keys\n\nThe worker file given to `sluice run` / `sluice backfill` (like `connect-standalone.properties`).\n\n",
     );
-    table(
-        "Worker keys",
-        "The worker file given to `sluice run` / `sluice backfill` (like `connect-standalone.properties`).",
-        WORKER_KEYS,
-        WORKER_PREFIXES,
-    );
+    out.push_str(&super::registry::table(WORKER_KEYS, WORKER_PREFIXES, |k| {
+        k.describe()
+    }));
     out
 }

@@ -1,19 +1,21 @@
 //! Configuration: Kafka Connect style flat `key=value` files, validated strictly.
 //!
-//! Every key is declared once in [`defs`] with its type, default and documentation. Unknown keys are
-//! rejected with the nearest valid key; every problem in a file is reported at once.
+//! Every key is declared once, by the component that reads it, with its type, default and
+//! documentation: the connector's own keys in [`defs`], each backend's in `sluice-sources`, each
+//! format's in `sluice-transformers`; a [`Registry`] collects them. Unknown keys are rejected with
+//! the nearest valid key; every problem in a file is reported at once.
 
 mod backend;
 pub mod defs;
 mod escapes;
+pub mod registry;
 mod topic;
 
 pub use escapes::properties_escape_warnings;
 pub use topic::{topic_name_problem, MAX_TOPIC_LENGTH};
 
-pub use backend::{
-    parse_connection_string, OverwritePolicy, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX,
-};
+pub use backend::{OverwritePolicy, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX};
+pub use registry::{CheckFn, KeySet, Keys, Owner, Registry};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,9 +24,7 @@ use std::str::FromStr;
 use crate::distribution::DistributionType;
 use crate::error::{Error, Result};
 use crate::template::{FileNameTemplate, Placeholder};
-use defs::{
-    KeyDef, Kind, PrefixDef, CONNECTOR_KEYS, CONNECTOR_PREFIXES, WORKER_KEYS, WORKER_PREFIXES,
-};
+use defs::{KeyDef, Kind};
 
 /// Flat settings as read from a file.
 pub type Settings = BTreeMap<String, String>;
@@ -143,78 +143,6 @@ pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
-/// Checks every key against `defs` and `prefixes`: unknown keys, missing required keys and
-/// values of the wrong type. Returns one line per problem.
-pub fn check_keys(settings: &Settings, defs: &[KeyDef], prefixes: &[PrefixDef]) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (k, v) in settings {
-        if let Some(def) = defs.iter().find(|d| d.name == k) {
-            if let Err(e) = check_value(def, v) {
-                problems.push(format!("{k}: {e}"));
-            }
-        } else if prefixes.iter().any(|p| k.starts_with(p.prefix)) {
-            if k.len()
-                == prefixes
-                    .iter()
-                    .find(|p| k.starts_with(p.prefix))
-                    .map_or(0, |p| p.prefix.len())
-            {
-                problems.push(format!("{k}: a setting name must follow the prefix"));
-            }
-        } else {
-            let suggestion = nearest(k, defs.iter().map(|d| d.name))
-                .map(|s| format!("; did you mean {s:?}?"))
-                .unwrap_or_else(|| {
-                    format!(
-                        "; see docs/config.md for the {} valid keys",
-                        defs.len() + prefixes.len()
-                    )
-                });
-            problems.push(format!("{k}: unknown key{suggestion}"));
-        }
-    }
-    for def in defs.iter().filter(|d| d.required) {
-        if settings.get(def.name).is_none_or(|v| v.is_empty()) {
-            problems.push(format!("{}: required; {}", def.name, def.doc));
-        }
-    }
-    problems
-}
-
-fn check_value(def: &KeyDef, v: &str) -> std::result::Result<(), String> {
-    match def.kind {
-        Kind::Bool => parse_bool(v).map(|_| ()),
-        Kind::Int { min, max } => {
-            let n: i64 = v
-                .parse()
-                .map_err(|_| format!("{} is not an integer", shown(def, v)))?;
-            if n < min || n > max {
-                Err(format!(
-                    "{n} is out of range; expected {}",
-                    def.kind.describe()
-                ))
-            } else {
-                Ok(())
-            }
-        }
-        Kind::Enum(values) => {
-            if values.contains(&v) {
-                Ok(())
-            } else {
-                let hint = nearest(v, values.iter().copied())
-                    .map(|s| format!(" (did you mean {s:?}?)"))
-                    .unwrap_or_default();
-                Err(format!(
-                    "{} is not valid{hint}; expected one of {}",
-                    shown(def, v),
-                    values.join(", ")
-                ))
-            }
-        }
-        Kind::String | Kind::Password | Kind::List => Ok(()),
-    }
-}
-
 fn parse_bool(v: &str) -> std::result::Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
@@ -223,62 +151,18 @@ fn parse_bool(v: &str) -> std::result::Result<bool, String> {
     }
 }
 
-/// Typed access to checked settings, falling back to the defaults declared in [`defs`].
-struct Reader<'a> {
-    settings: &'a Settings,
-    defs: &'a [KeyDef],
-}
-
-impl Reader<'_> {
-    fn raw(&self, name: &str) -> Option<&str> {
-        let def = self
-            .defs
-            .iter()
-            .find(|d| d.name == name)
-            .unwrap_or_else(|| panic!("config key {name} is not declared in defs.rs"));
-        self.settings
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
-            .or(def.default)
-    }
-    fn string(&self, name: &str) -> Option<String> {
-        self.raw(name).map(str::to_owned)
-    }
-    fn int(&self, name: &str) -> i64 {
-        self.raw(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("{name} is checked and has a default"))
-    }
-    /// A list key; set to an empty value it is an empty list (not its default).
-    fn list(&self, name: &str) -> Vec<String> {
-        match self.settings.get(name) {
-            Some(v) => split_list(v),
-            None => self.raw(name).map(split_list).unwrap_or_default(),
-        }
-    }
-    fn bool(&self, name: &str) -> bool {
-        self.raw(name)
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    }
-    fn prefixed(&self, prefix: &str) -> Settings {
-        self.settings
-            .iter()
-            .filter_map(|(k, v)| k.strip_prefix(prefix).map(|s| (s.to_owned(), v.clone())))
-            .collect()
-    }
-}
-
 /// Problems of the converter `which` (`key.converter` / `value.converter`) and its settings.
-fn converter_problems(r: &Reader<'_>, which: &str) -> Vec<String> {
-    let class = r.raw(which).unwrap_or_default();
+fn converter_problems(r: &Keys<'_>, which: &str) -> Result<Vec<String>> {
+    let class = r.raw(which)?.unwrap_or_default();
     let settings = r.prefixed(&format!("{which}."));
-    match crate::convert::converter_from_config(class, &settings, which == "key.converter") {
-        Ok(_) => Vec::new(),
-        // The converter's own messages already name the full key.
-        Err(Error::Config { problems, .. }) => problems,
-        Err(e) => vec![format!("{which}: {e}")],
-    }
+    Ok(
+        match crate::convert::converter_from_config(class, &settings, which == "key.converter") {
+            Ok(_) => Vec::new(),
+            // The converter's own messages already name the full key.
+            Err(Error::Config { problems, .. }) => problems,
+            Err(e) => vec![format!("{which}: {e}")],
+        },
+    )
 }
 
 /// `errors.tolerance`.
@@ -365,48 +249,6 @@ pub struct ConverterConfig {
     pub settings: Settings,
 }
 
-/// The `csv.*` settings, as written (the `csv` transformer parses the characters and types).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CsvSettings {
-    /// `csv.first.row.as.header`.
-    pub first_row_as_header: bool,
-    /// `csv.column.names`, split at commas and trimmed.
-    pub column_names: Option<Vec<String>>,
-    /// `csv.separator.char`.
-    pub separator_char: String,
-    /// `csv.quote.char`.
-    pub quote_char: String,
-    /// `csv.escape.char`.
-    pub escape_char: Option<String>,
-    /// `csv.column.types` (`name:type` pairs; `decimal(p,s)` holds a comma, so it is kept whole).
-    pub column_types: Option<String>,
-    /// `csv.infer.types`.
-    pub infer_types: bool,
-    /// `csv.infer.rows`.
-    pub infer_rows: usize,
-}
-
-/// The `read.text.*` settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TextSettings {
-    /// `read.text.mode`: `line`, `regex`, `startEndTag` or `startEndLine`.
-    pub mode: String,
-    /// `read.text.regex`.
-    pub regex: Option<String>,
-    /// `read.text.start.tag`.
-    pub start_tag: Option<String>,
-    /// `read.text.end.tag`.
-    pub end_tag: Option<String>,
-    /// `read.text.start.line`.
-    pub start_line: Option<String>,
-    /// `read.text.end.line`.
-    pub end_line: Option<String>,
-    /// `read.text.trim`.
-    pub trim: bool,
-    /// `read.text.last.end.line.missing`.
-    pub last_end_line_missing: bool,
-}
-
 /// A comma-separated list, items trimmed, empty items dropped.
 fn split_list(v: &str) -> Vec<String> {
     v.split(',')
@@ -414,43 +256,6 @@ fn split_list(v: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Problems of the format settings that the key types alone do not catch: a `read.text.mode`
-/// without the keys it needs, a regex that does not compile.
-fn format_problems(r: &Reader<'_>) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mode = r.raw("read.text.mode").unwrap_or("line");
-    let needs: &[&str] = match mode {
-        "regex" => &["read.text.regex"],
-        "startEndTag" => &["read.text.start.tag", "read.text.end.tag"],
-        "startEndLine" => &["read.text.start.line"],
-        _ => &[],
-    };
-    for key in needs {
-        if r.raw(key).is_none() {
-            problems.push(format!("{key}: required with read.text.mode={mode}"));
-        }
-    }
-    if let Some(re) = r.raw("read.text.regex") {
-        if let Err(e) = regex::Regex::new(re) {
-            problems.push(format!(
-                "read.text.regex: not a valid regular expression: {e}"
-            ));
-        }
-    }
-    if r.raw("input.format") == Some("parquet")
-        && !matches!(
-            r.raw("file.compression.type"),
-            None | Some("none") | Some("auto")
-        )
-    {
-        problems.push(
-            "file.compression.type: parquet objects cannot be read with an outer compression (their pages are compressed inside the file and read with range requests); use none"
-                .into(),
-        );
-    }
-    problems
 }
 
 /// A validated connector configuration.
@@ -470,22 +275,6 @@ pub struct ConnectorConfig {
     pub distribution_type: DistributionType,
     /// `input.format`.
     pub input_format: String,
-    /// `transformer.max.buffer.size`.
-    pub transformer_max_buffer_size: usize,
-    /// `transformer.max.record.size`.
-    pub transformer_max_record_size: usize,
-    /// `transformer.json.infer.schema`.
-    pub transformer_json_infer_schema: bool,
-    /// `file.compression.type` (one of [`defs::COMPRESSION_TYPES`]).
-    pub file_compression_type: String,
-    /// `transformer.json.split.array`.
-    pub transformer_json_split_array: bool,
-    /// `transformer.bytes.mode` (`chunks` or `object`).
-    pub transformer_bytes_mode: String,
-    /// `csv.*`: the settings of the `csv` format.
-    pub csv: CsvSettings,
-    /// `read.text.*`: the settings of the `text` format.
-    pub text: TextSettings,
     /// `errors.tolerance`.
     pub errors_tolerance: ErrorsTolerance,
     /// `errors.log.enable`.
@@ -518,27 +307,27 @@ pub struct ConnectorConfig {
     pub producer_overrides: Settings,
     /// The object store: which backend, read concurrency, overwrite policy, listing, retries.
     pub store: StoreSettings,
-    /// Every setting as given, for the backend to read its own keys.
+    /// Every setting as given, for the backend and the format to read their own keys.
     pub settings: Settings,
 }
 
 impl ConnectorConfig {
-    /// Validates `settings`, reporting every problem at once.
-    pub fn from_settings(settings: &Settings) -> Result<Self> {
-        let mut problems = check_keys(settings, CONNECTOR_KEYS, CONNECTOR_PREFIXES);
-        let r = Reader {
-            settings,
-            defs: CONNECTOR_KEYS,
-        };
-        // Backend problems read raw strings only, so they are listed with the key problems.
-        problems.extend(backend::problems(&r));
+    /// Validates `settings` against the keys `registry` declares, reporting every problem at
+    /// once.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem.
+    pub fn from_settings(registry: &Registry, settings: &Settings) -> Result<Self> {
+        // The selected backend's checks read raw strings only, so they run with the key checks.
+        let mut problems = registry.check_keys(settings);
+        let r = Keys::new(registry, settings);
         if !problems.is_empty() {
             return Err(Error::Config {
                 context: settings.get("name").map(|n| format!("connector {n:?}")),
                 problems,
             });
         }
-        let template = match r.string("file.name.template") {
+        let template = match r.string("file.name.template")? {
             Some(t) => match FileNameTemplate::parse(&t) {
                 Ok(t) => Some(t),
                 Err(e) => {
@@ -548,9 +337,9 @@ impl ConnectorConfig {
             },
             None => None,
         };
-        let topic = r.string("topic");
+        let topic = r.string("topic")?;
         for key in ["topic", "errors.deadletterqueue.topic.name"] {
-            if let Some(problem) = r.raw(key).and_then(topic_name_problem) {
+            if let Some(problem) = r.raw(key)?.and_then(topic_name_problem) {
                 problems.push(format!("{key}: {problem}"));
             }
         }
@@ -562,12 +351,12 @@ impl ConnectorConfig {
             );
         }
         let distribution_type =
-            DistributionType::from_str(r.raw("distribution.type").unwrap_or("object_hash"))?;
+            DistributionType::from_str(r.raw("distribution.type")?.unwrap_or("object_hash"))?;
         if let Err(e) = crate::distribution::validate(distribution_type, template.as_ref()) {
             problems.extend(inner_problems("distribution.type", e));
         }
-        if r.raw("errors.deadletterqueue.topic.name").is_some()
-            && r.raw("errors.tolerance") != Some("all")
+        if r.raw("errors.deadletterqueue.topic.name")?.is_some()
+            && r.raw("errors.tolerance")? != Some("all")
         {
             problems.push(
                 "errors.deadletterqueue.topic.name: set, but errors.tolerance is none, so no record would ever go there; set errors.tolerance=all"
@@ -575,16 +364,16 @@ impl ConnectorConfig {
             );
         }
         let transaction_boundary =
-            TransactionBoundary::from_str(r.raw("transaction.boundary").unwrap_or_default())?;
-        let connector_class = r.string("connector.class").unwrap_or_default();
-        problems.extend(format_problems(&r));
+            TransactionBoundary::from_str(r.raw("transaction.boundary")?.unwrap_or_default())?;
+        let connector_class = r.string("connector.class")?.unwrap_or_default();
+        problems.extend(registry.component_problems(settings));
         for which in ["key.converter", "value.converter"] {
-            if r.raw(which).is_some() {
-                problems.extend(converter_problems(&r, which));
+            if r.raw(which)?.is_some() {
+                problems.extend(converter_problems(&r, which)?);
             }
         }
         let converter = |which: &str| {
-            r.raw(which).map(|class| ConverterConfig {
+            r.raw(which).ok().flatten().map(|class| ConverterConfig {
                 class: class.to_owned(),
                 settings: r.prefixed(&format!("{which}.")),
             })
@@ -596,66 +385,40 @@ impl ConnectorConfig {
             });
         }
         Ok(ConnectorConfig {
-            name: r.string("name").unwrap_or_default(),
+            name: r.string("name")?.unwrap_or_default(),
             connector_class,
-            tasks_max: r.int("tasks.max") as u32,
+            tasks_max: r.int("tasks.max")? as u32,
             topic,
             file_name_template: template,
             distribution_type,
-            input_format: r.string("input.format").unwrap_or_default(),
-            transformer_max_buffer_size: r.int("transformer.max.buffer.size") as usize,
-            transformer_max_record_size: r.int("transformer.max.record.size") as usize,
-            transformer_json_infer_schema: r.bool("transformer.json.infer.schema"),
-            file_compression_type: r.string("file.compression.type").unwrap_or_default(),
-            transformer_json_split_array: r.bool("transformer.json.split.array"),
-            transformer_bytes_mode: r.string("transformer.bytes.mode").unwrap_or_default(),
-            csv: CsvSettings {
-                first_row_as_header: r.bool("csv.first.row.as.header"),
-                column_names: r.raw("csv.column.names").map(split_list),
-                separator_char: r.string("csv.separator.char").unwrap_or_default(),
-                quote_char: r.string("csv.quote.char").unwrap_or_default(),
-                escape_char: r.string("csv.escape.char"),
-                column_types: r.string("csv.column.types"),
-                infer_types: r.bool("csv.infer.types"),
-                infer_rows: r.int("csv.infer.rows") as usize,
-            },
-            text: TextSettings {
-                mode: r.string("read.text.mode").unwrap_or_default(),
-                regex: r.string("read.text.regex"),
-                start_tag: r.string("read.text.start.tag"),
-                end_tag: r.string("read.text.end.tag"),
-                start_line: r.string("read.text.start.line"),
-                end_line: r.string("read.text.end.line"),
-                trim: r.bool("read.text.trim"),
-                last_end_line_missing: r.bool("read.text.last.end.line.missing"),
-            },
-            errors_tolerance: match r.raw("errors.tolerance") {
+            input_format: r.string("input.format")?.unwrap_or_default(),
+            errors_tolerance: match r.raw("errors.tolerance")? {
                 Some("all") => ErrorsTolerance::All,
                 _ => ErrorsTolerance::None,
             },
-            errors_log_enable: r.bool("errors.log.enable"),
-            errors_log_include_messages: r.bool("errors.log.include.messages"),
-            dlq_topic: r.string("errors.deadletterqueue.topic.name"),
-            dlq_context_headers: r.bool("errors.deadletterqueue.context.headers.enable"),
-            exactly_once_required: r.raw("exactly.once.support") == Some("required"),
+            errors_log_enable: r.bool("errors.log.enable")?,
+            errors_log_include_messages: r.bool("errors.log.include.messages")?,
+            dlq_topic: r.string("errors.deadletterqueue.topic.name")?,
+            dlq_context_headers: r.bool("errors.deadletterqueue.context.headers.enable")?,
+            exactly_once_required: r.raw("exactly.once.support")? == Some("required"),
             transaction_boundary,
             transaction_boundary_interval_ms: r
-                .raw("transaction.boundary.interval.ms")
+                .raw("transaction.boundary.interval.ms")?
                 .and_then(|v| v.parse().ok()),
-            max_poll_records: r.int("max.poll.records") as usize,
-            record_key: match r.raw("record.key") {
+            max_poll_records: r.int("max.poll.records")? as usize,
+            record_key: match r.raw("record.key")? {
                 Some("none") => RecordKey::None,
                 _ => RecordKey::ObjectKey,
             },
-            record_timestamp: match r.raw("record.timestamp") {
+            record_timestamp: match r.raw("record.timestamp")? {
                 Some("none") => RecordTimestamp::None,
                 _ => RecordTimestamp::ObjectLastModified,
             },
-            record_headers: r.bool("record.headers.enable"),
+            record_headers: r.bool("record.headers.enable")?,
             key_converter: converter("key.converter"),
             value_converter: converter("value.converter"),
             producer_overrides: r.prefixed("producer.override."),
-            store: StoreSettings::read(&r),
+            store: StoreSettings::read(&r)?,
             settings: settings.clone(),
         })
     }
@@ -692,15 +455,16 @@ pub struct WorkerConfig {
 
 impl WorkerConfig {
     /// Validates `settings`, reporting every problem at once.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
-        let mut problems = check_keys(settings, WORKER_KEYS, WORKER_PREFIXES);
+        let registry = Registry::new([defs::WORKER])?;
+        let mut problems = registry.check_keys(settings);
+        let r = Keys::new(&registry, settings);
         if problems.is_empty() {
-            let r = Reader {
-                settings,
-                defs: WORKER_KEYS,
-            };
             for which in ["key.converter", "value.converter"] {
-                problems.extend(converter_problems(&r, which));
+                problems.extend(converter_problems(&r, which)?);
             }
         }
         if !problems.is_empty() {
@@ -709,10 +473,6 @@ impl WorkerConfig {
                 problems,
             });
         }
-        let r = Reader {
-            settings,
-            defs: WORKER_KEYS,
-        };
         let mut producer = r.prefixed("kafka.");
         producer.extend(r.prefixed("producer."));
         for (k, v) in settings {
@@ -720,22 +480,24 @@ impl WorkerConfig {
                 producer.insert(k.clone(), v.clone());
             }
         }
-        let converter = |which: &str| ConverterConfig {
-            class: r.string(which).unwrap_or_default(),
-            settings: r.prefixed(&format!("{which}.")),
+        let converter = |which: &str| -> Result<ConverterConfig> {
+            Ok(ConverterConfig {
+                class: r.string(which)?.unwrap_or_default(),
+                settings: r.prefixed(&format!("{which}.")),
+            })
         };
         Ok(WorkerConfig {
-            bootstrap_servers: r.string("bootstrap.servers").unwrap_or_default(),
-            offset_file: r.string("offset.storage.file.filename"),
-            offset_topic: r.string("offset.storage.topic"),
-            offset_topic_partitions: r.int("offset.storage.partitions") as i32,
-            offset_topic_replication: r.int("offset.storage.replication.factor") as i32,
-            offset_create_missing: r.raw("offset.storage.missing") != Some("fail"),
-            offset_flush_interval_ms: r.int("offset.flush.interval.ms") as u64,
-            shutdown_timeout_ms: r.int("task.shutdown.graceful.timeout.ms") as u64,
-            exactly_once_enabled: r.raw("exactly.once.source.support") == Some("enabled"),
-            key_converter: converter("key.converter"),
-            value_converter: converter("value.converter"),
+            bootstrap_servers: r.string("bootstrap.servers")?.unwrap_or_default(),
+            offset_file: r.string("offset.storage.file.filename")?,
+            offset_topic: r.string("offset.storage.topic")?,
+            offset_topic_partitions: r.int("offset.storage.partitions")? as i32,
+            offset_topic_replication: r.int("offset.storage.replication.factor")? as i32,
+            offset_create_missing: r.raw("offset.storage.missing")? != Some("fail"),
+            offset_flush_interval_ms: r.int("offset.flush.interval.ms")? as u64,
+            shutdown_timeout_ms: r.int("task.shutdown.graceful.timeout.ms")? as u64,
+            exactly_once_enabled: r.raw("exactly.once.source.support")? == Some("enabled"),
+            key_converter: converter("key.converter")?,
+            value_converter: converter("value.converter")?,
             producer,
         })
     }
@@ -744,6 +506,39 @@ impl WorkerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stand-in for the `local` backend's keys (declared in `sluice-sources`).
+    const LOCAL: KeySet = KeySet {
+        owner: Owner::Backend {
+            name: "local",
+            classes: &[],
+        },
+        doc: "Test backend.",
+        keys: &[
+            defs::optional("local.path", Kind::String, "Folder."),
+            defs::key(
+                "local.file.min.age.ms",
+                Kind::Int {
+                    min: 0,
+                    max: i64::MAX,
+                },
+                "5000",
+                "Age.",
+            ),
+            defs::key(
+                "local.file.ignore.patterns",
+                Kind::List,
+                "*.tmp",
+                "Ignored.",
+            ),
+        ],
+        prefixes: &[],
+        check: None,
+    };
+
+    fn registry() -> Registry {
+        Registry::new([defs::CONNECTOR, LOCAL]).unwrap()
+    }
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {
         pairs
@@ -768,7 +563,7 @@ mod tests {
             ("topic", "t"),
             ("input.fromat", "jsonl"),
         ]);
-        let p = problems(ConnectorConfig::from_settings(&s));
+        let p = problems(ConnectorConfig::from_settings(&registry(), &s));
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(
             p[0].contains("input.fromat") && p[0].contains("\"input.format\""),
@@ -783,7 +578,7 @@ mod tests {
             ("errors.tolerance", "al"),
             ("record.headers.enable", "yes"),
         ]);
-        let p = problems(ConnectorConfig::from_settings(&s));
+        let p = problems(ConnectorConfig::from_settings(&registry(), &s));
         let joined = p.join("\n");
         for needle in [
             "tasks.max",
@@ -805,11 +600,10 @@ mod tests {
             ("local.path", "/tmp"),
             ("topic", "t"),
         ]);
-        let c = ConnectorConfig::from_settings(&s).unwrap();
+        let c = ConnectorConfig::from_settings(&registry(), &s).unwrap();
         assert_eq!(c.tasks_max, 1);
         assert_eq!(c.max_poll_records, 500);
         assert_eq!(c.input_format, "bytes");
-        assert_eq!(c.transformer_max_buffer_size, 4096);
         assert_eq!(c.errors_tolerance, ErrorsTolerance::None);
         assert!(c.record_headers);
     }
@@ -823,7 +617,7 @@ mod tests {
             ("file.name.template", "{{topic}}-{{partition}}.jsonl"),
             ("distribution.type", "partition"),
         ]);
-        let c = ConnectorConfig::from_settings(&s).unwrap();
+        let c = ConnectorConfig::from_settings(&registry(), &s).unwrap();
         assert!(c.topic.is_none());
         let s = settings(&[
             ("name", "c"),
@@ -831,7 +625,7 @@ mod tests {
             ("local.path", "/tmp"),
             ("file.name.template", "x-{{partition}}.jsonl"),
         ]);
-        let p = problems(ConnectorConfig::from_settings(&s));
+        let p = problems(ConnectorConfig::from_settings(&registry(), &s));
         assert!(p.iter().any(|p| p.starts_with("topic: required")), "{p:?}");
     }
 
@@ -844,7 +638,7 @@ mod tests {
             ("topic", "t"),
             ("distribution.type", "partition"),
         ]);
-        let p = problems(ConnectorConfig::from_settings(&s));
+        let p = problems(ConnectorConfig::from_settings(&registry(), &s));
         assert!(
             p.iter().any(|p| p.starts_with("distribution.type")),
             "{p:?}"
@@ -856,7 +650,7 @@ mod tests {
         let s = parse_json(r#"{"name":"c","config":{"connector.class":"local","tasks.max":3,"topic":"t","local.path":"/x"}}"#).unwrap();
         assert_eq!(s.get("name").unwrap(), "c");
         assert_eq!(s.get("tasks.max").unwrap(), "3");
-        let c = ConnectorConfig::from_settings(&s).unwrap();
+        let c = ConnectorConfig::from_settings(&registry(), &s).unwrap();
         assert_eq!(c.tasks_max, 3);
     }
 
@@ -904,71 +698,6 @@ mod tests {
     }
 
     #[test]
-    fn format_settings_are_typed_and_checked() {
-        let base = [
-            ("name", "c"),
-            ("connector.class", "local"),
-            ("local.path", "/tmp"),
-            ("topic", "t"),
-        ];
-        let with = |extra: &[(&str, &str)]| {
-            let mut s = settings(&base);
-            s.extend(settings(extra));
-            s
-        };
-        let c = ConnectorConfig::from_settings(&with(&[
-            ("input.format", "csv"),
-            ("file.compression.type", "auto"),
-            ("csv.column.names", "a, b,,c"),
-            ("csv.column.types", "a:decimal(10,2),b:int64"),
-            ("read.text.mode", "startEndLine"),
-            ("read.text.start.line", "BEGIN"),
-        ]))
-        .unwrap();
-        assert_eq!(c.file_compression_type, "auto");
-        assert_eq!(
-            c.csv.column_names,
-            Some(vec!["a".to_string(), "b".into(), "c".into()])
-        );
-        assert_eq!(
-            c.csv.column_types.as_deref(),
-            Some("a:decimal(10,2),b:int64")
-        );
-        assert_eq!(c.csv.separator_char, ",");
-        assert!(c.csv.first_row_as_header);
-        assert_eq!(c.text.end_line, None);
-        assert!(c.transformer_json_split_array);
-        assert_eq!(c.transformer_bytes_mode, "chunks");
-
-        let p = problems(ConnectorConfig::from_settings(&with(&[
-            ("input.format", "parquet"),
-            ("file.compression.type", "gzip"),
-            ("read.text.mode", "regex"),
-        ])));
-        assert!(
-            p.iter()
-                .any(|p| p.starts_with("file.compression.type: parquet")),
-            "{p:?}"
-        );
-        assert!(
-            p.iter().any(|p| p.starts_with("read.text.regex: required")),
-            "{p:?}"
-        );
-        let p = problems(ConnectorConfig::from_settings(&with(&[
-            ("read.text.mode", "regex"),
-            ("read.text.regex", "(unclosed"),
-            ("input.format", "xml"),
-            ("file.compression.type", "lzma"),
-        ])));
-        assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p.iter().any(|p| p.starts_with("input.format")), "{p:?}");
-        assert!(
-            p.iter().any(|p| p.starts_with("file.compression.type")),
-            "{p:?}"
-        );
-    }
-
-    #[test]
     fn transaction_boundary_is_typed_and_never_defaulted_silently() {
         let base = [
             ("name", "c"),
@@ -976,14 +705,14 @@ mod tests {
             ("local.path", "/tmp"),
             ("topic", "t"),
         ];
-        let c = ConnectorConfig::from_settings(&settings(&base)).unwrap();
+        let c = ConnectorConfig::from_settings(&registry(), &settings(&base)).unwrap();
         assert_eq!(
             c.transaction_boundary,
             TransactionBoundary::Poll,
             "the default"
         );
         // Every name the key accepts parses to its own boundary, and only those.
-        let def = CONNECTOR_KEYS
+        let def = defs::CONNECTOR_KEYS
             .iter()
             .find(|d| d.name == "transaction.boundary")
             .unwrap();
@@ -994,12 +723,12 @@ mod tests {
         for b in TransactionBoundary::ALL {
             let mut s = settings(&base);
             s.insert("transaction.boundary".into(), b.name().into());
-            let c = ConnectorConfig::from_settings(&s).unwrap();
+            let c = ConnectorConfig::from_settings(&registry(), &s).unwrap();
             assert_eq!(c.transaction_boundary, b);
         }
         let mut s = settings(&base);
         s.insert("transaction.boundary".into(), "objects".into());
-        let p = problems(ConnectorConfig::from_settings(&s));
+        let p = problems(ConnectorConfig::from_settings(&registry(), &s));
         assert!(
             p.iter()
                 .any(|p| p.starts_with("transaction.boundary") && p.contains("\"object\"")),
@@ -1009,16 +738,11 @@ mod tests {
     }
 
     #[test]
-    fn reference_docs_are_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/config.md");
-        let expected = defs::reference_markdown();
-        if std::env::var_os("SLUICE_UPDATE_DOCS").is_some() {
-            std::fs::write(path, &expected).unwrap();
-        }
-        let actual = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(
-            actual == expected,
-            "docs/config.md is out of date: run `cargo run -- config-docs > docs/config.md` (or SLUICE_UPDATE_DOCS=1 cargo test -p sluice-core config)"
-        );
+    fn reading_an_undeclared_key_is_an_error() {
+        let s = settings(&[("name", "c")]);
+        let registry = registry();
+        let keys = Keys::new(&registry, &s);
+        assert!(keys.raw("aws.s3.bucket.name").is_err());
+        assert_eq!(keys.raw("name").unwrap(), Some("c"));
     }
 }

@@ -1,0 +1,116 @@
+//! The registry of every key this build knows: the connector's own keys, then each backend's
+//! (`sluice-sources`) and each format's (`sluice-transformers`). Config loading, `validate` and
+//! `sluice config-docs` all use [`builtin`]; a new backend or format registers its keys in its
+//! own crate's `keys()`, not here.
+
+use sluice_core::config::defs::{self, CONNECTOR};
+use sluice_core::config::Registry;
+
+/// Every key set of this build.
+///
+/// # Panics
+/// Never in a released build: two components declaring the same key is a programming error that
+/// the tests below catch.
+pub fn builtin() -> Registry {
+    Registry::new(
+        std::iter::once(CONNECTOR)
+            .chain(sluice_sources::keys())
+            .chain(sluice_transformers::keys()),
+    )
+    .expect("no two components declare the same key (tested)")
+}
+
+/// The configuration reference (`docs/config.md`), from [`builtin`].
+pub fn reference_markdown() -> String {
+    defs::reference_markdown(&builtin())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_core::config::{ConnectorConfig, Settings};
+
+    #[test]
+    fn no_two_components_declare_the_same_key() {
+        let sets = std::iter::once(CONNECTOR)
+            .chain(sluice_sources::keys())
+            .chain(sluice_transformers::keys());
+        if let Err(e) = Registry::new(sets) {
+            panic!("{e}");
+        }
+    }
+
+    #[test]
+    fn lists_come_from_the_registry() {
+        let r = builtin();
+        assert_eq!(
+            r.formats(),
+            ["jsonl", "bytes", "json", "csv", "text", "avro", "parquet"]
+        );
+        assert_eq!(
+            r.connector_classes(),
+            [
+                "local",
+                "s3",
+                "gcs",
+                "azure",
+                "io.aiven.kafka.connect.s3.source.S3SourceConnector",
+                "io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector",
+            ]
+        );
+        assert_eq!(
+            r.backend_of("io.aiven.kafka.connect.s3.source.S3SourceConnector"),
+            Some("s3")
+        );
+    }
+
+    #[test]
+    fn a_backends_key_is_documented_under_its_backend() {
+        let doc = reference_markdown();
+        let section = |title: &str| {
+            let start = doc
+                .find(&format!("## {title}\n"))
+                .unwrap_or_else(|| panic!("{title}"));
+            let rest = &doc[start + 3..];
+            rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
+        };
+        assert!(section("Backend `s3`").contains("| `aws.s3.bucket.name` |"));
+        assert!(section("Backend `local`").contains("| `local.file.min.age.ms` |"));
+        assert!(!section("Connector keys").contains("`aws.s3.bucket.name`"));
+        assert!(section("Backend `azure`").contains("| `object_store.*` |"));
+    }
+
+    #[test]
+    fn an_unknown_key_suggests_the_closest_of_any_component() {
+        let s: Settings = [
+            ("name", "c"),
+            ("connector.class", "s3"),
+            ("topic", "t"),
+            ("aws.s3.bucket.nam", "b"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let err = ConnectorConfig::from_settings(&builtin(), &s)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("aws.s3.bucket.nam: unknown key; did you mean \"aws.s3.bucket.name\"?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reference_docs_are_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/config.md");
+        let expected = reference_markdown();
+        if std::env::var_os("SLUICE_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &expected).unwrap();
+        }
+        let actual = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "docs/config.md is out of date: run `cargo run -- config-docs > docs/config.md` (or SLUICE_UPDATE_DOCS=1 cargo test -p sluice-worker registry)"
+        );
+    }
+}
