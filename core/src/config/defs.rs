@@ -692,6 +692,23 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         Kind::String,
         "Accepted so Kafka Connect worker files load unchanged; Sluice has no plugins and ignores it.",
     ),
+    key(
+        "listeners",
+        Kind::String,
+        "http://127.0.0.1:8083",
+        "Where `sluice run` serves Kafka Connect's REST API and `/metrics`: one `http://host:port`. Loopback by default; any other address is refused unless `rest.insecure=true` (the API has no authentication or TLS yet). `sluice run` with connector files serves the API only when this key is set. See docs/operations.md.",
+    ),
+    key(
+        "rest.insecure",
+        Kind::Bool,
+        "false",
+        "`true` lets `listeners` name a non-loopback address although the REST API has no authentication or TLS: anyone who reaches it can create, change and delete connectors.",
+    ),
+    optional(
+        "config.storage.file.filename",
+        Kind::String,
+        "File where `sluice run` keeps the connectors created or changed over the REST API (configuration and target state: running, paused, stopped), rewritten atomically; they come back after a restart. Default: `offset.storage.file.filename` with `.connectors.json` appended; with offsets in a Kafka topic and no file named, REST changes last until the worker stops.",
+    ),
 ];
 
 /// Prefixed keys of a worker file.

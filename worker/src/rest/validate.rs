@@ -1,0 +1,159 @@
+//! Checking a connector configuration as the worker would build it, and Kafka Connect's
+//! validation response (`PUT /connector-plugins/{class}/config/validate`).
+
+use serde_json::{json, Value};
+use sluice_core::config::defs::{KeyDef, Kind, CONNECTOR_KEYS};
+use sluice_core::config::{ConnectorConfig, Settings};
+
+/// Checks `settings` as `sluice validate` does: every key, then the backend and the input
+/// format are built (no network). Returns the configuration, or one line per problem, each
+/// starting with the key it is about (`key: what to do`).
+pub fn check(settings: &Settings) -> Result<ConnectorConfig, Vec<String>> {
+    let config = match ConnectorConfig::from_settings(settings) {
+        Ok(c) => c,
+        Err(sluice_core::Error::Config { problems, .. }) => return Err(problems),
+        Err(e) => return Err(vec![sluice_core::error_chain(&e)]),
+    };
+    let mut problems = Vec::new();
+    if let Err(e) = sluice_sources::build_backend(&config) {
+        problems.push(format!("connector.class: {}", sluice_core::error_chain(&e)));
+    }
+    if let Err(e) = sluice_transformers::build_from_config(&config) {
+        problems.push(format!("input.format: {}", sluice_core::error_chain(&e)));
+    }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Kafka Connect's message for a configuration with errors (400 on create or update).
+pub fn invalid_message(problems: &[String]) -> String {
+    let mut m = format!(
+        "Connector configuration is invalid: {} error(s):",
+        problems.len()
+    );
+    for p in problems {
+        m.push('\n');
+        m.push_str(p);
+    }
+    m.push_str("\nPUT /connector-plugins/{class}/config/validate lists them by key.");
+    m
+}
+
+fn connect_type(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Bool => "BOOLEAN",
+        Kind::Int { .. } => "LONG",
+        Kind::String | Kind::Enum(_) => "STRING",
+        Kind::Password => "PASSWORD",
+        Kind::List => "LIST",
+    }
+}
+
+/// The key a problem line is about: the text before its first `": "`.
+fn problem_key(problem: &str) -> &str {
+    problem.split_once(": ").map_or("", |(k, _)| k.trim())
+}
+
+fn definition(def: &KeyDef, order: usize) -> Value {
+    json!({
+        "name": def.name,
+        "type": connect_type(&def.kind),
+        "required": def.required,
+        "default_value": def.default,
+        "importance": if def.required { "HIGH" } else { "MEDIUM" },
+        "documentation": def.doc,
+        "group": "Common",
+        "order": order,
+        "width": "NONE",
+        "display_name": def.name,
+        "dependents": [],
+    })
+}
+
+fn value(name: &str, value: Option<String>, recommended: Vec<&str>, errors: Vec<String>) -> Value {
+    json!({
+        "name": name,
+        "value": value,
+        "recommended_values": recommended,
+        "errors": errors,
+        "visible": true,
+    })
+}
+
+/// Kafka Connect's `ConfigInfos` for `settings` of connector plugin `class`: one entry per
+/// connector key (with the value given or its default) plus one per key that is not a known
+/// key, each with its errors (Sluice's "did you mean" included).
+pub fn config_infos(class: &str, settings: &Settings) -> Value {
+    let problems = check(settings).err().unwrap_or_default();
+    let mut used = vec![false; problems.len()];
+    let mut errors_of = |key: &str| -> Vec<String> {
+        problems
+            .iter()
+            .zip(used.iter_mut())
+            .filter(|(p, _)| problem_key(p) == key)
+            .map(|(p, u)| {
+                *u = true;
+                p.clone()
+            })
+            .collect()
+    };
+    let mut configs = Vec::new();
+    for (i, def) in CONNECTOR_KEYS.iter().enumerate() {
+        let given = settings.get(def.name).cloned();
+        let shown = match (&def.kind, given) {
+            (Kind::Password, Some(_)) => Some("[hidden]".to_owned()),
+            (_, Some(v)) => Some(v),
+            (_, None) => def.default.map(str::to_owned),
+        };
+        let recommended = match def.kind {
+            Kind::Enum(values) => values.to_vec(),
+            Kind::Bool => vec!["true", "false"],
+            _ => Vec::new(),
+        };
+        configs.push(json!({
+            "definition": definition(def, i + 1),
+            "value": value(def.name, shown, recommended, errors_of(def.name)),
+        }));
+    }
+    // Keys given that are not connector keys (prefixed pass-through keys, or unknown ones).
+    for (k, v) in settings {
+        if CONNECTOR_KEYS.iter().any(|d| d.name == k) {
+            continue;
+        }
+        let errors = errors_of(k);
+        configs.push(json!({
+            "definition": {
+                "name": k, "type": "STRING", "required": false, "default_value": null,
+                "importance": "LOW", "documentation": "", "group": "Common",
+                "order": configs.len() + 1, "width": "NONE", "display_name": k, "dependents": [],
+            },
+            "value": value(k, Some(v.clone()), Vec::new(), errors),
+        }));
+    }
+    // Problems about no single given key (e.g. a missing combination) go to connector.class.
+    let rest: Vec<String> = problems
+        .iter()
+        .zip(&used)
+        .filter(|(_, u)| !**u)
+        .map(|(p, _)| p.clone())
+        .collect();
+    if !rest.is_empty() {
+        if let Some(entry) = configs
+            .iter_mut()
+            .find(|c| c["definition"]["name"] == "connector.class")
+        {
+            if let Some(errs) = entry["value"]["errors"].as_array_mut() {
+                errs.extend(rest.into_iter().map(Value::String));
+            }
+        }
+    }
+    json!({
+        "name": class,
+        "error_count": problems.len(),
+        "groups": ["Common"],
+        "configs": configs,
+    })
+}
