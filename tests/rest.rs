@@ -143,6 +143,31 @@ fn count(bootstrap: &str, expected: usize) -> Vec<Got> {
     consume_all(bootstrap, &[TOPIC], expected, Duration::from_secs(20))
 }
 
+/// A worker on a fresh broker and folder: (broker, dir, data folder, worker file, log, port).
+fn worker_setup(topic: &str) -> (Broker, tempfile::TempDir, PathBuf, PathBuf, PathBuf, u16) {
+    let broker = Broker::start(BrokerKind::Tansu);
+    broker.create_topic(topic);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let port = free_port();
+    let worker_file = dir.path().join("worker.properties");
+    let offsets = dir.path().join("offsets.jsonl");
+    let log = dir.path().join("sluice.log");
+    let listener = format!("http://127.0.0.1:{port}");
+    write_props(
+        &worker_file,
+        &[
+            ("bootstrap.servers", broker.bootstrap().as_str()),
+            ("offset.storage.file.filename", offsets.to_str().unwrap()),
+            ("offset.flush.interval.ms", "200"),
+            ("value.converter.schemas.enable", "false"),
+            ("listeners", listener.as_str()),
+        ],
+    );
+    (broker, dir, data, worker_file, log, port)
+}
+
 fn state(api: &Api, name: &str) -> (String, Vec<String>) {
     let (code, s) = api.get(&format!("/connectors/{name}/status"));
     assert_eq!(code, 200, "{s}");
@@ -460,4 +485,95 @@ fn a_non_loopback_listener_is_refused_without_rest_insecure() {
     let text = output_text(&out);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("rest.insecure=true"), "{text}");
+}
+
+#[test]
+fn a_failed_task_carries_its_trace_and_restarts_alone_over_rest() {
+    const FAIL_TOPIC: &str = "restfail";
+    let (broker, _dir, data, worker_file, log, port) = worker_setup(FAIL_TOPIC);
+    write_jsonl(&data, 4, 10);
+    // One object with a record that is not JSON: with errors.tolerance=none its task fails.
+    let mut bad: Vec<String> = (0..10).map(|r| jsonl_line(50, r)).collect();
+    bad[5] = "{not json".into();
+    std::fs::write(data.join("obj-050.jsonl"), bad.join("\n") + "\n").unwrap();
+    let mut worker = spawn_worker(&worker_file, &log);
+    let api = Api::new(port);
+    api.wait_up(&mut worker, &log);
+    let mut config = connector_config(&data);
+    config["topic"] = json!(FAIL_TOPIC);
+    let (code, e) = api.call(
+        "POST",
+        "/connectors",
+        Some(&json!({"name": "f", "config": config}).to_string()),
+    );
+    assert_eq!(code, 201, "{e}");
+
+    let mut failed = None;
+    wait_until("a FAILED task", &log, || {
+        let (_, s) = api.get("/connectors/f/status");
+        failed = s["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["state"] == "FAILED")
+            .cloned();
+        failed.is_some()
+    });
+    let failed = failed.unwrap();
+    let id = failed["id"].as_u64().unwrap();
+    let trace = failed["trace"].as_str().unwrap_or_default();
+    assert!(
+        trace.contains("obj-050.jsonl"),
+        "the trace names the object: {failed}"
+    );
+    let (code, t) = api.get(&format!("/connectors/f/tasks/{id}/status"));
+    assert_eq!((code, t["state"].as_str()), (200, Some("FAILED")), "{t}");
+    assert!(t["trace"].is_string(), "{t}");
+    let other = 1 - id;
+    wait_until("the other task done with its objects", &log, || {
+        let (_, s) = api.get("/connectors/f/status");
+        s["tasks"][other as usize]["state"] == "RUNNING"
+    });
+    let m = api.metrics();
+    assert!(
+        m.contains(&format!(
+            r#"sluice_task_status{{connector="f",task="{id}",status="failed"}} 1"#
+        )),
+        "{m}"
+    );
+
+    // Fix the object and restart that task only: every record arrives once the bad object
+    // is read again (the failed task committed nothing of it).
+    bad[5] = jsonl_line(50, 5);
+    std::fs::write(data.join("obj-050.jsonl"), bad.join("\n") + "\n").unwrap();
+    let (code, e) = api.call("POST", &format!("/connectors/f/tasks/{id}/restart"), None);
+    assert_eq!(code, 204, "{e}");
+    wait_until("the restarted task RUNNING", &log, || {
+        state(&api, "f").1 == ["RUNNING", "RUNNING"]
+    });
+    let got = consume_all(
+        &broker.bootstrap(),
+        &[FAIL_TOPIC],
+        50,
+        Duration::from_secs(20),
+    );
+    let mut ids: Vec<String> = got
+        .iter()
+        .map(|g| g.value.clone().unwrap_or_default())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        50,
+        "every record of the 5 objects, the fixed one included"
+    );
+    // The restart with includeTasks and onlyFailed answers 202 with the status (nothing failed).
+    let (code, s) = api.call(
+        "POST",
+        "/connectors/f/restart?includeTasks=true&onlyFailed=true",
+        None,
+    );
+    assert_eq!(code, 202, "{s}");
+    assert_eq!(s["connector"]["state"], "RUNNING", "{s}");
 }
