@@ -223,6 +223,22 @@ fn connectors_are_operated_over_rest_and_survive_a_worker_restart() {
 
     let (code, root) = api.get("/");
     assert_eq!(code, 200);
+    // A browser gets the status page, self-contained (no external assets).
+    let mut page = api
+        .agent
+        .get(&api.base)
+        .header("Accept", "text/html,application/xhtml+xml")
+        .call()
+        .unwrap();
+    let html = page.body_mut().read_to_string().unwrap();
+    assert!(html.contains("<title>Sluice worker</title>"), "{html}");
+    assert!(html.contains("/connectors?expand=status"), "{html}");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "an external asset: {html}"
+    );
+    let (code, ui) = api.get("/ui");
+    assert_eq!((code, ui.as_str()), (200, Some(html.as_str())));
     assert!(root["version"].is_string(), "{root}");
     assert!(root.get("kafka_cluster_id").is_some(), "{root}");
     assert_eq!(api.get("/connectors"), (200, json!([])));

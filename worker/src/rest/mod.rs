@@ -9,7 +9,8 @@
 //! - Offsets (KIP-875): `GET|PATCH|DELETE /connectors/{name}/offsets`, changes only while the
 //!   connector is `STOPPED`.
 //! - Plugins: `GET /connector-plugins`, `PUT /connector-plugins/{class}/config/validate`.
-//! - `GET /` (version, commit, Kafka cluster id) and `GET /metrics` (Prometheus).
+//! - `GET /` (version, commit, Kafka cluster id), `GET /metrics` (Prometheus), and a status
+//!   page for browsers at `GET /ui` (or `GET /` with `Accept: text/html`).
 //!
 //! Every change made through the API is written to the worker's [`ConfigFile`] when it has
 //! one, so the connectors come back, in their target state, after a restart. Errors are

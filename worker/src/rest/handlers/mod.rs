@@ -39,6 +39,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub(super) fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(root))
+        .route("/ui", get(ui))
         .route("/metrics", get(metrics))
         .route("/connectors", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))

@@ -1,8 +1,23 @@
-//! `/` (version, commit, Kafka cluster id) and `/metrics`.
+//! `/` (version, commit, Kafka cluster id; the status page for a browser), `/ui` and
+//! `/metrics`.
 
 use super::*;
 
-pub(super) async fn root(State(app): AppState) -> Reply {
+/// The status page: connectors, tasks, states and traces, counts and throughput, with pause,
+/// resume and restart buttons. One self-contained file (no external assets: it works on a
+/// closed network) that reads the public API from the browser.
+const STATUS_PAGE: &str = include_str!("../status.html");
+
+/// `GET /`: the worker's version and Kafka cluster id as JSON, or the status page when the
+/// client prefers HTML (a browser's `Accept: text/html`).
+pub(super) async fn root(State(app): AppState, headers: axum::http::HeaderMap) -> Reply {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        return ui().await;
+    }
     ok(json!({
         "version": VERSION,
         "commit": option_env!("SLUICE_GIT_COMMIT").unwrap_or("unknown"),
@@ -43,4 +58,13 @@ pub(super) async fn metrics(State(app): AppState) -> Response {
         crate::prometheus::render(&app.worker),
     )
         .into_response()
+}
+
+/// `GET /ui`: the status page.
+pub(super) async fn ui() -> Reply {
+    Ok((
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        STATUS_PAGE,
+    )
+        .into_response())
 }
