@@ -9,7 +9,7 @@ use crate::Error;
 
 /// An HTTP error status with a message, rendered as Kafka Connect's error body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// The HTTP status (also the body's `error_code`).
     pub status: StatusCode,
     /// What went wrong and what to do.

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 pub use config::{RestConfig, DEFAULT_LISTENER};
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 use crate::persist::ConfigFile;
 use crate::{Error, Result, Worker};

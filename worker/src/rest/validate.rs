@@ -157,3 +157,77 @@ pub fn config_infos(class: &str, settings: &Settings) -> Value {
         "configs": configs,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn entry<'a>(infos: &'a Value, key: &str) -> &'a Value {
+        infos["configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["definition"]["name"] == key)
+            .unwrap_or_else(|| panic!("no entry for {key}"))
+    }
+
+    #[test]
+    fn each_problem_lands_on_its_key_with_the_suggestion() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings(&[
+            ("name", "n"),
+            ("connector.class", "local"),
+            ("local.path", dir.path().to_str().unwrap()),
+            ("topic", "t"),
+            ("tasks.max", "0"),
+            ("topik", "t"),
+        ]);
+        let infos = config_infos("local", &s);
+        assert_eq!(infos["name"], "local");
+        assert_eq!(infos["error_count"], 2, "{infos}");
+        let tasks = &entry(&infos, "tasks.max")["value"];
+        assert_eq!(tasks["value"], "0");
+        assert!(tasks["errors"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("tasks.max: "));
+        let topik = &entry(&infos, "topik")["value"];
+        assert!(topik["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("did you mean \"topic\""));
+        // A key not given shows its default, with no error.
+        let format = &entry(&infos, "input.format")["value"];
+        assert_eq!(format["value"], "bytes");
+        assert_eq!(format["errors"], json!([]));
+        assert!(check(&s).is_err());
+    }
+
+    #[test]
+    fn secrets_are_hidden_and_a_valid_configuration_has_no_error() {
+        let s = settings(&[
+            ("name", "n"),
+            ("connector.class", "s3"),
+            ("aws.s3.bucket.name", "b"),
+            ("aws.access.key.id", "AKIA-SECRET-ID"),
+            ("aws.secret.access.key", "very-secret"),
+            ("topic", "t"),
+        ]);
+        let infos = config_infos("s3", &s);
+        assert_eq!(infos["error_count"], 0, "{infos}");
+        let text = infos.to_string();
+        assert!(!text.contains("very-secret") && !text.contains("AKIA-SECRET-ID"));
+        assert_eq!(
+            entry(&infos, "aws.secret.access.key")["value"]["value"],
+            "[hidden]"
+        );
+        assert!(check(&s).is_ok());
+    }
+}
