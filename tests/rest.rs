@@ -593,3 +593,70 @@ fn a_failed_task_carries_its_trace_and_restarts_alone_over_rest() {
     assert_eq!(code, 202, "{s}");
     assert_eq!(s["connector"]["state"], "RUNNING", "{s}");
 }
+
+/// The chromium binary for the status page test: `$SLUICE_CHROMIUM`, else Debian's.
+fn chromium() -> Option<PathBuf> {
+    std::env::var_os("SLUICE_CHROMIUM")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/usr/bin/chromium")))
+        .filter(|p| p.exists())
+}
+
+#[test]
+fn the_status_page_shows_a_running_connector_in_a_real_browser() {
+    let Some(chromium) = chromium() else {
+        eprintln!("SKIPPED: no chromium (apt-get install chromium, or set SLUICE_CHROMIUM)");
+        return;
+    };
+    const UI_TOPIC: &str = "restui";
+    let (_broker, dir, data, worker_file, log, port) = worker_setup(UI_TOPIC);
+    write_jsonl(&data, 2, 10);
+    let mut worker = spawn_worker(&worker_file, &log);
+    let api = Api::new(port);
+    api.wait_up(&mut worker, &log);
+    let mut config = connector_config(&data);
+    config["topic"] = json!(UI_TOPIC);
+    let body = json!({"name": "ui-c", "config": config}).to_string();
+    assert_eq!(api.call("POST", "/connectors", Some(&body)).0, 201);
+    wait_until("20 records", &log, || {
+        metric_sum(&api.metrics(), "sluice_source_record_write_total", "ui-c") == 20.0
+    });
+    let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let browser = |extra: &[&str]| {
+        let out = std::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1300,600",
+                "--virtual-time-budget=4000",
+            ])
+            .arg(format!(
+                "--user-data-dir={}",
+                dir.path().join("chrome").display()
+            ))
+            .args(extra)
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .output()
+            .expect("run chromium");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // The DOM after the page's script ran: the connector, its running tasks and its count.
+    let dom = browser(&["--dump-dom"]);
+    assert!(dom.contains(r#"data-connector="ui-c""#), "{dom}");
+    assert!(dom.contains(r#"<td class="num written">20</td>"#), "{dom}");
+    assert!(
+        dom.contains(r#"<span class="state RUNNING">RUNNING</span>"#),
+        "{dom}"
+    );
+    let shot = artifacts.join("status-page.png");
+    browser(&[&format!("--screenshot={}", shot.display())]);
+    assert!(shot.exists(), "no screenshot at {}", shot.display());
+    eprintln!("status page screenshot: {}", shot.display());
+}
