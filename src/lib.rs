@@ -1,6 +1,7 @@
 //! The `sluice` command line: thin front ends over the worker (`sluice_worker`): the embedded
-//! demo and the offsets commands.
+//! demo, the offsets commands and the backfill's progress display.
 #![warn(missing_docs)]
 
 pub mod demo;
 pub mod offsets_cli;
+pub mod progress;

@@ -235,7 +235,7 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
         .iter()
         .map(|p| load_connector(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let worker = Worker::new(worker, mode).await?;
+    let worker = std::sync::Arc::new(Worker::new(worker, mode).await?);
     let (stop_tx, mut stop_rx) = watch::channel(false);
     install_signals(stop_tx);
     let mut all_ok = true;
@@ -246,10 +246,15 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
             eprintln!("error: {}", error_chain(&e));
         }
     }
+    let progress =
+        (mode == Mode::Backfill).then(|| sluice::progress::Progress::start(worker.clone()));
     // Until every task has ended (a backfill's pass is over, or tasks failed) or a signal.
     tokio::select! {
         _ = worker.wait_idle() => {}
         _ = stop_rx.wait_for(|stop| *stop) => {}
+    }
+    if let Some(p) = progress {
+        p.finish().await;
     }
     for summary in worker.shutdown().await {
         // A connector that could not start was reported above.
