@@ -660,3 +660,63 @@ fn the_status_page_shows_a_running_connector_in_a_real_browser() {
     assert!(shot.exists(), "no screenshot at {}", shot.display());
     eprintln!("status page screenshot: {}", shot.display());
 }
+
+#[test]
+fn basic_auth_guards_every_endpoint_when_configured() {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let worker_file = dir.path().join("worker.properties");
+    let users = dir.path().join("users");
+    std::fs::write(&users, "# operators\nops:s3cret\n").unwrap();
+    let offsets = dir.path().join("offsets.jsonl");
+    let log = dir.path().join("sluice.log");
+    let port = free_port();
+    let listener = format!("http://127.0.0.1:{port}");
+    write_props(
+        &worker_file,
+        &[
+            // Nothing here talks to Kafka.
+            ("bootstrap.servers", "127.0.0.1:1"),
+            ("offset.storage.file.filename", offsets.to_str().unwrap()),
+            ("listeners", listener.as_str()),
+            ("rest.basic.auth.credentials.file", users.to_str().unwrap()),
+        ],
+    );
+    let mut worker = spawn_worker(&worker_file, &log);
+    let api = Api::new(port);
+    api.wait_up(&mut worker, &log);
+    for path in ["/connectors", "/metrics", "/ui", "/connectors/x/status"] {
+        let (code, e) = api.get(path);
+        assert_eq!(code, 401, "{path}: {e}");
+        assert_eq!(e["error_code"], 401, "{path}: {e}");
+    }
+    let call = |auth: &str, path: &str| {
+        let value = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(auth)
+        );
+        let mut r = api
+            .agent
+            .get(&format!("{}{path}", api.base))
+            .header("Authorization", &value)
+            .call()
+            .unwrap();
+        let www = r
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (
+            r.status().as_u16(),
+            www,
+            r.body_mut().read_to_string().unwrap(),
+        )
+    };
+    let (code, www, _) = call("ops:wrong", "/connectors");
+    assert_eq!(
+        (code, www.as_deref()),
+        (401, Some("Basic realm=\"sluice\""))
+    );
+    assert_eq!(call("ops:s3cret", "/connectors"), (200, None, "[]".into()));
+    assert_eq!(call("ops:s3cret", "/metrics").0, 200);
+    assert_eq!(call("ops:s3cret", "/connectors/x/status").0, 404);
+}

@@ -696,13 +696,18 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         "listeners",
         Kind::String,
         "http://127.0.0.1:8083",
-        "Where `sluice run` serves Kafka Connect's REST API and `/metrics`: one `http://host:port`. Loopback by default; any other address is refused unless `rest.insecure=true` (the API has no authentication or TLS yet). `sluice run` with connector files serves the API only when this key is set. See docs/operations.md.",
+        "Where `sluice run` serves Kafka Connect's REST API and `/metrics`: one `http://host:port`. Loopback by default; any other address is refused unless `rest.basic.auth.credentials.file` is set or `rest.insecure=true` (the API has no TLS yet). `sluice run` with connector files serves the API only when this key is set. See docs/operations.md.",
     ),
     key(
         "rest.insecure",
         Kind::Bool,
         "false",
-        "`true` lets `listeners` name a non-loopback address although the REST API has no authentication or TLS: anyone who reaches it can create, change and delete connectors.",
+        "`true` lets `listeners` name a non-loopback address with no authentication (and no TLS): anyone who reaches it can create, change and delete connectors.",
+    ),
+    optional(
+        "rest.basic.auth.credentials.file",
+        Kind::String,
+        "File of `user:password` lines (`#` comments allowed): every REST and `/metrics` request must then carry HTTP basic auth with one of them (401 otherwise), and `listeners` may name a non-loopback address. Basic auth over plain HTTP sends the password readable on the network: put a TLS-terminating proxy in front. Keep the file readable by the worker only.",
     ),
     optional(
         "config.storage.file.filename",

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
 
 use sluice_core::config::Settings;
 
+use super::auth::Credentials;
 use crate::{Error, Result};
 
 /// Where the REST API listens unless `listeners` says otherwise: loopback only.
@@ -19,6 +20,8 @@ pub struct RestConfig {
     /// `rest.insecure=true`: the user accepts an unauthenticated, unencrypted API on a
     /// non-loopback address.
     pub insecure: bool,
+    /// `rest.basic.auth.credentials.file`, loaded: every request must carry one of them.
+    pub credentials: Option<Credentials>,
 }
 
 fn rest_error(message: String) -> Error {
@@ -35,9 +38,9 @@ impl RestConfig {
         settings.contains_key("listeners")
     }
 
-    /// Reads `listeners` (one `http://host:port`; default [`DEFAULT_LISTENER`]) and
-    /// `rest.insecure`. A listener that is not a loopback address is refused unless
-    /// `rest.insecure=true`: the API has no authentication or TLS yet.
+    /// Reads `listeners` (one `http://host:port`; default [`DEFAULT_LISTENER`]),
+    /// `rest.basic.auth.credentials.file` and `rest.insecure`. A listener that is not a
+    /// loopback address is refused unless basic auth is on or `rest.insecure=true`.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
         let listener = settings
             .get("listeners")
@@ -95,15 +98,23 @@ impl RestConfig {
                 ))
             })?
         };
-        if !addr.ip().is_loopback() && !insecure {
+        let credentials = match settings
+            .get("rest.basic.auth.credentials.file")
+            .filter(|p| !p.trim().is_empty())
+        {
+            Some(path) => Some(Credentials::load(std::path::Path::new(path.trim()))?),
+            None => None,
+        };
+        if !addr.ip().is_loopback() && !insecure && credentials.is_none() {
             return Err(rest_error(format!(
-                "listeners={listener:?} is not a loopback address, and the REST API has no authentication or TLS yet: anyone who reaches it can change connectors. Listen on 127.0.0.1 (behind an authenticating proxy), or set rest.insecure=true to accept the risk"
+                "listeners={listener:?} is not a loopback address and the REST API has no authentication: anyone who reaches it could change connectors. Listen on 127.0.0.1 (behind an authenticating proxy), set rest.basic.auth.credentials.file, or set rest.insecure=true to accept the risk"
             )));
         }
         Ok(RestConfig {
             listener,
             addr,
             insecure,
+            credentials,
         })
     }
 }
@@ -144,6 +155,29 @@ mod tests {
             let c = cfg(&[("listeners", l), ("rest.insecure", "true")]).unwrap();
             assert!(!c.addr.ip().is_loopback());
         }
+    }
+
+    #[test]
+    fn basic_auth_allows_a_non_loopback_listener() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("users");
+        std::fs::write(&file, "ops:pw\n").unwrap();
+        let c = cfg(&[
+            ("listeners", "http://0.0.0.0:8083"),
+            ("rest.basic.auth.credentials.file", file.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert!(c.credentials.is_some());
+        let missing = dir.path().join("none");
+        let e = cfg(&[(
+            "rest.basic.auth.credentials.file",
+            missing.to_str().unwrap(),
+        )])
+        .unwrap_err();
+        assert!(
+            sluice_core::error_chain(&e).contains("cannot be read"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -16,9 +16,11 @@
 //! one, so the connectors come back, in their target state, after a restart. Errors are
 //! Kafka Connect's `{"error_code": <status>, "message": "..."}`.
 //!
-//! The API has no authentication and no TLS yet: it listens on loopback by default and
-//! refuses another address unless `rest.insecure=true` ([`RestConfig`]).
+//! The API has no TLS yet and authenticates only with optional HTTP basic auth
+//! ([`Credentials`], `rest.basic.auth.credentials.file`): it listens on loopback by default and
+//! refuses another address unless basic auth is on or `rest.insecure=true` ([`RestConfig`]).
 
+mod auth;
 mod config;
 mod error;
 mod handlers;
@@ -29,6 +31,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+pub use auth::Credentials;
 pub use config::{RestConfig, DEFAULT_LISTENER};
 pub(crate) use error::ApiError;
 
@@ -84,9 +87,16 @@ impl App {
     }
 }
 
-/// The API's routes over `app`.
-pub fn router(app: Arc<App>) -> axum::Router {
-    handlers::routes().with_state(app)
+/// The API's routes over `app`, behind basic auth when `credentials` are given.
+pub fn router(app: Arc<App>, credentials: Option<Credentials>) -> axum::Router {
+    let router = handlers::routes().with_state(app);
+    match credentials {
+        Some(c) => router.layer(axum::middleware::from_fn_with_state(
+            Arc::new(c),
+            auth::require,
+        )),
+        None => router,
+    }
 }
 
 /// A running REST server; [`shutdown`](Self::shutdown) stops it.
@@ -119,7 +129,8 @@ impl RestServer {
         })?;
         let app = Arc::new(App::new(worker, store, addr.to_string()));
         let (stop, mut stop_rx) = watch::channel(false);
-        let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        let routes = router(app, config.credentials.clone());
+        let server = axum::serve(listener, routes).with_graceful_shutdown(async move {
             let _ = stop_rx.wait_for(|s| *s).await;
         });
         let join = tokio::spawn(async move {
