@@ -11,7 +11,9 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
 use sluice_core::error_chain;
-use sluice_worker::{ConnectorSummary, Mode, State, Worker};
+use sluice_worker::persist::{parse_target, ConfigFile};
+use sluice_worker::rest::{RestConfig, RestServer};
+use sluice_worker::{ConnectorSummary, Mode, State, TargetState, Worker};
 use tokio::sync::watch;
 
 #[derive(Parser)]
@@ -28,11 +30,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run connectors continuously (like connect-standalone): tail the buckets, resume where stopped.
+    ///
+    /// With no connector files, or with `listeners` in the worker file, the worker serves Kafka
+    /// Connect's REST API and /metrics (default http://127.0.0.1:8083); connectors created or
+    /// changed over it are kept in `config.storage.file.filename` and come back on restart.
     Run {
-        /// Worker file: bootstrap.servers, offset.storage.file.filename, converters, producer.*.
+        /// Worker file: bootstrap.servers, offset.storage.file.filename, converters, producer.*,
+        /// listeners.
         worker: PathBuf,
         /// Connector files (.properties, or Kafka Connect's JSON {"name":..,"config":{..}}).
-        #[arg(required = true)]
         connectors: Vec<PathBuf>,
     },
     /// One pass over what the buckets hold now, then exit with a summary.
@@ -235,7 +241,7 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
         .iter()
         .map(|p| load_connector(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let worker = Worker::new(worker, mode).await?;
+    let worker = std::sync::Arc::new(Worker::new(worker, mode).await?);
     let (stop_tx, mut stop_rx) = watch::channel(false);
     install_signals(stop_tx);
     let mut all_ok = true;
@@ -246,10 +252,15 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
             eprintln!("error: {}", error_chain(&e));
         }
     }
+    let progress =
+        (mode == Mode::Backfill).then(|| sluice::progress::Progress::start(worker.clone()));
     // Until every task has ended (a backfill's pass is over, or tasks failed) or a signal.
     tokio::select! {
         _ = worker.wait_idle() => {}
         _ = stop_rx.wait_for(|stop| *stop) => {}
+    }
+    if let Some(p) = progress {
+        p.finish().await;
     }
     for summary in worker.shutdown().await {
         // A connector that could not start was reported above.
@@ -263,6 +274,75 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
         print_summary(&summary);
     }
     Ok(all_ok)
+}
+
+/// `sluice run` with the REST API: the connectors stored in the worker's connector file come
+/// back in their target state (a connector file given on the command line wins over a stored
+/// configuration of the same name, keeping its stored target state), the API serves until a
+/// signal, then every connector stops cleanly.
+async fn run_with_rest(worker_path: &Path, connector_files: &[PathBuf]) -> anyhow::Result<bool> {
+    let settings = config::load_file(worker_path)?;
+    let worker_cfg =
+        WorkerConfig::from_settings(&settings).map_err(|e| with_context(e, worker_path))?;
+    let rest_cfg = RestConfig::from_settings(&settings)?;
+    let files = connector_files
+        .iter()
+        .map(|p| load_connector(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = ConfigFile::from_settings(&settings, &worker_cfg);
+    let stored = match &store {
+        Some(s) => s.load()?,
+        None => {
+            tracing::warn!("offsets are in a Kafka topic and config.storage.file.filename is not set: connectors created over the REST API will not survive a restart");
+            Vec::new()
+        }
+    };
+    let worker = std::sync::Arc::new(Worker::new(worker_cfg, Mode::Continuous).await?);
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    install_signals(stop_tx);
+    let mut names = Vec::new();
+    let mut stored_targets = std::collections::BTreeMap::new();
+    for c in stored {
+        let target = parse_target(&c.target_state).unwrap_or(TargetState::Running);
+        if files.iter().any(|f| f.name == c.name) {
+            stored_targets.insert(c.name, target);
+            continue;
+        }
+        let path = store.as_ref().map(|s| s.path().display().to_string());
+        let cfg = ConnectorConfig::from_settings(&sluice_worker::registry::builtin(), &c.config)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "connector {:?} stored in {}: {}
+fix its configuration in that file, or remove the connector from it",
+                    c.name,
+                    path.unwrap_or_default(),
+                    error_chain(&e)
+                )
+            })?;
+        names.push(cfg.name.clone());
+        worker.add(cfg, target)?;
+    }
+    for f in files {
+        let target = stored_targets
+            .get(&f.name)
+            .copied()
+            .unwrap_or(TargetState::Running);
+        names.push(f.name.clone());
+        worker.add(f, target)?;
+    }
+    if let Some(store) = &store {
+        store.save_worker(&worker)?;
+        tracing::info!(file = %store.path().display(), connectors = names.len(), "connectors are kept in this file");
+    }
+    let server = RestServer::start(worker.clone(), &rest_cfg, store).await?;
+    // A connector that cannot start is FAILED (its status says why); the worker serves on.
+    futures::future::join_all(names.iter().map(|n| worker.start(n))).await;
+    let _ = stop_rx.wait_for(|stop| *stop).await;
+    server.shutdown().await;
+    for summary in worker.shutdown().await {
+        print_summary(&summary);
+    }
+    Ok(true)
 }
 
 /// Warnings about values a `.properties` file changed on reading (a dropped backslash, a line
@@ -356,7 +436,13 @@ fn main() -> ExitCode {
     let result: anyhow::Result<bool> = rt.block_on(async {
         match cli.command {
             Command::Run { worker, connectors } => {
-                run_files(&worker, &connectors, Mode::Continuous).await
+                let rest = connectors.is_empty()
+                    || config::load_file(&worker).is_ok_and(|s| RestConfig::is_configured(&s));
+                if rest {
+                    run_with_rest(&worker, &connectors).await
+                } else {
+                    run_files(&worker, &connectors, Mode::Continuous).await
+                }
             }
             Command::Backfill { worker, connectors } => {
                 run_files(&worker, &connectors, Mode::Backfill).await

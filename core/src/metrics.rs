@@ -1,8 +1,8 @@
-//! Counters a running task updates and a CLI or test reads.
+//! Counters a running task updates and a CLI, the worker's `/metrics` or a test reads.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Live counters of one connector (all its tasks add to the same set).
+/// Live counters of one task (the worker keeps one set per task and sums them per connector).
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// Objects read to the end.
@@ -43,6 +43,20 @@ pub struct MetricsSnapshot {
     pub offset_commits: u64,
     /// See [`Metrics::objects_changed`].
     pub objects_changed: u64,
+}
+
+impl std::ops::AddAssign for MetricsSnapshot {
+    /// Adds every counter of `other` (a connector's totals are the sum of its tasks').
+    fn add_assign(&mut self, other: Self) {
+        self.objects_finished += other.objects_finished;
+        self.objects_failed += other.objects_failed;
+        self.bytes_read += other.bytes_read;
+        self.records_read += other.records_read;
+        self.records_acked += other.records_acked;
+        self.records_failed += other.records_failed;
+        self.offset_commits += other.offset_commits;
+        self.objects_changed += other.objects_changed;
+    }
 }
 
 impl Metrics {

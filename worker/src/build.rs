@@ -12,13 +12,13 @@ use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
-use sluice_core::metrics::Metrics;
 use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{KafkaOffsetStore, OffsetManager, OffsetStore};
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
 use sluice_core::transformer::Transformer;
 use sluice_core::{Error, Result};
 
+use crate::metrics::ConnectorMetrics;
 use crate::Mode;
 
 /// What every connector of a worker shares.
@@ -44,7 +44,7 @@ pub struct ConnectorParts {
     backend: Arc<dyn ObjectBackend>,
     offsets: Arc<OffsetManager>,
     transactional_offsets: Option<Arc<KafkaOffsetStore>>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ConnectorMetrics>,
 }
 
 /// One task ready to run.
@@ -91,7 +91,7 @@ impl ConnectorParts {
     pub async fn build(
         ctx: &BuildContext,
         config: &ConnectorConfig,
-        metrics: Arc<Metrics>,
+        metrics: Arc<ConnectorMetrics>,
     ) -> Result<Self> {
         let worker = &ctx.worker;
         let producer = create_producer(&producer_config(
@@ -149,6 +149,7 @@ impl ConnectorParts {
         let config = &self.config;
         let worker = &self.ctx.worker;
         let task_name = format!("{}-{task_id}", config.name);
+        let metrics = self.metrics.task(task_id);
         let source = ObjectSource::new(
             self.backend.clone(),
             self.transformer.clone(),
@@ -178,7 +179,7 @@ impl ConnectorParts {
                     max_backoff: Duration::from_millis(config.store.retry.backoff_max_ms),
                 },
             },
-            self.metrics.clone(),
+            metrics.clone(),
         );
         let base = || {
             producer_config(
@@ -232,7 +233,7 @@ impl ConnectorParts {
                 topic,
                 context_headers: config.dlq_context_headers,
             }),
-            metrics: self.metrics.clone(),
+            metrics,
         };
         Ok(TaskParts { source, driver })
     }

@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use sluice_core::config::ConnectorConfig;
 use sluice_core::driver::{run_task, TaskEnd};
-use sluice_core::metrics::Metrics;
+use sluice_core::offsets::OffsetMap;
 use tokio::sync::watch;
 use tracing::{info, warn, Instrument};
 
 use crate::build::{BuildContext, ConnectorParts};
+use crate::metrics::ConnectorMetrics;
 use crate::state::{ConnectorStatus, State, TargetState, TaskStatus};
 use crate::{ConnectorSummary, Error, Result};
 
@@ -41,7 +42,7 @@ pub(crate) struct ConnectorHandle {
     shared: Arc<Mutex<Shared>>,
     /// The parts (built when the connector starts) and the running tasks.
     ops: tokio::sync::Mutex<Ops>,
-    metrics: Arc<Metrics>,
+    metrics: Arc<ConnectorMetrics>,
     started: Instant,
     /// Bumped whenever a task ends (the worker's waiters watch it).
     changed: watch::Sender<u64>,
@@ -54,25 +55,34 @@ struct Ops {
 }
 
 impl ConnectorHandle {
-    pub(crate) fn new(config: ConnectorConfig, changed: watch::Sender<u64>) -> Self {
+    pub(crate) fn new(
+        config: ConnectorConfig,
+        target: TargetState,
+        changed: watch::Sender<u64>,
+    ) -> Self {
         let n = config.tasks_max as usize;
+        let task_state = match target {
+            TargetState::Running => State::Unassigned,
+            TargetState::Paused => State::Paused,
+            TargetState::Stopped => State::Stopped,
+        };
         ConnectorHandle {
             name: config.name.clone(),
             shared: Arc::new(Mutex::new(Shared {
                 config,
-                target: TargetState::Running,
+                target,
                 failure: None,
-                tasks: vec![State::Unassigned; n],
+                tasks: vec![task_state; n],
                 ends: vec![None; n],
             })),
             ops: tokio::sync::Mutex::new(Ops::default()),
-            metrics: Arc::new(Metrics::default()),
+            metrics: Arc::new(ConnectorMetrics::default()),
             started: Instant::now(),
             changed,
         }
     }
 
-    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+    pub(crate) fn metrics(&self) -> &Arc<ConnectorMetrics> {
         &self.metrics
     }
 
@@ -366,6 +376,33 @@ impl ConnectorHandle {
             self.start_tasks(&mut ops, ctx, &[id]).await?;
         }
         info!(connector = %self.name, task = id, "task restarted");
+        Ok(())
+    }
+
+    /// Runs `change` on the connector's stored offsets, only while the connector is stopped
+    /// (Kafka Connect's KIP-875 rule: a running task would overwrite the change at its next
+    /// commit). The connector cannot be resumed while the change runs.
+    pub(crate) async fn modify_offsets(
+        &self,
+        ctx: &BuildContext,
+        batch: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<()> {
+        let _ops = self.ops.lock().await;
+        let target = self.target();
+        if target != TargetState::Stopped {
+            return Err(Error::NotStopped {
+                name: self.name.clone(),
+                state: self.status().state.name(),
+            });
+        }
+        ctx.offset_store
+            .put(&self.name, batch)
+            .await
+            .map_err(|e| Error::Connector {
+                name: self.name.clone(),
+                source: Box::new(e),
+            })?;
+        info!(connector = %self.name, "offsets changed");
         Ok(())
     }
 

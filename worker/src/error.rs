@@ -42,6 +42,35 @@ pub enum Error {
         #[source]
         source: Box<sluice_core::Error>,
     },
+    /// Offsets can only be changed while the connector is stopped.
+    #[error("connector {name:?} is {state}: stop it first (PUT /connectors/{name}/stop, or `sluice offsets` with the worker down), then change its offsets and resume it")]
+    NotStopped {
+        /// Connector name.
+        name: String,
+        /// Its state now (`RUNNING`, `PAUSED`, ...).
+        state: &'static str,
+    },
+    /// The worker's connector configuration file (`config.storage.file.filename`) could not
+    /// be read or written.
+    #[error("connector configuration file {path}: {message}")]
+    ConfigFile {
+        /// The file.
+        path: String,
+        /// What went wrong and what to do.
+        message: String,
+        /// The I/O or JSON error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The REST API could not start (bad `listeners`, address in use, a refused listener).
+    #[error("REST API: {message}")]
+    Rest {
+        /// What went wrong and what to do.
+        message: String,
+        /// The I/O error, when there is one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// Opening the worker's offset store failed.
     #[error(transparent)]
     Core(Box<sluice_core::Error>),

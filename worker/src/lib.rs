@@ -1,5 +1,6 @@
-//! The Sluice worker: the runtime that owns named connectors and their tasks, for standalone
-//! mode today and the REST API next.
+//! The Sluice worker: the runtime that owns named connectors and their tasks, and its front
+//! ends: Kafka Connect's REST API ([`rest`]), Prometheus metrics ([`prometheus`]) and the
+//! connector configuration file that makes REST changes survive a restart ([`persist`]).
 //!
 //! - [`Worker`] holds connectors by name; each is a connector handle with a target state
 //!   (running, paused, stopped), its tasks (each with its own state, stop signal and end) and
@@ -14,8 +15,12 @@
 mod build;
 mod connector;
 mod error;
+mod metrics;
 mod offsets;
+pub mod persist;
+pub mod prometheus;
 pub mod registry;
+pub mod rest;
 mod state;
 mod worker;
 
@@ -23,6 +28,7 @@ use std::time::Duration;
 
 pub use build::{check_kafka, BuildContext, ConnectorParts, TaskParts};
 pub use error::{Error, Result};
+pub use metrics::ConnectorMetrics;
 pub use offsets::open_offset_store;
 pub use state::{ConnectorStatus, State, TargetState, TaskStatus};
 pub use worker::Worker;

@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use sluice_core::config::{ConnectorConfig, WorkerConfig};
 use sluice_core::metrics::MetricsSnapshot;
-use sluice_core::offsets::OffsetStore;
+use sluice_core::offsets::{OffsetMap, OffsetStore};
 use tokio::sync::watch;
 use tracing::info;
 
 use crate::build::BuildContext;
 use crate::connector::ConnectorHandle;
 use crate::offsets::open_offset_store;
-use crate::state::ConnectorStatus;
+use crate::state::{ConnectorStatus, TargetState};
 use crate::{ConnectorSummary, Error, Mode, Result};
 
 /// Owns named connectors (Kafka Connect's standalone worker): creates, reconfigures, pauses,
@@ -110,17 +110,34 @@ impl Worker {
     /// unreachable, a bad converter or store setting), the connector still exists, in state
     /// `FAILED` with the error as its trace, and the error is returned.
     pub async fn create(&self, config: ConnectorConfig) -> Result<()> {
-        let handle = {
-            let mut map = self.map();
-            if map.contains_key(&config.name) {
-                return Err(Error::AlreadyExists(config.name));
-            }
-            let handle = Arc::new(ConnectorHandle::new(config.clone(), self.changed.clone()));
-            map.insert(config.name.clone(), handle.clone());
-            handle
-        };
-        info!(connector = %config.name, tasks = config.tasks_max, "connector created");
-        handle.start(&self.ctx).await
+        let name = config.name.clone();
+        self.add(config, TargetState::Running)?;
+        self.start(&name).await
+    }
+
+    /// Registers a connector in target state `target` without starting anything (Kafka
+    /// Connect's `initial_state`); [`start`](Self::start) starts its tasks when the target is
+    /// running. Fails with [`Error::AlreadyExists`] when the name is taken.
+    pub fn add(&self, config: ConnectorConfig, target: TargetState) -> Result<()> {
+        let mut map = self.map();
+        if map.contains_key(&config.name) {
+            return Err(Error::AlreadyExists(config.name));
+        }
+        info!(connector = %config.name, tasks = config.tasks_max, ?target, "connector created");
+        let handle = Arc::new(ConnectorHandle::new(
+            config.clone(),
+            target,
+            self.changed.clone(),
+        ));
+        map.insert(config.name, handle);
+        Ok(())
+    }
+
+    /// Starts the tasks of a connector added with [`add`](Self::add) (nothing when its target
+    /// state is paused or stopped). A build failure leaves the connector `FAILED` and is
+    /// returned.
+    pub async fn start(&self, name: &str) -> Result<()> {
+        self.get(name)?.start(&self.ctx).await
     }
 
     /// Replaces a connector's configuration; its tasks restart with it (unless paused or
@@ -176,6 +193,11 @@ impl Worker {
         Ok(self.get(name)?.status())
     }
 
+    /// What the user asked a connector to be doing (running, paused, stopped).
+    pub fn target_state(&self, name: &str) -> Result<TargetState> {
+        Ok(self.get(name)?.target())
+    }
+
     /// A connector's configuration.
     pub fn connector_config(&self, name: &str) -> Result<ConnectorConfig> {
         Ok(self.get(name)?.config())
@@ -184,6 +206,44 @@ impl Worker {
     /// A connector's counters (they add up across restarts of its tasks).
     pub fn metrics(&self, name: &str) -> Result<MetricsSnapshot> {
         Ok(self.get(name)?.metrics().snapshot())
+    }
+
+    /// A connector's counters per task, by task id (ids of tasks removed by a
+    /// reconfiguration stay, so the sum is the connector's total).
+    pub fn task_metrics(&self, name: &str) -> Result<Vec<MetricsSnapshot>> {
+        Ok(self.get(name)?.metrics().tasks())
+    }
+
+    /// A connector's stored offsets: every (source partition, offset), in any state.
+    pub async fn offsets(&self, name: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
+        self.get(name)?;
+        self.ctx
+            .offset_store
+            .list(name)
+            .await
+            .map_err(|e| Error::Connector {
+                name: name.to_owned(),
+                source: Box::new(e),
+            })
+    }
+
+    /// Writes offsets of a STOPPED connector (a `None` offset forgets the partition: the
+    /// object is read again from its start). [`Error::NotStopped`] otherwise.
+    pub async fn alter_offsets(
+        &self,
+        name: &str,
+        batch: Vec<(OffsetMap, Option<OffsetMap>)>,
+    ) -> Result<()> {
+        self.get(name)?.modify_offsets(&self.ctx, batch).await
+    }
+
+    /// Forgets every stored offset of a STOPPED connector: when resumed it reads every object
+    /// again. [`Error::NotStopped`] otherwise.
+    pub async fn reset_offsets(&self, name: &str) -> Result<()> {
+        let handle = self.get(name)?;
+        let entries = self.offsets(name).await?;
+        let batch = entries.into_iter().map(|(p, _)| (p, None)).collect();
+        handle.modify_offsets(&self.ctx, batch).await
     }
 
     /// What a connector did so far.

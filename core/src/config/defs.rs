@@ -425,6 +425,28 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         Kind::String,
         "Accepted so Kafka Connect worker files load unchanged; Sluice has no plugins and ignores it.",
     ),
+    key(
+        "listeners",
+        Kind::String,
+        "http://127.0.0.1:8083",
+        "Where `sluice run` serves Kafka Connect's REST API and `/metrics`: one `http://host:port`. Loopback by default; any other address is refused unless `rest.basic.auth.credentials.file` is set or `rest.insecure=true` (the API has no TLS yet). `sluice run` with connector files serves the API only when this key is set. See docs/operations.md.",
+    ),
+    key(
+        "rest.insecure",
+        Kind::Bool,
+        "false",
+        "`true` lets `listeners` name a non-loopback address with no authentication (and no TLS): anyone who reaches it can create, change and delete connectors.",
+    ),
+    optional(
+        "rest.basic.auth.credentials.file",
+        Kind::String,
+        "File of `user:password` lines (`#` comments allowed): every REST and `/metrics` request must then carry HTTP basic auth with one of them (401 otherwise), and `listeners` may name a non-loopback address. Basic auth over plain HTTP sends the password readable on the network: put a TLS-terminating proxy in front. Keep the file readable by the worker only.",
+    ),
+    optional(
+        "config.storage.file.filename",
+        Kind::String,
+        "File where `sluice run` keeps the connectors created or changed over the REST API (configuration and target state: running, paused, stopped), rewritten atomically; they come back after a restart. Default: `offset.storage.file.filename` with `.connectors.json` appended; with offsets in a Kafka topic and no file named, REST changes last until the worker stops.",
+    ),
 ];
 
 /// The worker file's keys, as a set of their own (never mixed with a connector's).

@@ -1,0 +1,40 @@
+//! [`ConnectorMetrics`]: one set of counters per task of a connector, summed for the connector.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sluice_core::metrics::{Metrics, MetricsSnapshot};
+
+/// A connector's counters, one [`Metrics`] per task id. A restarted task keeps adding to the
+/// counters of its id, so totals never go back; a reconfiguration to fewer tasks keeps the
+/// counters of the ids that went away in the connector's totals.
+#[derive(Debug, Default)]
+pub struct ConnectorMetrics {
+    tasks: Mutex<Vec<Arc<Metrics>>>,
+}
+
+impl ConnectorMetrics {
+    /// The counters of task `id` (created on first use).
+    pub fn task(&self, id: u32) -> Arc<Metrics> {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let i = id as usize;
+        if tasks.len() <= i {
+            tasks.resize_with(i + 1, Default::default);
+        }
+        tasks[i].clone()
+    }
+
+    /// A copy of each task's counters, by task id.
+    pub fn tasks(&self) -> Vec<MetricsSnapshot> {
+        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.iter().map(|m| m.snapshot()).collect()
+    }
+
+    /// The connector's totals: the sum over its tasks.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let mut total = MetricsSnapshot::default();
+        for t in self.tasks() {
+            total += t;
+        }
+        total
+    }
+}

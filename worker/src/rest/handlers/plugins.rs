@@ -1,0 +1,35 @@
+//! `/connector-plugins`: the backends, and validating a configuration for one.
+
+use super::*;
+
+pub(super) async fn plugins() -> Reply {
+    let list: Vec<Value> = crate::registry::builtin()
+        .connector_classes()
+        .iter()
+        .map(|c| json!({"class": c, "type": "source", "version": VERSION}))
+        .collect();
+    ok(json!(list))
+}
+
+pub(super) async fn validate_config(Path(class): Path<String>, body: Bytes) -> Reply {
+    let registry = crate::registry::builtin();
+    let backend_of = |c: &str| registry.backend_of(c);
+    let Some(backend) = backend_of(&class) else {
+        return Err(ApiError::bad_request(format!(
+            "unknown connector plugin {class:?}; GET /connector-plugins lists them"
+        )));
+    };
+    let mut settings = settings_of(&parse_body(&body)?, "the configuration")?;
+    match settings.get("connector.class") {
+        Some(c) if backend_of(c) != Some(backend) => {
+            return Err(ApiError::bad_request(format!(
+                "the configuration's connector.class ({c:?}) is not the plugin in the request ({class:?})"
+            )))
+        }
+        Some(_) => {}
+        None => {
+            settings.insert("connector.class".into(), class.clone());
+        }
+    }
+    ok(validate::config_infos(&class, &settings))
+}

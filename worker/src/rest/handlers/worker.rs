@@ -1,0 +1,70 @@
+//! `/` (version, commit, Kafka cluster id; the status page for a browser), `/ui` and
+//! `/metrics`.
+
+use super::*;
+
+/// The status page: connectors, tasks, states and traces, counts and throughput, with pause,
+/// resume and restart buttons. One self-contained file (no external assets: it works on a
+/// closed network) that reads the public API from the browser.
+const STATUS_PAGE: &str = include_str!("../status.html");
+
+/// `GET /`: the worker's version and Kafka cluster id as JSON, or the status page when the
+/// client prefers HTML (a browser's `Accept: text/html`).
+pub(super) async fn root(State(app): AppState, headers: axum::http::HeaderMap) -> Reply {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        return ui().await;
+    }
+    ok(json!({
+        "version": VERSION,
+        "commit": option_env!("SLUICE_GIT_COMMIT").unwrap_or("unknown"),
+        "kafka_cluster_id": cluster_id(&app).await,
+    }))
+}
+
+/// The Kafka cluster id, asked once (5 s at most) and remembered.
+pub(super) async fn cluster_id(app: &App) -> Option<String> {
+    if let Some(id) = app.cluster_id.lock().ok().and_then(|g| g.clone()) {
+        return Some(id);
+    }
+    let worker = app.worker.config().clone();
+    let id = tokio::task::spawn_blocking(move || {
+        let mut client = rdkafka::ClientConfig::new();
+        client.set("bootstrap.servers", &worker.bootstrap_servers);
+        for (k, v) in &worker.producer {
+            if k == "security.protocol" || k.starts_with("ssl.") || k.starts_with("sasl.") {
+                client.set(k, v);
+            }
+        }
+        let producer: rdkafka::producer::BaseProducer = client.create().ok()?;
+        use rdkafka::producer::Producer;
+        producer.client().fetch_cluster_id(Duration::from_secs(5))
+    })
+    .await
+    .ok()
+    .flatten();
+    if let (Some(id), Ok(mut g)) = (&id, app.cluster_id.lock()) {
+        *g = Some(id.clone());
+    }
+    id
+}
+
+pub(super) async fn metrics(State(app): AppState) -> Response {
+    (
+        [(header::CONTENT_TYPE, crate::prometheus::CONTENT_TYPE)],
+        crate::prometheus::render(&app.worker),
+    )
+        .into_response()
+}
+
+/// `GET /ui`: the status page.
+pub(super) async fn ui() -> Reply {
+    Ok((
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        STATUS_PAGE,
+    )
+        .into_response())
+}
