@@ -577,6 +577,16 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "`azure` backend: blobs per List Blobs request (Azure returns at most 5000).",
     ),
     optional(
+        "transforms",
+        Kind::List,
+        "Aliases of Kafka Connect single message transforms, applied in this order to every record before the converters; each configured under `transforms.<alias>.` (see docs/transforms.md).",
+    ),
+    optional(
+        "predicates",
+        Kind::List,
+        "Aliases of Kafka Connect predicates, each configured under `predicates.<alias>.` and named by `transforms.<alias>.predicate` (see docs/transforms.md).",
+    ),
+    optional(
         "key.converter",
         Kind::Enum(CONVERTERS),
         "Overrides the worker's `key.converter` for this connector.",
@@ -601,6 +611,14 @@ pub const CONNECTOR_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "value.converter.",
         doc: "Settings of this connector's value converter.",
+    },
+    PrefixDef {
+        prefix: "transforms.",
+        doc: "`transforms.<alias>.type` (a Kafka Connect transform class, e.g. `org.apache.kafka.connect.transforms.InsertField$Value`), `transforms.<alias>.predicate`, `transforms.<alias>.negate` and the transform's own options; checked strictly (see docs/transforms.md).",
+    },
+    PrefixDef {
+        prefix: "predicates.",
+        doc: "`predicates.<alias>.type` (a Kafka Connect predicate class, e.g. `org.apache.kafka.connect.transforms.predicates.TopicNameMatches`) and the predicate's options (see docs/transforms.md).",
     },
     PrefixDef {
         prefix: "object_store.",

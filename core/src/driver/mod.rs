@@ -14,7 +14,8 @@
 //! is skipped silently or lost.
 //!
 //! The parts:
-//! - `read`: the reading side (polls the source, converts, hands batches over);
+//! - `read`: the reading side (polls the source, applies the transforms, converts, hands
+//!   batches over);
 //! - `convert`: a record to the bytes Kafka takes;
 //! - `produce`: sending, delivery reports, waiting out a full producer queue;
 //! - `failure`: tolerated failures: logs, counters, dead letter records and their headers;
@@ -45,6 +46,7 @@ use crate::error::{Error, Result};
 use crate::kafka::{DeliveryTag, Sent, TaskProducer};
 use crate::metrics::Metrics;
 use crate::offsets::{OffsetMap, OffsetStore, SubmittedId, FINISHED};
+use crate::transforms::TransformChain;
 use commit::{AtLeastOnce, Boundary, Committer, Transactional};
 use produce::{record_to, Output};
 use read::{Item, HAND_OVER_BATCH};
@@ -86,6 +88,8 @@ pub struct DriverConfig {
     pub key_converter: Arc<dyn Converter>,
     /// Value converter.
     pub value_converter: Arc<dyn Converter>,
+    /// The connector's single message transforms, applied before the converters.
+    pub transforms: TransformChain,
     /// Where offsets are committed.
     pub offset_store: Arc<dyn OffsetStore>,
     /// `offset.flush.interval.ms`.
