@@ -28,6 +28,7 @@
 mod cast;
 mod extract;
 mod filter;
+mod flatten;
 mod headers;
 mod insert_field;
 mod java;
@@ -94,6 +95,8 @@ const TRANSFORMS: &[(&str, TransformBuilder)] = &[
     ("HoistField$Value", |o| extract::build_hoist(o, Part::Value)),
     ("HoistField$Key", |o| extract::build_hoist(o, Part::Key)),
     ("ValueToKey", value_to_key::build),
+    ("Flatten$Value", |o| flatten::build(o, Part::Value)),
+    ("Flatten$Key", |o| flatten::build(o, Part::Key)),
     ("RegexRouter", routers::build_regex),
     ("TimestampRouter", routers::build_timestamp),
     ("Filter", filter::build),
