@@ -1,7 +1,7 @@
 //! Java's `SimpleDateFormat` patterns (the letters Connect users write in `timestamp.format`),
 //! formatting in UTC as Connect's transforms do.
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Token {
@@ -104,9 +104,200 @@ impl DateFormat {
     }
 }
 
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+const DAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+impl DateFormat {
+    /// Parses `text` with this pattern, in UTC, to milliseconds since the epoch. Numeric fields
+    /// next to another numeric field take exactly their letter count of digits (`yyyyMMdd`);
+    /// otherwise as many digits as there are. The whole text must be used.
+    pub(super) fn parse_millis(&self, text: &str) -> Result<i64, String> {
+        let (mut year, mut month, mut day, mut hour, mut minute, mut second, mut milli) =
+            (1970i64, 1i64, 1i64, 0i64, 0i64, 0i64, 0i64);
+        let (mut pm, mut hour12, mut offset_minutes) = (None, false, 0i64);
+        let mut rest = text;
+        let fail = || format!("{text:?} does not match the pattern");
+        for (i, token) in self.0.iter().enumerate() {
+            match token {
+                Token::Literal(l) => rest = rest.strip_prefix(l.as_str()).ok_or_else(fail)?,
+                Token::Field(c, n) => {
+                    let numeric_next = matches!(self.0.get(i + 1), Some(Token::Field(c2, n2)) if !matches!((c2, n2), ('M', 3..) | ('E', _) | ('a', _) | ('Z', _) | ('X', _)));
+                    let is_text = matches!(
+                        (c, n),
+                        ('M', 3..) | ('E', _) | ('a', _) | ('Z', _) | ('X', _)
+                    );
+                    if is_text {
+                        let lower = rest.to_ascii_lowercase();
+                        match c {
+                            'M' | 'E' => {
+                                let names: &[&str] = if *c == 'M' { &MONTHS } else { &DAYS };
+                                let (idx, len) = names
+                                    .iter()
+                                    .enumerate()
+                                    .find_map(|(i, name)| {
+                                        if lower.starts_with(name) {
+                                            Some((i, name.len()))
+                                        } else if lower.starts_with(&name[..3]) {
+                                            Some((i, 3))
+                                        } else {
+                                            None
+                                        }
+                                    })
+                                    .ok_or_else(fail)?;
+                                if *c == 'M' {
+                                    month = idx as i64 + 1;
+                                }
+                                rest = &rest[len..];
+                            }
+                            'a' => {
+                                if lower.starts_with("am") {
+                                    pm = Some(false);
+                                } else if lower.starts_with("pm") {
+                                    pm = Some(true);
+                                } else {
+                                    return Err(fail());
+                                }
+                                rest = &rest[2..];
+                            }
+                            _ => {
+                                if let Some(r) = rest.strip_prefix('Z') {
+                                    rest = r;
+                                } else {
+                                    let sign = match rest.chars().next() {
+                                        Some('+') => 1,
+                                        Some('-') => -1,
+                                        _ => return Err(fail()),
+                                    };
+                                    let digits: String = rest[1..]
+                                        .chars()
+                                        .take(5)
+                                        .filter(|c| c.is_ascii_digit())
+                                        .take(4)
+                                        .collect();
+                                    let used = if rest[1..].get(2..3) == Some(":") {
+                                        5
+                                    } else {
+                                        digits.len()
+                                    };
+                                    if digits.len() != 4 && digits.len() != 2 {
+                                        return Err(fail());
+                                    }
+                                    let h: i64 = digits[..2].parse().map_err(|_| fail())?;
+                                    let m: i64 = digits
+                                        .get(2..4)
+                                        .map_or(Ok(0), str::parse)
+                                        .map_err(|_| fail())?;
+                                    offset_minutes = sign * (h * 60 + m);
+                                    rest = &rest[1 + used..];
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    let negative = *c == 'y' && rest.starts_with('-');
+                    let body = if negative { &rest[1..] } else { rest };
+                    let available = body.bytes().take_while(u8::is_ascii_digit).count();
+                    let take = if numeric_next {
+                        (*n).min(available)
+                    } else {
+                        available
+                    };
+                    if take == 0 {
+                        return Err(fail());
+                    }
+                    let v: i64 = body[..take].parse().map_err(|_| fail())?;
+                    let v = if negative { -v } else { v };
+                    rest = &body[take..];
+                    match c {
+                        'y' => year = if *n == 2 && take == 2 { 2000 + v } else { v },
+                        'M' => month = v,
+                        'd' => day = v,
+                        'H' | 'k' => hour = v % 24,
+                        'h' | 'K' => {
+                            hour = v % 12;
+                            hour12 = true;
+                        }
+                        'm' => minute = v,
+                        's' => second = v,
+                        'S' => milli = v,
+                        _ => {} // 'D': the day of the year is not used to build the date
+                    }
+                }
+            }
+        }
+        if !rest.is_empty() {
+            return Err(format!(
+                "{text:?} does not match the pattern: {rest:?} is left over"
+            ));
+        }
+        if hour12 && pm == Some(true) || !hour12 && pm == Some(true) && hour < 12 {
+            hour += 12;
+        }
+        let date =
+            NaiveDate::from_ymd_opt(year as i32, month as u32, day as u32).ok_or_else(fail)?;
+        let midnight = date
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(fail)?
+            .and_utc()
+            .timestamp_millis();
+        Ok(midnight + ((hour * 60 + minute - offset_minutes) * 60 + second) * 1000 + milli)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::DateFormat;
+
+    #[test]
+    fn parses_what_it_formats() {
+        let t = 1_500_000_000_123;
+        for pattern in [
+            "yyyyMMdd HHmmssSSS",
+            "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'",
+            "yyyy-MM-dd'T'HH:mm:ss.SSSX",
+            "EEE, d MMM yyyy HH:mm:ss.SSS Z",
+            "dd MMMM yyyy hh:mm:ss.SSS a",
+        ] {
+            let f = DateFormat::parse(pattern).unwrap();
+            assert_eq!(
+                f.parse_millis(&f.format(t)),
+                Ok(t),
+                "{pattern}: {}",
+                f.format(t)
+            );
+        }
+        let f = DateFormat::parse("yyyy-MM-dd HH:mm Z").unwrap();
+        assert_eq!(
+            f.parse_millis("2017-07-14 04:40 +0200"),
+            Ok(1_500_000_000_000)
+        );
+        assert!(f.parse_millis("2017-07-14").is_err());
+        assert!(f
+            .parse_millis("2017-07-14 04:40 +0200x")
+            .unwrap_err()
+            .contains("left over"));
+    }
 
     #[test]
     fn formats_like_simple_date_format_in_utc() {

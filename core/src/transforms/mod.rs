@@ -38,6 +38,7 @@ mod predicates;
 mod replace_field;
 mod routers;
 mod schema_metadata;
+mod timestamp_converter;
 mod util;
 mod value_to_key;
 
@@ -99,6 +100,12 @@ const TRANSFORMS: &[(&str, TransformBuilder)] = &[
     ("Flatten$Key", |o| flatten::build(o, Part::Key)),
     ("RegexRouter", routers::build_regex),
     ("TimestampRouter", routers::build_timestamp),
+    ("TimestampConverter$Value", |o| {
+        timestamp_converter::build(o, Part::Value)
+    }),
+    ("TimestampConverter$Key", |o| {
+        timestamp_converter::build(o, Part::Key)
+    }),
     ("Filter", filter::build),
     ("InsertHeader", headers::build_insert),
     ("DropHeaders", headers::build_drop),
