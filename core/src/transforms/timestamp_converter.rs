@@ -135,7 +135,7 @@ impl TimestampConverter {
         }
     }
 
-    fn to_millis(&self, v: &Value, kind: Kind) -> Result<i64> {
+    fn millis_of(&self, v: &Value, kind: Kind) -> Result<i64> {
         match (kind, v) {
             (Kind::String, Value::String(s)) => {
                 let f = self.format.as_ref().ok_or_else(|| {
@@ -160,7 +160,7 @@ impl TimestampConverter {
         }
     }
 
-    fn from_millis(&self, ms: i64) -> Value {
+    fn target_value(&self, ms: i64) -> Value {
         match self.target {
             Kind::String => Value::String(
                 self.format
@@ -188,7 +188,7 @@ impl TimestampConverter {
             Some(k) => k,
             None => Self::kind_of_value(&v)?,
         };
-        Ok(self.from_millis(self.to_millis(&v, kind)?))
+        Ok(self.target_value(self.millis_of(&v, kind)?))
     }
 
     fn target_schema(&self, optional: bool) -> Schema {
@@ -301,11 +301,13 @@ mod tests {
     const FORMAT: &str = "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'";
     const TEXT: &str = "2017-07-14T02:40:00.123Z";
 
+    /// (input schema, input, target.type, expected schema, expected value)
+    type Case = (Option<Schema>, Value, &'static str, Option<Schema>, Value);
+
     #[test]
     fn whole_value_table() {
-        // (input schema, input, target.type, expected schema, expected value)
         let ts = || logical::timestamp().build();
-        let cases: Vec<(Option<Schema>, Value, &str, Option<Schema>, Value)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 Some(ts()),
                 Value::Int64(MS),
