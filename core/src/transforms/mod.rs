@@ -29,6 +29,7 @@ mod cast;
 mod extract;
 mod filter;
 mod flatten;
+mod header_from;
 mod headers;
 mod insert_field;
 mod java;
@@ -109,6 +110,8 @@ const TRANSFORMS: &[(&str, TransformBuilder)] = &[
     ("Filter", filter::build),
     ("InsertHeader", headers::build_insert),
     ("DropHeaders", headers::build_drop),
+    ("HeaderFrom$Value", |o| header_from::build(o, Part::Value)),
+    ("HeaderFrom$Key", |o| header_from::build(o, Part::Key)),
     ("SetSchemaMetadata$Value", |o| {
         schema_metadata::build(o, Part::Value)
     }),
