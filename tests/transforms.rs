@@ -167,6 +167,48 @@ fn a_chain_of_transforms_with_predicates_reshapes_every_record() {
 }
 
 #[test]
+fn transforms_reshape_structs_with_their_schemas() {
+    // With an inferred schema every record is a struct: Cast, ReplaceField and InsertField
+    // change its schema, and the JSON converter writes the struct's fields in schema order.
+    let s = setup(&[
+        ("transformer.json.infer.schema", "true"),
+        ("transforms", "cast,rename,insert"),
+        (
+            "transforms.cast.type",
+            "org.apache.kafka.connect.transforms.Cast$Value",
+        ),
+        ("transforms.cast.spec", "id:string"),
+        (
+            "transforms.rename.type",
+            "org.apache.kafka.connect.transforms.ReplaceField$Value",
+        ),
+        ("transforms.rename.exclude", "card"),
+        ("transforms.rename.renames", "id:record_id"),
+        (
+            "transforms.insert.type",
+            "org.apache.kafka.connect.transforms.InsertField$Value",
+        ),
+        ("transforms.insert.static.field", "origin"),
+        ("transforms.insert.static.value", "sluice"),
+    ]);
+    let body: String = (0..10)
+        .map(|i| format!("{{\"id\":{i},\"card\":\"4111-{i:04}\",\"note\":\"n{i}\"}}\n"))
+        .collect();
+    std::fs::write(s.data.join("structs.jsonl"), body).unwrap();
+    run_backfill(&s);
+    let got = consume_all(&s.broker.bootstrap(), &[TOPIC], 10, Duration::from_secs(20));
+    assert_eq!(got.len(), 10, "{got:#?}");
+    for g in &got {
+        let i = g.index();
+        assert_eq!(
+            g.value.as_deref(),
+            Some(format!(r#"{{"record_id":"{i}","note":"n{i}","origin":"sluice"}}"#).as_str()),
+            "record {i}"
+        );
+    }
+}
+
+#[test]
 fn a_failing_transform_sends_its_record_to_the_dead_letter_queue_naming_the_transform() {
     let s = setup(&[
         ("errors.tolerance", "all"),
