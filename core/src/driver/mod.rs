@@ -8,10 +8,11 @@
 //! reading side sleeps with [`IdleBackoff`](crate::backoff::IdleBackoff).
 //!
 //! Records that cannot be delivered as they are ([`Poll::Failed`](crate::contract::Poll),
-//! converter failures, and records Kafka rejects as such, e.g. too large) are, under
+//! transform and converter failures, and records Kafka rejects as such, e.g. too large) are, under
 //! `errors.tolerance=all`, logged, counted and sent to the dead letter queue when one is
 //! configured; their offsets advance only once the dead letter record is acknowledged, so nothing
-//! is skipped silently or lost.
+//! is skipped silently or lost. A record a transform drops (`Filter`) advances its offset like a
+//! delivered one.
 //!
 //! The parts:
 //! - `read`: the reading side (polls the source, applies the transforms, converts, hands

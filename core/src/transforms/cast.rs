@@ -8,8 +8,8 @@ use base64::Engine as _;
 use super::java::DateFormat;
 use super::options::Options;
 use super::util::{
-    copy_basics, field_value, map_get, map_put, require_map, require_struct, type_of, with_part,
-    Part,
+    copy_basics, decimal_text, field_value, map_get, map_put, require_map, require_struct, type_of,
+    with_part, Part,
 };
 use super::Transformation;
 use crate::convert::{java_double_to_string, java_float_to_string};
@@ -98,19 +98,6 @@ fn decimal_parts(schema: Option<&Schema>, v: &Value) -> Option<(i128, u32)> {
     }
 }
 
-/// A Decimal as Java's `BigDecimal.toPlainString`.
-fn decimal_string(unscaled: i128, scale: u32) -> String {
-    let digits = unscaled.unsigned_abs().to_string();
-    let sign = if unscaled < 0 { "-" } else { "" };
-    let scale = scale as usize;
-    if scale == 0 {
-        return format!("{sign}{digits}");
-    }
-    let padded = format!("{digits:0>width$}", width = scale + 1);
-    let (int, frac) = padded.split_at(padded.len() - scale);
-    format!("{sign}{int}.{frac}")
-}
-
 /// One value cast to `target` (Connect's `Cast.castValueToType`); `schema` is the value's
 /// schema when known (logical types and Decimals depend on it).
 fn cast_value(schema: Option<&Schema>, v: Value, target: Type) -> Result<Value> {
@@ -163,7 +150,7 @@ fn cast_value(schema: Option<&Schema>, v: Value, target: Type) -> Result<Value> 
             (Value::Int64(n), Some((pattern, unit)), _) => DateFormat::parse(pattern)
                 .map_err(Error::Data)?
                 .format(*n * unit),
-            (_, _, Some((u, s))) => decimal_string(u, s),
+            (_, _, Some((u, s))) => decimal_text(u, s),
             (Value::Float32(f), ..) => java_float_to_string(*f),
             (Value::Float64(f), ..) => java_double_to_string(*f),
             (Value::Bytes(b), ..) => base64::engine::general_purpose::STANDARD.encode(b),

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use super::java::DateFormat;
 use super::options::Options;
 use super::util::{
-    copy_basics, field_value, map_get, require_map, require_struct, with_part, Part,
+    copy_basics, decimal_text, field_value, map_get, require_map, require_struct, with_part, Part,
 };
 use super::Transformation;
 use crate::convert::{java_double_to_string, java_float_to_string};
@@ -180,20 +180,6 @@ fn date_text(ms: i64) -> Result<String> {
         "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'"
     };
     Ok(DateFormat::parse(pattern).map_err(Error::Data)?.format(ms))
-}
-
-/// A Decimal in plain notation (Java's `BigDecimal.toString` for non-negative scales and
-/// values not below 10^-6).
-fn decimal_text(unscaled: i128, scale: u32) -> String {
-    let digits = unscaled.unsigned_abs().to_string();
-    let sign = if unscaled < 0 { "-" } else { "" };
-    let scale = scale as usize;
-    if scale == 0 {
-        return format!("{sign}{digits}");
-    }
-    let padded = format!("{digits:0>width$}", width = scale + 1);
-    let (int, frac) = padded.split_at(padded.len() - scale);
-    format!("{sign}{int}.{frac}")
 }
 
 /// The header for `value`: its Connect text. A null value gives an empty header value:

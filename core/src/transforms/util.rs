@@ -125,3 +125,17 @@ pub(crate) fn with_part(mut r: SourceRecord, part: Part, sv: SchemaAndValue) -> 
     *part.get_mut(&mut r) = sv;
     r
 }
+
+/// A Decimal's text in plain notation, as Java's `BigDecimal.toPlainString` (also what
+/// `toString` gives for the scales and magnitudes records carry).
+pub(crate) fn decimal_text(unscaled: i128, scale: u32) -> String {
+    let digits = unscaled.unsigned_abs().to_string();
+    let sign = if unscaled < 0 { "-" } else { "" };
+    let scale = scale as usize;
+    if scale == 0 {
+        return format!("{sign}{digits}");
+    }
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    format!("{sign}{int}.{frac}")
+}
