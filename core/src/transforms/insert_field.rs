@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::options::Options;
 use super::util::{
-    build_schema, copy_basics, field_value, map_put, require_map, require_struct, with_part, Part,
+    build_schema, copy_basics, field_value, map_put, require_struct, take_map, with_part, Part,
 };
 use super::Transformation;
 use crate::data::{logical, Schema, SchemaAndValue, Struct, Value};
@@ -136,46 +136,46 @@ impl InsertField {
 }
 
 impl Transformation for InsertField {
-    fn apply(&self, r: SourceRecord) -> Result<Option<SourceRecord>> {
-        let sv = self.part.get(&r);
-        if sv.value == Value::Null {
+    fn apply(&self, mut r: SourceRecord) -> Result<Option<SourceRecord>> {
+        if self.part.get(&r).value == Value::Null {
             return Ok(Some(r));
         }
         let inserts = self.inserts(&r);
-        let updated = match &sv.schema {
-            None => {
-                let mut entries = require_map(&sv.value, PURPOSE)?.clone();
-                for (spec, _, value) in inserts {
-                    if let Some(v) = value {
-                        map_put(&mut entries, &spec.name, v);
-                    }
+        if self.part.get(&r).schema.is_none() {
+            // Schemaless: the map is extended in place, without a copy.
+            let mut entries = take_map(self.part.get_mut(&mut r), PURPOSE)?;
+            for (spec, _, value) in inserts {
+                if let Some(v) = value {
+                    map_put(&mut entries, &spec.name, v);
                 }
-                SchemaAndValue::schemaless(Value::Map(entries))
             }
-            Some(_) => {
-                let value = require_struct(&sv.value, PURPOSE)?;
-                let mut b = copy_basics(value.schema());
-                for f in value.schema().fields() {
-                    b = b.field(f.name(), f.schema().clone());
-                }
-                for (spec, schema, _) in &inserts {
-                    b = b.field(spec.name.clone(), schema.clone());
-                }
-                let schema = build_schema(b)?;
-                let mut out = Struct::new(schema.clone())?;
-                for f in value.schema().fields() {
-                    out.set(
-                        f.name(),
-                        field_value(value, f.name(), self.replace_null_with_default),
-                    )?;
-                }
-                for (spec, _, v) in inserts {
-                    if let Some(v) = v {
-                        out.set(&spec.name, v)?;
-                    }
-                }
-                SchemaAndValue::new(schema, Value::Struct(out))
+            self.part.get_mut(&mut r).value = Value::Map(entries);
+            return Ok(Some(r));
+        }
+        let sv = self.part.get(&r);
+        let updated = {
+            let value = require_struct(&sv.value, PURPOSE)?;
+            let mut b = copy_basics(value.schema());
+            for f in value.schema().fields() {
+                b = b.field(f.name(), f.schema().clone());
             }
+            for (spec, schema, _) in &inserts {
+                b = b.field(spec.name.clone(), schema.clone());
+            }
+            let schema = build_schema(b)?;
+            let mut out = Struct::new(schema.clone())?;
+            for f in value.schema().fields() {
+                out.set(
+                    f.name(),
+                    field_value(value, f.name(), self.replace_null_with_default),
+                )?;
+            }
+            for (spec, _, v) in inserts {
+                if let Some(v) = v {
+                    out.set(&spec.name, v)?;
+                }
+            }
+            SchemaAndValue::new(schema, Value::Struct(out))
         };
         Ok(Some(with_part(r, self.part, updated)))
     }

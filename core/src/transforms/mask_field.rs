@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::options::Options;
 use super::util::{
-    field_value, map_get, map_put, require_map, require_struct, type_of, with_part, Part,
+    field_value, map_get, map_put, require_struct, take_map, type_of, with_part, Part,
 };
 use super::Transformation;
 use crate::data::{logical, Schema, SchemaAndValue, Struct, Value};
@@ -141,32 +141,32 @@ fn parse_decimal(s: &str, scale: u32) -> Option<i128> {
 }
 
 impl Transformation for MaskField {
-    fn apply(&self, r: SourceRecord) -> Result<Option<SourceRecord>> {
-        let sv = self.part.get(&r);
+    fn apply(&self, mut r: SourceRecord) -> Result<Option<SourceRecord>> {
         let rep = self.replacement.as_deref();
-        let updated = match &sv.schema {
-            None => {
-                let mut entries = require_map(&sv.value, PURPOSE)?.clone();
-                for f in &self.fields {
-                    let v = map_get(&entries, f).cloned().unwrap_or(Value::Null);
-                    map_put(&mut entries, f, masked(v, None, rep)?);
-                }
-                SchemaAndValue::schemaless(Value::Map(entries))
+        let Some(schema) = self.part.get(&r).schema.clone() else {
+            // Schemaless: the map is masked in place, without a copy.
+            let mut entries = take_map(self.part.get_mut(&mut r), PURPOSE)?;
+            for f in &self.fields {
+                let v = map_get(&entries, f).cloned().unwrap_or(Value::Null);
+                map_put(&mut entries, f, masked(v, None, rep)?);
             }
-            Some(schema) => {
-                let value = require_struct(&sv.value, PURPOSE)?;
-                let mut out = Struct::new(value.schema().clone())?;
-                for f in value.schema().fields() {
-                    let v = field_value(value, f.name(), self.replace_null_with_default);
-                    let v = if self.fields.iter().any(|m| m == f.name()) {
-                        masked(v, Some(f.schema()), rep)?
-                    } else {
-                        v
-                    };
-                    out.set(f.name(), v)?;
-                }
-                SchemaAndValue::new(schema.clone(), Value::Struct(out))
+            self.part.get_mut(&mut r).value = Value::Map(entries);
+            return Ok(Some(r));
+        };
+        let sv = self.part.get(&r);
+        let updated = {
+            let value = require_struct(&sv.value, PURPOSE)?;
+            let mut out = Struct::new(value.schema().clone())?;
+            for f in value.schema().fields() {
+                let v = field_value(value, f.name(), self.replace_null_with_default);
+                let v = if self.fields.iter().any(|m| m == f.name()) {
+                    masked(v, Some(f.schema()), rep)?
+                } else {
+                    v
+                };
+                out.set(f.name(), v)?;
             }
+            SchemaAndValue::new(schema, Value::Struct(out))
         };
         Ok(Some(with_part(r, self.part, updated)))
     }

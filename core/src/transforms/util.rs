@@ -48,6 +48,18 @@ pub(crate) fn require_map<'v>(v: &'v Value, purpose: &str) -> Result<&'v Vec<(Va
     }
 }
 
+/// The entries of a schemaless map, taken out of `sv` without a copy (the map is left empty);
+/// as [`require_map`] otherwise.
+pub(crate) fn take_map(sv: &mut SchemaAndValue, purpose: &str) -> Result<Vec<(Value, Value)>> {
+    match &mut sv.value {
+        Value::Map(entries) => Ok(std::mem::take(entries)),
+        other => Err(Error::Data(format!(
+            "only map values are supported in absence of schema for [{purpose}], found: {}",
+            type_of(other)
+        ))),
+    }
+}
+
 /// A struct value (Connect's `Requirements.requireStruct`).
 pub(crate) fn require_struct<'v>(v: &'v Value, purpose: &str) -> Result<&'v Struct> {
     match v {
