@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use super::options::Options;
-use super::util::{copy_basics, map_put, require_map, require_struct, type_of, with_part, Part};
+use super::util::{
+    copy_basics, map_put, require_map, require_struct, type_of, with_part, Part, SchemaCache,
+};
 use super::Transformation;
 use crate::data::{Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value};
 use crate::error::{Error, Result};
@@ -16,11 +18,16 @@ const PURPOSE: &str = "flattening";
 struct Flatten {
     part: Part,
     delimiter: String,
+    schemas: SchemaCache,
 }
 
 pub(super) fn build(o: &mut Options<'_>, part: Part) -> Option<Arc<dyn Transformation>> {
     let delimiter = o.string("delimiter").unwrap_or_else(|| ".".into());
-    Some(Arc::new(Flatten { part, delimiter }))
+    Some(Arc::new(Flatten {
+        part,
+        delimiter,
+        schemas: SchemaCache::default(),
+    }))
 }
 
 impl Flatten {
@@ -162,14 +169,16 @@ impl Transformation for Flatten {
                     Some(Value::Struct(d)) => Some(d),
                     _ => None,
                 };
-                let b = self.flatten_schema(
-                    schema,
-                    "",
-                    copy_basics(schema),
-                    schema.is_optional(),
-                    default,
-                )?;
-                let updated = b.try_build()?;
+                let updated = self.schemas.get_or_build(schema, || {
+                    self.flatten_schema(
+                        schema,
+                        "",
+                        copy_basics(schema),
+                        schema.is_optional(),
+                        default,
+                    )?
+                    .try_build()
+                })?;
                 let mut out = Struct::new(updated.clone())?;
                 self.flatten_struct(value, "", &mut out)?;
                 SchemaAndValue::new(updated, Value::Struct(out))

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::options::Options;
 use super::util::{
     build_schema, copy_basics, field_value, map_put, require_struct, take_map, with_part, Part,
+    SchemaCache,
 };
 use super::Transformation;
 use crate::data::{logical, Schema, SchemaAndValue, Struct, Value};
@@ -50,6 +51,7 @@ struct InsertField {
     timestamp: Option<Spec>,
     static_field: Option<(Spec, String)>,
     replace_null_with_default: bool,
+    schemas: SchemaCache,
 }
 
 pub(super) fn build(o: &mut Options<'_>, part: Part) -> Option<Arc<dyn Transformation>> {
@@ -91,6 +93,7 @@ pub(super) fn build(o: &mut Options<'_>, part: Part) -> Option<Arc<dyn Transform
         timestamp,
         static_field,
         replace_null_with_default,
+        schemas: SchemaCache::default(),
     }))
 }
 
@@ -155,14 +158,16 @@ impl Transformation for InsertField {
         let sv = self.part.get(&r);
         let updated = {
             let value = require_struct(&sv.value, PURPOSE)?;
-            let mut b = copy_basics(value.schema());
-            for f in value.schema().fields() {
-                b = b.field(f.name(), f.schema().clone());
-            }
-            for (spec, schema, _) in &inserts {
-                b = b.field(spec.name.clone(), schema.clone());
-            }
-            let schema = build_schema(b)?;
+            let schema = self.schemas.get_or_build(value.schema(), || {
+                let mut b = copy_basics(value.schema());
+                for f in value.schema().fields() {
+                    b = b.field(f.name(), f.schema().clone());
+                }
+                for (spec, schema, _) in &inserts {
+                    b = b.field(spec.name.clone(), schema.clone());
+                }
+                build_schema(b)
+            })?;
             let mut out = Struct::new(schema.clone())?;
             for f in value.schema().fields() {
                 out.set(
@@ -265,6 +270,33 @@ mod tests {
             Some(&Value::Int64(1_500_000_000_000))
         );
         assert_eq!(v.get("instance_id"), Some(&Value::from("my-instance-id")));
+    }
+
+    #[test]
+    fn the_schema_is_built_once_per_input_schema() {
+        let c = chain(&[("type", T), ("topic.field", "t")]);
+        let schema = |name: &str| {
+            SchemaBuilder::struct_()
+                .name(name)
+                .field("a", Schema::int32())
+                .build()
+        };
+        let run_with = |s: Schema| {
+            let v = Struct::new(s.clone()).unwrap().put("a", 1i32).unwrap();
+            run(&c, record(SchemaAndValue::new(s, Value::Struct(v))))
+                .value
+                .schema
+                .unwrap()
+        };
+        let first = run_with(schema("x"));
+        assert_eq!(run_with(schema("x")), first);
+        let other = run_with(schema("y"));
+        assert_eq!(
+            other.name(),
+            Some("y"),
+            "a new input schema gets its own output schema"
+        );
+        assert_eq!(run_with(schema("x")).name(), Some("x"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::options::Options;
 use super::util::{
     build_schema, copy_basics, field_value, require_map, require_struct, with_part, Part,
+    SchemaCache,
 };
 use super::Transformation;
 use crate::data::{SchemaAndValue, Struct, Value};
@@ -22,6 +23,7 @@ struct ReplaceField {
     renames: HashMap<String, String>,
     reverse: HashMap<String, String>,
     replace_null_with_default: bool,
+    schemas: SchemaCache,
 }
 
 /// `exclude` / `include` with their pre-3.0 names `blacklist` / `whitelist` (removed from
@@ -78,6 +80,7 @@ pub(super) fn build(o: &mut Options<'_>, part: Part) -> Option<Arc<dyn Transform
         renames,
         reverse,
         replace_null_with_default,
+        schemas: SchemaCache::default(),
     }))
 }
 
@@ -117,13 +120,15 @@ impl Transformation for ReplaceField {
             }
             Some(_) => {
                 let value = require_struct(&sv.value, PURPOSE)?;
-                let mut b = copy_basics(value.schema());
-                for f in value.schema().fields() {
-                    if self.keep(f.name()) {
-                        b = b.field(self.renamed(f.name()), f.schema().clone());
+                let schema = self.schemas.get_or_build(value.schema(), || {
+                    let mut b = copy_basics(value.schema());
+                    for f in value.schema().fields() {
+                        if self.keep(f.name()) {
+                            b = b.field(self.renamed(f.name()), f.schema().clone());
+                        }
                     }
-                }
-                let schema = build_schema(b)?;
+                    build_schema(b)
+                })?;
                 let mut out = Struct::new(schema.clone())?;
                 for f in schema.fields() {
                     let from = self.reverse.get(f.name()).map_or(f.name(), String::as_str);

@@ -1,6 +1,8 @@
 //! What the transforms share: the part of a record they work on, Connect's `requireMap` /
 //! `requireStruct` checks, and helpers for schemaless maps and struct copies.
 
+use std::sync::Mutex;
+
 use crate::data::{Schema, SchemaAndValue, SchemaBuilder, Struct, Value};
 use crate::error::{Error, Result};
 use crate::record::SourceRecord;
@@ -150,4 +152,28 @@ pub(crate) fn decimal_text(unscaled: i128, scale: u32) -> String {
     let padded = format!("{digits:0>width$}", width = scale + 1);
     let (int, frac) = padded.split_at(padded.len() - scale);
     format!("{sign}{int}.{frac}")
+}
+
+/// The output schema a transform made for the last input schema it saw (Connect caches these
+/// too): records of one object share their schema, so it is built once, not per record.
+#[derive(Debug, Default)]
+pub(crate) struct SchemaCache(Mutex<Option<(Schema, Schema)>>);
+
+impl SchemaCache {
+    /// The schema for `input`: the cached one when `input` is the last one seen, else `build`'s.
+    pub(crate) fn get_or_build(
+        &self,
+        input: &Schema,
+        build: impl FnOnce() -> Result<Schema>,
+    ) -> Result<Schema> {
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((i, o)) = &*last {
+            if i == input {
+                return Ok(o.clone());
+            }
+        }
+        let out = build()?;
+        *last = Some((input.clone(), out.clone()));
+        Ok(out)
+    }
 }
