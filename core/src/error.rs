@@ -59,6 +59,17 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// A single message transform failed on a record (see `crate::transforms`).
+    #[error("transform {alias:?} ({type_name}) failed: {source}")]
+    Transform {
+        /// The transform's alias (`transforms=<alias>`).
+        alias: String,
+        /// The transform's class name without the package, e.g. `InsertField$Value`.
+        type_name: &'static str,
+        /// The cause.
+        source: Box<Error>,
+    },
+
     /// The object store failed.
     #[error("object store {bucket:?}{}: {source}. Check the bucket name, the credentials and that the store is reachable",
         object.as_deref().map(|o| format!(", object {o:?}")).unwrap_or_default())]

@@ -18,5 +18,6 @@ pub mod record;
 pub mod source;
 pub mod template;
 pub mod transformer;
+pub mod transforms;
 
 pub use error::{error_chain, BoxError, Error, Result};

@@ -222,6 +222,7 @@ impl ConnectorParts {
             exactly_once,
             key_converter: self.key_converter.clone(),
             value_converter: self.value_converter.clone(),
+            transforms: config.transforms.clone(),
             offset_store: self.ctx.offset_store.clone(),
             flush_interval: Duration::from_millis(worker.offset_flush_interval_ms),
             shutdown_timeout: Duration::from_millis(worker.shutdown_timeout_ms),

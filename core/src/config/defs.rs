@@ -305,6 +305,16 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "Cloud backends: a request is not retried any more once this long has passed since its first attempt.",
     ),
     optional(
+        "transforms",
+        Kind::List,
+        "Aliases of Kafka Connect single message transforms, applied in this order to every record before the converters; each configured under `transforms.<alias>.` (see docs/transforms.md).",
+    ),
+    optional(
+        "predicates",
+        Kind::List,
+        "Aliases of Kafka Connect predicates, each configured under `predicates.<alias>.` and named by `transforms.<alias>.predicate` (see docs/transforms.md).",
+    ),
+    optional(
         "key.converter",
         Kind::Enum(CONVERTERS),
         "Overrides the worker's `key.converter` for this connector.",
@@ -338,6 +348,18 @@ pub const CONNECTOR_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "value.converter.",
         doc: "Settings of this connector's value converter.",
+    },
+    PrefixDef {
+        prefix: "transforms.",
+        doc: "`transforms.<alias>.type` (a Kafka Connect transform class, e.g. `org.apache.kafka.connect.transforms.InsertField$Value`), `transforms.<alias>.predicate`, `transforms.<alias>.negate` and the transform's own options; checked strictly (see docs/transforms.md).",
+    },
+    PrefixDef {
+        prefix: "predicates.",
+        doc: "`predicates.<alias>.type` (a Kafka Connect predicate class, e.g. `org.apache.kafka.connect.transforms.predicates.TopicNameMatches`) and the predicate's options (see docs/transforms.md).",
+    },
+    PrefixDef {
+        prefix: "object_store.",
+        doc: "Cloud backends: any `object_store` option, by its own key, passed to the store as written (e.g. `object_store.aws_virtual_hosted_style_request=true`, `object_store.google_service_account_key=...`, `object_store.azure_client_id=...`, `object_store.timeout=60s`, `object_store.proxy_url=...`); it wins over the keys above. Unknown options are rejected; values are never printed.",
     },
 ];
 

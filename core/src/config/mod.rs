@@ -305,6 +305,8 @@ pub struct ConnectorConfig {
     pub value_converter: Option<ConverterConfig>,
     /// `producer.override.*`, prefix removed.
     pub producer_overrides: Settings,
+    /// `transforms` and `predicates`: the single message transforms, built and checked.
+    pub transforms: crate::transforms::TransformChain,
     /// The object store: which backend, read concurrency, overwrite policy, listing, retries.
     pub store: StoreSettings,
     /// Every setting as given, for the backend and the format to read their own keys.
@@ -372,6 +374,18 @@ impl ConnectorConfig {
                 problems.extend(converter_problems(&r, which)?);
             }
         }
+        let transforms = match crate::transforms::TransformChain::from_settings(settings) {
+            Ok(chain) => chain,
+            // Each problem already names its full key.
+            Err(Error::Config { problems: p, .. }) => {
+                problems.extend(p);
+                Default::default()
+            }
+            Err(e) => {
+                problems.push(format!("transforms: {e}"));
+                Default::default()
+            }
+        };
         let converter = |which: &str| {
             r.raw(which).ok().flatten().map(|class| ConverterConfig {
                 class: class.to_owned(),
@@ -418,6 +432,7 @@ impl ConnectorConfig {
             key_converter: converter("key.converter"),
             value_converter: converter("value.converter"),
             producer_overrides: r.prefixed("producer.override."),
+            transforms,
             store: StoreSettings::read(&r)?,
             settings: settings.clone(),
         })

@@ -13,6 +13,8 @@ use crate::error::Error;
 pub enum Stage {
     /// Reading or parsing the object.
     TaskPoll,
+    /// A single message transform (`transforms=`).
+    Transformation,
     /// The key converter.
     KeyConverter,
     /// The value converter.
@@ -26,6 +28,7 @@ impl Stage {
     pub fn name(self) -> &'static str {
         match self {
             Stage::TaskPoll => "TASK_POLL",
+            Stage::Transformation => "TRANSFORMATION",
             Stage::KeyConverter => "KEY_CONVERTER",
             Stage::ValueConverter => "VALUE_CONVERTER",
             Stage::KafkaProduce => "KAFKA_PRODUCE",
@@ -96,6 +99,11 @@ impl Failure {
                 .to_owned()
         }
         match &self.error {
+            Error::Transform { source, .. } => format!(
+                "{}/{}",
+                head(format!("{:?}", self.error)),
+                head(format!("{source:?}"))
+            ),
             Error::Record { source, .. } | Error::Convert { source, .. } => format!(
                 "{}/{}",
                 head(format!("{:?}", self.error)),

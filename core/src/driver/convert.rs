@@ -104,10 +104,16 @@ impl Converting {
 
 /// The failure of `r` at `stage`, located by the record's origin.
 fn failed(r: SourceRecord, stage: Stage, err: Error) -> Box<(SourceRecord, Failure)> {
-    let (bucket, object) = r.origin.as_ref().map_or(("", ""), |o| {
+    let failure = located(stage, r.origin.as_ref(), err);
+    Box::new((r, failure))
+}
+
+/// A failure at `stage` of the record read at `origin`.
+pub(super) fn located(stage: Stage, origin: Option<&RecordOrigin>, err: Error) -> Failure {
+    let (bucket, object) = origin.map_or(("", ""), |o| {
         (o.object.bucket.as_str(), o.object.key.as_str())
     });
     let mut failure = Failure::new(stage, bucket, object, err);
-    failure.record_index = r.origin.as_ref().map(|o| o.index);
-    Box::new((r, failure))
+    failure.record_index = origin.map(|o| o.index);
+    failure
 }

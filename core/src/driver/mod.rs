@@ -8,13 +8,15 @@
 //! reading side sleeps with [`IdleBackoff`](crate::backoff::IdleBackoff).
 //!
 //! Records that cannot be delivered as they are ([`Poll::Failed`](crate::contract::Poll),
-//! converter failures, and records Kafka rejects as such, e.g. too large) are, under
+//! transform and converter failures, and records Kafka rejects as such, e.g. too large) are, under
 //! `errors.tolerance=all`, logged, counted and sent to the dead letter queue when one is
 //! configured; their offsets advance only once the dead letter record is acknowledged, so nothing
-//! is skipped silently or lost.
+//! is skipped silently or lost. A record a transform drops (`Filter`) advances its offset like a
+//! delivered one.
 //!
 //! The parts:
-//! - `read`: the reading side (polls the source, converts, hands batches over);
+//! - `read`: the reading side (polls the source, applies the transforms, converts, hands
+//!   batches over);
 //! - `convert`: a record to the bytes Kafka takes;
 //! - `produce`: sending, delivery reports, waiting out a full producer queue;
 //! - `failure`: tolerated failures: logs, counters, dead letter records and their headers;
@@ -45,6 +47,7 @@ use crate::error::{Error, Result};
 use crate::kafka::{DeliveryTag, Sent, TaskProducer};
 use crate::metrics::Metrics;
 use crate::offsets::{OffsetMap, OffsetStore, SubmittedId, FINISHED};
+use crate::transforms::TransformChain;
 use commit::{AtLeastOnce, Boundary, Committer, Transactional};
 use produce::{record_to, Output};
 use read::{Item, HAND_OVER_BATCH};
@@ -86,6 +89,8 @@ pub struct DriverConfig {
     pub key_converter: Arc<dyn Converter>,
     /// Value converter.
     pub value_converter: Arc<dyn Converter>,
+    /// The connector's single message transforms, applied before the converters.
+    pub transforms: TransformChain,
     /// Where offsets are committed.
     pub offset_store: Arc<dyn OffsetStore>,
     /// `offset.flush.interval.ms`.

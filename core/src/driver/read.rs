@@ -4,13 +4,14 @@
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
-use super::convert::{Converting, Prepared};
+use super::convert::{located, Converting, Prepared};
 use super::DriverConfig;
 use crate::backoff::IdleBackoff;
 use crate::config::ErrorsTolerance;
-use crate::contract::{Failure, Poll, SourceTask};
+use crate::contract::{Failure, Poll, SourceTask, Stage};
 use crate::error::{Error, Result};
 use crate::offsets::OffsetMap;
+use crate::transforms::{TransformFailure, Transformed};
 
 /// The most items the reading side hands to the producing side at once.
 pub(super) const HAND_OVER_BATCH: usize = 64;
@@ -48,26 +49,26 @@ pub(super) async fn read_loop<S: SourceTask>(
         let item = match source.poll().await {
             Ok(Poll::Record(r)) => {
                 backoff.reset();
-                match converting.convert(r) {
-                    Ok(p) => Ok(Item::Record(p)),
-                    Err(failed) => {
-                        let (r, failure) = *failed;
-                        if cfg.tolerance == ErrorsTolerance::All {
-                            Ok(Item::Failed(
-                                r.source_partition,
-                                r.source_offset,
-                                Box::new(failure),
-                            ))
-                        } else {
-                            Err(cfg.task_error(Error::Record {
-                                object: failure.object,
-                                record_index: failure.record_index.unwrap_or(0),
-                                byte_offset: None,
-                                recoverable: true,
-                                raw: None,
-                                source: Box::new(failure.error),
-                            }))
+                match cfg.transforms.apply(r) {
+                    Ok(Transformed::Record(r)) => match converting.convert(r) {
+                        Ok(p) => Ok(Item::Record(p)),
+                        Err(failed) => {
+                            let (r, failure) = *failed;
+                            record_failed(&cfg, r.source_partition, r.source_offset, failure)
                         }
+                    },
+                    Ok(Transformed::Dropped { partition, offset }) => {
+                        Ok(Item::Progress(partition, offset))
+                    }
+                    Err(failed) => {
+                        let TransformFailure {
+                            partition,
+                            offset,
+                            origin,
+                            error,
+                        } = *failed;
+                        let failure = located(Stage::Transformation, origin.as_ref(), error);
+                        record_failed(&cfg, partition, offset, failure)
                     }
                 }
             }
@@ -116,4 +117,27 @@ pub(super) async fn read_loop<S: SourceTask>(
     }
     source.close_resources().await;
     done
+}
+
+/// A record that failed after it was read (a transform or a converter): tolerated as an
+/// [`Item::Failed`] under `errors.tolerance=all`, otherwise the error that stops the task,
+/// naming the object and the record.
+fn record_failed(
+    cfg: &DriverConfig,
+    partition: OffsetMap,
+    offset: OffsetMap,
+    failure: Failure,
+) -> Result<Item> {
+    if cfg.tolerance == ErrorsTolerance::All {
+        Ok(Item::Failed(partition, offset, Box::new(failure)))
+    } else {
+        Err(cfg.task_error(Error::Record {
+            object: failure.object,
+            record_index: failure.record_index.unwrap_or(0),
+            byte_offset: None,
+            recoverable: true,
+            raw: None,
+            source: Box::new(failure.error),
+        }))
+    }
 }

@@ -186,6 +186,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         producer,
         key_converter: Arc::new(StringConverter),
         value_converter: Arc::new(StringConverter),
+        transforms: Default::default(),
         offset_store: store,
         flush_interval: Duration::from_millis(50),
         shutdown_timeout: Duration::from_secs(30),
@@ -786,4 +787,92 @@ async fn inside_a_transaction_a_rejected_record_is_never_skipped() {
     assert_eq!(cfg.metrics.records_failed.load(Ordering::Relaxed), 0);
     assert_eq!(stored(&*offsets, "o").await, None);
     assert_eq!(records_in(&mock, DLQ), 0);
+}
+
+/// Five records of object `o`: record 1 marked `drop`, record 3 marked `bad`; a chain that
+/// drops the first and fails on the second (a string cast to int32).
+fn with_transforms() -> (Vec<Step>, crate::transforms::TransformChain) {
+    let mut steps = object("o", 5);
+    for (i, mark) in [(1, "drop"), (3, "bad")] {
+        if let Step::Yield(Poll::Record(r)) = &mut steps[i] {
+            r.headers.push(crate::record::Header::string(mark, "1"));
+        }
+    }
+    let settings: BTreeMap<String, String> = [
+        ("transforms", "dropMarked,castBad"),
+        ("transforms.dropMarked.type", "Filter"),
+        ("transforms.dropMarked.predicate", "drop"),
+        ("transforms.castBad.type", "Cast$Value"),
+        ("transforms.castBad.spec", "int32"),
+        ("transforms.castBad.predicate", "bad"),
+        ("predicates", "drop,bad"),
+        ("predicates.drop.type", "HasHeaderKey"),
+        ("predicates.drop.name", "drop"),
+        ("predicates.bad.type", "HasHeaderKey"),
+        ("predicates.bad.name", "bad"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let chain = crate::transforms::TransformChain::from_settings(&settings).unwrap();
+    (steps, chain)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_transform_goes_to_the_dead_letter_queue_under_tolerance_all() {
+    let mock = cluster(1, 1);
+    let store = Arc::new(MemoryOffsetStore::new());
+    let (steps, chain) = with_transforms();
+    let mut cfg = driver_config(producer(&mock, &[]), store.clone());
+    cfg.transforms = chain;
+    cfg.tolerance = ErrorsTolerance::All;
+    cfg.dead_letter_queue = Some(DeadLetterQueue {
+        topic: DLQ.into(),
+        context_headers: true,
+    });
+    assert_eq!(
+        run(FakeSource::new(steps), &cfg).await.unwrap(),
+        TaskEnd::Completed
+    );
+    let ids: Vec<u64> = consume(&mock, TOPIC, 1, 3)
+        .iter()
+        .map(|c| c.id().1)
+        .collect();
+    assert_eq!(ids, [0, 2, 4], "record 1 dropped, record 3 failed");
+    let dead = consume(&mock, DLQ, 1, 1);
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].key, "o");
+    assert_eq!(dead[0].headers[header::STAGE], "TRANSFORMATION");
+    assert_eq!(dead[0].headers[header::RECORD_INDEX], "3");
+    let message = &dead[0].headers[header::MESSAGE];
+    assert!(
+        message.contains("transform \"castBad\" (Cast$Value) failed"),
+        "{message}"
+    );
+    assert_eq!(cfg.metrics.records_failed.load(Ordering::Relaxed), 1);
+    // Dropped and failed records alike let the object finish.
+    assert_eq!(stored(&*store, "o").await, Some(offset(5, true)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_transform_stops_the_task_under_tolerance_none() {
+    let mock = cluster(1, 1);
+    let store = Arc::new(MemoryOffsetStore::new());
+    let (steps, chain) = with_transforms();
+    let mut cfg = driver_config(producer(&mock, &[]), store.clone());
+    cfg.transforms = chain;
+    let err = run(FakeSource::new(steps), &cfg).await.unwrap_err();
+    let message = crate::error_chain(&err);
+    assert!(
+        message.contains("object \"o\", record 3: transform \"castBad\" (Cast$Value) failed")
+            && message.contains("cannot be cast to int32"),
+        "{message}"
+    );
+    // Everything before it (record 1 dropped) is committed, nothing after.
+    assert_eq!(stored(&*store, "o").await, Some(offset(3, false)));
+    let ids: Vec<u64> = consume(&mock, TOPIC, 1, 2)
+        .iter()
+        .map(|c| c.id().1)
+        .collect();
+    assert_eq!(ids, [0, 2]);
 }
