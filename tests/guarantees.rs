@@ -5,7 +5,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use support::*;
@@ -13,51 +13,10 @@ use support::*;
 const TOPIC: &str = "ingest";
 const DLQ: &str = "ingest-dlq";
 
-struct Env {
-    broker: Broker,
-    dir: tempfile::TempDir,
-    data: PathBuf,
-    worker: PathBuf,
-    connector: PathBuf,
-}
+type Env = LocalPipeline;
 
 fn env(kind: BrokerKind, connector: &[(&str, &str)], worker: &[(&str, &str)]) -> Env {
-    let broker = Broker::start(kind);
-    broker.create_topic(TOPIC);
-    broker.create_topic(DLQ);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("bucket");
-    std::fs::create_dir(&data).unwrap();
-    let offsets = dir.path().join("offsets.jsonl");
-    let bootstrap = broker.bootstrap();
-    let mut w = vec![
-        ("bootstrap.servers", bootstrap.as_str()),
-        ("offset.storage.file.filename", offsets.to_str().unwrap()),
-        ("value.converter.schemas.enable", "false"),
-    ];
-    w.extend_from_slice(worker);
-    let worker_path = dir.path().join("worker.properties");
-    write_props(&worker_path, &w);
-    let mut c = vec![
-        ("name", "guarantees"),
-        ("connector.class", "local"),
-        ("local.path", data.to_str().unwrap()),
-        // The test writes whole files before the connector looks: no need to wait for them to settle.
-        ("local.file.min.age.ms", "0"),
-        ("object.partial.line.wait.ms", "0"),
-        ("topic", TOPIC),
-        ("input.format", "jsonl"),
-    ];
-    c.extend_from_slice(connector);
-    let connector_path = dir.path().join("connector.properties");
-    write_props(&connector_path, &c);
-    Env {
-        broker,
-        dir,
-        data,
-        worker: worker_path,
-        connector: connector_path,
-    }
+    LocalPipeline::start(kind, "guarantees", &[TOPIC, DLQ], connector, worker)
 }
 
 fn write(path: &Path, bytes: &[u8]) {

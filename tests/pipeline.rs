@@ -15,54 +15,14 @@ const OBJECTS: usize = 20;
 const RECORDS: usize = 1000;
 const TOPIC: &str = "ingest";
 
-struct Setup {
-    broker: Broker,
-    dir: tempfile::TempDir,
-    data: std::path::PathBuf,
-    worker: std::path::PathBuf,
-    connector: std::path::PathBuf,
-}
+type Setup = LocalPipeline;
 
 fn setup(
     kind: BrokerKind,
     connector_extra: &[(&str, &str)],
     worker_extra: &[(&str, &str)],
 ) -> Setup {
-    let broker = Broker::start(kind);
-    broker.create_topic(TOPIC);
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("bucket");
-    std::fs::create_dir(&data).unwrap();
-    let worker = dir.path().join("worker.properties");
-    let offsets = dir.path().join("offsets.jsonl");
-    let bootstrap = broker.bootstrap();
-    let mut w = vec![
-        ("bootstrap.servers", bootstrap.as_str()),
-        ("offset.storage.file.filename", offsets.to_str().unwrap()),
-        ("value.converter.schemas.enable", "false"),
-    ];
-    w.extend_from_slice(worker_extra);
-    write_props(&worker, &w);
-    let connector = dir.path().join("connector.properties");
-    let mut c = vec![
-        ("name", "e2e"),
-        ("connector.class", "local"),
-        ("local.path", data.to_str().unwrap()),
-        // The test writes whole files before the connector looks: no need to wait for them to settle.
-        ("local.file.min.age.ms", "0"),
-        ("object.partial.line.wait.ms", "0"),
-        ("topic", TOPIC),
-        ("input.format", "jsonl"),
-    ];
-    c.extend_from_slice(connector_extra);
-    write_props(&connector, &c);
-    Setup {
-        broker,
-        dir,
-        data,
-        worker,
-        connector,
-    }
+    LocalPipeline::start(kind, "e2e", &[TOPIC], connector_extra, worker_extra)
 }
 
 fn mtime_millis(p: &Path) -> i64 {

@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use support::*;
@@ -15,52 +14,16 @@ const TOPIC: &str = "smt";
 const ROUTED: &str = "smt-shaped";
 const DLQ: &str = "smt-dlq";
 
-struct Setup {
-    broker: Broker,
-    _dir: tempfile::TempDir,
-    data: PathBuf,
-    worker: PathBuf,
-    connector: PathBuf,
-}
+type Setup = LocalPipeline;
 
 fn setup(connector_extra: &[(&str, &str)]) -> Setup {
-    let broker = Broker::start(BrokerKind::Tansu);
-    for t in [TOPIC, ROUTED, DLQ] {
-        broker.create_topic(t);
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("folder");
-    std::fs::create_dir(&data).unwrap();
-    let worker = dir.path().join("worker.properties");
-    let offsets = dir.path().join("offsets.jsonl");
-    let bootstrap = broker.bootstrap();
-    write_props(
-        &worker,
-        &[
-            ("bootstrap.servers", bootstrap.as_str()),
-            ("offset.storage.file.filename", offsets.to_str().unwrap()),
-            ("value.converter.schemas.enable", "false"),
-        ],
-    );
-    let connector = dir.path().join("connector.properties");
-    let mut c = vec![
-        ("name", "smt"),
-        ("connector.class", "local"),
-        ("local.path", data.to_str().unwrap()),
-        ("local.file.min.age.ms", "0"),
-        ("object.partial.line.wait.ms", "0"),
-        ("topic", TOPIC),
-        ("input.format", "jsonl"),
-    ];
-    c.extend_from_slice(connector_extra);
-    write_props(&connector, &c);
-    Setup {
-        broker,
-        _dir: dir,
-        data,
-        worker,
-        connector,
-    }
+    LocalPipeline::start(
+        BrokerKind::Tansu,
+        "smt",
+        &[TOPIC, ROUTED, DLQ],
+        connector_extra,
+        &[],
+    )
 }
 
 fn run_backfill(s: &Setup) -> String {

@@ -4,7 +4,7 @@
 
 pub(crate) use sluice_testkit::*;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 /// The `sluice` binary under test.
@@ -34,4 +34,73 @@ pub(crate) fn spawn_run(worker: &Path, connector: &Path) -> ChildGuard {
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
     )
+}
+
+/// A broker, a folder used as a bucket and the `.properties` files of a worker and one
+/// local-folder connector reading it: what most end-to-end tests start from.
+pub(crate) struct LocalPipeline {
+    /// The broker (its topics created).
+    pub broker: Broker,
+    /// Holds everything below; removed on drop.
+    pub dir: tempfile::TempDir,
+    /// The connector's folder (`local.path`).
+    pub data: PathBuf,
+    /// `worker.properties`.
+    pub worker: PathBuf,
+    /// `connector.properties`.
+    pub connector: PathBuf,
+    /// The worker's offsets file.
+    pub offsets: PathBuf,
+}
+
+impl LocalPipeline {
+    /// Starts a broker of `kind` with `topics` (the first is the connector's `topic`) and writes
+    /// a worker (file offsets, schemaless JSON values) and a connector `name` reading jsonl from
+    /// an empty folder at once (the tests write whole files, so no settling time). `connector`
+    /// and `worker` add settings or override these (a later key wins, as in Java properties).
+    pub(crate) fn start(
+        kind: BrokerKind,
+        name: &str,
+        topics: &[&str],
+        connector: &[(&str, &str)],
+        worker: &[(&str, &str)],
+    ) -> LocalPipeline {
+        let broker = Broker::start(kind);
+        for t in topics {
+            broker.create_topic(t);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("bucket");
+        std::fs::create_dir(&data).unwrap();
+        let offsets = dir.path().join("offsets.jsonl");
+        let bootstrap = broker.bootstrap();
+        let mut w = vec![
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("offset.storage.file.filename", offsets.to_str().unwrap()),
+            ("value.converter.schemas.enable", "false"),
+        ];
+        w.extend_from_slice(worker);
+        let worker_path = dir.path().join("worker.properties");
+        write_props(&worker_path, &w);
+        let mut c = vec![
+            ("name", name),
+            ("connector.class", "local"),
+            ("local.path", data.to_str().unwrap()),
+            ("local.file.min.age.ms", "0"),
+            ("object.partial.line.wait.ms", "0"),
+            ("topic", topics[0]),
+            ("input.format", "jsonl"),
+        ];
+        c.extend_from_slice(connector);
+        let connector_path = dir.path().join("connector.properties");
+        write_props(&connector_path, &c);
+        LocalPipeline {
+            broker,
+            dir,
+            data,
+            worker: worker_path,
+            connector: connector_path,
+            offsets,
+        }
+    }
 }
