@@ -201,18 +201,7 @@ fn cast_schema(schema: &Schema, target: Type, keep_basics: bool) -> Result<Schem
     let mut b = SchemaBuilder::new(target);
     if keep_basics {
         // Connect's copySchemaBasics on the whole value: name, version, doc, parameters.
-        if let Some(n) = schema.name() {
-            b = b.name(n);
-        }
-        if let Some(v) = schema.version() {
-            b = b.version(v);
-        }
-        if let Some(d) = schema.doc() {
-            b = b.doc(d);
-        }
-        for (k, v) in schema.parameters() {
-            b = b.parameter(k, v);
-        }
+        b = super::util::copy_basics_onto(b, schema);
     }
     if schema.is_optional() {
         b = b.optional();

@@ -100,7 +100,11 @@ pub(crate) fn map_put(entries: &mut Vec<(Value, Value)>, key: &str, value: Value
 /// A struct builder with the name, version, doc and parameters of `schema` (Connect's
 /// `SchemaUtil.copySchemaBasics`; optionality is not copied, as in Connect).
 pub(crate) fn copy_basics(schema: &Schema) -> SchemaBuilder {
-    let mut b = SchemaBuilder::struct_();
+    copy_basics_onto(SchemaBuilder::struct_(), schema)
+}
+
+/// `b` with the name, version, doc and parameters of `schema` added.
+pub(crate) fn copy_basics_onto(mut b: SchemaBuilder, schema: &Schema) -> SchemaBuilder {
     if let Some(n) = schema.name() {
         b = b.name(n);
     }
