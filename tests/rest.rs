@@ -286,6 +286,59 @@ fn connectors_are_operated_over_rest_and_survive_a_worker_restart() {
         "{m}"
     );
     assert!(metric_sum(&m, "sluice_bytes_read_total", "c") > 0.0, "{m}");
+    // What an object-store source needs besides Connect's metrics.
+    assert!(
+        metric_sum(&m, "sluice_objects_listed_total", "c") >= 3.0,
+        "{m}"
+    );
+    assert!(
+        metric_sum(&m, "sluice_listing_passes_total", "c") >= 1.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_sum(&m, "sluice_listing_seconds_count", "c"),
+        metric_sum(&m, "sluice_listing_passes_total", "c"),
+        "{m}"
+    );
+    assert_eq!(
+        metric_sum(&m, "sluice_delivery_latency_seconds_count", "c"),
+        30.0,
+        "{m}"
+    );
+    assert!(
+        metric_sum(&m, "sluice_poll_batch_seconds_count", "c") >= 1.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_sum(&m, "sluice_objects_in_progress", "c"),
+        0.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_sum(&m, "sluice_producer_in_flight_records", "c"),
+        0.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_sum(&m, "sluice_ingestion_lag_seconds", "c"),
+        0.0,
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"sluice_store_requests_total{connector="c",op="get",outcome="ok"} 3"#),
+        "{m}"
+    );
+    assert!(
+        metric_sum(&m, "sluice_store_requests_total", "c") >= 4.0,
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"sluice_delivery_latency_seconds_bucket{le="+Inf",connector="c",task="0"}"#)
+            || m.contains(
+                r#"sluice_delivery_latency_seconds_bucket{connector="c",task="0",le="+Inf"}"#
+            ),
+        "{m}"
+    );
     assert!(
         m.contains(r#"sluice_task_status{connector="c",task="0",status="running"} 1"#),
         "{m}"
@@ -294,6 +347,13 @@ fn connectors_are_operated_over_rest_and_survive_a_worker_restart() {
         m.contains(r#"sluice_task_status{connector="c",task="1",status="paused"} 0"#),
         "{m}"
     );
+    wait_until("an offset commit in /metrics", &log, || {
+        metric_sum(
+            &api.metrics(),
+            "sluice_offset_commit_duration_seconds_count",
+            "c",
+        ) >= 1.0
+    });
     assert_eq!(count(&bootstrap, 30).len(), 30);
     let (code, t) = api.get("/connectors/c/tasks/1/status");
     assert_eq!((code, t["state"].as_str()), (200, Some("RUNNING")), "{t}");

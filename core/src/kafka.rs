@@ -59,6 +59,8 @@ pub enum Sent {
         origin: Option<RecordOrigin>,
         /// Its topic.
         topic: Arc<str>,
+        /// When it was handed to the producer (for the delivery latency).
+        at: std::time::Instant,
     },
     /// The dead letter record of a failure, described.
     DeadLetter(String),

@@ -12,6 +12,7 @@ use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
+use sluice_core::metrics::InstrumentedBackend;
 use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{KafkaOffsetStore, OffsetManager, OffsetStore};
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
@@ -109,6 +110,8 @@ impl ConnectorParts {
             object: None,
             source: Box::new(e),
         })?;
+        let backend: Arc<dyn ObjectBackend> =
+            Arc::new(InstrumentedBackend::new(backend, metrics.store()));
         let offsets = Arc::new(OffsetManager::new(&config.name, ctx.offset_store.clone()));
         let exactly_once = config.exactly_once_required || worker.exactly_once_enabled;
         let transactional_offsets = if exactly_once {

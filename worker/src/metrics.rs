@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sluice_core::metrics::{Metrics, MetricsSnapshot};
+use sluice_core::metrics::{Metrics, MetricsSnapshot, StoreStats, StoreStatsSnapshot};
 
 /// A connector's counters, one [`Metrics`] per task id. A restarted task keeps adding to the
 /// counters of its id, so totals never go back; a reconfiguration to fewer tasks keeps the
@@ -10,6 +10,8 @@ use sluice_core::metrics::{Metrics, MetricsSnapshot};
 #[derive(Debug, Default)]
 pub struct ConnectorMetrics {
     tasks: Mutex<Vec<Arc<Metrics>>>,
+    /// Requests to the connector's object store (its tasks share one client).
+    store: Arc<StoreStats>,
 }
 
 impl ConnectorMetrics {
@@ -21,6 +23,16 @@ impl ConnectorMetrics {
             tasks.resize_with(i + 1, Default::default);
         }
         tasks[i].clone()
+    }
+
+    /// The store request counts the connector's backend adds to.
+    pub fn store(&self) -> Arc<StoreStats> {
+        self.store.clone()
+    }
+
+    /// A copy of the store request counts.
+    pub fn store_snapshot(&self) -> StoreStatsSnapshot {
+        self.store.snapshot()
     }
 
     /// A copy of each task's counters, by task id.

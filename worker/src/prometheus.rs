@@ -7,12 +7,16 @@
 //! (`source-record-poll-total` becomes `sluice_source_record_poll_total`); `docs/operations.md`
 //! lists them with their meanings.
 
+use std::sync::{Mutex, PoisonError};
+
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
-use sluice_core::metrics::MetricsSnapshot;
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::{Registry, Unit};
+use sluice_core::metrics::{HistogramSnapshot, MetricsSnapshot};
 
 use crate::{State, Worker};
 
@@ -75,7 +79,106 @@ const COUNTERS: &[Field] = &[
         "Offset commits written to the offset store (Kafka Connect's offset-commit-* family)",
         |m| m.offset_commits,
     ),
+    (
+        "objects_listed",
+        "Objects the listings returned under the prefix, every pass (finished objects and objects other tasks own included)",
+        |m| m.objects_listed,
+    ),
+    (
+        "listing_passes",
+        "Listing passes ended",
+        |m| m.listing_passes,
+    ),
+    (
+        "deadletterqueue_produce_records",
+        "Records sent to the dead letter queue (Kafka Connect's deadletterqueue-produce-requests)",
+        |m| m.dlq_records,
+    ),
 ];
+
+/// One gauge family read from a task's snapshot.
+type GaugeField = (&'static str, &'static str, fn(&MetricsSnapshot) -> i64);
+
+const GAUGES: &[GaugeField] = &[
+    (
+        "objects_in_progress",
+        "Objects being read now",
+        |m| m.objects_in_progress as i64,
+    ),
+    (
+        "objects_deferred",
+        "Objects the last listing pass found too young to read yet (object.min.age.ms, local.file.min.age.ms)",
+        |m| m.objects_deferred as i64,
+    ),
+    (
+        "producer_in_flight_records",
+        "Records handed to the producer whose delivery Kafka has not acknowledged yet (the producer queue)",
+        |m| m.producer_in_flight as i64,
+    ),
+];
+
+/// One histogram family read from a task's snapshot (durations, in seconds).
+type HistogramField = (
+    &'static str,
+    &'static str,
+    fn(&MetricsSnapshot) -> HistogramSnapshot,
+);
+
+const HISTOGRAMS: &[HistogramField] = &[
+    (
+        "poll_batch",
+        "Time to poll one batch of records from the objects (Kafka Connect's poll-batch-avg/max-time-ms)",
+        |m| m.poll_batch,
+    ),
+    (
+        "listing",
+        "Duration of listing passes",
+        |m| m.listing_duration,
+    ),
+    (
+        "delivery_latency",
+        "From handing a record to the producer to Kafka's acknowledgement",
+        |m| m.delivery_latency,
+    ),
+    (
+        "offset_commit_duration",
+        "Time to write one offset commit (offset store write, or Kafka transaction commit)",
+        |m| m.offset_commit_latency,
+    ),
+];
+
+/// A histogram whose counts come from a [`HistogramSnapshot`] read at scrape time.
+#[derive(Debug, Default)]
+struct SnapshotHistogram(Mutex<HistogramSnapshot>);
+
+impl SnapshotHistogram {
+    fn set(&self, s: HistogramSnapshot) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = s;
+    }
+}
+
+impl TypedMetric for SnapshotHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for SnapshotHistogram {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let s = *self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // The encoder takes per-bucket counts and adds them up itself.
+        let mut buckets = Vec::with_capacity(s.le.len() + 1);
+        let mut below = 0;
+        for (bound, cumulative) in s.buckets() {
+            buckets.push((bound, cumulative - below));
+            below = cumulative;
+        }
+        buckets.push((f64::INFINITY, s.count - below));
+        encoder.encode_histogram::<NoLabelSet>(s.sum_secs(), s.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
 
 fn state_label(s: &State) -> &'static str {
     match s {
@@ -101,6 +204,13 @@ pub fn render(worker: &Worker) -> String {
     let counters: Vec<Family<Labels, Counter>> =
         COUNTERS.iter().map(|_| Family::default()).collect();
     let active: Family<Labels, Gauge> = Family::default();
+    let gauges: Vec<Family<Labels, Gauge>> = GAUGES.iter().map(|_| Family::default()).collect();
+    let histograms: Vec<Family<Labels, SnapshotHistogram>> =
+        HISTOGRAMS.iter().map(|_| Family::default()).collect();
+    let poll_avg: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>> = Family::default();
+    let lag: Family<Labels, Gauge<f64, std::sync::atomic::AtomicU64>> = Family::default();
+    let store_requests: Family<Labels, Counter> = Family::default();
+    let now = std::time::SystemTime::now();
     let task_status: Family<Labels, Gauge> = Family::default();
     let connector_status: Family<Labels, Gauge> = Family::default();
     let task_count: Family<Labels, Gauge> = Family::default();
@@ -142,12 +252,53 @@ pub fn render(worker: &Worker) -> String {
                 .saturating_sub(m.records_acked)
                 .saturating_sub(m.records_failed);
             active.get_or_create(&l).set(in_flight as i64);
+            for (family, (_, _, read)) in gauges.iter().zip(GAUGES) {
+                family.get_or_create(&l).set(read(m));
+            }
+            for (family, (_, _, read)) in histograms.iter().zip(HISTOGRAMS) {
+                family.get_or_create(&l).set(read(m));
+            }
+            poll_avg.get_or_create(&l).set(m.poll_batch.mean_ms());
+            lag.get_or_create(&l).set(m.lag_secs(now));
+        }
+        if let Ok(store) = worker.store_metrics(&name) {
+            for (op, outcome, n) in store.iter() {
+                store_requests
+                    .get_or_create(&labels(&[
+                        ("connector", &name),
+                        ("op", op.as_str()),
+                        ("outcome", outcome.as_str()),
+                    ]))
+                    .inc_by(n);
+            }
         }
     }
 
     for (family, (name, help, _)) in counters.into_iter().zip(COUNTERS) {
         registry.register(*name, *help, family);
     }
+    for (family, (name, help, _)) in gauges.into_iter().zip(GAUGES) {
+        registry.register(*name, *help, family);
+    }
+    for (family, (name, help, _)) in histograms.into_iter().zip(HISTOGRAMS) {
+        registry.register_with_unit(*name, *help, Unit::Seconds, family);
+    }
+    registry.register(
+        "poll_batch_avg_time_ms",
+        "Mean time to poll one batch of records since the task started, in milliseconds (Kafka Connect's poll-batch-avg-time-ms)",
+        poll_avg,
+    );
+    registry.register_with_unit(
+        "ingestion_lag",
+        "How long ago the oldest object being read or waiting to be read was last modified; 0 when the task has caught up",
+        Unit::Seconds,
+        lag,
+    );
+    registry.register(
+        "store_requests",
+        "Requests to the connector's object store by operation (list, get, head, put, copy, delete) and outcome (ok, not_found, transient: retried, error)",
+        store_requests,
+    );
     registry.register(
         "source_record_active_count",
         "Records read by the task and not yet acknowledged by Kafka or skipped (Kafka Connect's source-record-active-count)",

@@ -214,6 +214,11 @@ impl Worker {
         Ok(self.get(name)?.metrics().tasks())
     }
 
+    /// A connector's object-store request counts.
+    pub fn store_metrics(&self, name: &str) -> Result<sluice_core::metrics::StoreStatsSnapshot> {
+        Ok(self.get(name)?.metrics().store_snapshot())
+    }
+
     /// A connector's stored offsets: every (source partition, offset), in any state.
     pub async fn offsets(&self, name: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
         self.get(name)?;

@@ -17,20 +17,19 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{Producer as _, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::produce::{record_to, Output};
 use super::{DriverConfig, ExactlyOnce};
 use crate::config::TransactionBoundary;
 use crate::error::{Error, Result};
 use crate::kafka::{DeliveryRouter, DeliveryTag, Sent, TaskProducer};
-use crate::metrics::Metrics;
 use crate::offsets::{canonical_partition, KafkaOffsetStore, OffsetMap};
 
 /// The header naming the transaction a record was sent in: `<session>/<n>`, the task's
@@ -117,14 +116,15 @@ impl Committer for AtLeastOnce {
         }
         let cfg = out.cfg;
         let n = batch.len();
+        let started = Instant::now();
         cfg.offset_store
             .put(
                 &cfg.connector,
                 batch.into_iter().map(|(p, o)| (p, Some(o))).collect(),
             )
             .await?;
-        Metrics::add(&cfg.metrics.offset_commits, 1);
-        debug!(task = %cfg.task_name, partitions = n, "offsets committed");
+        cfg.metrics
+            .offsets_committed(&cfg.task_name, n, started.elapsed());
         Ok(())
     }
 
@@ -249,6 +249,7 @@ impl Committer for Transactional {
         let batch: Vec<(OffsetMap, OffsetMap)> = self.offsets.drain().map(|(_, v)| v).collect();
         let store = self.eo.offsets.clone();
         let topic: Arc<str> = store.topic().into();
+        let started = Instant::now();
         for (p, o) in &batch {
             let (key, value) = KafkaOffsetStore::encode(&cfg.connector, p, Some(o));
             let value = value.expect("an offset");
@@ -284,8 +285,12 @@ impl Committer for Transactional {
         // Everything submitted is in the committed transaction: forget it.
         out.submitted.committable();
         store.remember(&cfg.connector, batch);
-        Metrics::add(&cfg.metrics.offset_commits, 1);
-        info!(task = %cfg.task_name, transaction = %format!("{}/{}", self.session, self.committed), records, "transaction committed");
+        cfg.metrics.transaction_committed(
+            &cfg.task_name,
+            &format!("{}/{}", self.session, self.committed),
+            records,
+            started.elapsed(),
+        );
         Ok(())
     }
 

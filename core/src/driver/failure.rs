@@ -65,6 +65,7 @@ impl Output<'_> {
         if let Some(raw) = &failure.raw {
             record = record.payload(raw);
         }
+        Metrics::add(&cfg.metrics.dlq_records, 1);
         self.send(committer, record).await;
     }
 }

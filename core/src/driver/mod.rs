@@ -280,6 +280,7 @@ impl<C: Committer> Driver<'_, C> {
                     sent: Sent::Record {
                         origin: r.origin,
                         topic: r.topic.clone(),
+                        at: std::time::Instant::now(),
                     },
                 };
                 let mut record = record_to(&r.topic, tag);

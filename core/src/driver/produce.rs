@@ -75,6 +75,7 @@ impl<'a> Output<'a> {
             match self.cfg.producer.producer.send(record) {
                 Ok(()) => {
                     self.in_flight += 1;
+                    Metrics::set(&self.cfg.metrics.producer_in_flight, self.in_flight as u64);
                     return;
                 }
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
@@ -112,14 +113,16 @@ impl<'a> Output<'a> {
             match res {
                 Ok(()) => {
                     self.submitted.ack(tag.id);
-                    if matches!(tag.sent, Sent::Record { .. }) {
+                    if let Sent::Record { at, .. } = tag.sent {
                         Metrics::add(&self.cfg.metrics.records_acked, 1);
+                        self.cfg.metrics.delivery_latency.observe(at.elapsed());
                     }
                 }
                 Err(e) => self.rejected(committer, *tag, e).await,
             }
         }
         self.received = batch;
+        Metrics::set(&self.cfg.metrics.producer_in_flight, self.in_flight as u64);
     }
 
     /// A record Kafka did not take: tolerated when it is the record's own fault, the committer
@@ -136,7 +139,7 @@ impl<'a> Output<'a> {
                 && self.cfg.tolerance == ErrorsTolerance::All
                 && record_specific(&e);
             match tag.sent {
-                Sent::Record { origin, topic } if tolerated => {
+                Sent::Record { origin, topic, .. } if tolerated => {
                     let (bucket, object) = origin.as_ref().map_or(("", ""), |o| {
                         (o.object.bucket.as_str(), o.object.key.as_str())
                     });
@@ -160,7 +163,7 @@ impl<'a> Output<'a> {
                         ""
                     };
                     let what = match &sent {
-                        Sent::Record { origin, topic } => record_what(
+                        Sent::Record { origin, topic, .. } => record_what(
                             origin.as_ref().map_or("", |o| o.object.key.as_str()),
                             origin.as_ref().map(|o| o.index),
                             topic,

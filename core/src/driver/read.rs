@@ -1,6 +1,8 @@
 //! The reading side of a task: polls the source, converts each record, and hands the items over
 //! to the producing side in batches.
 
+use std::time::Instant;
+
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
@@ -42,10 +44,13 @@ pub(super) async fn read_loop<S: SourceTask>(
     // Items go over in batches while the source has more at hand, so the producing side wakes
     // once per batch; an item is never held back waiting for the source.
     let mut batch: Vec<Result<Item>> = Vec::with_capacity(HAND_OVER_BATCH);
+    // When the batch being filled started polling (Kafka Connect's poll-batch time).
+    let mut batch_started: Option<Instant> = None;
     loop {
         if *stop.borrow() {
             break;
         }
+        batch_started.get_or_insert_with(Instant::now);
         let item = match source.poll().await {
             Ok(Poll::Record(r)) => {
                 backoff.reset();
@@ -85,6 +90,9 @@ pub(super) async fn read_loop<S: SourceTask>(
                 Ok(Item::Failed(partition, offset, failure))
             }
             Ok(Poll::Idle) => {
+                if let Some(started) = batch_started.take().filter(|_| !batch.is_empty()) {
+                    cfg.metrics.poll_batch.observe(started.elapsed());
+                }
                 batch.push(Ok(Item::PollEnd));
                 if tx.send(std::mem::take(&mut batch)).await.is_err() {
                     break;
@@ -106,6 +114,9 @@ pub(super) async fn read_loop<S: SourceTask>(
         let failed = item.is_err();
         batch.push(item);
         if failed || batch.len() >= HAND_OVER_BATCH || !source.has_ready() {
+            if let Some(started) = batch_started.take() {
+                cfg.metrics.poll_batch.observe(started.elapsed());
+            }
             let full = std::mem::replace(&mut batch, Vec::with_capacity(HAND_OVER_BATCH));
             if tx.send(full).await.is_err() || failed {
                 break;

@@ -2,12 +2,9 @@
 //! partition, key, timestamp and headers from the template match) and the offsets that open and
 //! close the object.
 
-use tracing::debug;
-
 use crate::config::RecordTimestamp;
 use crate::contract::Poll;
 use crate::data::{Schema, SchemaAndValue, Value};
-use crate::metrics::Metrics;
 use crate::object::Tail;
 use crate::offsets::{
     ObjectOffsetEntry, OffsetManagerEntry as _, OffsetMap, OffsetValue, ETAG, FINISHED,
@@ -115,8 +112,8 @@ impl ObjectSource {
             entry.set_property(LAST_LINE_UNTERMINATED, OffsetValue::Bool(true));
         }
         self.offsets.add_entry(&entry);
-        Metrics::add(&self.metrics.objects_finished, 1);
-        debug!(task = %self.cfg.task_name, object = %cur.input.key(), records = cur.count, "object finished");
+        self.metrics
+            .object_finished(&self.cfg.task_name, cur.input.key(), cur.count);
         Poll::Progress {
             partition: entry.manager_key(),
             offset: entry.properties(),
@@ -133,7 +130,6 @@ impl ObjectSource {
         entry.set_property(FINISHED, OffsetValue::Bool(true));
         entry.set_property(DELETED, OffsetValue::Bool(true));
         self.offsets.add_entry(&entry);
-        Metrics::add(&self.metrics.objects_failed, 1);
         Poll::Progress {
             partition: entry.manager_key(),
             offset: entry.properties(),

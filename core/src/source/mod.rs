@@ -41,7 +41,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use object_store::path::Path;
 use object_store::ObjectMeta;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::config::{ErrorsTolerance, OverwritePolicy, RecordKey, RecordTimestamp};
 use crate::contract::{Failure, ObjectBackend, Poll, SourceTask, Stage};
@@ -114,6 +114,20 @@ pub struct ObjectSource {
     held: HashMap<Path, stability::Held>,
     /// Versions (key, ETag, size) of finished objects already warned about as changed.
     changed: HashSet<(Path, Option<String>, u64)>,
+    /// The listing pass under way: when it started, objects listed, objects deferred and the
+    /// oldest of them.
+    pass: PassStats,
+    /// The oldest object the last complete pass deferred.
+    deferred_oldest: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What the listing pass under way has seen so far.
+#[derive(Debug, Default)]
+struct PassStats {
+    started: Option<Instant>,
+    listed: u64,
+    deferred: u64,
+    oldest_deferred: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -146,7 +160,40 @@ impl ObjectSource {
             abandoned: HashSet::new(),
             held: HashMap::new(),
             changed: HashSet::new(),
+            pass: PassStats::default(),
+            deferred_oldest: None,
         }
+    }
+
+    /// Updates the gauges of objects in progress and of the oldest one not read yet (being
+    /// read, or deferred by the last pass).
+    fn update_gauges(&self) {
+        Metrics::set(&self.metrics.objects_in_progress, self.readers.len() as u64);
+        let oldest = [
+            self.readers.oldest_modified(),
+            self.pass.oldest_deferred,
+            self.deferred_oldest,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
+        self.metrics.set_oldest_unread(oldest);
+    }
+
+    /// The listing pass under way ended (or was given up).
+    fn pass_ended(&mut self) {
+        let pass = std::mem::take(&mut self.pass);
+        if let Some(started) = pass.started {
+            self.metrics.listing_ended(
+                &self.cfg.task_name,
+                started.elapsed(),
+                pass.listed,
+                pass.deferred,
+            );
+        }
+        // Deferred objects stay waiting until a later pass takes them.
+        self.deferred_oldest = pass.oldest_deferred;
+        self.update_gauges();
     }
 
     /// Decides whether `meta` is an object to read now; returns the template match, the number
@@ -176,6 +223,9 @@ impl ObjectSource {
         }
         if !self.stable(meta) {
             self.plan.defer();
+            self.pass.deferred += 1;
+            let m = meta.last_modified;
+            self.pass.oldest_deferred = Some(self.pass.oldest_deferred.map_or(m, |o| o.min(m)));
             return None;
         }
         if let Some(held) = self.held.remove(&meta.location) {
@@ -226,14 +276,16 @@ impl ObjectSource {
         let key_bytes =
             (self.cfg.record_key == RecordKey::ObjectKey).then(|| key.clone().into_bytes());
         let partition = self.partition_of(&key);
-        self.readers.insert(Reader {
+        let id = self.readers.insert(Reader {
             partition,
             input,
             matched,
             count: skip,
             key: key_bytes,
             task,
-        })
+        });
+        self.update_gauges();
+        id
     }
 
     /// Starts `listing`.
@@ -241,6 +293,10 @@ impl ObjectSource {
         debug!(task = %self.cfg.task_name, start_after = ?listing.start_after.as_ref().map(Path::as_ref),
             until = ?listing.until.as_ref().map(Path::as_ref), "listing");
         self.listing = Some(self.backend.list(listing.start_after.as_ref()));
+        self.pass = PassStats {
+            started: Some(Instant::now()),
+            ..PassStats::default()
+        };
     }
 
     /// Stops the task on `e` from reader `id` (tolerance `none`): nothing new is opened, readers
@@ -249,6 +305,7 @@ impl ObjectSource {
         if self.readers.fail(id, e) {
             self.listing = None;
             self.plan.listing_ended();
+            self.pass_ended();
         }
     }
 }
@@ -282,8 +339,11 @@ impl SourceTask for ObjectSource {
                         Some(Ok(meta)) => {
                             if self.plan.listed(&meta.location) == Key::PastEnd {
                                 self.listing = None;
+                                self.pass_ended();
                                 continue;
                             }
+                            self.pass.listed += 1;
+                            Metrics::add(&self.metrics.objects_listed, 1);
                             if let Some(progress) = self.try_open(meta) {
                                 return Ok(progress);
                             }
@@ -291,6 +351,7 @@ impl SourceTask for ObjectSource {
                         Some(Err(e)) => {
                             self.listing = None;
                             self.plan.listing_failed();
+                            self.pass_ended();
                             return Err(Error::Store {
                                 bucket: self.backend.bucket().to_owned(),
                                 object: None,
@@ -300,6 +361,7 @@ impl SourceTask for ObjectSource {
                         None => {
                             self.listing = None;
                             self.plan.listing_ended();
+                            self.pass_ended();
                         }
                     }
                     continue;
@@ -337,9 +399,14 @@ impl SourceTask for ObjectSource {
                         // Deleted (or replaced) between the listing and the read: reported and
                         // skipped, whatever errors.tolerance says; never retried forever.
                         let cur = self.readers.remove(id).expect("reader");
-                        warn!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), object = %cur.input.key(),
-                            records = cur.count, error = %e,
-                            "the object was deleted or replaced before it could be read to the end; skipping it");
+                        self.update_gauges();
+                        self.metrics.object_vanished(
+                            &self.cfg.task_name,
+                            self.backend.bucket(),
+                            cur.input.key(),
+                            cur.count,
+                            &e,
+                        );
                         return Ok(self.vanished(&cur));
                     }
                     let (recoverable, index) = match &e {
@@ -368,6 +435,7 @@ impl SourceTask for ObjectSource {
                     let partition = cur.partition.clone();
                     if !recoverable {
                         self.readers.remove(id);
+                        self.update_gauges();
                     }
                     return Ok(Poll::Failed {
                         partition,
@@ -377,6 +445,7 @@ impl SourceTask for ObjectSource {
                 }
                 Next::End => {
                     let cur = self.readers.remove(id).expect("reader");
+                    self.update_gauges();
                     if let Tail::Held(at) = cur.input.tail() {
                         self.hold(&cur, at);
                         continue;
@@ -394,6 +463,9 @@ impl SourceTask for ObjectSource {
     async fn close_resources(&mut self) {
         self.readers.clear();
         self.listing = None;
+        self.pass = PassStats::default();
+        self.deferred_oldest = None;
+        self.update_gauges();
     }
 }
 

@@ -113,6 +113,19 @@ impl ReaderPool {
     }
 
     /// Whether no object is being read.
+    /// Objects being read.
+    pub(super) fn len(&self) -> usize {
+        self.readers.len()
+    }
+
+    /// The last-modified time of the oldest object being read.
+    pub(super) fn oldest_modified(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.readers
+            .values()
+            .map(|r| r.input.meta().last_modified)
+            .min()
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.readers.is_empty()
     }

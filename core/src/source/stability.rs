@@ -16,10 +16,9 @@
 use std::time::Duration;
 
 use object_store::ObjectMeta;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use crate::config::OverwritePolicy;
-use crate::metrics::Metrics;
 use crate::offsets::{OffsetMap, OffsetValue, ETAG, LAST_LINE_UNTERMINATED, RECORD_COUNT, SIZE};
 
 use super::build::DELETED;
@@ -122,9 +121,14 @@ impl ObjectSource {
     fn not_reread(&mut self, meta: &ObjectMeta, was: Option<&str>, why: &str) {
         let version = (meta.location.clone(), meta.e_tag.clone(), meta.size);
         if self.changed.insert(version) {
-            Metrics::add(&self.metrics.objects_changed, 1);
-            warn!(task = %self.cfg.task_name, object = %meta.location, was_etag = ?was, now_etag = ?meta.e_tag,
-                now_bytes = meta.size, "object changed since it was read to the end; its new content is not read: {why}");
+            self.metrics.object_changed(
+                &self.cfg.task_name,
+                meta.location.as_ref(),
+                was,
+                meta.e_tag.as_deref(),
+                meta.size,
+                why,
+            );
         }
     }
 
