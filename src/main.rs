@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
 use sluice_core::error_chain;
+use std::sync::Arc;
+
+use sluice_worker::loggers::LogLevels;
 use sluice_worker::persist::{parse_target, ConfigFile};
 use sluice_worker::rest::{RestConfig, RestServer};
 use sluice_worker::{ConnectorSummary, Mode, State, TargetState, Worker};
@@ -280,7 +283,11 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
 /// back in their target state (a connector file given on the command line wins over a stored
 /// configuration of the same name, keeping its stored target state), the API serves until a
 /// signal, then every connector stops cleanly.
-async fn run_with_rest(worker_path: &Path, connector_files: &[PathBuf]) -> anyhow::Result<bool> {
+async fn run_with_rest(
+    worker_path: &Path,
+    connector_files: &[PathBuf],
+    loggers: Arc<LogLevels>,
+) -> anyhow::Result<bool> {
     let settings = config::load_file(worker_path)?;
     let worker_cfg =
         WorkerConfig::from_settings(&settings).map_err(|e| with_context(e, worker_path))?;
@@ -334,7 +341,7 @@ fix its configuration in that file, or remove the connector from it",
         store.save_worker(&worker)?;
         tracing::info!(file = %store.path().display(), connectors = names.len(), "connectors are kept in this file");
     }
-    let server = RestServer::start(worker.clone(), &rest_cfg, store).await?;
+    let server = RestServer::start(worker.clone(), &rest_cfg, store, Some(loggers)).await?;
     // A connector that cannot start is FAILED (its status says why); the worker serves on.
     futures::future::join_all(names.iter().map(|n| worker.start(n))).await;
     let _ = stop_rx.wait_for(|stop| *stop).await;
@@ -415,20 +422,72 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf]) -> bool {
     ok
 }
 
+/// The log filter when `RUST_LOG` is not set.
+const DEFAULT_LOG_FILTER: &str = "info,rdkafka=warn";
+
+/// Installs the log subscriber: levels from `RUST_LOG` (changeable at run time through the
+/// returned [`LogLevels`], which `/admin/loggers` uses), lines as text or, with `log.format=json`
+/// in the worker file, as JSON objects.
+fn init_logging(worker_file: Option<&Path>) -> anyhow::Result<Arc<LogLevels>> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, reload, EnvFilter, Layer};
+
+    // The worker file is read again (and checked as a whole) by the command; here only
+    // log.format matters, and a file that cannot be read is reported by the command.
+    let format = worker_file
+        .and_then(|p| config::load_file(p).ok())
+        .and_then(|s| s.get("log.format").map(|v| v.trim().to_owned()))
+        .unwrap_or_else(|| "text".into());
+    let json = match format.as_str() {
+        "text" | "" => false,
+        "json" => true,
+        other => anyhow::bail!("log.format={other:?}: expected text or json"),
+    };
+    let initial = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| EnvFilter::try_new(v).is_ok())
+        .unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned());
+    let (filter, handle) = reload::Layer::new(EnvFilter::new(&initial));
+    // Colour only on a terminal (never in a file or a pipe), and never with NO_COLOR set.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let lines = fmt::layer().with_writer(std::io::stderr);
+    let lines = if json {
+        lines
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed()
+    } else {
+        lines.with_ansi(ansi).boxed()
+    };
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(lines)
+        .init();
+    Ok(Arc::new(LogLevels::new(
+        &initial,
+        Box::new(move |directives| {
+            let filter = EnvFilter::try_new(directives).map_err(|e| e.to_string())?;
+            handle.reload(filter).map_err(|e| e.to_string())
+        }),
+    )))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rdkafka=warn")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal (never in a file or a pipe), and never with NO_COLOR set.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
-        .init();
+    let worker_file = match &cli.command {
+        Command::Run { worker, .. } | Command::Backfill { worker, .. } => Some(worker.as_path()),
+        _ => None,
+    };
+    let loggers = match init_logging(worker_file) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -439,7 +498,7 @@ fn main() -> ExitCode {
                 let rest = connectors.is_empty()
                     || config::load_file(&worker).is_ok_and(|s| RestConfig::is_configured(&s));
                 if rest {
-                    run_with_rest(&worker, &connectors).await
+                    run_with_rest(&worker, &connectors, loggers).await
                 } else {
                     run_files(&worker, &connectors, Mode::Continuous).await
                 }

@@ -4,6 +4,8 @@
 
 pub(crate) use sluice_testkit::*;
 
+pub(crate) mod rest;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -15,6 +15,7 @@
 mod build;
 mod connector;
 mod error;
+pub mod loggers;
 mod metrics;
 mod offsets;
 pub mod persist;

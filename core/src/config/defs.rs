@@ -451,7 +451,13 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         "listeners",
         Kind::String,
         "http://127.0.0.1:8083",
-        "Where `sluice run` serves Kafka Connect's REST API and `/metrics`: one `http://host:port`. Loopback by default; any other address is refused unless `rest.basic.auth.credentials.file` is set or `rest.insecure=true` (the API has no TLS yet). `sluice run` with connector files serves the API only when this key is set. See docs/operations.md.",
+        "Where `sluice run` serves Kafka Connect's REST API and `/metrics`: one `http://host:port` or `https://host:port` (then `listeners.https.ssl.*` give the certificate). Loopback by default; any other address is refused unless the listener is HTTPS, `rest.basic.auth.credentials.file` is set, or `rest.insecure=true`. `sluice run` with connector files serves the API only when this key is set. See docs/operations.md.",
+    ),
+    key(
+        "log.format",
+        Kind::Enum(&["text", "json"]),
+        "text",
+        "How `sluice run` and `sluice backfill` write their log lines to stderr: `text` (human-readable) or `json` (one JSON object per line, for log pipelines: timestamp, level, target, message, fields, and the `connector` and `task` of the span a task's lines come from). Levels come from `RUST_LOG` (default `info,rdkafka=warn`) and can be changed at run time through `PUT /admin/loggers/{name}`.",
     ),
     key(
         "rest.insecure",
@@ -460,9 +466,75 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         "`true` lets `listeners` name a non-loopback address with no authentication (and no TLS): anyone who reaches it can create, change and delete connectors.",
     ),
     optional(
+        "listeners.https.ssl.keystore.location",
+        Kind::String,
+        "HTTPS listener: a PEM file holding the server certificate chain (leaf first) and its unencrypted private key. Kafka Connect's JKS and PKCS#12 keystores are not read: convert them with `openssl pkcs12 -in store.p12 -nodes > store.pem`.",
+    ),
+    optional(
+        "listeners.https.ssl.keystore.type",
+        Kind::Enum(&["PEM"]),
+        "Accepted for Kafka Connect worker files; only `PEM` is read.",
+    ),
+    optional(
+        "listeners.https.ssl.keystore.certificate.chain",
+        Kind::String,
+        "HTTPS listener: the certificate chain as PEM text, instead of `listeners.https.ssl.keystore.location`.",
+    ),
+    optional(
+        "listeners.https.ssl.keystore.key",
+        Kind::Password,
+        "HTTPS listener: the unencrypted private key as PEM text (with `listeners.https.ssl.keystore.certificate.chain`).",
+    ),
+    optional(
+        "listeners.https.ssl.key.password",
+        Kind::Password,
+        "Refused with an explanation: encrypted keys are not read; give an unencrypted PEM key in a file only the worker can read.",
+    ),
+    optional(
+        "listeners.https.ssl.keystore.password",
+        Kind::Password,
+        "Refused with an explanation, as `listeners.https.ssl.key.password`.",
+    ),
+    optional(
+        "listeners.https.ssl.truststore.location",
+        Kind::String,
+        "HTTPS listener: a PEM file of CA certificates that client certificates must chain to (with `listeners.https.ssl.client.auth`).",
+    ),
+    optional(
+        "listeners.https.ssl.truststore.type",
+        Kind::Enum(&["PEM"]),
+        "Accepted for Kafka Connect worker files; only `PEM` is read.",
+    ),
+    optional(
+        "listeners.https.ssl.truststore.certificates",
+        Kind::String,
+        "HTTPS listener: the CA certificates as PEM text, instead of `listeners.https.ssl.truststore.location`.",
+    ),
+    key(
+        "listeners.https.ssl.client.auth",
+        Kind::Enum(&["none", "requested", "required"]),
+        "none",
+        "HTTPS listener: `required`: every client presents a certificate the truststore vouches for (mutual TLS; the handshake fails otherwise); `requested`: a certificate is asked for and checked when given.",
+    ),
+    optional(
+        "rest.advertised.host.name",
+        Kind::String,
+        "The host this worker is named by in statuses (`worker_id`) and in its log line giving the API's URL; default: the address `listeners` binds.",
+    ),
+    optional(
+        "rest.advertised.port",
+        Kind::Int { min: 1, max: 65535 },
+        "The port this worker is named by in statuses; default: the port `listeners` binds.",
+    ),
+    optional(
+        "rest.advertised.listener",
+        Kind::Enum(&["http", "https"]),
+        "Accepted for Kafka Connect worker files; must match the scheme of `listeners`."
+    ),
+    optional(
         "rest.basic.auth.credentials.file",
         Kind::String,
-        "File of `user:password` lines (`#` comments allowed): every REST and `/metrics` request must then carry HTTP basic auth with one of them (401 otherwise), and `listeners` may name a non-loopback address. Basic auth over plain HTTP sends the password readable on the network: put a TLS-terminating proxy in front. Keep the file readable by the worker only.",
+        "File of `user:password` lines (`#` comments allowed): every REST and `/metrics` request must then carry HTTP basic auth with one of them (401 otherwise), and `listeners` may name a non-loopback address. Basic auth over plain HTTP sends the password readable on the network: use an `https://` listener. Keep the file readable by the worker only.",
     ),
     optional(
         "config.storage.file.filename",

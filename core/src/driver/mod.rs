@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tracing::{error, info, warn};
+use tracing::{error, info, warn, Instrument as _};
 
 use crate::config::{ErrorsTolerance, TransactionBoundary};
 use crate::contract::SourceTask;
@@ -157,7 +157,9 @@ async fn drive<S: SourceTask, C: Committer>(
     source.configure().await.map_err(|e| cfg.task_error(e))?;
     let (tx, mut rx) =
         mpsc::channel::<Vec<Result<Item>>>(cfg.max_poll_records.div_ceil(HAND_OVER_BATCH).max(1));
-    let reader = tokio::spawn(read::read_loop(source, cfg.clone(), tx, stop.clone()));
+    // The reading side logs in the task's span (connector, task) too.
+    let reader =
+        tokio::spawn(read::read_loop(source, cfg.clone(), tx, stop.clone()).in_current_span());
 
     let mut d = Driver {
         committer,

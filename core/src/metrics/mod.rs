@@ -3,7 +3,9 @@
 //!
 //! Events that are both logged and counted are emitted by the methods of [`Metrics`]
 //! ([`Metrics::object_finished`], [`Metrics::listing_ended`], ...): one place writes an event's
-//! log line and moves its metric, so the two never disagree.
+//! log line and moves its metric, so the two never disagree. Their lines keep the target of the
+//! part they are about (`sluice_core::source`, `sluice_core::driver`), so `/admin/loggers` and
+//! `RUST_LOG` select them by that name.
 
 mod histogram;
 mod store;
@@ -199,7 +201,7 @@ impl Metrics {
     /// An object read to the end.
     pub fn object_finished(&self, task: &str, object: &str, records: u64) {
         Self::add(&self.objects_finished, 1);
-        debug!(task, object, records, "object finished");
+        debug!(target: "sluice_core::source", task, object, records, "object finished");
     }
 
     /// An object deleted or replaced while it was read: skipped, counted as failed.
@@ -212,7 +214,7 @@ impl Metrics {
         error: &dyn std::fmt::Display,
     ) {
         Self::add(&self.objects_failed, 1);
-        warn!(task, bucket, object, records, %error,
+        warn!(target: "sluice_core::source", task, bucket, object, records, %error,
             "the object was deleted or replaced before it could be read to the end; skipping it");
     }
 
@@ -227,7 +229,7 @@ impl Metrics {
         why: &str,
     ) {
         Self::add(&self.objects_changed, 1);
-        warn!(task, object, was_etag = ?was_etag, now_etag = ?now_etag, now_bytes,
+        warn!(target: "sluice_core::source", task, object, was_etag = ?was_etag, now_etag = ?now_etag, now_bytes,
             "object changed since it was read to the end; its new content is not read: {why}");
     }
 
@@ -238,7 +240,7 @@ impl Metrics {
         Self::set(&self.objects_deferred, deferred);
         self.listing_duration.observe(took);
         if deferred > 0 {
-            info!(
+            info!(target: "sluice_core::source",
                 task,
                 ?took,
                 listed,
@@ -246,7 +248,7 @@ impl Metrics {
                 "listing pass ended; some objects are too young to read yet (object.min.age.ms)"
             );
         } else {
-            debug!(task, ?took, listed, "listing pass ended");
+            debug!(target: "sluice_core::source", task, ?took, listed, "listing pass ended");
         }
     }
 
@@ -254,7 +256,7 @@ impl Metrics {
     pub fn offsets_committed(&self, task: &str, partitions: usize, took: Duration) {
         Self::add(&self.offset_commits, 1);
         self.offset_commit_latency.observe(took);
-        debug!(task, partitions, ?took, "offsets committed");
+        debug!(target: "sluice_core::driver", task, partitions, ?took, "offsets committed");
     }
 
     /// A transaction committed (exactly-once): its records and offsets, in `took`.
@@ -267,6 +269,6 @@ impl Metrics {
     ) {
         Self::add(&self.offset_commits, 1);
         self.offset_commit_latency.observe(took);
-        info!(task, transaction, records, ?took, "transaction committed");
+        info!(target: "sluice_core::driver", task, transaction, records, ?took, "transaction committed");
     }
 }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use object_store::path::Path;
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use crate::data::SchemaAndValue;
 use crate::error::{Error, Result};
@@ -144,15 +145,19 @@ impl ReaderPool {
         let id = self.next_id;
         self.next_id += 1;
         let tx = self.events_tx.clone();
-        let handle = tokio::spawn(async move {
-            let mut records = records.ready_chunks(READY_BATCH);
-            while let Some(items) = records.next().await {
-                if tx.send((id, Event::Items(items))).await.is_err() {
-                    return;
+        let handle = tokio::spawn(
+            async move {
+                let mut records = records.ready_chunks(READY_BATCH);
+                while let Some(items) = records.next().await {
+                    if tx.send((id, Event::Items(items))).await.is_err() {
+                        return;
+                    }
                 }
+                let _ = tx.send((id, Event::End)).await;
             }
-            let _ = tx.send((id, Event::End)).await;
-        });
+            // The task's span (connector, task) on the object's lines too.
+            .in_current_span(),
+        );
         ReadTask { id, handle }
     }
 

@@ -16,14 +16,18 @@
 //! one, so the connectors come back, in their target state, after a restart. Errors are
 //! Kafka Connect's `{"error_code": <status>, "message": "..."}`.
 //!
-//! The API has no TLS yet and authenticates only with optional HTTP basic auth
-//! ([`Credentials`], `rest.basic.auth.credentials.file`): it listens on loopback by default and
-//! refuses another address unless basic auth is on or `rest.insecure=true` ([`RestConfig`]).
+//! The API serves HTTP, or HTTPS with `listeners=https://...` (PEM certificate and key,
+//! optional client certificates: [`tls`]), with optional HTTP basic auth ([`Credentials`],
+//! `rest.basic.auth.credentials.file`): it listens on loopback by default and refuses another
+//! address unless TLS or basic auth is on, or `rest.insecure=true` ([`RestConfig`]).
+//! `/admin/loggers` changes log levels at run time when the process hands over its
+//! [`LogLevels`].
 
 mod auth;
 mod config;
 mod error;
 mod handlers;
+pub mod tls;
 pub mod validate;
 
 use std::net::SocketAddr;
@@ -35,6 +39,7 @@ pub use auth::Credentials;
 pub use config::{RestConfig, DEFAULT_LISTENER};
 pub(crate) use error::ApiError;
 
+use crate::loggers::LogLevels;
 use crate::persist::ConfigFile;
 use crate::{Error, Result, Worker};
 
@@ -46,6 +51,8 @@ pub struct App {
     ops: tokio::sync::Mutex<()>,
     worker_id: String,
     cluster_id: std::sync::Mutex<Option<String>>,
+    /// The process's log levels, when the API may change them (`/admin/loggers`).
+    loggers: Option<Arc<LogLevels>>,
 }
 
 impl std::fmt::Debug for App {
@@ -67,7 +74,14 @@ impl App {
             ops: tokio::sync::Mutex::new(()),
             worker_id,
             cluster_id: std::sync::Mutex::new(None),
+            loggers: None,
         }
+    }
+
+    /// The same API, letting `/admin/loggers` change `loggers`.
+    pub fn with_loggers(mut self, loggers: Arc<LogLevels>) -> Self {
+        self.loggers = Some(loggers);
+        self
     }
 
     /// Saves the worker's connectors to the configuration file, if there is one.
@@ -99,6 +113,25 @@ pub fn router(app: Arc<App>, credentials: Option<Credentials>) -> axum::Router {
     }
 }
 
+/// Serves `routes` on `listener` until `stop` turns true.
+fn serve<L>(
+    listener: L,
+    routes: axum::Router,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    let server = axum::serve(listener, routes).with_graceful_shutdown(async move {
+        let _ = stop.wait_for(|s| *s).await;
+    });
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "the REST server stopped");
+        }
+    })
+}
+
 /// A running REST server; [`shutdown`](Self::shutdown) stops it.
 #[derive(Debug)]
 pub struct RestServer {
@@ -108,11 +141,13 @@ pub struct RestServer {
 }
 
 impl RestServer {
-    /// Binds `config.addr` and serves the API over `worker`, saving changes to `store`.
+    /// Binds `config.addr` and serves the API over `worker`, saving changes to `store` and
+    /// changing `loggers` through `/admin/loggers`.
     pub async fn start(
         worker: Arc<Worker>,
         config: &RestConfig,
         store: Option<ConfigFile>,
+        loggers: Option<Arc<LogLevels>>,
     ) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
@@ -127,18 +162,27 @@ impl RestServer {
             message: "cannot read the listening address".into(),
             source: Some(e),
         })?;
-        let app = Arc::new(App::new(worker, store, addr.to_string()));
-        let (stop, mut stop_rx) = watch::channel(false);
+        let mut app = App::new(worker, store, config.worker_id(addr));
+        if let Some(l) = loggers {
+            app = app.with_loggers(l);
+        }
+        let app = Arc::new(app);
+        let (stop, stop_rx) = watch::channel(false);
         let routes = router(app, config.credentials.clone());
-        let server = axum::serve(listener, routes).with_graceful_shutdown(async move {
-            let _ = stop_rx.wait_for(|s| *s).await;
-        });
-        let join = tokio::spawn(async move {
-            if let Err(e) = server.await {
-                tracing::error!(error = %e, "the REST server stopped");
+        let join = match &config.tls {
+            None => serve(listener, routes, stop_rx),
+            Some(tls) => {
+                let listener =
+                    tls::TlsListener::new(listener, tls.server_config()?).map_err(|e| {
+                        Error::Rest {
+                            message: "cannot read the listening address".into(),
+                            source: Some(e),
+                        }
+                    })?;
+                serve(listener, routes, stop_rx)
             }
-        });
-        tracing::info!(url = %format!("http://{addr}"), "REST API listening");
+        };
+        tracing::info!(url = %config.url(addr), bound = %addr, "REST API listening");
         Ok(RestServer { addr, stop, join })
     }
 

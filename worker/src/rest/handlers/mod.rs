@@ -2,11 +2,13 @@
 //! connector plugins, the worker itself; the request and response helpers they share.
 
 mod connectors;
+mod loggers;
 mod offsets;
 mod plugins;
 mod worker;
 
 use connectors::*;
+use loggers::*;
 use offsets::*;
 use plugins::*;
 use worker::*;
@@ -62,6 +64,8 @@ pub(super) fn routes() -> Router<Arc<App>> {
             "/connectors/{name}/offsets",
             get(get_offsets).patch(alter_offsets).delete(reset_offsets),
         )
+        .route("/admin/loggers", get(list_loggers))
+        .route("/admin/loggers/{name}", get(get_logger).put(set_logger))
         .route("/connector-plugins", get(plugins))
         .route(
             "/connector-plugins/{class}/config/validate",

@@ -1,0 +1,312 @@
+//! Operating a worker beyond the connector endpoints, against the real binary: the REST API over
+//! HTTPS with client certificates (certificates made by `openssl` for the test), log levels
+//! changed at run time through `/admin/loggers`, and `log.format=json` lines carrying the
+//! connector and task of the task that wrote them (on a real broker, tansu).
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{json, Value};
+use support::rest::*;
+use support::*;
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl (scripts/install-test-servers.sh installs it)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, all signed by the CA.
+fn make_certificates(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=sluice test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={name}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ],
+        );
+    }
+    // The server's keystore: its chain and key in one PEM file.
+    let keystore = [
+        std::fs::read_to_string(dir.join("server.pem")).unwrap(),
+        std::fs::read_to_string(dir.join("server.key")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(dir.join("keystore.pem"), keystore).unwrap();
+}
+
+/// `curl` against the worker: (exit status, HTTP status or 0, body, stderr).
+fn curl(args: &[&str]) -> (bool, u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl (scripts/install-test-servers.sh installs it)");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = stdout.rsplit_once('\n').unwrap_or(("", &stdout));
+    (
+        out.status.success(),
+        code.trim().parse().unwrap_or(0),
+        body.to_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_api_serves_https_and_checks_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_certificates(d);
+    let port = free_port();
+    let worker_file = d.join("worker.properties");
+    let log = d.join("sluice.log");
+    let p = |f: &str| d.join(f).to_str().unwrap().to_owned();
+    let listener = format!("https://127.0.0.1:{port}");
+    write_props(
+        &worker_file,
+        &[
+            // Nothing here talks to Kafka.
+            ("bootstrap.servers", "127.0.0.1:1"),
+            ("offset.storage.file.filename", &p("offsets.jsonl")),
+            ("listeners", &listener),
+            ("listeners.https.ssl.keystore.type", "PEM"),
+            ("listeners.https.ssl.keystore.location", &p("keystore.pem")),
+            ("listeners.https.ssl.truststore.location", &p("ca.pem")),
+            ("listeners.https.ssl.client.auth", "required"),
+            ("rest.advertised.host.name", "sluice-1.example"),
+        ],
+    );
+    let mut worker = spawn_worker(&worker_file, &log);
+    let url = format!("{listener}/connectors");
+    let (ca, cert, key) = (p("ca.pem"), p("client.pem"), p("client.key"));
+    let with_cert = ["--cacert", &ca, "--cert", &cert, "--key", &key, &url];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !curl(&with_cert).0 {
+        if let Ok(Some(s)) = worker.0.try_wait() {
+            panic!("the worker exited ({s}):\n{}", read(&log));
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no HTTPS API:\n{}",
+            read(&log)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // With the client certificate: served.
+    let (ok, code, body, err) = curl(&with_cert);
+    assert!(ok && code == 200, "{code} {body} {err}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!([]));
+    // Without one: the handshake fails, nothing is served.
+    let (ok, code, _, err) = curl(&["--cacert", &ca, &url]);
+    assert!(
+        !ok && code == 0,
+        "served without a client certificate: {code} {err}"
+    );
+    // Plain HTTP to the HTTPS port: refused too.
+    let (_, code, _, err) = curl(&[&format!("http://127.0.0.1:{port}/connectors")]);
+    assert_ne!(code, 200, "plain HTTP was served: {err}");
+    // A server certificate the client does not trust: refused by the client.
+    let (ok, _, _, err) = curl(&["--cert", &cert, "--key", &key, &url]);
+    assert!(!ok, "an untrusted server was accepted: {err}");
+    let text = read(&log);
+    assert!(
+        text.contains(&format!("https://sluice-1.example:{port}")),
+        "the advertised URL is not logged:\n{text}"
+    );
+    assert!(
+        text.contains("TLS handshake with a REST client failed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_https_listener_setting_stops_the_worker_with_its_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let worker_file = d.join("worker.properties");
+    let offsets = d.join("offsets.jsonl");
+    let missing = d.join("nope.pem");
+    let listener = format!("https://127.0.0.1:{}", free_port());
+    for (extra, want) in [
+        (vec![], "needs a server certificate"),
+        (
+            vec![(
+                "listeners.https.ssl.keystore.location",
+                missing.to_str().unwrap(),
+            )],
+            "nope.pem",
+        ),
+        (
+            vec![
+                (
+                    "listeners.https.ssl.keystore.location",
+                    missing.to_str().unwrap(),
+                ),
+                ("listeners.https.ssl.keystore.type", "PKCS12"),
+            ],
+            "PEM",
+        ),
+    ] {
+        let mut pairs = vec![
+            ("bootstrap.servers", "127.0.0.1:1"),
+            ("offset.storage.file.filename", offsets.to_str().unwrap()),
+            ("listeners", listener.as_str()),
+        ];
+        pairs.extend(extra);
+        write_props(&worker_file, &pairs);
+        let out = sluice().arg("run").arg(&worker_file).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{err}");
+        assert!(err.contains(want), "{want:?} not in: {err}");
+    }
+}
+
+#[test]
+fn log_levels_change_at_run_time_and_json_lines_carry_the_task() {
+    const TOPIC: &str = "ops";
+    let (broker, _dir, data, worker_file, log, port) = worker_setup(TOPIC);
+    // The same worker file, with JSON lines.
+    let mut props = std::fs::read_to_string(&worker_file).unwrap();
+    props.push_str("log.format=json\n");
+    std::fs::write(&worker_file, props).unwrap();
+    write_jsonl(&data, 1, 5);
+    let mut worker = spawn_worker(&worker_file, &log);
+    let api = Api::new(port);
+    api.wait_up(&mut worker, &log);
+
+    let (code, all) = api.get("/admin/loggers");
+    assert_eq!(code, 200, "{all}");
+    assert_eq!(all["root"]["level"], "INFO", "{all}");
+    assert_eq!(all["rdkafka"]["level"], "WARN", "{all}");
+    assert_eq!(all["root"]["last_modified"], Value::Null, "{all}");
+    assert_eq!(
+        api.get("/admin/loggers/sluice_core::source").1["level"],
+        "INFO"
+    );
+
+    let config = json!({
+        "connector.class": "local",
+        "local.path": data.to_str().unwrap(),
+        "topic": TOPIC,
+        "input.format": "jsonl",
+        "local.file.min.age.ms": "0",
+        "object.partial.line.wait.ms": "0",
+    });
+    let body = json!({"name": "j", "config": config}).to_string();
+    assert_eq!(api.call("POST", "/connectors", Some(&body)).0, 201);
+    wait_until("5 records", &log, || {
+        metric_sum(&api.metrics(), "sluice_source_record_write_total", "j") == 5.0
+    });
+    // At INFO, an object finishing is not logged.
+    assert!(!read(&log).contains("object finished"));
+
+    let (code, changed) = api.call(
+        "PUT",
+        "/admin/loggers/sluice_core",
+        Some(r#"{"level": "DEBUG"}"#),
+    );
+    assert_eq!((code, changed.clone()), (200, json!(["sluice_core"])));
+    let (_, l) = api.get("/admin/loggers/sluice_core::source");
+    assert_eq!(l["level"], "DEBUG", "inherited: {l}");
+    assert!(l["last_modified"].is_i64(), "{l}");
+    let (code, e) = api.call(
+        "PUT",
+        "/admin/loggers/sluice_core",
+        Some(r#"{"level": "LOUD"}"#),
+    );
+    assert_eq!((code, e["error_code"].as_i64()), (400, Some(400)), "{e}");
+    assert_eq!(api.call("PUT", "/admin/loggers/x", Some("{")).0, 400);
+
+    // Now a new object's end is logged, at DEBUG, by its task.
+    std::fs::write(data.join("obj-new.jsonl"), "{\"a\":1}\n").unwrap();
+    wait_until("the object finished line", &log, || {
+        read(&log).contains("object finished")
+    });
+    let mut task_lines = 0;
+    for line in read(&log).lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(v["timestamp"].is_string() && v["level"].is_string(), "{v}");
+        if v["fields"]["message"] == "object finished" {
+            assert_eq!(v["level"], "DEBUG", "{v}");
+            assert_eq!(v["fields"]["object"], "obj-new.jsonl", "{v}");
+            assert_eq!(v["span"]["connector"], "j", "{v}");
+            assert_eq!(v["span"]["task"], 0, "{v}");
+            task_lines += 1;
+        }
+    }
+    assert_eq!(task_lines, 1);
+    assert_eq!(
+        consume_all(
+            &broker.bootstrap(),
+            &[TOPIC],
+            6,
+            std::time::Duration::from_secs(20)
+        )
+        .len(),
+        6
+    );
+}
