@@ -14,6 +14,7 @@ pub mod kafka;
 pub mod metrics;
 pub mod object;
 pub mod offsets;
+pub mod postread;
 pub mod record;
 pub mod source;
 pub mod template;

@@ -22,6 +22,10 @@ pub struct Metrics {
     /// Versions of finished objects found changed and not read again (`object.overwrite.policy`),
     /// each counted once.
     pub objects_changed: AtomicU64,
+    /// Post-read actions done (`object.post.read`).
+    pub post_read_actions: AtomicU64,
+    /// Post-read action attempts that failed (each retry counts).
+    pub post_read_failures: AtomicU64,
 }
 
 /// A plain copy of [`Metrics`].
@@ -43,6 +47,10 @@ pub struct MetricsSnapshot {
     pub offset_commits: u64,
     /// See [`Metrics::objects_changed`].
     pub objects_changed: u64,
+    /// See [`Metrics::post_read_actions`].
+    pub post_read_actions: u64,
+    /// See [`Metrics::post_read_failures`].
+    pub post_read_failures: u64,
 }
 
 impl std::ops::AddAssign for MetricsSnapshot {
@@ -56,6 +64,8 @@ impl std::ops::AddAssign for MetricsSnapshot {
         self.records_failed += other.records_failed;
         self.offset_commits += other.offset_commits;
         self.objects_changed += other.objects_changed;
+        self.post_read_actions += other.post_read_actions;
+        self.post_read_failures += other.post_read_failures;
     }
 }
 
@@ -77,6 +87,8 @@ impl Metrics {
             records_failed: g(&self.records_failed),
             offset_commits: g(&self.offset_commits),
             objects_changed: g(&self.objects_changed),
+            post_read_actions: g(&self.post_read_actions),
+            post_read_failures: g(&self.post_read_failures),
         }
     }
 }

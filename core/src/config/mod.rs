@@ -14,7 +14,10 @@ mod topic;
 pub use escapes::properties_escape_warnings;
 pub use topic::{topic_name_problem, MAX_TOPIC_LENGTH};
 
-pub use backend::{OverwritePolicy, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX};
+pub use backend::{
+    post_read_problems, OverwritePolicy, PostRead, PostReadSettings, RetrySettings, StoreSettings,
+    OBJECT_STORE_PREFIX,
+};
 pub use registry::{CheckFn, KeySet, Keys, Owner, Registry};
 
 use std::collections::BTreeMap;

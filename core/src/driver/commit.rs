@@ -32,6 +32,7 @@ use crate::error::{Error, Result};
 use crate::kafka::{DeliveryRouter, DeliveryTag, Sent, TaskProducer};
 use crate::metrics::Metrics;
 use crate::offsets::{canonical_partition, KafkaOffsetStore, OffsetMap};
+use crate::postread::is_pending;
 
 /// The header naming the transaction a record was sent in: `<session>/<n>`, the task's
 /// producer session and the number of the transaction in it (so a reader of a broker without
@@ -117,12 +118,23 @@ impl Committer for AtLeastOnce {
         }
         let cfg = out.cfg;
         let n = batch.len();
+        let finished: Vec<(OffsetMap, OffsetMap)> = if out.post_read.is_some() {
+            batch
+                .iter()
+                .filter(|(_, o)| is_pending(o))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
         cfg.offset_store
             .put(
                 &cfg.connector,
                 batch.into_iter().map(|(p, o)| (p, Some(o))).collect(),
             )
             .await?;
+        // Only now that the store holds them may the finished objects' actions run.
+        out.committed(&finished);
         Metrics::add(&cfg.metrics.offset_commits, 1);
         debug!(task = %cfg.task_name, partitions = n, "offsets committed");
         Ok(())
@@ -283,6 +295,8 @@ impl Committer for Transactional {
         self.committed += 1;
         // Everything submitted is in the committed transaction: forget it.
         out.submitted.committable();
+        // Post-read actions only once the transaction holding the offsets committed.
+        out.committed(&batch);
         store.remember(&cfg.connector, batch);
         Metrics::add(&cfg.metrics.offset_commits, 1);
         info!(task = %cfg.task_name, transaction = %format!("{}/{}", self.session, self.committed), records, "transaction committed");

@@ -93,6 +93,9 @@ pub struct ObjectSourceConfig {
     /// `object.partial.line.wait.ms`: while an object is younger than this, a last line without
     /// terminator is held back.
     pub partial_line_wait: Duration,
+    /// `object.post.read` is not `none`: finished objects whose action is pending are announced
+    /// again at start (see [`crate::postread`]).
+    pub post_read: bool,
 }
 
 /// The object-store [`SourceTask`].
@@ -114,6 +117,8 @@ pub struct ObjectSource {
     held: HashMap<Path, stability::Held>,
     /// Versions (key, ETag, size) of finished objects already warned about as changed.
     changed: HashSet<(Path, Option<String>, u64)>,
+    /// Finished objects whose post-read action is pending, announced again before listing.
+    pending_post_read: Vec<(OffsetMap, OffsetMap)>,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -146,6 +151,7 @@ impl ObjectSource {
             abandoned: HashSet::new(),
             held: HashMap::new(),
             changed: HashSet::new(),
+            pending_post_read: Vec::new(),
         }
     }
 
@@ -262,10 +268,21 @@ impl SourceTask for ObjectSource {
         info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored.len(),
             listing_starts_after = ?restart.as_ref().map(Path::as_ref), "task configured");
         self.plan.resume(restart, Instant::now());
+        self.pending_post_read =
+            restart::pending_post_read(self.backend.as_ref(), &self.cfg, &stored);
+        if !self.pending_post_read.is_empty() {
+            info!(task = %self.cfg.task_name, objects = self.pending_post_read.len(),
+                "post-read actions left pending by the last run are done first");
+        }
+        // Popped from the end: first key first.
+        self.pending_post_read.reverse();
         Ok(())
     }
 
     async fn poll(&mut self) -> Result<Poll> {
+        if let Some((partition, offset)) = self.pending_post_read.pop() {
+            return Ok(Poll::Progress { partition, offset });
+        }
         loop {
             if let Some(e) = self.readers.take_failure() {
                 return Err(e);
@@ -545,6 +562,7 @@ mod tests {
                 read_retry: ReadRetry::default(),
                 min_age: Duration::ZERO,
                 partial_line_wait: Duration::ZERO,
+                post_read: false,
             },
             Arc::new(Metrics::default()),
         )
