@@ -9,6 +9,7 @@ pub mod convert;
 pub mod data;
 pub mod distribution;
 pub mod driver;
+pub mod envelope;
 mod error;
 pub mod kafka;
 pub mod metrics;

@@ -11,6 +11,7 @@ use sluice_core::contract::ObjectBackend;
 use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
+use sluice_core::envelope::Envelope;
 use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
 use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{KafkaOffsetStore, OffsetManager, OffsetStore};
@@ -179,6 +180,7 @@ impl ConnectorParts {
                     initial_backoff: Duration::from_millis(config.store.retry.backoff_initial_ms),
                     max_backoff: Duration::from_millis(config.store.retry.backoff_max_ms),
                 },
+                envelope: Envelope::new(&config.envelope),
                 post_read: config.store.post_read.action != PostRead::None,
             },
             metrics.clone(),

@@ -185,3 +185,69 @@ impl StoreSettings {
         })
     }
 }
+
+/// `input.envelope`: the layout of records a sink connector wrote, to restore from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EnvelopeKind {
+    /// Each record is a value (the default).
+    #[default]
+    None,
+    /// Aiven's sinks, `format.output.fields=key,value,offset,timestamp,headers`.
+    Aiven,
+    /// Lenses' (stream-reactor) sinks with `store.envelope=true`.
+    Lenses,
+}
+
+/// How a key, value or header held as a string in the envelope is turned into bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldEncoding {
+    /// A string is Base64 of the original bytes (JSON writers' bytes).
+    Base64,
+    /// A string is kept as a string.
+    None,
+}
+
+/// `input.envelope.*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeSettings {
+    /// `input.envelope`.
+    pub kind: EnvelopeKind,
+    /// `input.envelope.key.encoding`.
+    pub key_encoding: FieldEncoding,
+    /// `input.envelope.value.encoding`.
+    pub value_encoding: FieldEncoding,
+    /// `input.envelope.headers.encoding`.
+    pub headers_encoding: FieldEncoding,
+    /// `input.envelope.restore.partition`.
+    pub restore_partition: bool,
+}
+
+impl EnvelopeSettings {
+    /// Reads the `input.envelope.*` keys; an unset encoding is `base64` for the text formats and
+    /// `none` for `avro` and `parquet` (which hold bytes as bytes).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] when a key read here is declared by no registered component.
+    pub fn read(r: &Keys<'_>) -> Result<Self> {
+        let binary = matches!(r.raw("input.format")?, Some("avro" | "parquet"));
+        let encoding = |key: &str| -> Result<FieldEncoding> {
+            Ok(match r.raw(key)? {
+                Some("base64") => FieldEncoding::Base64,
+                Some(_) => FieldEncoding::None,
+                None if binary => FieldEncoding::None,
+                None => FieldEncoding::Base64,
+            })
+        };
+        Ok(EnvelopeSettings {
+            kind: match r.raw("input.envelope")? {
+                Some("aiven") => EnvelopeKind::Aiven,
+                Some("lenses") => EnvelopeKind::Lenses,
+                _ => EnvelopeKind::None,
+            },
+            key_encoding: encoding("input.envelope.key.encoding")?,
+            value_encoding: encoding("input.envelope.value.encoding")?,
+            headers_encoding: encoding("input.envelope.headers.encoding")?,
+            restore_partition: r.bool("input.envelope.restore.partition")?,
+        })
+    }
+}

@@ -93,6 +93,8 @@ pub struct ObjectSourceConfig {
     /// `object.partial.line.wait.ms`: while an object is younger than this, a last line without
     /// terminator is held back.
     pub partial_line_wait: Duration,
+    /// `input.envelope`: each record read is an envelope restored to the original record.
+    pub envelope: Option<crate::envelope::Envelope>,
     /// `object.post.read` is not `none`: finished objects whose action is pending are announced
     /// again at start (see [`crate::postread`]).
     pub post_read: bool,
@@ -336,18 +338,24 @@ impl SourceTask for ObjectSource {
                     }
                 }
             }
-            let (id, event) = self.readers.next().await;
+            let (id, mut event) = self.readers.next().await;
             let Some(cur) = self.readers.get_mut(id) else {
                 // Left over from a reader dropped after an error.
                 continue;
             };
+            // An envelope that cannot be restored is a record error like a malformed line.
+            let restored = build::restore(self.cfg.envelope.as_ref(), cur, &mut event);
             match event {
                 Next::Item(Ok(value)) => {
                     let index = cur.count;
                     cur.count += 1;
                     Metrics::add(&self.metrics.records_read, 1);
                     let cur = self.readers.reader(id);
-                    return Ok(Poll::Record(self.record(cur, index, value)));
+                    let mut record = self.record(cur, index, value);
+                    if let Some(restored) = restored {
+                        restored.apply(&mut record);
+                    }
+                    return Ok(Poll::Record(record));
                 }
                 Next::Item(Err(e)) => {
                     if is_object_gone(&e) {
@@ -562,6 +570,7 @@ mod tests {
                 read_retry: ReadRetry::default(),
                 min_age: Duration::ZERO,
                 partial_line_wait: Duration::ZERO,
+                envelope: None,
                 post_read: false,
             },
             Arc::new(Metrics::default()),

@@ -123,6 +123,7 @@ mod tests {
             read_retry: ReadRetry::default(),
             min_age: Duration::ZERO,
             partial_line_wait: Duration::ZERO,
+            envelope: None,
             post_read: true,
         }
     }
