@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use sluice_core::config::defs::{self, key, optional};
 use sluice_core::config::ConnectorConfig;
-use sluice_core::config::{KeySet, Keys, Owner};
+use sluice_core::config::{post_read_problems, KeySet, Keys, Owner};
 
 use crate::cloud::{check_url, object_store_problems, CloudBackend, Kind, OBJECT_STORE_OPTIONS};
 use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
@@ -128,6 +128,7 @@ fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
         |o| AzureConfigKey::from_str(o).is_ok(),
         "azure/enum.AzureConfigKey.html",
     ));
+    problems.extend(post_read_problems(r, "azure.blob.prefix")?);
     Ok(problems)
 }
 

@@ -13,7 +13,7 @@ use std::str::FromStr;
 use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use sluice_core::config::defs::{self, optional};
 use sluice_core::config::ConnectorConfig;
-use sluice_core::config::{KeySet, Keys, Owner};
+use sluice_core::config::{post_read_problems, KeySet, Keys, Owner};
 
 use crate::cloud::{check_url, object_store_problems, CloudBackend, Kind, OBJECT_STORE_OPTIONS};
 use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
@@ -106,6 +106,7 @@ fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
         |o| GoogleConfigKey::from_str(o).is_ok(),
         "gcp/enum.GoogleConfigKey.html",
     ));
+    problems.extend(post_read_problems(r, "gcs.prefix")?);
     Ok(problems)
 }
 

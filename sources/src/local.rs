@@ -54,11 +54,13 @@ pub const KEYS: KeySet = KeySet {
     check: Some(check),
 };
 
-/// `local.path` must be given.
+/// `local.path` must be given; the post-read keys (`object.post.read.*`).
 fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
-    Ok(crate::required(r, "local.path", "the folder to read")?
+    let mut problems: Vec<String> = crate::required(r, "local.path", "the folder to read")?
         .into_iter()
-        .collect())
+        .collect();
+    problems.extend(sluice_core::config::post_read_problems(r, "local.prefix")?);
+    Ok(problems)
 }
 
 /// Bytes per read of a local file.

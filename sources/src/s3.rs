@@ -12,7 +12,7 @@ use std::str::FromStr;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use sluice_core::config::defs::{self, key, optional};
 use sluice_core::config::ConnectorConfig;
-use sluice_core::config::{KeySet, Keys, Owner};
+use sluice_core::config::{post_read_problems, KeySet, Keys, Owner};
 
 use crate::cloud::{check_url, object_store_problems, CloudBackend, Kind, OBJECT_STORE_OPTIONS};
 use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
@@ -97,6 +97,7 @@ fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
         |o| AmazonS3ConfigKey::from_str(o).is_ok(),
         "aws/enum.AmazonS3ConfigKey.html",
     ));
+    problems.extend(post_read_problems(r, "aws.s3.prefix")?);
     Ok(problems)
 }
 

@@ -385,6 +385,58 @@ impl ObjectServer {
         }
     }
 
+    /// Every key in the bucket, sorted (to check what a post-read action left).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys = match self.kind {
+            StoreKind::Local => {
+                fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+                    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                        let p = e.path();
+                        if p.is_dir() {
+                            walk(root, &p, out);
+                        } else {
+                            let rel = p.strip_prefix(root).unwrap().to_string_lossy();
+                            out.push(rel.replace('\\', "/"));
+                        }
+                    }
+                }
+                let mut out = Vec::new();
+                let root = self.local_dir();
+                walk(&root, &root, &mut out);
+                out
+            }
+            StoreKind::S3 | StoreKind::Azure => {
+                let store = self.store.clone().unwrap();
+                self.rt.block_on(async move {
+                    store
+                        .list(None)
+                        .map(|m| m.expect("list").location.to_string())
+                        .collect::<Vec<String>>()
+                        .await
+                })
+            }
+            StoreKind::Gcs => {
+                let r = http::request(
+                    &self.server_addr,
+                    "GET",
+                    &format!("/storage/v1/b/{}/o", self.bucket),
+                    &[("Host", self.proxy.as_ref().unwrap().addr())],
+                    b"",
+                )
+                .expect("list");
+                let v: serde_json::Value = serde_json::from_slice(&r.body).expect("a JSON listing");
+                v["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|o| o["name"].as_str().map(str::to_owned))
+                    .collect()
+            }
+        };
+        keys.sort();
+        keys
+    }
+
     /// A deleter usable from another thread (the proxy's hook).
     pub fn deleter(&self) -> impl Fn(&str) + Send + 'static {
         let kind = self.kind;

@@ -6,15 +6,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::producer::Producer;
-use sluice_core::config::{ConnectorConfig, ConverterConfig, WorkerConfig};
+use sluice_core::config::{ConnectorConfig, ConverterConfig, PostRead, WorkerConfig};
 use sluice_core::contract::ObjectBackend;
 use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
+use sluice_core::envelope::Envelope;
 use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
 use sluice_core::metrics::InstrumentedBackend;
 use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{KafkaOffsetStore, OffsetManager, OffsetStore};
+use sluice_core::postread::PostReadConfig;
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
 use sluice_core::transformer::Transformer;
 use sluice_core::{Error, Result};
@@ -181,6 +183,8 @@ impl ConnectorParts {
                     initial_backoff: Duration::from_millis(config.store.retry.backoff_initial_ms),
                     max_backoff: Duration::from_millis(config.store.retry.backoff_max_ms),
                 },
+                envelope: Envelope::new(&config.envelope),
+                post_read: config.store.post_read.action != PostRead::None,
             },
             metrics.clone(),
         );
@@ -236,6 +240,12 @@ impl ConnectorParts {
             dead_letter_queue: config.dlq_topic.clone().map(|topic| DeadLetterQueue {
                 topic,
                 context_headers: config.dlq_context_headers,
+            }),
+            post_read: (config.store.post_read.action != PostRead::None).then(|| PostReadConfig {
+                settings: config.store.post_read.clone(),
+                backend: self.backend.clone(),
+                backoff_initial: Duration::from_millis(config.store.retry.backoff_initial_ms),
+                backoff_max: Duration::from_millis(config.store.retry.backoff_max_ms),
             }),
             metrics,
         };

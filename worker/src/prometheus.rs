@@ -70,6 +70,16 @@ const COUNTERS: &[Field] = &[
         |m| m.objects_changed,
     ),
     (
+        "post_read_actions",
+        "Post-read actions (object.post.read delete or move) done after an object's offsets were committed",
+        |m| m.post_read_actions,
+    ),
+    (
+        "post_read_failures",
+        "Post-read action attempts that failed (each retry counts; the action is finished at the next start)",
+        |m| m.post_read_failures,
+    ),
+    (
         "bytes_read",
         "Bytes of objects read from the store",
         |m| m.bytes_read,

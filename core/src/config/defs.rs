@@ -278,6 +278,50 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "Line formats (`jsonl`, `csv`, `text` lines and regex): a last line without a line terminator may be a line still being written. While the object was last modified less than this long ago, such a line is held back: the records before it are delivered and the object stays open at that point; once the object grows the line is read whole, and once it has not changed for this long the line is read as it is (a record, or a record error under `errors.tolerance`). 0: read it as it is at once.",
     ),
     key(
+        "input.envelope",
+        Kind::Enum(&["none", "aiven", "lenses"]),
+        "none",
+        "Restore records that a sink connector backed up with their key, headers and timestamp: `aiven` reads Aiven's sinks' `format.output.fields=key,value,offset,timestamp,headers` layout (json, jsonl, avro, parquet), `lenses` reads Lenses' `store.envelope=true` layout (key, value, headers, metadata; json, avro, parquet); `none`: each record is a value. See docs/envelopes.md.",
+    ),
+    optional(
+        "input.envelope.key.encoding",
+        Kind::Enum(&["base64", "none"]),
+        "`input.envelope=aiven`: a key held as a string is `base64` of the original bytes (what the sink's JSON writer makes of bytes) or kept as a string (`none`). Unset: `base64` for json, jsonl and csv, `none` for avro and parquet. Lenses marks bytes itself (`keyIsArray`).",
+    ),
+    optional(
+        "input.envelope.value.encoding",
+        Kind::Enum(&["base64", "none"]),
+        "`input.envelope=aiven`: as `input.envelope.key.encoding`, for the value (Aiven's `format.output.fields.value.encoding`).",
+    ),
+    optional(
+        "input.envelope.headers.encoding",
+        Kind::Enum(&["base64", "none"]),
+        "`input.envelope=aiven`: as `input.envelope.key.encoding`, for header values.",
+    ),
+    key(
+        "input.envelope.restore.partition",
+        Kind::Bool,
+        "false",
+        "`input.envelope=lenses`: send each record to the partition its envelope's `metadata.partition` names (the topic must have that many partitions). Aiven's envelope has no partition: take it from the object name with `{{partition}}` in `file.name.template`.",
+    ),
+    key(
+        "object.post.read",
+        Kind::Enum(&["none", "delete", "move", "tag"]),
+        "none",
+        "What happens to an object once every one of its records was delivered and its offsets are committed (with `exactly.once.support=required`: once the transaction holding its last records committed): `none`; `delete` deletes it; `move` copies it to `object.post.read.move.prefix` + its key in the same bucket, then deletes it; `tag` is refused (no backend can tag an object in place). A failed action is retried `object.post.read.retries` times, logged and counted (`post_read_failures`), never delivers the records again, and is finished by the next start; see docs/post-read.md.",
+    ),
+    optional(
+        "object.post.read.move.prefix",
+        Kind::String,
+        "`object.post.read=move`: the prefix moved objects get (`done/` moves `in/a.jsonl` to `done/in/a.jsonl`). It must take moved objects out of the listing prefix, or they would be read again as new: refused at config time otherwise.",
+    ),
+    key(
+        "object.post.read.retries",
+        Kind::Int { min: 0, max: 1000 },
+        "5",
+        "Attempts after a failed post-read action, with exponential backoff (`store.retry.backoff.initial.ms` doubling up to `store.retry.backoff.max.ms`). After the last, the action is left pending in the offsets and tried again when the task next starts.",
+    ),
+    key(
         "store.retry.max.retries",
         Kind::Int {
             min: 0,

@@ -14,7 +14,10 @@ mod topic;
 pub use escapes::properties_escape_warnings;
 pub use topic::{topic_name_problem, MAX_TOPIC_LENGTH};
 
-pub use backend::{OverwritePolicy, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX};
+pub use backend::{
+    post_read_problems, EnvelopeKind, EnvelopeSettings, FieldEncoding, OverwritePolicy, PostRead,
+    PostReadSettings, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX,
+};
 pub use registry::{CheckFn, KeySet, Keys, Owner, Registry};
 
 use std::collections::BTreeMap;
@@ -307,6 +310,8 @@ pub struct ConnectorConfig {
     pub producer_overrides: Settings,
     /// `transforms` and `predicates`: the single message transforms, built and checked.
     pub transforms: crate::transforms::TransformChain,
+    /// `input.envelope.*`: restoring records a sink connector wrote.
+    pub envelope: EnvelopeSettings,
     /// The object store: which backend, read concurrency, overwrite policy, listing, retries.
     pub store: StoreSettings,
     /// Every setting as given, for the backend and the format to read their own keys.
@@ -433,6 +438,7 @@ impl ConnectorConfig {
             value_converter: converter("value.converter"),
             producer_overrides: r.prefixed("producer.override."),
             transforms,
+            envelope: EnvelopeSettings::read(&r)?,
             store: StoreSettings::read(&r)?,
             settings: settings.clone(),
         })

@@ -31,6 +31,7 @@ use crate::config::TransactionBoundary;
 use crate::error::{Error, Result};
 use crate::kafka::{DeliveryRouter, DeliveryTag, Sent, TaskProducer};
 use crate::offsets::{canonical_partition, KafkaOffsetStore, OffsetMap};
+use crate::postread::is_pending;
 
 /// The header naming the transaction a record was sent in: `<session>/<n>`, the task's
 /// producer session and the number of the transaction in it (so a reader of a broker without
@@ -117,12 +118,23 @@ impl Committer for AtLeastOnce {
         let cfg = out.cfg;
         let n = batch.len();
         let started = Instant::now();
+        let finished: Vec<(OffsetMap, OffsetMap)> = if out.post_read.is_some() {
+            batch
+                .iter()
+                .filter(|(_, o)| is_pending(o))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
         cfg.offset_store
             .put(
                 &cfg.connector,
                 batch.into_iter().map(|(p, o)| (p, Some(o))).collect(),
             )
             .await?;
+        // Only now that the store holds them may the finished objects' actions run.
+        out.committed(&finished);
         cfg.metrics
             .offsets_committed(&cfg.task_name, n, started.elapsed());
         Ok(())
@@ -284,6 +296,8 @@ impl Committer for Transactional {
         self.committed += 1;
         // Everything submitted is in the committed transaction: forget it.
         out.submitted.committable();
+        // Post-read actions only once the transaction holding the offsets committed.
+        out.committed(&batch);
         store.remember(&cfg.connector, batch);
         cfg.metrics.transaction_committed(
             &cfg.task_name,

@@ -47,6 +47,7 @@ use crate::error::{Error, Result};
 use crate::kafka::{DeliveryTag, Sent, TaskProducer};
 use crate::metrics::Metrics;
 use crate::offsets::{OffsetMap, OffsetStore, SubmittedId, FINISHED};
+use crate::postread::{PostReadConfig, PostReader};
 use crate::transforms::TransformChain;
 use commit::{AtLeastOnce, Boundary, Committer, Transactional};
 use produce::{record_to, Output};
@@ -109,6 +110,8 @@ pub struct DriverConfig {
     pub dead_letter_queue: Option<DeadLetterQueue>,
     /// Exactly-once delivery; `producer` is then this task's own transactional producer.
     pub exactly_once: Option<ExactlyOnce>,
+    /// `object.post.read`, when it is not `none`.
+    pub post_read: Option<PostReadConfig>,
     /// Counters.
     pub metrics: Arc<Metrics>,
 }
@@ -169,6 +172,15 @@ async fn drive<S: SourceTask, C: Committer>(
         .start(cfg)
         .await
         .map_err(|e| cfg.task_error(e))?;
+    d.out.post_read = cfg.post_read.clone().map(|p| {
+        PostReader::start(
+            p,
+            cfg.connector.clone(),
+            cfg.task_name.clone(),
+            cfg.offset_store.clone(),
+            cfg.metrics.clone(),
+        )
+    });
     let flush_every = d.committer.flush_interval(cfg);
     let mut flush = tokio::time::interval(flush_every.unwrap_or(cfg.flush_interval));
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -213,6 +225,9 @@ async fn drive<S: SourceTask, C: Committer>(
         .await
         .map_err(|e| cfg.task_error(e));
     let done = reader.await.unwrap_or(false);
+    if let Some(post_read) = d.out.post_read.take() {
+        post_read.finish(cfg.shutdown_timeout, &cfg.task_name).await;
+    }
     if let Some(e) = d.out.failure.take() {
         error!(task = %cfg.task_name, error = %crate::error_chain(&e), "task failed");
         return Err(e);

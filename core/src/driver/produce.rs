@@ -17,7 +17,8 @@ use crate::contract::{Failure, Stage};
 use crate::error::Error;
 use crate::kafka::{Delivery, DeliveryTag, Sent};
 use crate::metrics::Metrics;
-use crate::offsets::SubmittedRecords;
+use crate::offsets::{OffsetMap, SubmittedRecords};
+use crate::postread::PostReader;
 
 /// A record as the producer takes it.
 pub(super) type Record<'a> = BaseRecord<'a, [u8], [u8], Box<DeliveryTag>>;
@@ -40,6 +41,8 @@ pub(super) struct Output<'a> {
     pub(super) in_flight: usize,
     /// The error that stops the task.
     pub(super) failure: Option<Error>,
+    /// Runs `object.post.read` on objects whose finishing offset was committed.
+    pub(super) post_read: Option<PostReader>,
 }
 
 impl<'a> Output<'a> {
@@ -54,6 +57,14 @@ impl<'a> Output<'a> {
             received: Vec::new(),
             in_flight: 0,
             failure: None,
+            post_read: None,
+        }
+    }
+
+    /// Hands the objects that the just `committed` offsets finish to the post-read actions.
+    pub(super) fn committed(&self, committed: &[(OffsetMap, OffsetMap)]) {
+        if let Some(post_read) = &self.post_read {
+            post_read.committed(committed);
         }
     }
 

@@ -196,6 +196,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         errors_log_messages: false,
         dead_letter_queue: None,
         exactly_once: None,
+        post_read: None,
         metrics: Arc::new(Metrics::default()),
     }
 }

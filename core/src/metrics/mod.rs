@@ -38,6 +38,10 @@ pub struct Metrics {
     /// Versions of finished objects found changed and not read again (`object.overwrite.policy`),
     /// each counted once.
     pub objects_changed: AtomicU64,
+    /// Post-read actions done (`object.post.read`).
+    pub post_read_actions: AtomicU64,
+    /// Post-read action attempts that failed (each retry counts).
+    pub post_read_failures: AtomicU64,
     /// Objects the listings returned under the prefix (every pass; finished ones and ones
     /// other tasks own included).
     pub objects_listed: AtomicU64,
@@ -85,6 +89,10 @@ pub struct MetricsSnapshot {
     pub offset_commits: u64,
     /// See [`Metrics::objects_changed`].
     pub objects_changed: u64,
+    /// See [`Metrics::post_read_actions`].
+    pub post_read_actions: u64,
+    /// See [`Metrics::post_read_failures`].
+    pub post_read_failures: u64,
     /// See [`Metrics::objects_listed`].
     pub objects_listed: u64,
     /// See [`Metrics::listing_passes`].
@@ -135,6 +143,8 @@ impl std::ops::AddAssign for MetricsSnapshot {
         self.records_failed += other.records_failed;
         self.offset_commits += other.offset_commits;
         self.objects_changed += other.objects_changed;
+        self.post_read_actions += other.post_read_actions;
+        self.post_read_failures += other.post_read_failures;
         self.objects_listed += other.objects_listed;
         self.listing_passes += other.listing_passes;
         self.dlq_records += other.dlq_records;
@@ -176,6 +186,8 @@ impl Metrics {
             records_failed: g(&self.records_failed),
             offset_commits: g(&self.offset_commits),
             objects_changed: g(&self.objects_changed),
+            post_read_actions: g(&self.post_read_actions),
+            post_read_failures: g(&self.post_read_failures),
             objects_listed: g(&self.objects_listed),
             listing_passes: g(&self.listing_passes),
             dlq_records: g(&self.dlq_records),

@@ -12,8 +12,10 @@ use crate::offsets::{
 };
 use crate::record::{Header, RecordOrigin, SourceRecord};
 
-use super::readers::Reader;
+use super::readers::{Next, Reader};
 use super::ObjectSource;
+use crate::envelope::{Envelope, Restored};
+use crate::error::Error;
 
 /// Header naming the bucket (container, folder) of the object a record came from.
 pub const HEADER_BUCKET: &str = "sluice.bucket";
@@ -27,6 +29,35 @@ pub const HEADER_INDEX: &str = "sluice.record.index";
 /// Offset property of an object that vanished (deleted, or replaced while being read) before it
 /// was read to the end: its entry is closed as finished so the restart position can move past it.
 pub const DELETED: &str = "deleted";
+
+/// Restores the envelope of a record just read, when `input.envelope` is set: the record's parts
+/// come back, and `event` keeps a placeholder value; a malformed envelope turns `event` into a
+/// recoverable record error naming the object and the record.
+pub(super) fn restore(
+    envelope: Option<&Envelope>,
+    cur: &Reader,
+    event: &mut Next,
+) -> Option<Restored> {
+    let envelope = envelope?;
+    let Next::Item(Ok(value)) = event else {
+        return None;
+    };
+    let value = std::mem::replace(value, SchemaAndValue::null());
+    match envelope.restore(value) {
+        Ok(restored) => Some(restored),
+        Err(source) => {
+            *event = Next::Item(Err(Error::Record {
+                object: cur.input.key().to_owned(),
+                record_index: cur.count,
+                byte_offset: None,
+                recoverable: true,
+                raw: None,
+                source,
+            }));
+            None
+        }
+    }
+}
 
 impl ObjectSource {
     /// The source partition of object `key`: `{bucket, object}` as the backend names the fields.

@@ -93,6 +93,11 @@ pub struct ObjectSourceConfig {
     /// `object.partial.line.wait.ms`: while an object is younger than this, a last line without
     /// terminator is held back.
     pub partial_line_wait: Duration,
+    /// `input.envelope`: each record read is an envelope restored to the original record.
+    pub envelope: Option<crate::envelope::Envelope>,
+    /// `object.post.read` is not `none`: finished objects whose action is pending are announced
+    /// again at start (see [`crate::postread`]).
+    pub post_read: bool,
 }
 
 /// The object-store [`SourceTask`].
@@ -119,6 +124,8 @@ pub struct ObjectSource {
     pass: PassStats,
     /// The oldest object the last complete pass deferred.
     deferred_oldest: Option<chrono::DateTime<chrono::Utc>>,
+    /// Finished objects whose post-read action is pending, announced again before listing.
+    pending_post_read: Vec<(OffsetMap, OffsetMap)>,
 }
 
 /// What the listing pass under way has seen so far.
@@ -162,6 +169,7 @@ impl ObjectSource {
             changed: HashSet::new(),
             pass: PassStats::default(),
             deferred_oldest: None,
+            pending_post_read: Vec::new(),
         }
     }
 
@@ -319,10 +327,21 @@ impl SourceTask for ObjectSource {
         info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored.len(),
             listing_starts_after = ?restart.as_ref().map(Path::as_ref), "task configured");
         self.plan.resume(restart, Instant::now());
+        self.pending_post_read =
+            restart::pending_post_read(self.backend.as_ref(), &self.cfg, &stored);
+        if !self.pending_post_read.is_empty() {
+            info!(task = %self.cfg.task_name, objects = self.pending_post_read.len(),
+                "post-read actions left pending by the last run are done first");
+        }
+        // Popped from the end: first key first.
+        self.pending_post_read.reverse();
         Ok(())
     }
 
     async fn poll(&mut self) -> Result<Poll> {
+        if let Some((partition, offset)) = self.pending_post_read.pop() {
+            return Ok(Poll::Progress { partition, offset });
+        }
         loop {
             if let Some(e) = self.readers.take_failure() {
                 return Err(e);
@@ -381,18 +400,24 @@ impl SourceTask for ObjectSource {
                     }
                 }
             }
-            let (id, event) = self.readers.next().await;
+            let (id, mut event) = self.readers.next().await;
             let Some(cur) = self.readers.get_mut(id) else {
                 // Left over from a reader dropped after an error.
                 continue;
             };
+            // An envelope that cannot be restored is a record error like a malformed line.
+            let restored = build::restore(self.cfg.envelope.as_ref(), cur, &mut event);
             match event {
                 Next::Item(Ok(value)) => {
                     let index = cur.count;
                     cur.count += 1;
                     Metrics::add(&self.metrics.records_read, 1);
                     let cur = self.readers.reader(id);
-                    return Ok(Poll::Record(self.record(cur, index, value)));
+                    let mut record = self.record(cur, index, value);
+                    if let Some(restored) = restored {
+                        restored.apply(&mut record);
+                    }
+                    return Ok(Poll::Record(record));
                 }
                 Next::Item(Err(e)) => {
                     if is_object_gone(&e) {
@@ -617,6 +642,8 @@ mod tests {
                 read_retry: ReadRetry::default(),
                 min_age: Duration::ZERO,
                 partial_line_wait: Duration::ZERO,
+                envelope: None,
+                post_read: false,
             },
             Arc::new(Metrics::default()),
         )

@@ -17,30 +17,12 @@ pub(super) fn restart_position(
     cfg: &ObjectSourceConfig,
     stored: &[(OffsetMap, OffsetMap)],
 ) -> Option<Path> {
-    let (bf, of) = backend.partition_fields();
-    let prefix = backend.prefix().unwrap_or("");
     let mut first_unfinished: Option<&str> = None;
     let mut finished = Vec::new();
     for (partition, data) in stored {
-        if partition.get(bf).and_then(OffsetValue::as_str) != Some(backend.bucket()) {
-            continue;
-        }
-        let Some(key) = partition.get(of).and_then(OffsetValue::as_str) else {
+        let Some(key) = owned_key(backend, cfg, partition) else {
             continue;
         };
-        if !key.starts_with(prefix) {
-            continue;
-        }
-        let matched = match &cfg.template {
-            Some(t) => match t.matches(key) {
-                Some(m) => Some(m),
-                None => continue,
-            },
-            None => None,
-        };
-        if !cfg.distribution.owns(key, matched.as_ref()) {
-            continue;
-        }
         if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) {
             finished.push(key);
         } else if first_unfinished.is_none_or(|u| key < u) {
@@ -52,6 +34,43 @@ pub(super) fn restart_position(
         .filter(|k| first_unfinished.is_none_or(|u| *k < u))
         .max()
         .and_then(|k| Path::parse(k).ok())
+}
+
+/// The stored finished objects of this task whose post-read action (`object.post.read`) is
+/// still pending, in key order: a crash came between their commit and their action. The source
+/// announces them again so the driver hands them to the post-read actions.
+pub(super) fn pending_post_read(
+    backend: &dyn ObjectBackend,
+    cfg: &ObjectSourceConfig,
+    stored: &[(OffsetMap, OffsetMap)],
+) -> Vec<(OffsetMap, OffsetMap)> {
+    if !cfg.post_read {
+        return Vec::new();
+    }
+    let (_, of) = backend.partition_fields();
+    crate::postread::pending(stored, of, |p| owned_key(backend, cfg, p).is_some())
+}
+
+/// The object key of a stored source partition when the object is this task's: in the
+/// backend's bucket, under its prefix, matching the template, owned under the distribution.
+fn owned_key<'a>(
+    backend: &dyn ObjectBackend,
+    cfg: &ObjectSourceConfig,
+    partition: &'a OffsetMap,
+) -> Option<&'a str> {
+    let (bf, of) = backend.partition_fields();
+    if partition.get(bf).and_then(OffsetValue::as_str) != Some(backend.bucket()) {
+        return None;
+    }
+    let key = partition.get(of).and_then(OffsetValue::as_str)?;
+    if !key.starts_with(backend.prefix().unwrap_or("")) {
+        return None;
+    }
+    let matched = match &cfg.template {
+        Some(t) => Some(t.matches(key)?),
+        None => None,
+    };
+    cfg.distribution.owns(key, matched.as_ref()).then_some(key)
 }
 
 #[cfg(test)]
@@ -104,6 +123,8 @@ mod tests {
             read_retry: ReadRetry::default(),
             min_age: Duration::ZERO,
             partial_line_wait: Duration::ZERO,
+            envelope: None,
+            post_read: true,
         }
     }
 
