@@ -22,6 +22,10 @@ pub struct Metrics {
     /// Versions of finished objects found changed and not read again (`object.overwrite.policy`),
     /// each counted once.
     pub objects_changed: AtomicU64,
+    /// Objects no rule of `topic.regex.list` matches, not read (each version once per run).
+    pub objects_unrouted: AtomicU64,
+    /// Milliseconds spent waiting for the connector's rate limits.
+    pub throttled_ms: AtomicU64,
 }
 
 /// A plain copy of [`Metrics`].
@@ -43,6 +47,10 @@ pub struct MetricsSnapshot {
     pub offset_commits: u64,
     /// See [`Metrics::objects_changed`].
     pub objects_changed: u64,
+    /// See [`Metrics::objects_unrouted`].
+    pub objects_unrouted: u64,
+    /// See [`Metrics::throttled_ms`].
+    pub throttled_ms: u64,
 }
 
 impl std::ops::AddAssign for MetricsSnapshot {
@@ -56,6 +64,8 @@ impl std::ops::AddAssign for MetricsSnapshot {
         self.records_failed += other.records_failed;
         self.offset_commits += other.offset_commits;
         self.objects_changed += other.objects_changed;
+        self.objects_unrouted += other.objects_unrouted;
+        self.throttled_ms += other.throttled_ms;
     }
 }
 
@@ -77,6 +87,8 @@ impl Metrics {
             records_failed: g(&self.records_failed),
             offset_commits: g(&self.offset_commits),
             objects_changed: g(&self.objects_changed),
+            objects_unrouted: g(&self.objects_unrouted),
+            throttled_ms: g(&self.throttled_ms),
         }
     }
 }

@@ -111,6 +111,8 @@ pub struct DriverConfig {
     pub exactly_once: Option<ExactlyOnce>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The connector's rate limits, shared by its tasks (`None`: unlimited).
+    pub rate_limits: Option<Arc<crate::ratelimit::RateLimits>>,
 }
 
 impl DriverConfig {

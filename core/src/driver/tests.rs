@@ -197,6 +197,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         dead_letter_queue: None,
         exactly_once: None,
         metrics: Arc::new(Metrics::default()),
+        rate_limits: None,
     }
 }
 

@@ -43,13 +43,14 @@ use object_store::path::Path;
 use object_store::ObjectMeta;
 use tracing::{debug, info, warn};
 
-use crate::config::{ErrorsTolerance, OverwritePolicy, RecordKey, RecordTimestamp};
+use crate::config::{ErrorsTolerance, OverwritePolicy, RecordTimestamp};
 use crate::contract::{Failure, ObjectBackend, Poll, SourceTask, Stage};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::object::{is_object_gone, ObjectInput, ReadRetry, Tail};
 use crate::offsets::{OffsetManager, OffsetMap, OffsetValue, FINISHED, RECORD_COUNT};
+use crate::routing::Routing;
 use crate::template::{FileNameTemplate, TemplateMatch};
 use crate::transformer::Transformer;
 
@@ -68,8 +69,8 @@ pub struct ObjectSourceConfig {
     pub distribution: Distribution,
     /// `errors.tolerance`.
     pub tolerance: ErrorsTolerance,
-    /// `record.key`.
-    pub record_key: RecordKey,
+    /// `record.key`, `record.partition` and `topic.regex.list`.
+    pub routing: Routing,
     /// `record.timestamp`.
     pub record_timestamp: RecordTimestamp,
     /// `record.headers.enable`.
@@ -114,6 +115,21 @@ pub struct ObjectSource {
     held: HashMap<Path, stability::Held>,
     /// Versions (key, ETag, size) of finished objects already warned about as changed.
     changed: HashSet<(Path, Option<String>, u64)>,
+    /// Versions (key, ETag, size) of objects no rule of `topic.regex.list` matches, each
+    /// logged and counted once per run.
+    unrouted: HashSet<(Path, Option<String>, u64)>,
+}
+
+/// An object [`ObjectSource::accept`] takes.
+struct Accepted {
+    /// What `file.name.template` says about it.
+    matched: Option<TemplateMatch>,
+    /// Its topic.
+    topic: String,
+    /// Records already delivered.
+    skip: u64,
+    /// No stored progress: it starts afresh.
+    fresh: bool,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -146,13 +162,15 @@ impl ObjectSource {
             abandoned: HashSet::new(),
             held: HashMap::new(),
             changed: HashSet::new(),
+            unrouted: HashSet::new(),
         }
     }
 
-    /// Decides whether `meta` is an object to read now; returns the template match, the number
-    /// of records already delivered, and whether the object starts afresh (no stored progress).
-    /// An object not stable yet is deferred (see `stability.rs`).
-    fn accept(&mut self, meta: &ObjectMeta) -> Option<(Option<TemplateMatch>, u64, bool)> {
+    /// Decides whether `meta` is an object to read now; returns the template match, its topic,
+    /// the number of records already delivered, and whether the object starts afresh (no
+    /// stored progress). An object not stable yet is deferred (see `stability.rs`); one no
+    /// topic rule matches is logged and counted once (see [`ObjectSource::unrouted`]).
+    fn accept(&mut self, meta: &ObjectMeta) -> Option<Accepted> {
         let key = meta.location.as_ref();
         if meta.size == 0
             || self.abandoned.contains(&meta.location)
@@ -174,17 +192,32 @@ impl ObjectSource {
         if finished && !stability::changed(stored.as_ref()?, meta) {
             return None;
         }
+        let Some(topic) = self
+            .cfg
+            .routing
+            .topic(key, matched.as_ref(), self.cfg.topic.as_deref())
+            .map(str::to_owned)
+        else {
+            self.unrouted(meta);
+            return None;
+        };
+        let accepted = |skip: u64, fresh: bool| Accepted {
+            matched,
+            topic,
+            skip,
+            fresh,
+        };
         if !self.stable(meta) {
             self.plan.defer();
             return None;
         }
         if let Some(held) = self.held.remove(&meta.location) {
-            return Some((matched, held.count, false));
+            return Some(accepted(held.count, false));
         }
         match stored {
             Some(data) if finished => {
                 let skip = self.overwritten(meta, &data)?;
-                Some((matched, skip, skip == 0))
+                Some(accepted(skip, skip == 0))
             }
             Some(data) => {
                 let skip = data
@@ -192,9 +225,22 @@ impl ObjectSource {
                     .and_then(OffsetValue::as_long)
                     .unwrap_or(0)
                     .max(0) as u64;
-                Some((matched, skip, false))
+                Some(accepted(skip, false))
             }
-            None => Some((matched, 0, true)),
+            None => Some(accepted(0, true)),
+        }
+    }
+
+    /// An object no rule of `topic.regex.list` matches: not read and no offset stored (a rule
+    /// added later picks it up after a restart); each version is logged and counted
+    /// (`objects_unrouted`) once per run, and later listings pass over it without a GET.
+    fn unrouted(&mut self, meta: &ObjectMeta) {
+        let version = (meta.location.clone(), meta.e_tag.clone(), meta.size);
+        if self.unrouted.insert(version) {
+            Metrics::add(&self.metrics.objects_unrouted, 1);
+            warn!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), object = %meta.location,
+                size = meta.size,
+                "no rule of topic.regex.list matches the object; skipping it (not read, no offset stored): add a rule for it and restart the connector to read it");
         }
     }
 
@@ -202,13 +248,20 @@ impl ObjectSource {
     /// `{recordCount: 0, etag}`, so the stored offsets know every object that was opened (the
     /// restart position never moves past an object opened but not finished).
     fn try_open(&mut self, meta: ObjectMeta) -> Option<Poll> {
-        let (matched, skip, fresh) = self.accept(&meta)?;
-        let id = self.open(meta, matched, skip);
+        let accepted = self.accept(&meta)?;
+        let fresh = accepted.fresh;
+        let id = self.open(meta, accepted);
         fresh.then(|| self.opened(self.readers.reader(id)))
     }
 
     /// Starts reading `meta` from record `skip`; returns its reader's number.
-    fn open(&mut self, meta: ObjectMeta, matched: Option<TemplateMatch>, skip: u64) -> u64 {
+    fn open(&mut self, meta: ObjectMeta, accepted: Accepted) -> u64 {
+        let Accepted {
+            matched,
+            topic,
+            skip,
+            ..
+        } = accepted;
         let hold_tail = stability::age(&meta) < self.cfg.partial_line_wait;
         let key = meta.location.to_string();
         if skip > 0 {
@@ -223,15 +276,16 @@ impl ObjectSource {
         let task = self
             .readers
             .spawn(self.transformer.transform(input.clone(), skip));
-        let key_bytes =
-            (self.cfg.record_key == RecordKey::ObjectKey).then(|| key.clone().into_bytes());
+        let record_key = self.cfg.routing.object_key(&key, matched.as_ref());
+        let kafka_partition = self.cfg.routing.partition(matched.as_ref());
         let partition = self.partition_of(&key);
         self.readers.insert(Reader {
             partition,
             input,
-            matched,
+            topic,
+            kafka_partition,
             count: skip,
-            key: key_bytes,
+            key: record_key,
             task,
         })
     }
@@ -534,7 +588,7 @@ mod tests {
                 template: None,
                 distribution: Distribution::new(DistributionType::ObjectHash, 0, 1).unwrap(),
                 tolerance,
-                record_key: RecordKey::ObjectKey,
+                routing: Routing::default(),
                 record_timestamp: RecordTimestamp::None,
                 headers: true,
                 once,
