@@ -231,6 +231,18 @@ fn print_summary(s: &ConnectorSummary) {
         secs,
         m.records_acked as f64 / secs
     );
+    if m.objects_unrouted > 0 {
+        println!(
+            "  {} objects matched no rule of topic.regex.list and were not read (see the log)",
+            m.objects_unrouted
+        );
+    }
+    if m.throttled_ms > 0 {
+        println!(
+            "  throttled {:.1} s by max.records.per.second / max.bytes.per.second (all tasks added)",
+            m.throttled_ms as f64 / 1e3
+        );
+    }
     for (i, t) in s.tasks.iter().enumerate() {
         if let Err(e) = t {
             println!("  task {}-{i} FAILED: {e}", s.name);

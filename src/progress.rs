@@ -19,7 +19,9 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 const DRAW_EVERY: Duration = Duration::from_millis(200);
 
 /// One connector's progress as text: `12 objects finished (1 failed), 34000 records delivered
-/// (5100/s), 12.3 MB read`.
+/// (5100/s), 12.3 MB read`, then, when there are any, `; 2 objects unrouted` (no
+/// `topic.regex.list` rule) and `; throttled 1.5 s` (time the tasks waited for the rate
+/// limits, all tasks added).
 pub fn describe(m: &MetricsSnapshot, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-9);
     let failed = if m.objects_failed > 0 {
@@ -27,13 +29,20 @@ pub fn describe(m: &MetricsSnapshot, elapsed: Duration) -> String {
     } else {
         String::new()
     };
-    format!(
+    let mut out = format!(
         "{} objects finished{failed}, {} records delivered ({:.0}/s), {:.1} MB read",
         m.objects_finished,
         m.records_acked,
         m.records_acked as f64 / secs,
         m.bytes_read as f64 / 1e6
-    )
+    );
+    if m.objects_unrouted > 0 {
+        out.push_str(&format!("; {} objects unrouted", m.objects_unrouted));
+    }
+    if m.throttled_ms > 0 {
+        out.push_str(&format!("; throttled {:.1} s", m.throttled_ms as f64 / 1e3));
+    }
+    out
 }
 
 /// Shows progress until [`finish`](Self::finish).
@@ -124,6 +133,15 @@ mod tests {
         assert_eq!(
             describe(&m, Duration::from_secs(2)),
             "12 objects finished (1 failed), 5000 records delivered (2500/s), 2.5 MB read"
+        );
+        let m = MetricsSnapshot {
+            objects_unrouted: 2,
+            throttled_ms: 1500,
+            ..m
+        };
+        assert_eq!(
+            describe(&m, Duration::from_secs(2)),
+            "12 objects finished (1 failed), 5000 records delivered (2500/s), 2.5 MB read; 2 objects unrouted; throttled 1.5 s"
         );
         let m = MetricsSnapshot::default();
         assert_eq!(

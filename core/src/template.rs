@@ -58,7 +58,8 @@ impl Placeholder {
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
+    /// The placeholder called `name` in templates (`"topic"`, ...), if any.
+    pub fn from_name(name: &str) -> Option<Self> {
         Placeholder::ALL.into_iter().find(|p| p.name() == name)
     }
 

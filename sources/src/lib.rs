@@ -215,12 +215,11 @@ pub(crate) fn is_http(url: &str) -> bool {
 
 #[cfg(test)]
 pub(crate) mod test_util {
-    use sluice_core::config::defs::CONNECTOR;
-    use sluice_core::config::{ConnectorConfig, Registry, Settings};
+    use sluice_core::config::{ConnectorConfig, Registry, Settings, CONNECTOR_SETS};
 
     /// The connector's keys and this crate's.
     pub(crate) fn registry() -> Registry {
-        Registry::new(std::iter::once(CONNECTOR).chain(super::keys())).unwrap()
+        Registry::new(CONNECTOR_SETS.into_iter().chain(super::keys())).unwrap()
     }
 
     /// A validated connector config from `pairs` (name and topic added).

@@ -494,7 +494,8 @@ mod tests {
 
     fn registry() -> Registry {
         Registry::new(
-            std::iter::once(defs::CONNECTOR)
+            sluice_core::config::CONNECTOR_SETS
+                .into_iter()
                 .chain(sluice_sources::keys())
                 .chain(keys()),
         )

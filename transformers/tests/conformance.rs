@@ -22,7 +22,6 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use serde_json::Value as Json;
-use sluice_core::config::defs;
 use sluice_core::config::{ConnectorConfig, Registry};
 use sluice_core::convert::{Converter, JsonConverter};
 use sluice_core::object::ObjectInput;
@@ -140,7 +139,8 @@ fn options(case: &Case) -> TransformerOptions {
     settings.insert("input.format".into(), case.format.clone());
     settings.extend(case.settings.clone());
     let registry = Registry::new(
-        std::iter::once(defs::CONNECTOR)
+        sluice_core::config::CONNECTOR_SETS
+            .into_iter()
             .chain(sluice_sources::keys())
             .chain(sluice_transformers::keys()),
     )

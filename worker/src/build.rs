@@ -17,6 +17,7 @@ use sluice_core::metrics::InstrumentedBackend;
 use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{KafkaOffsetStore, OffsetManager, OffsetStore};
 use sluice_core::postread::PostReadConfig;
+use sluice_core::ratelimit::RateLimits;
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
 use sluice_core::transformer::Transformer;
 use sluice_core::{Error, Result};
@@ -48,6 +49,8 @@ pub struct ConnectorParts {
     offsets: Arc<OffsetManager>,
     transactional_offsets: Option<Arc<KafkaOffsetStore>>,
     metrics: Arc<ConnectorMetrics>,
+    /// `max.records.per.second` / `max.bytes.per.second`: one set of buckets for all tasks.
+    rate_limits: Option<Arc<RateLimits>>,
 }
 
 /// One task ready to run.
@@ -136,6 +139,7 @@ impl ConnectorParts {
             backend,
             offsets,
             transactional_offsets,
+            rate_limits: config.rate_limits.build().map(Arc::new),
             metrics,
         })
     }
@@ -168,7 +172,7 @@ impl ConnectorParts {
                     config.tasks_max,
                 )?,
                 tolerance: config.errors_tolerance,
-                record_key: config.record_key,
+                routing: config.routing.clone(),
                 record_timestamp: config.record_timestamp,
                 headers: config.record_headers,
                 once: self.ctx.mode == Mode::Backfill,
@@ -248,6 +252,7 @@ impl ConnectorParts {
                 backoff_max: Duration::from_millis(config.store.retry.backoff_max_ms),
             }),
             metrics,
+            rate_limits: self.rate_limits.clone(),
         };
         Ok(TaskParts { source, driver })
     }

@@ -80,6 +80,16 @@ const COUNTERS: &[Field] = &[
         |m| m.post_read_failures,
     ),
     (
+        "objects_unrouted",
+        "Objects no rule of topic.regex.list matches, not read (each version counted once per run)",
+        |m| m.objects_unrouted,
+    ),
+    (
+        "throttled_ms",
+        "Milliseconds the task waited for the connector's max.records.per.second / max.bytes.per.second",
+        |m| m.throttled_ms,
+    ),
+    (
         "bytes_read",
         "Bytes of objects read from the store",
         |m| m.bytes_read,

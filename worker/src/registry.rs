@@ -3,8 +3,8 @@
 //! `sluice config-docs` all use [`builtin`]; a new backend or format registers its keys in its
 //! own crate's `keys()`, not here.
 
-use sluice_core::config::defs::{self, CONNECTOR};
-use sluice_core::config::Registry;
+use sluice_core::config::defs;
+use sluice_core::config::{Registry, CONNECTOR_SETS};
 
 /// Every key set of this build.
 ///
@@ -13,7 +13,8 @@ use sluice_core::config::Registry;
 /// the tests below catch.
 pub fn builtin() -> Registry {
     Registry::new(
-        std::iter::once(CONNECTOR)
+        CONNECTOR_SETS
+            .into_iter()
             .chain(sluice_sources::keys())
             .chain(sluice_transformers::keys()),
     )
@@ -32,7 +33,8 @@ mod tests {
 
     #[test]
     fn no_two_components_declare_the_same_key() {
-        let sets = std::iter::once(CONNECTOR)
+        let sets = CONNECTOR_SETS
+            .into_iter()
             .chain(sluice_sources::keys())
             .chain(sluice_transformers::keys());
         if let Err(e) = Registry::new(sets) {

@@ -223,12 +223,6 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "Records a task may have read ahead of the producer (the bounded queue between reading and producing).",
     ),
     key(
-        "record.key",
-        Kind::Enum(&["object_key", "none"]),
-        "object_key",
-        "Record key: the object key (a string), or none (null key; the partition then comes from the template or the producer's sticky partitioner).",
-    ),
-    key(
         "record.timestamp",
         Kind::Enum(&["object_last_modified", "none"]),
         "object_last_modified",

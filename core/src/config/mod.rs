@@ -9,6 +9,7 @@ mod backend;
 pub mod defs;
 mod escapes;
 pub mod registry;
+mod routing;
 mod topic;
 
 pub use escapes::properties_escape_warnings;
@@ -19,6 +20,7 @@ pub use backend::{
     PostReadSettings, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX,
 };
 pub use registry::{CheckFn, KeySet, Keys, Owner, Registry};
+pub use routing::{RateLimitSettings, RATE_LIMITS, RATE_LIMIT_KEYS, ROUTING, ROUTING_KEYS};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -28,6 +30,10 @@ use crate::distribution::DistributionType;
 use crate::error::{Error, Result};
 use crate::template::{FileNameTemplate, Placeholder};
 use defs::{KeyDef, Kind};
+
+/// The key sets every connector reads, whatever its backend and format: its own keys, the
+/// routing's and the rate limits'.
+pub const CONNECTOR_SETS: [KeySet; 3] = [defs::CONNECTOR, ROUTING, RATE_LIMITS];
 
 /// Flat settings as read from a file.
 pub type Settings = BTreeMap<String, String>;
@@ -177,15 +183,6 @@ pub enum ErrorsTolerance {
     All,
 }
 
-/// `record.key`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecordKey {
-    /// The object key, as a string.
-    ObjectKey,
-    /// No key.
-    None,
-}
-
 /// `record.timestamp`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordTimestamp {
@@ -296,8 +293,10 @@ pub struct ConnectorConfig {
     pub transaction_boundary_interval_ms: Option<u64>,
     /// `max.poll.records`.
     pub max_poll_records: usize,
-    /// `record.key`.
-    pub record_key: RecordKey,
+    /// `record.key`, `record.partition`, `topic.regex.list` and their options.
+    pub routing: crate::routing::Routing,
+    /// `max.records.per.second`, `max.bytes.per.second`.
+    pub rate_limits: RateLimitSettings,
     /// `record.timestamp`.
     pub record_timestamp: RecordTimestamp,
     /// `record.headers.enable`.
@@ -351,12 +350,19 @@ impl ConnectorConfig {
             }
         }
         let template_has_topic = template.as_ref().is_some_and(|t| t.has(Placeholder::Topic));
-        if topic.is_none() && !template_has_topic {
+        if topic.is_none() && !template_has_topic && r.raw("topic.regex.list")?.is_none() {
             problems.push(
-                "topic: required (or use {{topic}} in file.name.template); the topic records are written to"
+                "topic: required (or use {{topic}} in file.name.template, or topic.regex.list); the topic records are written to"
                     .into(),
             );
         }
+        let routing = match routing::routing(&r, template.as_ref(), topic.is_some())? {
+            Ok(routing) => routing,
+            Err(p) => {
+                problems.extend(p);
+                Default::default()
+            }
+        };
         let distribution_type =
             DistributionType::from_str(r.raw("distribution.type")?.unwrap_or("object_hash"))?;
         if let Err(e) = crate::distribution::validate(distribution_type, template.as_ref()) {
@@ -425,10 +431,8 @@ impl ConnectorConfig {
                 .raw("transaction.boundary.interval.ms")?
                 .and_then(|v| v.parse().ok()),
             max_poll_records: r.int("max.poll.records")? as usize,
-            record_key: match r.raw("record.key")? {
-                Some("none") => RecordKey::None,
-                _ => RecordKey::ObjectKey,
-            },
+            routing,
+            rate_limits: routing::rate_limits(&r)?,
             record_timestamp: match r.raw("record.timestamp")? {
                 Some("none") => RecordTimestamp::None,
                 _ => RecordTimestamp::ObjectLastModified,
@@ -558,7 +562,7 @@ mod tests {
     };
 
     fn registry() -> Registry {
-        Registry::new([defs::CONNECTOR, LOCAL]).unwrap()
+        Registry::new(CONNECTOR_SETS.into_iter().chain([LOCAL])).unwrap()
     }
 
     fn settings(pairs: &[(&str, &str)]) -> Settings {

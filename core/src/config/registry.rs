@@ -29,6 +29,8 @@ pub enum Owner {
     Formats,
     /// The worker file's keys.
     Worker,
+    /// A part of every connector with keys of its own (`routing`, `rate limits`), by name.
+    Part(&'static str),
 }
 
 /// A validation of a component's keys beyond their types (keys needed together, values that
@@ -73,6 +75,7 @@ impl KeySet {
             Owner::Format(name) => format!("Format `{name}`"),
             Owner::Formats => "Keys of every format".into(),
             Owner::Worker => "Worker keys".into(),
+            Owner::Part(name) => format!("Connector keys: {name}"),
         }
     }
 }

@@ -26,6 +26,13 @@ pub(super) struct Prepared {
     pub(super) origin: Option<RecordOrigin>,
 }
 
+impl Prepared {
+    /// The bytes it takes on the wire as `max.bytes.per.second` counts them: key and value.
+    pub(super) fn size(&self) -> u64 {
+        (self.key.as_ref().map_or(0, Vec::len) + self.value.as_ref().map_or(0, Vec::len)) as u64
+    }
+}
+
 /// Converts the records of one task.
 pub(super) struct Converting {
     key: Arc<dyn Converter>,

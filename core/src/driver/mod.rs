@@ -114,6 +114,8 @@ pub struct DriverConfig {
     pub post_read: Option<PostReadConfig>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The connector's rate limits, shared by its tasks (`None`: unlimited).
+    pub rate_limits: Option<Arc<crate::ratelimit::RateLimits>>,
 }
 
 impl DriverConfig {

@@ -12,6 +12,7 @@ use crate::backoff::IdleBackoff;
 use crate::config::ErrorsTolerance;
 use crate::contract::{Failure, Poll, SourceTask, Stage};
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::offsets::OffsetMap;
 use crate::transforms::{TransformFailure, Transformed};
 
@@ -111,6 +112,32 @@ pub(super) async fn read_loop<S: SourceTask>(
             }
             Err(e) => Err(cfg.task_error(e)),
         };
+        if let (Ok(Item::Record(p)), Some(limits)) = (&item, &cfg.rate_limits) {
+            let wait = limits.reserve(p.size());
+            if !wait.is_zero() {
+                // What is read so far goes over first, so the producer is not kept waiting too.
+                if !batch.is_empty()
+                    && tx
+                        .send(std::mem::replace(
+                            &mut batch,
+                            Vec::with_capacity(HAND_OVER_BATCH),
+                        ))
+                        .await
+                        .is_err()
+                {
+                    break;
+                }
+                let start = tokio::time::Instant::now();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {}
+                }
+                Metrics::add(
+                    &cfg.metrics.throttled_ms,
+                    start.elapsed().as_millis() as u64,
+                );
+            }
+        }
         let failed = item.is_err();
         batch.push(item);
         if failed || batch.len() >= HAND_OVER_BATCH || !source.has_ready() {

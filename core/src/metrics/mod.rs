@@ -42,6 +42,10 @@ pub struct Metrics {
     pub post_read_actions: AtomicU64,
     /// Post-read action attempts that failed (each retry counts).
     pub post_read_failures: AtomicU64,
+    /// Objects no rule of `topic.regex.list` matches, not read (each version once per run).
+    pub objects_unrouted: AtomicU64,
+    /// Milliseconds spent waiting for the connector's rate limits.
+    pub throttled_ms: AtomicU64,
     /// Objects the listings returned under the prefix (every pass; finished ones and ones
     /// other tasks own included).
     pub objects_listed: AtomicU64,
@@ -93,6 +97,10 @@ pub struct MetricsSnapshot {
     pub post_read_actions: u64,
     /// See [`Metrics::post_read_failures`].
     pub post_read_failures: u64,
+    /// See [`Metrics::objects_unrouted`].
+    pub objects_unrouted: u64,
+    /// See [`Metrics::throttled_ms`].
+    pub throttled_ms: u64,
     /// See [`Metrics::objects_listed`].
     pub objects_listed: u64,
     /// See [`Metrics::listing_passes`].
@@ -145,6 +153,8 @@ impl std::ops::AddAssign for MetricsSnapshot {
         self.objects_changed += other.objects_changed;
         self.post_read_actions += other.post_read_actions;
         self.post_read_failures += other.post_read_failures;
+        self.objects_unrouted += other.objects_unrouted;
+        self.throttled_ms += other.throttled_ms;
         self.objects_listed += other.objects_listed;
         self.listing_passes += other.listing_passes;
         self.dlq_records += other.dlq_records;
@@ -188,6 +198,8 @@ impl Metrics {
             objects_changed: g(&self.objects_changed),
             post_read_actions: g(&self.post_read_actions),
             post_read_failures: g(&self.post_read_failures),
+            objects_unrouted: g(&self.objects_unrouted),
+            throttled_ms: g(&self.throttled_ms),
             objects_listed: g(&self.objects_listed),
             listing_passes: g(&self.listing_passes),
             dlq_records: g(&self.dlq_records),
@@ -243,6 +255,13 @@ impl Metrics {
         Self::add(&self.objects_changed, 1);
         warn!(target: "sluice_core::source", task, object, was_etag = ?was_etag, now_etag = ?now_etag, now_bytes,
             "object changed since it was read to the end; its new content is not read: {why}");
+    }
+
+    /// An object no rule of `topic.regex.list` matches: skipped (each version once per run).
+    pub fn object_unrouted(&self, task: &str, bucket: &str, object: &str, size: u64) {
+        Self::add(&self.objects_unrouted, 1);
+        warn!(target: "sluice_core::source", task, bucket, object, size,
+            "no rule of topic.regex.list matches the object; skipping it (not read, no offset stored): add a rule for it and restart the connector to read it");
     }
 
     /// A listing pass ended after `took`, having returned `listed` objects, `deferred` of

@@ -4,7 +4,8 @@
 
 use crate::config::RecordTimestamp;
 use crate::contract::Poll;
-use crate::data::{Schema, SchemaAndValue, Value};
+
+use crate::data::SchemaAndValue;
 use crate::object::Tail;
 use crate::offsets::{
     ObjectOffsetEntry, OffsetManagerEntry as _, OffsetMap, OffsetValue, ETAG, FINISHED,
@@ -82,19 +83,7 @@ impl ObjectSource {
     }
 
     pub(super) fn record(&self, cur: &Reader, index: u64, value: SchemaAndValue) -> SourceRecord {
-        let topic = cur
-            .matched
-            .as_ref()
-            .and_then(|m| m.topic.clone())
-            .or_else(|| self.cfg.topic.clone())
-            .unwrap_or_default();
-        let key = match &cur.key {
-            Some(k) => SchemaAndValue::new(
-                Schema::string(),
-                Value::String(String::from_utf8_lossy(k).into_owned()),
-            ),
-            None => SchemaAndValue::null(),
-        };
+        let key = self.cfg.routing.record_key(cur.key.as_deref(), &value);
         let meta = cur.input.meta();
         let mut headers = Vec::new();
         if self.cfg.headers {
@@ -110,8 +99,8 @@ impl ObjectSource {
         SourceRecord {
             source_partition: cur.partition.clone(),
             source_offset: offset,
-            topic,
-            kafka_partition: cur.matched.as_ref().and_then(|m| m.partition),
+            topic: cur.topic.clone(),
+            kafka_partition: cur.kafka_partition,
             key,
             value,
             timestamp: match self.cfg.record_timestamp {

@@ -43,13 +43,14 @@ use object_store::path::Path;
 use object_store::ObjectMeta;
 use tracing::{debug, info};
 
-use crate::config::{ErrorsTolerance, OverwritePolicy, RecordKey, RecordTimestamp};
+use crate::config::{ErrorsTolerance, OverwritePolicy, RecordTimestamp};
 use crate::contract::{Failure, ObjectBackend, Poll, SourceTask, Stage};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::object::{is_object_gone, ObjectInput, ReadRetry, Tail};
 use crate::offsets::{OffsetManager, OffsetMap, OffsetValue, FINISHED, RECORD_COUNT};
+use crate::routing::Routing;
 use crate::template::{FileNameTemplate, TemplateMatch};
 use crate::transformer::Transformer;
 
@@ -68,8 +69,8 @@ pub struct ObjectSourceConfig {
     pub distribution: Distribution,
     /// `errors.tolerance`.
     pub tolerance: ErrorsTolerance,
-    /// `record.key`.
-    pub record_key: RecordKey,
+    /// `record.key`, `record.partition` and `topic.regex.list`.
+    pub routing: Routing,
     /// `record.timestamp`.
     pub record_timestamp: RecordTimestamp,
     /// `record.headers.enable`.
@@ -126,6 +127,9 @@ pub struct ObjectSource {
     deferred_oldest: Option<chrono::DateTime<chrono::Utc>>,
     /// Finished objects whose post-read action is pending, announced again before listing.
     pending_post_read: Vec<(OffsetMap, OffsetMap)>,
+    /// Versions (key, ETag, size) of objects no rule of `topic.regex.list` matches, each
+    /// logged and counted once per run.
+    unrouted: HashSet<(Path, Option<String>, u64)>,
 }
 
 /// What the listing pass under way has seen so far.
@@ -135,6 +139,18 @@ struct PassStats {
     listed: u64,
     deferred: u64,
     oldest_deferred: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// An object [`ObjectSource::accept`] takes.
+struct Accepted {
+    /// What `file.name.template` says about it.
+    matched: Option<TemplateMatch>,
+    /// Its topic.
+    topic: String,
+    /// Records already delivered.
+    skip: u64,
+    /// No stored progress: it starts afresh.
+    fresh: bool,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -170,6 +186,7 @@ impl ObjectSource {
             pass: PassStats::default(),
             deferred_oldest: None,
             pending_post_read: Vec::new(),
+            unrouted: HashSet::new(),
         }
     }
 
@@ -204,10 +221,11 @@ impl ObjectSource {
         self.update_gauges();
     }
 
-    /// Decides whether `meta` is an object to read now; returns the template match, the number
-    /// of records already delivered, and whether the object starts afresh (no stored progress).
-    /// An object not stable yet is deferred (see `stability.rs`).
-    fn accept(&mut self, meta: &ObjectMeta) -> Option<(Option<TemplateMatch>, u64, bool)> {
+    /// Decides whether `meta` is an object to read now; returns the template match, its topic,
+    /// the number of records already delivered, and whether the object starts afresh (no
+    /// stored progress). An object not stable yet is deferred (see `stability.rs`); one no
+    /// topic rule matches is logged and counted once (see [`ObjectSource::unrouted`]).
+    fn accept(&mut self, meta: &ObjectMeta) -> Option<Accepted> {
         let key = meta.location.as_ref();
         if meta.size == 0
             || self.abandoned.contains(&meta.location)
@@ -229,6 +247,21 @@ impl ObjectSource {
         if finished && !stability::changed(stored.as_ref()?, meta) {
             return None;
         }
+        let Some(topic) = self
+            .cfg
+            .routing
+            .topic(key, matched.as_ref(), self.cfg.topic.as_deref())
+            .map(str::to_owned)
+        else {
+            self.unrouted(meta);
+            return None;
+        };
+        let accepted = |skip: u64, fresh: bool| Accepted {
+            matched,
+            topic,
+            skip,
+            fresh,
+        };
         if !self.stable(meta) {
             self.plan.defer();
             self.pass.deferred += 1;
@@ -237,12 +270,12 @@ impl ObjectSource {
             return None;
         }
         if let Some(held) = self.held.remove(&meta.location) {
-            return Some((matched, held.count, false));
+            return Some(accepted(held.count, false));
         }
         match stored {
             Some(data) if finished => {
                 let skip = self.overwritten(meta, &data)?;
-                Some((matched, skip, skip == 0))
+                Some(accepted(skip, skip == 0))
             }
             Some(data) => {
                 let skip = data
@@ -250,9 +283,24 @@ impl ObjectSource {
                     .and_then(OffsetValue::as_long)
                     .unwrap_or(0)
                     .max(0) as u64;
-                Some((matched, skip, false))
+                Some(accepted(skip, false))
             }
-            None => Some((matched, 0, true)),
+            None => Some(accepted(0, true)),
+        }
+    }
+
+    /// An object no rule of `topic.regex.list` matches: not read and no offset stored (a rule
+    /// added later picks it up after a restart); each version is logged and counted
+    /// (`objects_unrouted`) once per run, and later listings pass over it without a GET.
+    fn unrouted(&mut self, meta: &ObjectMeta) {
+        let version = (meta.location.clone(), meta.e_tag.clone(), meta.size);
+        if self.unrouted.insert(version) {
+            self.metrics.object_unrouted(
+                &self.cfg.task_name,
+                self.backend.bucket(),
+                meta.location.as_ref(),
+                meta.size,
+            );
         }
     }
 
@@ -260,13 +308,20 @@ impl ObjectSource {
     /// `{recordCount: 0, etag}`, so the stored offsets know every object that was opened (the
     /// restart position never moves past an object opened but not finished).
     fn try_open(&mut self, meta: ObjectMeta) -> Option<Poll> {
-        let (matched, skip, fresh) = self.accept(&meta)?;
-        let id = self.open(meta, matched, skip);
+        let accepted = self.accept(&meta)?;
+        let fresh = accepted.fresh;
+        let id = self.open(meta, accepted);
         fresh.then(|| self.opened(self.readers.reader(id)))
     }
 
     /// Starts reading `meta` from record `skip`; returns its reader's number.
-    fn open(&mut self, meta: ObjectMeta, matched: Option<TemplateMatch>, skip: u64) -> u64 {
+    fn open(&mut self, meta: ObjectMeta, accepted: Accepted) -> u64 {
+        let Accepted {
+            matched,
+            topic,
+            skip,
+            ..
+        } = accepted;
         let hold_tail = stability::age(&meta) < self.cfg.partial_line_wait;
         let key = meta.location.to_string();
         if skip > 0 {
@@ -281,15 +336,16 @@ impl ObjectSource {
         let task = self
             .readers
             .spawn(self.transformer.transform(input.clone(), skip));
-        let key_bytes =
-            (self.cfg.record_key == RecordKey::ObjectKey).then(|| key.clone().into_bytes());
+        let record_key = self.cfg.routing.object_key(&key, matched.as_ref());
+        let kafka_partition = self.cfg.routing.partition(matched.as_ref());
         let partition = self.partition_of(&key);
         let id = self.readers.insert(Reader {
             partition,
             input,
-            matched,
+            topic,
+            kafka_partition,
             count: skip,
-            key: key_bytes,
+            key: record_key,
             task,
         });
         self.update_gauges();
@@ -631,7 +687,7 @@ mod tests {
                 template: None,
                 distribution: Distribution::new(DistributionType::ObjectHash, 0, 1).unwrap(),
                 tolerance,
-                record_key: RecordKey::ObjectKey,
+                routing: Routing::default(),
                 record_timestamp: RecordTimestamp::None,
                 headers: true,
                 once,

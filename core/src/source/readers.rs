@@ -20,7 +20,6 @@ use crate::data::SchemaAndValue;
 use crate::error::{Error, Result};
 use crate::object::ObjectInput;
 use crate::offsets::OffsetMap;
-use crate::template::TemplateMatch;
 use crate::transformer::RecordStream;
 
 /// Batches of records the reading tasks may buffer ahead of the task, per object being read:
@@ -38,12 +37,14 @@ pub(super) struct Reader {
     pub input: ObjectInput,
     /// Its source partition.
     pub partition: OffsetMap,
-    /// What `file.name.template` says about it.
-    pub matched: Option<TemplateMatch>,
+    /// The topic of its records.
+    pub topic: String,
+    /// The Kafka partition of its records (`None`: the producer's choice).
+    pub kafka_partition: Option<i32>,
     /// Records of the object consumed so far (delivered, skipped on resume, or failed).
     pub count: u64,
-    /// The record key (`record.key=object_key`), as bytes.
-    pub key: Option<Vec<u8>>,
+    /// The key of its records when they all share one (`record.key=object_key|template`).
+    pub key: Option<String>,
     /// The task parsing it (aborted when the reader is dropped).
     pub task: ReadTask,
 }
@@ -280,7 +281,8 @@ mod tests {
         Reader {
             input: ObjectInput::new("b", Arc::new(InMemory::new()), meta),
             partition: OffsetMap::new(),
-            matched: None,
+            topic: "t".into(),
+            kafka_partition: None,
             count: 0,
             key: None,
             task,

@@ -82,7 +82,7 @@ mod tests {
     use object_store::memory::InMemory;
     use object_store::ObjectStore;
 
-    use crate::config::{ErrorsTolerance, OverwritePolicy, RecordKey, RecordTimestamp};
+    use crate::config::{ErrorsTolerance, OverwritePolicy, RecordTimestamp};
     use crate::distribution::{Distribution, DistributionType};
     use crate::object::ReadRetry;
     use crate::offsets::{ObjectOffsetEntry, OffsetManagerEntry as _, RECORD_COUNT};
@@ -112,7 +112,7 @@ mod tests {
             template: template.map(|t| FileNameTemplate::parse(t).unwrap()),
             distribution: Distribution::new(DistributionType::ObjectHash, task, tasks).unwrap(),
             tolerance: ErrorsTolerance::None,
-            record_key: RecordKey::ObjectKey,
+            routing: crate::routing::Routing::default(),
             record_timestamp: RecordTimestamp::None,
             headers: false,
             once: false,
