@@ -9,7 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use support::rest::*;
@@ -496,20 +496,154 @@ fn a_failed_task_carries_its_trace_and_restarts_alone_over_rest() {
 }
 
 /// The chromium binary for the status page test: `$SLUICE_CHROMIUM`, else Debian's.
-fn chromium() -> Option<PathBuf> {
+fn chromium() -> PathBuf {
     std::env::var_os("SLUICE_CHROMIUM")
         .map(PathBuf::from)
         .or_else(|| Some(PathBuf::from("/usr/bin/chromium")))
         .filter(|p| p.exists())
+        .expect("no chromium: scripts/test.sh installs it (apt-get install chromium), or set SLUICE_CHROMIUM")
+}
+
+/// Its WebDriver: `$SLUICE_CHROMEDRIVER`, else Debian's `chromium-driver`.
+fn chromedriver() -> PathBuf {
+    std::env::var_os("SLUICE_CHROMEDRIVER")
+        .map(PathBuf::from)
+        .or_else(|| Some(PathBuf::from("/usr/bin/chromedriver")))
+        .filter(|p| p.exists())
+        .expect("no chromedriver: scripts/test.sh installs it (apt-get install chromium-driver), or set SLUICE_CHROMEDRIVER")
+}
+
+/// A headless Chromium session driven over the W3C WebDriver protocol (chromedriver).
+struct Browser {
+    base: String,
+    agent: ureq::Agent,
+    _driver: ChildGuard,
+}
+
+impl Browser {
+    fn start(profile: &Path) -> Browser {
+        let port = free_port();
+        let driver = ChildGuard::spawn(
+            std::process::Command::new(chromedriver())
+                .arg(format!("--port={port}"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null()),
+        );
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let root = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while agent.get(&format!("{root}/status")).call().is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium().to_str().unwrap(),
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--no-first-run", "--window-size=1400,700",
+                         format!("--user-data-dir={}", profile.display())],
+            }
+        }}});
+        let mut b = Browser {
+            base: root.clone(),
+            agent,
+            _driver: driver,
+        };
+        let session = b.call("POST", "/session", Some(caps));
+        let id = session["sessionId"].as_str().expect("a session").to_owned();
+        b.base = format!("{root}/session/{id}");
+        b
+    }
+
+    /// A WebDriver command; its `value`. Errors come back as `{"error": ...}` values.
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}{path}", self.base);
+        let resp = match method {
+            "GET" => self.agent.get(&url).call(),
+            "DELETE" => self.agent.delete(&url).call(),
+            _ => self
+                .agent
+                .post(&url)
+                .send_json(body.unwrap_or_else(|| json!({}))),
+        };
+        let mut resp = resp.unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+        let v: Value = resp.body_mut().read_json().unwrap();
+        v["value"].clone()
+    }
+
+    fn goto(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+    }
+
+    /// Polls `js` until it returns `want` (the page refreshes itself every 2 s).
+    fn wait_for(&self, what: &str, js: &str, want: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let got = self.script(js);
+            if got.as_str() == Some(want) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{what}: the page shows {got}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Clicks the element `xpath` finds, again if the page re-rendered it in between.
+    fn click(&self, xpath: &str) {
+        for _ in 0..20 {
+            let found = self.call(
+                "POST",
+                "/element",
+                Some(json!({"using": "xpath", "value": xpath})),
+            );
+            if let Some(id) = found
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+            {
+                let clicked = self.call("POST", &format!("/element/{id}/click"), None);
+                if clicked.is_null() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("could not click {xpath}");
+    }
+
+    fn screenshot(&self, to: &Path) {
+        use base64::Engine;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(self.call("GET", "/screenshot", None).as_str().unwrap())
+            .unwrap();
+        assert_eq!(&png[..4], b"\x89PNG");
+        std::fs::write(to, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.agent.delete(&self.base).call();
+    }
 }
 
 #[test]
-fn the_status_page_shows_a_running_connector_in_a_real_browser() {
-    let chromium = chromium().expect(
-        "no chromium: scripts/test.sh installs it (apt-get install chromium), or set SLUICE_CHROMIUM",
-    );
+fn the_status_page_shows_counts_rising_and_its_pause_button_pauses_in_a_real_browser() {
     const UI_TOPIC: &str = "restui";
-    let (_broker, dir, data, worker_file, log, port) = worker_setup(UI_TOPIC);
+    let (broker, dir, data, worker_file, log, port) = worker_setup(UI_TOPIC);
     write_jsonl(&data, 2, 10);
     let mut worker = spawn_worker(&worker_file, &log);
     let api = Api::new(port);
@@ -521,44 +655,56 @@ fn the_status_page_shows_a_running_connector_in_a_real_browser() {
     wait_until("20 records", &log, || {
         metric_sum(&api.metrics(), "sluice_source_record_write_total", "ui-c") == 20.0
     });
+
+    let browser = Browser::start(&dir.path().join("chrome"));
+    browser.goto(&format!("http://127.0.0.1:{port}/ui"));
+    let row = r#"document.querySelector('tr[data-connector="ui-c"]')"#;
+    let written = format!("return {row}?.querySelector('td.written')?.textContent ?? null");
+    let state = format!("return {row}?.querySelector('td.state')?.firstChild?.textContent ?? null");
+    browser.wait_for("20 delivered", &written, "20");
+    browser.wait_for("running", &state, "RUNNING");
+    assert_eq!(
+        browser.script(&format!("return {row}.querySelector('td.lag').textContent")),
+        "caught up"
+    );
+
+    // Counts rise on the page as records arrive.
+    std::fs::write(
+        data.join("obj-more.jsonl"),
+        (0..10)
+            .map(|i| format!("{{\"i\":{i}}}\n"))
+            .collect::<String>(),
+    )
+    .unwrap();
+    browser.wait_for("30 delivered", &written, "30");
+
+    // The pause button pauses the connector: the page and the API say so, and a new object is
+    // not read while paused.
+    browser.click(r#"//tr[@data-connector="ui-c"]//button[text()="pause"]"#);
+    browser.wait_for("paused", &state, "PAUSED");
+    assert_eq!(state_of(&api, "ui-c"), "PAUSED");
+    std::fs::write(data.join("obj-paused.jsonl"), "{\"i\":99}\n").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        consume_all(&broker.bootstrap(), &[UI_TOPIC], 31, Duration::from_secs(5)).len(),
+        30,
+        "a record was produced while paused"
+    );
+    browser.wait_for("still 30", &written, "30");
+
     let artifacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("status-page");
     std::fs::create_dir_all(&artifacts).unwrap();
-    let browser = |extra: &[&str]| {
-        let out = std::process::Command::new(&chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--window-size=1300,600",
-                "--virtual-time-budget=4000",
-            ])
-            .arg(format!(
-                "--user-data-dir={}",
-                dir.path().join("chrome").display()
-            ))
-            .args(extra)
-            .arg(format!("http://127.0.0.1:{port}/"))
-            .output()
-            .expect("run chromium");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    // The DOM after the page's script ran: the connector, its running tasks and its count.
-    let dom = browser(&["--dump-dom"]);
-    assert!(dom.contains(r#"data-connector="ui-c""#), "{dom}");
-    assert!(dom.contains(r#"<td class="num written">20</td>"#), "{dom}");
-    assert!(
-        dom.contains(r#"<span class="state RUNNING">RUNNING</span>"#),
-        "{dom}"
-    );
     let shot = artifacts.join("status-page.png");
-    browser(&[&format!("--screenshot={}", shot.display())]);
-    assert!(shot.exists(), "no screenshot at {}", shot.display());
+    browser.screenshot(&shot);
     eprintln!("status page screenshot: {}", shot.display());
+
+    // Resume from the page: the waiting object arrives.
+    browser.click(r#"//tr[@data-connector="ui-c"]//button[text()="resume"]"#);
+    browser.wait_for("31 delivered", &written, "31");
+}
+
+fn state_of(api: &Api, name: &str) -> String {
+    state(api, name).0
 }
 
 #[test]
