@@ -188,6 +188,36 @@ fn connectors_are_operated_over_rest_and_survive_a_worker_restart() {
         m.contains(r#"sluice_task_status{connector="c",task="1",status="paused"} 0"#),
         "{m}"
     );
+    // Every series the example Grafana dashboard queries is one the worker serves.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/grafana-dashboard.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut queried = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(i) = rest.find("sluice_") {
+                let name: String = rest[i..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                rest = &rest[i + name.len()..];
+                queried.insert(name);
+            }
+        }
+    }
+    assert!(queried.len() >= 15, "{queried:?}");
+    for name in &queried {
+        assert!(
+            m.lines().any(|l| l.starts_with(&format!("{name}{{"))),
+            "the dashboard queries {name}, which /metrics does not serve:\n{m}"
+        );
+    }
     wait_until("an offset commit in /metrics", &log, || {
         metric_sum(
             &api.metrics(),
