@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -51,6 +52,13 @@ enum Command {
         /// Connector files.
         #[arg(required = true)]
         connectors: Vec<PathBuf>,
+        /// Also write the final summary as JSON to this file (`-`: standard output, after the
+        /// text summary), for scripts.
+        #[arg(long, value_name = "FILE")]
+        summary_json: Option<PathBuf>,
+        /// When stderr is not a terminal, log each connector's progress this often (seconds).
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        progress_interval: u64,
     },
     /// Check configuration files and list every problem; exits non-zero if there is any.
     Validate {
@@ -250,7 +258,53 @@ fn print_summary(s: &ConnectorSummary) {
     }
 }
 
-async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow::Result<bool> {
+/// A connector's summary for scripts (`sluice backfill --summary-json`).
+fn summary_json(s: &ConnectorSummary) -> serde_json::Value {
+    let m = &s.metrics;
+    let secs = s.elapsed.as_secs_f64().max(1e-9);
+    let tasks: Vec<serde_json::Value> = s
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(id, t)| match t {
+            Ok(end) => {
+                serde_json::json!({"id": id, "ok": true, "end": format!("{end:?}").to_uppercase()})
+            }
+            Err(e) => serde_json::json!({"id": id, "ok": false, "error": e}),
+        })
+        .collect();
+    serde_json::json!({
+        "name": s.name,
+        "ok": s.ok(),
+        "elapsed_ms": s.elapsed.as_millis() as u64,
+        "objects_finished": m.objects_finished,
+        "objects_failed": m.objects_failed,
+        "objects_unrouted": m.objects_unrouted,
+        "records_read": m.records_read,
+        "records_delivered": m.records_acked,
+        "records_skipped": m.records_failed,
+        "records_to_dead_letter_queue": m.dlq_records,
+        "bytes_read": m.bytes_read,
+        "records_per_second": (m.records_acked as f64 / secs * 10.0).round() / 10.0,
+        "tasks": tasks,
+    })
+}
+
+/// What a backfill reports besides its text summary.
+struct Report<'a> {
+    /// `--summary-json`.
+    summary_json: Option<&'a Path>,
+    /// `--progress-interval`.
+    progress_every: Duration,
+}
+
+async fn run_files(
+    worker: &Path,
+    connectors: &[PathBuf],
+    mode: Mode,
+    report: Option<Report<'_>>,
+) -> anyhow::Result<bool> {
+    let summary_to = report.as_ref().and_then(|r| r.summary_json);
     let worker = load_worker(worker)?;
     let connectors = connectors
         .iter()
@@ -267,8 +321,9 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
             eprintln!("error: {}", error_chain(&e));
         }
     }
-    let progress =
-        (mode == Mode::Backfill).then(|| sluice::progress::Progress::start(worker.clone()));
+    let progress = report
+        .as_ref()
+        .map(|r| sluice::progress::Progress::start(worker.clone(), r.progress_every));
     // Until every task has ended (a backfill's pass is over, or tasks failed) or a signal.
     tokio::select! {
         _ = worker.wait_idle() => {}
@@ -277,6 +332,7 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
     if let Some(p) = progress {
         p.finish().await;
     }
+    let mut summaries = Vec::new();
     for summary in worker.shutdown().await {
         // A connector that could not start was reported above.
         if matches!(
@@ -287,6 +343,18 @@ async fn run_files(worker: &Path, connectors: &[PathBuf], mode: Mode) -> anyhow:
         }
         all_ok &= summary.ok();
         print_summary(&summary);
+        summaries.push(summary_json(&summary));
+    }
+    if let Some(to) = summary_to {
+        let doc = serde_json::json!({"ok": all_ok, "connectors": summaries});
+        let text = serde_json::to_string_pretty(&doc)? + "\n";
+        if to == Path::new("-") {
+            print!("{text}");
+        } else {
+            std::fs::write(to, text).map_err(|e| {
+                anyhow::anyhow!("cannot write the summary to {}: {e}", to.display())
+            })?;
+        }
     }
     Ok(all_ok)
 }
@@ -512,11 +580,20 @@ fn main() -> ExitCode {
                 if rest {
                     run_with_rest(&worker, &connectors, loggers).await
                 } else {
-                    run_files(&worker, &connectors, Mode::Continuous).await
+                    run_files(&worker, &connectors, Mode::Continuous, None).await
                 }
             }
-            Command::Backfill { worker, connectors } => {
-                run_files(&worker, &connectors, Mode::Backfill).await
+            Command::Backfill {
+                worker,
+                connectors,
+                summary_json,
+                progress_interval,
+            } => {
+                let report = Report {
+                    summary_json: summary_json.as_deref(),
+                    progress_every: Duration::from_secs(progress_interval.max(1)),
+                };
+                run_files(&worker, &connectors, Mode::Backfill, Some(report)).await
             }
             Command::Validate { worker, connectors } => {
                 Ok(validate(worker.as_deref(), &connectors))

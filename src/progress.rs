@@ -1,20 +1,24 @@
 //! Progress of `sluice backfill`: one live line per connector on a terminal (indicatif), a
-//! log line per connector every 10 s otherwise (a file, a pipe, a CI log).
+//! log line per connector every `--progress-interval` seconds otherwise (a file, a pipe, a CI
+//! log; 10 s by default).
 //!
 //! Each line says what the connector did so far: objects finished and failed, records delivered
-//! and their rate, megabytes read. The total of objects to read is not known while the
-//! listing streams, so there is no percentage or ETA yet.
+//! and their rate, megabytes read. The connector's tasks list lazily, as they read, so the total
+//! is counted apart: a [`census`] lists the bucket once (metadata only) at the start, counting
+//! the objects and bytes under the prefix that match `file.name.template` and that the stored
+//! offsets do not already mark finished. Once it is in, the line becomes a bar of bytes read
+//! out of that total, with a percentage and an ETA.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use sluice_core::metrics::MetricsSnapshot;
+use sluice_core::offsets::{OffsetValue, FINISHED};
 use sluice_worker::Worker;
 use tokio::sync::watch;
 
-/// How often a log line is written when stderr is not a terminal.
-const LOG_EVERY: Duration = Duration::from_secs(10);
 /// How often the terminal lines are redrawn.
 const DRAW_EVERY: Duration = Duration::from_millis(200);
 
@@ -45,6 +49,81 @@ pub fn describe(m: &MetricsSnapshot, elapsed: Duration) -> String {
     out
 }
 
+/// What a backfill of one connector has to read: objects and bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Objects to read.
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Counts what connector `name` has to read: one metadata-only listing of its bucket under the
+/// prefix, keeping the objects `file.name.template` matches (and the backend does not ignore)
+/// and leaving out the ones the stored offsets mark finished. `None` if it cannot be counted
+/// (the listing fails: the connector's own tasks report why).
+pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
+    let config = worker.connector_config(name).ok()?;
+    let backend = sluice_sources::build_backend(&config).ok()?;
+    let (_, object_field) = backend.partition_fields();
+    let finished: std::collections::HashSet<String> = worker
+        .offsets(name)
+        .await
+        .ok()?
+        .into_iter()
+        .filter(|(_, o)| o.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true))
+        .filter_map(|(p, _)| match p.get(object_field) {
+            Some(OffsetValue::String(k)) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut listing = backend.list(None);
+    let mut c = Census::default();
+    while let Some(meta) = listing.next().await {
+        let meta = meta.ok()?;
+        let key = meta.location.as_ref();
+        if meta.size == 0
+            || finished.contains(key)
+            || config
+                .file_name_template
+                .as_ref()
+                .is_some_and(|t| t.matches(key).is_none())
+        {
+            continue;
+        }
+        c.objects += 1;
+        c.bytes += meta.size;
+    }
+    Some(c)
+}
+
+/// The bar's text once the census is in: `3 of 12 objects; ETA` comes from indicatif.
+fn of_total(m: &MetricsSnapshot, c: &Census) -> String {
+    format!(
+        "{} of {} objects",
+        m.objects_finished + m.objects_failed,
+        c.objects
+    )
+}
+
+/// `, 45% of the bytes, ETA 2m 10s` from the bytes read so far at their mean rate.
+fn eta(m: &MetricsSnapshot, c: &Census, elapsed: Duration) -> String {
+    if c.bytes == 0 {
+        return String::new();
+    }
+    let done = m.bytes_read.min(c.bytes);
+    let pct = done as f64 * 100.0 / c.bytes as f64;
+    let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+    if done == 0 || rate <= 0.0 {
+        return format!(", {pct:.0}% of the bytes");
+    }
+    let left = Duration::from_secs_f64((c.bytes - done) as f64 / rate);
+    format!(
+        ", {pct:.0}% of the bytes, ETA {}",
+        indicatif::HumanDuration(left)
+    )
+}
+
 /// Shows progress until [`finish`](Self::finish).
 #[derive(Debug)]
 pub struct Progress {
@@ -54,32 +133,70 @@ pub struct Progress {
 
 impl Progress {
     /// Starts showing the progress of every connector of `worker`: live lines when stderr is a
-    /// terminal, periodic log lines otherwise.
-    pub fn start(worker: Arc<Worker>) -> Progress {
+    /// terminal, a log line per connector every `log_every` otherwise.
+    pub fn start(worker: Arc<Worker>, log_every: Duration) -> Progress {
         let (stop, mut stop_rx) = watch::channel(false);
         let started = Instant::now();
+        // The census of each connector, filled in by a background count.
+        let totals: Arc<std::sync::Mutex<std::collections::HashMap<String, Census>>> =
+            Arc::default();
+        for name in worker.names() {
+            let (worker, totals) = (worker.clone(), totals.clone());
+            tokio::spawn(async move {
+                if let Some(c) = census(&worker, &name).await {
+                    tracing::debug!(connector = %name, objects = c.objects, bytes = c.bytes, "backfill census");
+                    if let Ok(mut t) = totals.lock() {
+                        t.insert(name, c);
+                    }
+                }
+            });
+        }
+        let total_of = move |name: &str| totals.lock().ok().and_then(|t| t.get(name).copied());
         let join = if std::io::stderr().is_terminal() {
             tokio::spawn(async move {
                 let bars = indicatif::MultiProgress::new();
-                let style = indicatif::ProgressStyle::with_template(
+                let spinner = indicatif::ProgressStyle::with_template(
                     "{spinner} {prefix:.bold} {wide_msg} {elapsed}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+                let bar_style = indicatif::ProgressStyle::with_template(
+                    "{prefix:.bold} [{bar:30}] {percent:>3}% {bytes}/{total_bytes} · {wide_msg} · {elapsed} ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> ");
                 let lines: Vec<(String, indicatif::ProgressBar)> = worker
                     .names()
                     .into_iter()
                     .map(|name| {
                         let bar = bars.add(indicatif::ProgressBar::new_spinner());
-                        bar.set_style(style.clone());
+                        bar.set_style(spinner.clone());
                         bar.set_prefix(name.clone());
                         (name, bar)
                     })
                     .collect();
+                let mut counted = std::collections::HashSet::new();
                 loop {
                     for (name, bar) in &lines {
-                        if let Ok(m) = worker.metrics(name) {
-                            bar.set_message(describe(&m, started.elapsed()));
-                            bar.tick();
+                        let Ok(m) = worker.metrics(name) else {
+                            continue;
+                        };
+                        match total_of(name) {
+                            Some(c) => {
+                                if counted.insert(name.clone()) {
+                                    bar.set_style(bar_style.clone());
+                                    bar.set_length(c.bytes);
+                                }
+                                bar.set_position(m.bytes_read.min(c.bytes));
+                                bar.set_message(format!(
+                                    "{}; {}",
+                                    of_total(&m, &c),
+                                    describe(&m, started.elapsed())
+                                ));
+                            }
+                            None => {
+                                bar.set_message(describe(&m, started.elapsed()));
+                                bar.tick();
+                            }
                         }
                     }
                     tokio::select! {
@@ -96,12 +213,19 @@ impl Progress {
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
-                        _ = tokio::time::sleep(LOG_EVERY) => {}
+                        _ = tokio::time::sleep(log_every) => {}
                         _ = stop_rx.wait_for(|s| *s) => break,
                     }
                     for name in worker.names() {
                         if let Ok(m) = worker.metrics(&name) {
-                            tracing::info!(connector = %name, "progress: {}", describe(&m, started.elapsed()));
+                            let elapsed = started.elapsed();
+                            match total_of(&name) {
+                                Some(c) => tracing::info!(connector = %name, "progress: {}; {}{}",
+                                    of_total(&m, &c), describe(&m, elapsed), eta(&m, &c, elapsed)),
+                                None => {
+                                    tracing::info!(connector = %name, "progress: {}", describe(&m, elapsed))
+                                }
+                            }
                         }
                     }
                 }
@@ -148,5 +272,29 @@ mod tests {
             describe(&m, Duration::ZERO),
             "0 objects finished, 0 records delivered (0/s), 0.0 MB read"
         );
+    }
+
+    #[test]
+    fn the_eta_comes_from_the_bytes_left_at_the_mean_rate() {
+        let c = Census {
+            objects: 10,
+            bytes: 1000,
+        };
+        let m = MetricsSnapshot {
+            objects_finished: 2,
+            bytes_read: 250,
+            ..Default::default()
+        };
+        assert_eq!(of_total(&m, &c), "2 of 10 objects");
+        // 250 bytes in 10 s: 750 left at 25 B/s is 30 s.
+        assert_eq!(
+            eta(&m, &c, Duration::from_secs(10)),
+            ", 25% of the bytes, ETA 30 seconds"
+        );
+        assert_eq!(
+            eta(&MetricsSnapshot::default(), &c, Duration::from_secs(1)),
+            ", 0% of the bytes"
+        );
+        assert_eq!(eta(&m, &Census::default(), Duration::from_secs(1)), "");
     }
 }

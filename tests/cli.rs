@@ -152,3 +152,64 @@ fn validate_builds_the_transformer_too() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_backfill_logs_progress_out_of_its_census_and_writes_a_json_summary() {
+    let p = LocalPipeline::start(
+        BrokerKind::Tansu,
+        "bf",
+        &["bf"],
+        // Slow enough for a progress line or two.
+        &[("max.records.per.second", "200")],
+        &[],
+    );
+    write_jsonl(&p.data, 2, 50);
+    assert!(backfill(&p.worker, &p.connector).status.success());
+    // Four more objects: the census of the second backfill counts them, not the two finished.
+    for i in 0..4 {
+        let lines: String = (0..100)
+            .map(|r| format!("{{\"o\":{i},\"r\":{r}}}\n"))
+            .collect();
+        std::fs::write(p.data.join(format!("more-{i}.jsonl")), lines).unwrap();
+    }
+    let summary = p.dir.path().join("summary.json");
+    let out = sluice()
+        .arg("backfill")
+        .arg(&p.worker)
+        .arg(&p.connector)
+        .args(["--progress-interval", "1", "--summary-json"])
+        .arg(&summary)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let progress: Vec<&str> = stderr.lines().filter(|l| l.contains("progress:")).collect();
+    assert!(!progress.is_empty(), "no progress line: {stderr}");
+    assert!(
+        progress.iter().all(|l| l.contains(" of 4 objects")),
+        "{progress:?}"
+    );
+    assert!(
+        progress.iter().any(|l| l.contains("% of the bytes")),
+        "{progress:?}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(doc["ok"], true, "{doc}");
+    let c = &doc["connectors"][0];
+    assert_eq!(c["name"], "bf", "{doc}");
+    assert_eq!(c["objects_finished"], 4, "{doc}");
+    assert_eq!(c["records_delivered"], 400, "{doc}");
+    assert_eq!(c["records_skipped"], 0, "{doc}");
+    assert_eq!(c["tasks"][0]["ok"], true, "{doc}");
+    assert_eq!(
+        consume_all(
+            &p.broker.bootstrap(),
+            &["bf"],
+            500,
+            std::time::Duration::from_secs(10)
+        )
+        .len(),
+        500
+    );
+}
