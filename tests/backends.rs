@@ -456,7 +456,13 @@ fn four_tasks(kind: StoreKind) {
                 "{kind:?}: {k} downloaded by exactly one task, once"
             );
         }
-        assert_eq!(s.server.lists().len(), 4, "{kind:?}: one listing per task");
+        // One listing per task, and the backfill's census of what there is to read (the
+        // progress total).
+        assert_eq!(
+            s.server.lists().len(),
+            5,
+            "{kind:?}: one listing per task and one census"
+        );
     }
 }
 

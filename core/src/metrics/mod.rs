@@ -220,12 +220,13 @@ impl Metrics {
         self.oldest_unread_ms.store(ms, Ordering::Relaxed);
     }
 
-    // Events: each writes its log line and moves its metrics.
+    // Events: each writes its log line and moves its metrics. Text fields are written with
+    // Display (`task=orders-0`, not quoted), as the rest of the code base logs them.
 
     /// An object read to the end.
     pub fn object_finished(&self, task: &str, object: &str, records: u64) {
         Self::add(&self.objects_finished, 1);
-        debug!(target: "sluice_core::source", task, object, records, "object finished");
+        debug!(target: "sluice_core::source", task = %task, object = %object, records, "object finished");
     }
 
     /// An object deleted or replaced while it was read: skipped, counted as failed.
@@ -238,7 +239,7 @@ impl Metrics {
         error: &dyn std::fmt::Display,
     ) {
         Self::add(&self.objects_failed, 1);
-        warn!(target: "sluice_core::source", task, bucket, object, records, %error,
+        warn!(target: "sluice_core::source", task = %task, bucket = %bucket, object = %object, records, %error,
             "the object was deleted or replaced before it could be read to the end; skipping it");
     }
 
@@ -253,14 +254,14 @@ impl Metrics {
         why: &str,
     ) {
         Self::add(&self.objects_changed, 1);
-        warn!(target: "sluice_core::source", task, object, was_etag = ?was_etag, now_etag = ?now_etag, now_bytes,
+        warn!(target: "sluice_core::source", task = %task, object = %object, was_etag = ?was_etag, now_etag = ?now_etag, now_bytes,
             "object changed since it was read to the end; its new content is not read: {why}");
     }
 
     /// An object no rule of `topic.regex.list` matches: skipped (each version once per run).
     pub fn object_unrouted(&self, task: &str, bucket: &str, object: &str, size: u64) {
         Self::add(&self.objects_unrouted, 1);
-        warn!(target: "sluice_core::source", task, bucket, object, size,
+        warn!(target: "sluice_core::source", task = %task, bucket = %bucket, object = %object, size,
             "no rule of topic.regex.list matches the object; skipping it (not read, no offset stored): add a rule for it and restart the connector to read it");
     }
 
@@ -272,14 +273,14 @@ impl Metrics {
         self.listing_duration.observe(took);
         if deferred > 0 {
             info!(target: "sluice_core::source",
-                task,
+                task = %task,
                 ?took,
                 listed,
                 deferred,
                 "listing pass ended; some objects are too young to read yet (object.min.age.ms)"
             );
         } else {
-            debug!(target: "sluice_core::source", task, ?took, listed, "listing pass ended");
+            debug!(target: "sluice_core::source", task = %task, ?took, listed, "listing pass ended");
         }
     }
 
@@ -287,7 +288,7 @@ impl Metrics {
     pub fn offsets_committed(&self, task: &str, partitions: usize, took: Duration) {
         Self::add(&self.offset_commits, 1);
         self.offset_commit_latency.observe(took);
-        debug!(target: "sluice_core::driver", task, partitions, ?took, "offsets committed");
+        debug!(target: "sluice_core::driver", task = %task, partitions, ?took, "offsets committed");
     }
 
     /// A transaction committed (exactly-once): its records and offsets, in `took`.
@@ -300,6 +301,6 @@ impl Metrics {
     ) {
         Self::add(&self.offset_commits, 1);
         self.offset_commit_latency.observe(took);
-        info!(target: "sluice_core::driver", task, transaction, records, ?took, "transaction committed");
+        info!(target: "sluice_core::driver", task = %task, transaction = %transaction, records, ?took, "transaction committed");
     }
 }
