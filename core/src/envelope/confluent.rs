@@ -287,6 +287,118 @@ pub fn restore(settings: &EnvelopeSettings, joined: Value) -> Result<Restored, B
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{EnvelopeKind, FieldEncoding};
+    use bytes::Bytes;
+    use futures::TryStreamExt;
+    use object_store::memory::InMemory;
+
+    /// One string record per line.
+    #[derive(Debug)]
+    struct Lines;
+
+    impl Transformer for Lines {
+        fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
+            stream::once(async move {
+                let chunks: Vec<Bytes> = input.stream().await.unwrap().try_collect().await.unwrap();
+                let text = String::from_utf8(chunks.concat()).unwrap();
+                let items: Vec<Result<SchemaAndValue>> = text
+                    .lines()
+                    .skip(skip as usize)
+                    .map(|l| Ok(SchemaAndValue::schemaless(Value::from(l))))
+                    .collect();
+                stream::iter(items)
+            })
+            .flatten()
+            .boxed()
+        }
+
+        fn name(&self) -> &'static str {
+            "lines"
+        }
+    }
+
+    async fn read(files: &[(&str, &str)], skip: u64) -> Vec<Result<Restored, String>> {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        for (k, v) in files {
+            store
+                .put(&Path::from(*k), v.to_string().into())
+                .await
+                .unwrap();
+        }
+        let settings = EnvelopeSettings {
+            kind: EnvelopeKind::Confluent,
+            key_encoding: FieldEncoding::None,
+            value_encoding: FieldEncoding::None,
+            headers_encoding: FieldEncoding::None,
+            restore_partition: true,
+            confluent_keys: true,
+            confluent_headers: false,
+        };
+        let meta = store.head(&Path::from(files[0].0)).await.unwrap();
+        let input = ObjectInput::new("b", store.clone(), meta);
+        let side = SideFiles {
+            bucket: "b".into(),
+            store,
+            retry: ReadRetry::default(),
+        };
+        records(&settings, Arc::new(Lines), side, input, skip)
+            .map(|r| match r {
+                Ok(v) => restore(&settings, v.value).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            })
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn values_meet_their_keys_line_by_line() {
+        let got = read(
+            &[
+                ("t+2+0.txt", "a\nb\nc\n"),
+                ("t+2+0.keys.txt", "ka\nkb\nkc\n"),
+            ],
+            1,
+        )
+        .await;
+        let got: Vec<(Value, Value, Option<i32>)> = got
+            .into_iter()
+            .map(|r| {
+                let r = r.unwrap();
+                (r.key.value, r.value.value, r.partition)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Value::from("kb"), Value::from("b"), Some(2)),
+                (Value::from("kc"), Value::from("c"), Some(2)),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_short_or_long_side_file_names_both_objects() {
+        let got = read(&[("t+0+0.txt", "a\nb\n")], 0).await;
+        assert_eq!(got.len(), 1);
+        let e = got[0].as_ref().unwrap_err();
+        assert!(
+            e.contains("t+0+0.keys.txt") && e.contains("store.kafka.keys"),
+            "{e}"
+        );
+
+        let got = read(&[("t+0+0.txt", "a\nb\n"), ("t+0+0.keys.txt", "ka\n")], 0).await;
+        assert!(got[0].is_ok());
+        let e = got[1].as_ref().unwrap_err();
+        assert!(
+            e.contains("t+0+0.txt") && e.contains("fewer records"),
+            "{e}"
+        );
+        assert_eq!(got.len(), 2, "nothing after the pairing broke");
+
+        let got = read(&[("t+0+0.txt", "a\n"), ("t+0+0.keys.txt", "ka\nkb\n")], 0).await;
+        let e = got[1].as_ref().unwrap_err();
+        assert!(e.contains("more records than the values"), "{e}");
+    }
 
     #[test]
     fn side_files_are_named_after_the_values() {

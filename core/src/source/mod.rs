@@ -236,22 +236,7 @@ impl ObjectSource {
         let input = ObjectInput::new(self.backend.bucket(), self.backend.store().clone(), meta)
             .with_retry(self.cfg.read_retry)
             .with_hold_tail(hold_tail);
-        let records = match &self.cfg.envelope {
-            Some(e) if e.settings().kind == crate::config::EnvelopeKind::Confluent => {
-                crate::envelope::confluent::records(
-                    e.settings(),
-                    self.transformer.clone(),
-                    crate::envelope::confluent::SideFiles {
-                        bucket: self.backend.bucket().to_owned(),
-                        store: self.backend.store().clone(),
-                        retry: self.cfg.read_retry,
-                    },
-                    input.clone(),
-                    skip,
-                )
-            }
-            _ => self.transformer.transform(input.clone(), skip),
-        };
+        let records = self.records(input.clone(), skip);
         let task = self.readers.spawn(records);
         let key_bytes =
             (self.cfg.record_key == RecordKey::ObjectKey).then(|| key.clone().into_bytes());
