@@ -171,13 +171,10 @@ impl Run {
         mut offset: OffsetMap,
     ) -> Option<(OffsetMap, OffsetMap)> {
         let (_, object_field) = self.cfg.backend.partition_fields();
-        let Some(key) = partition
+        let key = partition
             .get(object_field)
             .and_then(OffsetValue::as_str)
-            .map(str::to_owned)
-        else {
-            return None;
-        };
+            .map(str::to_owned)?;
         if std::env::var_os(CRASH_BEFORE_ACTION_ENV).is_some() {
             tracing::error!(object = %key, "{CRASH_BEFORE_ACTION_ENV} is set: aborting before the post-read action (test hook)");
             std::process::abort();
