@@ -1,5 +1,6 @@
 //! Post-read actions (`object.post.read=delete|move`) end to end: the real `sluice` binary, the
-//! tansu broker, a folder and moto's S3 server. Each test consumes what landed and lists what
+//! tansu broker, a folder, moto's S3 server and Azurite (fake-gcs-server cannot take
+//! object_store's writes, so GCS is not run here). Each test consumes what landed and lists what
 //! the bucket holds afterwards; the crash test aborts the process between an object's commit and
 //! its action (the `SLUICE_TEST_CRASH_BEFORE_POST_READ` test hook) and checks that the restart
 //! finishes the action without delivering the object again.
@@ -330,4 +331,14 @@ fn loops_and_tags_are_refused_at_config_time() {
         ("object.post.read.move.prefix", "done/"),
     ]);
     assert!(good, "{text}");
+}
+
+#[test]
+fn azure_delete_after_commit() {
+    delete_after_commit(StoreKind::Azure, 30, 10);
+}
+
+#[test]
+fn azure_move_after_commit() {
+    move_after_commit(StoreKind::Azure);
 }
