@@ -199,6 +199,11 @@ fn lenses_json_round_trip() {
 }
 
 #[test]
+fn lenses_avro_round_trip() {
+    round_trip("lenses-avro");
+}
+
+#[test]
 fn confluent_values_with_key_and_header_side_files_round_trip() {
     round_trip("confluent-json");
 }
