@@ -194,6 +194,11 @@ fn aiven_avro_round_trip() {
 }
 
 #[test]
+fn aiven_parquet_round_trip() {
+    round_trip("aiven-parquet");
+}
+
+#[test]
 fn lenses_json_round_trip() {
     round_trip("lenses-json");
 }
