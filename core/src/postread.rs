@@ -89,8 +89,8 @@ pub struct PostReadConfig {
 }
 
 /// A task's post-read actions, run in their own tokio task as objects are committed: up to
-/// [`CONCURRENCY`] at once, their done markers written to the offsets in one batch per
-/// [`MAX_BATCH`] actions.
+/// 8 at once, their done markers written to the offsets in one batch per up to 512
+/// actions.
 #[derive(Debug)]
 pub struct PostReader {
     tx: mpsc::UnboundedSender<(OffsetMap, OffsetMap)>,
