@@ -19,6 +19,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::stream::{self, StreamExt as _};
 use object_store::path::Path;
 use object_store::ObjectStoreExt as _;
 use tokio::sync::mpsc;
@@ -39,6 +40,11 @@ pub const POST_READ_DONE: &str = "done";
 /// Offset property set when an object was gone before it was read (see the object source); such
 /// an object has no post-read action.
 const DELETED: &str = "deleted";
+
+/// Actions queued at once; their done markers go to the offset store in one write.
+const MAX_BATCH: usize = 512;
+/// Actions run at once (store requests in flight).
+const CONCURRENCY: usize = 8;
 
 /// Test hook: set (to anything) to make the process abort just before its first post-read
 /// action, after the object's offsets were committed. Only the crash tests set it.
@@ -82,7 +88,9 @@ pub struct PostReadConfig {
     pub backoff_max: Duration,
 }
 
-/// A task's post-read actions, run in their own tokio task in the order objects were committed.
+/// A task's post-read actions, run in their own tokio task as objects are committed: up to
+/// 8 at once, their done markers written to the offsets in one batch per up to 512
+/// actions.
 #[derive(Debug)]
 pub struct PostReader {
     tx: mpsc::UnboundedSender<(OffsetMap, OffsetMap)>,
@@ -108,8 +116,15 @@ impl PostReader {
                 offsets,
                 metrics,
             };
-            while let Some((partition, offset)) = rx.recv().await {
-                run.one(partition, offset).await;
+            let mut queued = Vec::new();
+            while rx.recv_many(&mut queued, MAX_BATCH).await > 0 {
+                let done: Vec<(OffsetMap, OffsetMap)> = stream::iter(queued.drain(..))
+                    .map(|(partition, offset)| run.one(partition, offset))
+                    .buffer_unordered(CONCURRENCY)
+                    .filter_map(std::future::ready)
+                    .collect()
+                    .await;
+                run.record(done).await;
             }
         });
         PostReader { tx, handle }
@@ -148,16 +163,18 @@ struct Run {
 }
 
 impl Run {
-    /// Runs one object's action with retries, then records it done.
-    async fn one(&self, partition: OffsetMap, mut offset: OffsetMap) {
+    /// Runs one object's action with retries; returns its offset marked done, or `None` when
+    /// the action failed (it stays pending).
+    async fn one(
+        &self,
+        partition: OffsetMap,
+        mut offset: OffsetMap,
+    ) -> Option<(OffsetMap, OffsetMap)> {
         let (_, object_field) = self.cfg.backend.partition_fields();
-        let Some(key) = partition
+        let key = partition
             .get(object_field)
             .and_then(OffsetValue::as_str)
-            .map(str::to_owned)
-        else {
-            return;
-        };
+            .map(str::to_owned)?;
         if std::env::var_os(CRASH_BEFORE_ACTION_ENV).is_some() {
             tracing::error!(object = %key, "{CRASH_BEFORE_ACTION_ENV} is set: aborting before the post-read action (test hook)");
             std::process::abort();
@@ -178,7 +195,7 @@ impl Run {
                     if attempt >= self.cfg.settings.retries {
                         warn!(task = %self.task, object = %key, attempts = attempt + 1, error = %crate::error_chain(&e),
                             "post-read action failed; its records are not delivered again, and it is tried again when the task next starts");
-                        return;
+                        return None;
                     }
                     attempt += 1;
                     let wait = backoff.next_delay();
@@ -189,16 +206,22 @@ impl Run {
             }
         }
         Metrics::add(&self.metrics.post_read_actions, 1);
+        debug!(task = %self.task, object = %key, "post-read action done");
         offset.insert(POST_READ.to_owned(), POST_READ_DONE.into());
-        match self
-            .offsets
-            .put(&self.connector, vec![(partition, Some(offset))])
-            .await
-        {
-            Ok(()) => debug!(task = %self.task, object = %key, "post-read action done"),
-            // The action is idempotent: the next start does it again (finding it done).
-            Err(e) => warn!(task = %self.task, object = %key, error = %crate::error_chain(&e),
-                "post-read action done but not recorded in the offsets; it is checked again when the task next starts"),
+        Some((partition, offset))
+    }
+
+    /// Records the `done` actions in the offsets, in one write.
+    async fn record(&self, done: Vec<(OffsetMap, OffsetMap)>) {
+        if done.is_empty() {
+            return;
+        }
+        let n = done.len();
+        let batch = done.into_iter().map(|(p, o)| (p, Some(o))).collect();
+        if let Err(e) = self.offsets.put(&self.connector, batch).await {
+            // The actions are idempotent: the next start does them again (finding them done).
+            warn!(task = %self.task, objects = n, error = %crate::error_chain(&e),
+                "post-read actions done but not recorded in the offsets; they are checked again when the task next starts");
         }
     }
 
@@ -404,7 +427,7 @@ mod tests {
             metrics: metrics.clone(),
         };
         let (p, o) = entry("in//bad", &[(FINISHED, OffsetValue::Bool(true))]);
-        run.one(p, o).await;
+        assert_eq!(run.one(p, o).await, None);
         let m = metrics.snapshot();
         assert_eq!((m.post_read_failures, m.post_read_actions), (3, 0));
         assert!(

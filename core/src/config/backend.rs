@@ -196,6 +196,8 @@ pub enum EnvelopeKind {
     Aiven,
     /// Lenses' (stream-reactor) sinks with `store.envelope=true`.
     Lenses,
+    /// Confluent's S3 sink: values, with keys and headers in side files.
+    Confluent,
 }
 
 /// How a key, value or header held as a string in the envelope is turned into bytes.
@@ -220,6 +222,10 @@ pub struct EnvelopeSettings {
     pub headers_encoding: FieldEncoding,
     /// `input.envelope.restore.partition`.
     pub restore_partition: bool,
+    /// `input.envelope.confluent.keys`.
+    pub confluent_keys: bool,
+    /// `input.envelope.confluent.headers`.
+    pub confluent_headers: bool,
 }
 
 impl EnvelopeSettings {
@@ -242,12 +248,15 @@ impl EnvelopeSettings {
             kind: match r.raw("input.envelope")? {
                 Some("aiven") => EnvelopeKind::Aiven,
                 Some("lenses") => EnvelopeKind::Lenses,
+                Some("confluent") => EnvelopeKind::Confluent,
                 _ => EnvelopeKind::None,
             },
             key_encoding: encoding("input.envelope.key.encoding")?,
             value_encoding: encoding("input.envelope.value.encoding")?,
             headers_encoding: encoding("input.envelope.headers.encoding")?,
             restore_partition: r.bool("input.envelope.restore.partition")?,
+            confluent_keys: r.bool("input.envelope.confluent.keys")?,
+            confluent_headers: r.bool("input.envelope.confluent.headers")?,
         })
     }
 }

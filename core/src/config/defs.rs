@@ -273,30 +273,42 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
     ),
     key(
         "input.envelope",
-        Kind::Enum(&["none", "aiven", "lenses"]),
+        Kind::Enum(&["none", "aiven", "lenses", "confluent"]),
         "none",
-        "Restore records that a sink connector backed up with their key, headers and timestamp: `aiven` reads Aiven's sinks' `format.output.fields=key,value,offset,timestamp,headers` layout (json, jsonl, avro, parquet), `lenses` reads Lenses' `store.envelope=true` layout (key, value, headers, metadata; json, avro, parquet); `none`: each record is a value. See docs/envelopes.md.",
+        "Restore records that a sink connector backed up with their key, headers and timestamp: `aiven` reads Aiven's sinks' `format.output.fields=key,value,offset,timestamp,headers` layout (json, jsonl, avro, parquet), `lenses` reads Lenses' `store.envelope=true` layout (key, value, headers, metadata; json, avro, parquet), `confluent` reads Confluent's S3 sink layout (values in `<topic>+<partition>+<offset>.<ext>`, keys and headers in `.keys` / `.headers` side files, see `input.envelope.confluent.*`); `none`: each record is a value. See docs/envelopes.md.",
+    ),
+    key(
+        "input.envelope.confluent.keys",
+        Kind::Bool,
+        "false",
+        "`input.envelope=confluent`: the sink wrote keys (`store.kafka.keys=true`): each value object `X.<ext>` is read with its keys file `X.keys.<ext>`, record by record, in the same `input.format`.",
+    ),
+    key(
+        "input.envelope.confluent.headers",
+        Kind::Bool,
+        "false",
+        "`input.envelope=confluent`: the sink wrote headers (`store.kafka.headers=true`): each value object `X.<ext>` is read with its headers file `X.headers.<ext>`, record by record, in the same `input.format`.",
     ),
     optional(
         "input.envelope.key.encoding",
         Kind::Enum(&["base64", "none"]),
-        "`input.envelope=aiven`: a key held as a string is `base64` of the original bytes (what the sink's JSON writer makes of bytes) or kept as a string (`none`). Unset: `base64` for json, jsonl and csv, `none` for avro and parquet. Lenses marks bytes itself (`keyIsArray`).",
+        "`input.envelope=aiven` or `confluent`: a key held as a string is `base64` of the original bytes (what the sink's JSON writer makes of bytes) or kept as a string (`none`). Unset: `base64` for json, jsonl and csv, `none` for avro and parquet. Lenses marks bytes itself (`keyIsArray`).",
     ),
     optional(
         "input.envelope.value.encoding",
         Kind::Enum(&["base64", "none"]),
-        "`input.envelope=aiven`: as `input.envelope.key.encoding`, for the value (Aiven's `format.output.fields.value.encoding`).",
+        "`input.envelope=aiven` or `confluent`: as `input.envelope.key.encoding`, for the value (Aiven's `format.output.fields.value.encoding`).",
     ),
     optional(
         "input.envelope.headers.encoding",
         Kind::Enum(&["base64", "none"]),
-        "`input.envelope=aiven`: as `input.envelope.key.encoding`, for header values.",
+        "`input.envelope=aiven` or `confluent`: as `input.envelope.key.encoding`, for header values.",
     ),
     key(
         "input.envelope.restore.partition",
         Kind::Bool,
         "false",
-        "`input.envelope=lenses`: send each record to the partition its envelope's `metadata.partition` names (the topic must have that many partitions). Aiven's envelope has no partition: take it from the object name with `{{partition}}` in `file.name.template`.",
+        "`input.envelope=lenses`: send each record to the partition its envelope's `metadata.partition` names; `confluent`: to the partition in the object's name `<topic>+<partition>+<offset>.<ext>` (the topic must have that many partitions). Aiven's envelope has no partition: take it from the object name with `{{partition}}` in `file.name.template`.",
     ),
     key(
         "object.post.read",

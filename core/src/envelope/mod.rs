@@ -8,10 +8,13 @@
 //!
 //! - [`aiven`]: Aiven's sinks, `format.output.fields=key,value,offset,timestamp,headers`.
 //! - [`lenses`]: Lenses' sinks with `store.envelope=true`.
+//! - [`confluent`]: Confluent's S3 sink, values with keys and headers in side files (read
+//!   together by [`confluent::records`]).
 //!
 //! See docs/envelopes.md for the layouts and what each keeps.
 
 pub mod aiven;
+pub mod confluent;
 pub mod lenses;
 
 use base64::Engine as _;
@@ -67,11 +70,25 @@ impl Envelope {
         })
     }
 
+    /// The settings.
+    pub fn settings(&self) -> &EnvelopeSettings {
+        &self.settings
+    }
+
+    /// True when `key` is a side file of the layout (Confluent's keys and headers files), never
+    /// read as values.
+    pub fn is_side_file(&self, key: &str) -> bool {
+        self.settings.kind == EnvelopeKind::Confluent
+            && (self.settings.confluent_keys || self.settings.confluent_headers)
+            && confluent::is_side_file(key)
+    }
+
     /// Takes one envelope apart. An error says which field is missing or malformed.
     pub fn restore(&self, envelope: SchemaAndValue) -> Result<Restored, BoxError> {
         match self.settings.kind {
             EnvelopeKind::Aiven => aiven::restore(&self.settings, envelope.value),
             EnvelopeKind::Lenses => lenses::restore(&self.settings, envelope.value),
+            EnvelopeKind::Confluent => confluent::restore(&self.settings, envelope.value),
             EnvelopeKind::None => Ok(Restored {
                 key: SchemaAndValue::null(),
                 value: envelope,

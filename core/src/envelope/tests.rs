@@ -9,6 +9,8 @@ fn settings(kind: EnvelopeKind, encoding: FieldEncoding) -> EnvelopeSettings {
         value_encoding: encoding,
         headers_encoding: encoding,
         restore_partition: true,
+        confluent_keys: true,
+        confluent_headers: true,
     }
 }
 

@@ -15,8 +15,11 @@ use crate::record::{Header, RecordOrigin, SourceRecord};
 
 use super::readers::{Next, Reader};
 use super::ObjectSource;
-use crate::envelope::{Envelope, Restored};
+use crate::config::EnvelopeKind;
+use crate::envelope::{confluent, Envelope, Restored};
 use crate::error::Error;
+use crate::object::ObjectInput;
+use crate::transformer::RecordStream;
 
 /// Header naming the bucket (container, folder) of the object a record came from.
 pub const HEADER_BUCKET: &str = "sluice.bucket";
@@ -61,6 +64,25 @@ pub(super) fn restore(
 }
 
 impl ObjectSource {
+    /// The records of `input` from record `skip`: the transformer's, joined with the object's
+    /// side files under `input.envelope=confluent`.
+    pub(super) fn records(&self, input: ObjectInput, skip: u64) -> RecordStream {
+        match &self.cfg.envelope {
+            Some(e) if e.settings().kind == EnvelopeKind::Confluent => confluent::records(
+                e.settings(),
+                self.transformer.clone(),
+                confluent::SideFiles {
+                    bucket: self.backend.bucket().to_owned(),
+                    store: self.backend.store().clone(),
+                    retry: self.cfg.read_retry,
+                },
+                input,
+                skip,
+            ),
+            _ => self.transformer.transform(input, skip),
+        }
+    }
+
     /// The source partition of object `key`: `{bucket, object}` as the backend names the fields.
     pub(super) fn partition_of(&self, key: &str) -> OffsetMap {
         let (bf, of) = self.backend.partition_fields();

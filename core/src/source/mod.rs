@@ -233,6 +233,14 @@ impl ObjectSource {
         {
             return None;
         }
+        if self
+            .cfg
+            .envelope
+            .as_ref()
+            .is_some_and(|e| e.is_side_file(key))
+        {
+            return None;
+        }
         let matched = match &self.cfg.template {
             Some(t) => Some(t.matches(key)?),
             None => None,
@@ -333,9 +341,8 @@ impl ObjectSource {
         let input = ObjectInput::new(self.backend.bucket(), self.backend.store().clone(), meta)
             .with_retry(self.cfg.read_retry)
             .with_hold_tail(hold_tail);
-        let task = self
-            .readers
-            .spawn(self.transformer.transform(input.clone(), skip));
+        let records = self.records(input.clone(), skip);
+        let task = self.readers.spawn(records);
         let record_key = self.cfg.routing.object_key(&key, matched.as_ref());
         let kafka_partition = self.cfg.routing.partition(matched.as_ref());
         let partition = self.partition_of(&key);
