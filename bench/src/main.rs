@@ -250,7 +250,31 @@ pub(crate) struct Case {
     pub subset: &'static str,
     pub tasks: u32,
     pub contenders: Vec<Contender>,
+    /// Sluice runs [`SMT_CHAIN`] on every record (compared with the same case without it).
+    pub transforms: bool,
 }
+
+/// The three single message transforms of the transforms case: a static field inserted, two
+/// fields renamed, two cast (every record of the jsonl data has these fields).
+pub(crate) const SMT_CHAIN: &[(&str, &str)] = &[
+    ("transforms", "insert,rename,cast"),
+    (
+        "transforms.insert.type",
+        "org.apache.kafka.connect.transforms.InsertField$Value",
+    ),
+    ("transforms.insert.static.field", "source"),
+    ("transforms.insert.static.value", "sluice-bench"),
+    (
+        "transforms.rename.type",
+        "org.apache.kafka.connect.transforms.ReplaceField$Value",
+    ),
+    ("transforms.rename.renames", "user:customer,tier:level"),
+    (
+        "transforms.cast.type",
+        "org.apache.kafka.connect.transforms.Cast$Value",
+    ),
+    ("transforms.cast.spec", "index:int32,amount:string"),
+];
 
 fn specs(quick: bool) -> Vec<Spec> {
     // Full: 64 objects of 16384 ~1 KiB records (1 GiB) per format; one 2 GiB object; 100k
@@ -326,6 +350,7 @@ fn cases(quick: bool) -> Vec<Case> {
             subset: "",
             tasks,
             contenders,
+            transforms: false,
         });
     };
     let all = vec![Sluice, RawProduce, RawRead, PyParse, PyPass];
@@ -467,6 +492,16 @@ fn cases(quick: bool) -> Vec<Case> {
     add(Idle, Kind::Idle, Jsonl, S3, Tansu, "empty", 1, vec![Sluice]);
     // moto serves ~250 GETs/s: on S3 the per-object case reads the first 10k of the objects
     // (keys d000/ to d009/); the restart case still has all 100k finished.
+    // The cost of single message transforms: the first jsonl case again with a three-SMT chain.
+    let plain = v
+        .iter()
+        .position(|c| c.section == Formats && c.format == Jsonl && c.tasks == 1)
+        .expect("the jsonl case");
+    let mut smt = v[plain].clone();
+    smt.id = smt.id.replacen("jsonl", "jsonl + 3 SMTs", 1);
+    smt.contenders = vec![Sluice];
+    smt.transforms = true;
+    v.insert(plain + 1, smt);
     for c in v.iter_mut() {
         if c.section == Many && c.backend == S3 {
             c.subset = "d00";
@@ -729,6 +764,9 @@ impl Bench {
         ];
         if case.format == Format::Bytes {
             c.push(("transformer.max.buffer.size", CHUNK.to_string()));
+        }
+        if case.transforms {
+            c.extend(SMT_CHAIN.iter().map(|(k, v)| (*k, (*v).to_owned())));
         }
         match case.backend {
             Backend::Local => {

@@ -175,6 +175,23 @@ fn verdict(held: Option<bool>) -> &'static str {
     }
 }
 
+/// Sluice's records/s in the case `r` repeats without transforms, when it ran.
+fn without_transforms(results: &[CaseResult], r: &CaseResult) -> Option<f64> {
+    let c = &r.case;
+    results
+        .iter()
+        .find(|o| {
+            !o.case.transforms
+                && o.case.kind == c.kind
+                && o.case.format == c.format
+                && o.case.backend == c.backend
+                && o.case.broker == c.broker
+                && o.case.dataset == c.dataset
+                && o.case.tasks == c.tasks
+        })
+        .and_then(|o| o.rate(Contender::Sluice))
+}
+
 /// min(raw produce, raw read) in records/s.
 fn bound(r: &CaseResult) -> Option<f64> {
     match (r.rate(Contender::RawProduce), r.rate(Contender::RawRead)) {
@@ -253,6 +270,16 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
     for r in results.iter().filter(|r| r.skipped.is_none()) {
         let c = &r.case;
         match c.kind {
+            Kind::Throughput if c.transforms => {
+                let x = ratio(r.rate(Contender::Sluice), without_transforms(results, r));
+                let _ = writeln!(
+                    w,
+                    "| ≥ 0.85 × the same case without transforms | {} | {} | {} |",
+                    c.id,
+                    fmt_ratio(x),
+                    verdict(x.map(|x| x >= 0.85))
+                );
+            }
             Kind::Throughput => {
                 let s = r.rate(Contender::Sluice);
                 if let Some(t) = c.format.bound_target() {
@@ -659,6 +686,8 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
 `bytes` — the jsonl objects read as 64 KiB chunks. Full size: 64 objects × 16384 records (1 GiB of jsonl) per format; one 2 GiB jsonl object; 100k objects of one 1 KiB record.
 - **Sluice**: `sluice backfill worker.properties connector.properties` with its defaults (idempotent producer, `acks=all`, `linger.ms=5`, `max.poll.records=500`, `object.read.concurrency=4`), \
 offsets in a file, `JsonConverter` with `schemas.enable=false` (`ByteArrayConverter` for bytes), record key = object key, the four `sluice.*` headers. Topic of {partitions} partitions; a fresh broker for every run (tansu keeps everything in memory).
+- **Transforms case** (*jsonl + 3 SMTs*): the jsonl case with Kafka Connect's `InsertField$Value` (static field `source`), `ReplaceField$Value` (renames `user:customer,tier:level`) \
+and `Cast$Value` (`index:int32,amount:string`) on every record; its target compares it with the same case without transforms, measured in the same run.
 - **Raw produce limit**: `sluice-bench raw-produce`, a minimal rdkafka `BaseProducer` with Sluice's producer settings sending the same number of records with the same keys and headers, \
 cycling through values sampled from Sluice's own output of that case: no reading, no parsing, no offsets.
 - **Raw read limit**: `sluice-bench raw-read`, the backend Sluice builds from the same connector file (same `object_store` client, same listing), `tasks.max × 4` objects at once, bytes discarded.

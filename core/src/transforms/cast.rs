@@ -8,8 +8,8 @@ use base64::Engine as _;
 use super::java::DateFormat;
 use super::options::Options;
 use super::util::{
-    copy_basics, decimal_text, field_value, map_get, map_put, require_map, require_struct, type_of,
-    with_part, Part,
+    copy_basics, decimal_text, field_value, map_put, require_struct, take_map, type_of, with_part,
+    Part,
 };
 use super::Transformation;
 use crate::convert::{java_double_to_string, java_float_to_string};
@@ -214,7 +214,7 @@ fn cast_schema(schema: &Schema, target: Type, keep_basics: bool) -> Result<Schem
 
 impl Transformation for Cast {
     fn apply(&self, mut r: SourceRecord) -> Result<Option<SourceRecord>> {
-        let sv = std::mem::replace(self.part.get_mut(&mut r), SchemaAndValue::null());
+        let mut sv = std::mem::replace(self.part.get_mut(&mut r), SchemaAndValue::null());
         if sv.value == Value::Null {
             return Ok(Some(with_part(r, self.part, sv)));
         }
@@ -223,14 +223,23 @@ impl Transformation for Cast {
             .iter()
             .find(|(f, _)| f.is_none())
             .map(|(_, t)| *t);
-        let updated = match (sv.schema, whole) {
+        let updated = match (sv.schema.take(), whole) {
             (None, Some(t)) => SchemaAndValue::schemaless(cast_value(None, sv.value, t)?),
             (None, None) => {
-                let mut entries = require_map(&sv.value, PURPOSE)?.clone();
+                let mut entries = take_map(&mut sv, PURPOSE)?;
                 for (f, t) in &self.casts {
                     let f = f.as_deref().unwrap_or_default();
-                    let v = map_get(&entries, f).cloned().unwrap_or(Value::Null);
-                    map_put(&mut entries, f, cast_value(None, v, *t)?);
+                    // Cast where it is, without a copy of the value.
+                    match entries
+                        .iter_mut()
+                        .find(|(k, _)| matches!(k, Value::String(s) if s == f))
+                    {
+                        Some(entry) => {
+                            let v = std::mem::replace(&mut entry.1, Value::Null);
+                            entry.1 = cast_value(None, v, *t)?;
+                        }
+                        None => map_put(&mut entries, f, cast_value(None, Value::Null, *t)?),
+                    }
                 }
                 SchemaAndValue::schemaless(Value::Map(entries))
             }

@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use super::options::Options;
 use super::util::{
-    build_schema, copy_basics, field_value, require_map, require_struct, with_part, Part,
-    SchemaCache,
+    build_schema, copy_basics, field_value, require_struct, take_map, with_part, Part, SchemaCache,
 };
 use super::Transformation;
 use crate::data::{SchemaAndValue, Struct, Value};
@@ -20,7 +19,9 @@ struct ReplaceField {
     part: Part,
     exclude: Vec<String>,
     include: Vec<String>,
-    renames: HashMap<String, String>,
+    /// `from` → `to`, in a list: there are few, and a scan of a few short names costs less
+    /// than hashing each field name of every record.
+    renames: Vec<(String, String)>,
     reverse: HashMap<String, String>,
     replace_null_with_default: bool,
     schemas: SchemaCache,
@@ -52,7 +53,7 @@ fn list_with_deprecated(o: &mut Options<'_>, name: &'static str, old: &'static s
 pub(super) fn build(o: &mut Options<'_>, part: Part) -> Option<Arc<dyn Transformation>> {
     let exclude = list_with_deprecated(o, "exclude", "blacklist");
     let include = list_with_deprecated(o, "include", "whitelist");
-    let mut renames = HashMap::new();
+    let mut renames: Vec<(String, String)> = Vec::new();
     for mapping in o.list("renames") {
         // Java's String.split(":") drops trailing empty strings.
         let mut parts: Vec<&str> = mapping.split(':').collect();
@@ -60,7 +61,11 @@ pub(super) fn build(o: &mut Options<'_>, part: Part) -> Option<Arc<dyn Transform
             parts.pop();
         }
         if let [from, to] = parts[..] {
-            renames.insert(from.to_owned(), to.to_owned());
+            // A later mapping of the same field wins, as Connect's map.
+            match renames.iter_mut().find(|(f, _)| f == from) {
+                Some(r) => r.1 = to.to_owned(),
+                None => renames.push((from.to_owned(), to.to_owned())),
+            }
         } else {
             o.problem(
                 "renames",
@@ -89,31 +94,54 @@ impl ReplaceField {
         !self.exclude.iter().any(|e| e == name)
             && (self.include.is_empty() || self.include.iter().any(|i| i == name))
     }
+    fn rename_of(&self, name: &str) -> Option<&String> {
+        self.renames
+            .iter()
+            .find(|(from, _)| from == name)
+            .map(|(_, to)| to)
+    }
     fn renamed<'n>(&'n self, name: &'n str) -> &'n str {
-        self.renames.get(name).map_or(name, String::as_str)
+        self.rename_of(name).map_or(name, String::as_str)
+    }
+    /// Whether a field may land on the name of another: when it is renamed, or named as a
+    /// rename's target (names are otherwise unique in a map).
+    fn may_collide(&self, name: &str, renamed: bool) -> bool {
+        renamed || self.renames.iter().any(|(_, to)| to == name)
     }
 }
 
 impl Transformation for ReplaceField {
-    fn apply(&self, r: SourceRecord) -> Result<Option<SourceRecord>> {
-        let sv = self.part.get(&r);
-        if sv.value == Value::Null {
+    fn apply(&self, mut r: SourceRecord) -> Result<Option<SourceRecord>> {
+        if self.part.get(&r).value == Value::Null {
             return Ok(Some(r));
         }
+        let mut sv = std::mem::replace(self.part.get_mut(&mut r), SchemaAndValue::null());
         let updated = match &sv.schema {
             None => {
-                let entries = require_map(&sv.value, PURPOSE)?;
+                // The entries move into the new map: no copy of a key or a value is made.
+                let entries = take_map(&mut sv, PURPOSE)?;
                 let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
                 for (k, v) in entries {
-                    let name = match k {
-                        Value::String(s) => s.as_str(),
-                        _ => {
-                            out.push((k.clone(), v.clone()));
-                            continue;
-                        }
+                    let Value::String(name) = &k else {
+                        out.push((k, v));
+                        continue;
                     };
-                    if self.keep(name) {
-                        super::util::map_put(&mut out, self.renamed(name), v.clone());
+                    if !self.keep(name) {
+                        continue;
+                    }
+                    let to = self.rename_of(name);
+                    let key = to.map_or(name.as_str(), String::as_str);
+                    // As Connect's HashMap.put: a later entry of the same name wins.
+                    let existing = if self.may_collide(key, to.is_some()) {
+                        out.iter_mut()
+                            .find(|(o, _)| matches!(o, Value::String(s) if s == key))
+                    } else {
+                        None
+                    };
+                    match (existing, to) {
+                        (Some(entry), _) => entry.1 = v,
+                        (None, Some(to)) => out.push((Value::String(to.clone()), v)),
+                        (None, None) => out.push((k, v)),
                     }
                 }
                 SchemaAndValue::schemaless(Value::Map(out))
@@ -193,6 +221,33 @@ mod tests {
             (
                 &[("whitelist", "etc")],
                 schemaless(map(&[("etc", Value::from("etc"))])),
+            ),
+            // Renamed onto a field that exists: the later entry of the name wins, as a Java
+            // map's put (after, then before the field it lands on).
+            (
+                &[("renames", "abc:etc")],
+                schemaless(map(&[
+                    ("dont", Value::from("whatever")),
+                    ("etc", Value::from("etc")),
+                    ("foo", Value::Boolean(true)),
+                ])),
+            ),
+            (
+                &[("renames", "etc:abc")],
+                schemaless(map(&[
+                    ("dont", Value::from("whatever")),
+                    ("abc", Value::from("etc")),
+                    ("foo", Value::Boolean(true)),
+                ])),
+            ),
+            (
+                &[("renames", "abc:x,abc:y")],
+                schemaless(map(&[
+                    ("dont", Value::from("whatever")),
+                    ("y", Value::Int32(42)),
+                    ("foo", Value::Boolean(true)),
+                    ("etc", Value::from("etc")),
+                ])),
             ),
         ];
         for (opts, expected) in cases {
