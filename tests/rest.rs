@@ -235,6 +235,11 @@ fn connectors_are_operated_over_rest_and_survive_a_worker_restart() {
         api.get("/connectors/c/topics"),
         (200, json!({"c": {"topics": [TOPIC]}}))
     );
+    assert_eq!(api.call("PUT", "/connectors/c/topics/reset", None).0, 202);
+    assert_eq!(
+        api.get("/connectors/c/topics"),
+        (200, json!({"c": {"topics": []}}))
+    );
     let (code, expanded) = api.get("/connectors?expand=status&expand=info");
     assert_eq!(code, 200);
     assert_eq!(expanded["c"]["status"]["connector"]["state"], "RUNNING");

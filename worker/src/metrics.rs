@@ -41,6 +41,23 @@ impl ConnectorMetrics {
         tasks.iter().map(|m| m.snapshot()).collect()
     }
 
+    /// The topics the connector's tasks wrote records to, sorted.
+    pub fn topics(&self) -> Vec<String> {
+        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut all: Vec<String> = tasks.iter().flat_map(|m| m.topics()).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    /// Forgets the topics written to.
+    pub fn reset_topics(&self) {
+        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        for t in tasks.iter() {
+            t.reset_topics();
+        }
+    }
+
     /// The connector's totals: the sum over its tasks.
     pub fn snapshot(&self) -> MetricsSnapshot {
         let mut total = MetricsSnapshot::default();

@@ -214,6 +214,17 @@ impl Worker {
         Ok(self.get(name)?.metrics().tasks())
     }
 
+    /// The topics a connector wrote records to since the worker started (or the last reset).
+    pub fn topics(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self.get(name)?.metrics().topics())
+    }
+
+    /// Forgets the topics a connector wrote to (Kafka Connect's `topics/reset`).
+    pub fn reset_topics(&self, name: &str) -> Result<()> {
+        self.get(name)?.metrics().reset_topics();
+        Ok(())
+    }
+
     /// A connector's object-store request counts.
     pub fn store_metrics(&self, name: &str) -> Result<sluice_core::metrics::StoreStatsSnapshot> {
         Ok(self.get(name)?.metrics().store_snapshot())

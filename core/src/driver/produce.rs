@@ -39,6 +39,8 @@ pub(super) struct Output<'a> {
     pub(super) received: Vec<Delivery>,
     /// Records sent whose report has not been settled.
     pub(super) in_flight: usize,
+    /// The topic of the last record acknowledged (a new one is added to the task's topics).
+    last_topic: Option<std::sync::Arc<str>>,
     /// The error that stops the task.
     pub(super) failure: Option<Error>,
     /// Runs `object.post.read` on objects whose finishing offset was committed.
@@ -56,6 +58,7 @@ impl<'a> Output<'a> {
             deliveries,
             received: Vec::new(),
             in_flight: 0,
+            last_topic: None,
             failure: None,
             post_read: None,
         }
@@ -124,9 +127,13 @@ impl<'a> Output<'a> {
             match res {
                 Ok(()) => {
                     self.submitted.ack(tag.id);
-                    if let Sent::Record { at, .. } = tag.sent {
+                    if let Sent::Record { at, topic, .. } = tag.sent {
                         Metrics::add(&self.cfg.metrics.records_acked, 1);
                         self.cfg.metrics.delivery_latency.observe(at.elapsed());
+                        if self.last_topic.as_deref() != Some(&*topic) {
+                            self.cfg.metrics.wrote_to(&topic);
+                            self.last_topic = Some(topic);
+                        }
                     }
                 }
                 Err(e) => self.rejected(committer, *tag, e).await,

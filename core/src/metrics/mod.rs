@@ -72,6 +72,8 @@ pub struct Metrics {
     pub delivery_latency: Histogram,
     /// How long each offset commit (offset store write, or transaction commit) took.
     pub offset_commit_latency: Histogram,
+    /// The topics Kafka acknowledged records of this task to (`GET /connectors/{name}/topics`).
+    topics: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// A plain copy of [`Metrics`].
@@ -212,6 +214,35 @@ impl Metrics {
             delivery_latency: self.delivery_latency.snapshot(),
             offset_commit_latency: self.offset_commit_latency.snapshot(),
         }
+    }
+
+    /// Notes that Kafka acknowledged a record to `topic` (cheap when already known).
+    pub fn wrote_to(&self, topic: &str) {
+        let mut t = self
+            .topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !t.contains(topic) {
+            t.insert(topic.to_owned());
+        }
+    }
+
+    /// The topics Kafka acknowledged records to, sorted.
+    pub fn topics(&self) -> Vec<String> {
+        self.topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets the topics written to (`PUT /connectors/{name}/topics/reset`).
+    pub fn reset_topics(&self) {
+        self.topics
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// Sets the oldest unread object's last-modified time (`None`: nothing waiting).

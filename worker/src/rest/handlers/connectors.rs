@@ -306,18 +306,23 @@ pub(super) async fn stop(State(app): AppState, Path(name): Path<String>) -> Repl
     no_content()
 }
 
-/// The topics a connector wrote to: its `topic` once it wrote a record, plus its dead letter
-/// queue topic once it skipped one. Topics chosen per object by `{{topic}}` in
-/// `file.name.template` are not tracked yet.
+/// The topics a connector wrote to (records Kafka acknowledged, whatever chose the topic:
+/// `topic`, `{{topic}}`, `topic.regex.list`, a `RegexRouter`), plus its dead letter queue topic
+/// once it skipped a record; since the worker started or the last reset.
 pub(super) async fn topics(State(app): AppState, Path(name): Path<String>) -> Reply {
     let config = app.worker.connector_config(&name)?;
     let m = app.worker.metrics(&name)?;
-    let mut topics = Vec::new();
-    if let Some(t) = config.topic.filter(|_| m.records_acked > 0) {
-        topics.push(t);
-    }
+    let mut topics = app.worker.topics(&name)?;
     if let Some(t) = config.dlq_topic.filter(|_| m.records_failed > 0) {
-        topics.push(t);
+        if !topics.contains(&t) {
+            topics.push(t);
+        }
     }
     ok(json!({ name: {"topics": topics} }))
+}
+
+/// `PUT /connectors/{name}/topics/reset`: forgets the topics written to.
+pub(super) async fn reset_topics(State(app): AppState, Path(name): Path<String>) -> Reply {
+    app.worker.reset_topics(&name)?;
+    accepted()
 }

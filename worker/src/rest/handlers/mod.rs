@@ -61,6 +61,7 @@ pub(super) fn routes() -> Router<Arc<App>> {
         .route("/connectors/{name}/resume", put(resume))
         .route("/connectors/{name}/stop", put(stop))
         .route("/connectors/{name}/topics", get(topics))
+        .route("/connectors/{name}/topics/reset", put(reset_topics))
         .route(
             "/connectors/{name}/offsets",
             get(get_offsets).patch(alter_offsets).delete(reset_offsets),
