@@ -8,6 +8,7 @@
 mod backend;
 pub mod defs;
 mod escapes;
+pub mod providers;
 pub mod registry;
 mod routing;
 mod topic;
@@ -450,7 +451,7 @@ impl ConnectorConfig {
 }
 
 /// A validated worker configuration (standalone mode).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerConfig {
     /// `bootstrap.servers`.
     pub bootstrap_servers: String,
@@ -474,8 +475,33 @@ pub struct WorkerConfig {
     pub key_converter: ConverterConfig,
     /// `value.converter` with its settings.
     pub value_converter: ConverterConfig,
-    /// librdkafka settings: `producer.*`, `kafka.*`, `ssl.*`, `sasl.*`, `security.protocol`.
+    /// The producers' librdkafka settings: [`WorkerConfig::security`]'s, then `kafka.*` and
+    /// `producer.*`.
     pub producer: Settings,
+    /// The security settings every Kafka client gets (`security.protocol`, `ssl.*`, `sasl.*`
+    /// translated to librdkafka's names), with the secrets among them.
+    pub security: crate::kafka::security::ClientSecurity,
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    /// Every field but secrets: the values of secret librdkafka settings are hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let producer: Settings = self
+            .producer
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::kafka::security::redact_value(k, v)))
+            .collect();
+        f.debug_struct("WorkerConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("offset_file", &self.offset_file)
+            .field("offset_topic", &self.offset_topic)
+            .field("exactly_once_enabled", &self.exactly_once_enabled)
+            .field("key_converter", &self.key_converter)
+            .field("value_converter", &self.value_converter)
+            .field("producer", &producer)
+            .field("security", &self.security)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WorkerConfig {
@@ -484,6 +510,20 @@ impl WorkerConfig {
     /// # Errors
     /// [`Error::Config`] listing every problem.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
+        Self::from_settings_with(settings, &providers::System)
+    }
+
+    /// [`WorkerConfig::from_settings`], with config provider references (`${file:...}`,
+    /// `${env:...}`) read through `lookup`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem.
+    pub fn from_settings_with(settings: &Settings, lookup: &dyn providers::Lookup) -> Result<Self> {
+        let worker_problems = |problems| Error::Config {
+            context: Some("worker".into()),
+            problems,
+        };
+        let settings = &providers::resolve(settings, lookup).map_err(worker_problems)?;
         let registry = Registry::new([defs::WORKER])?;
         let mut problems = registry.check_keys(settings);
         let r = Keys::new(&registry, settings);
@@ -492,19 +532,27 @@ impl WorkerConfig {
                 problems.extend(converter_problems(&r, which)?);
             }
         }
-        if !problems.is_empty() {
-            return Err(Error::Config {
-                context: Some("worker".into()),
-                problems,
-            });
-        }
-        let mut producer = r.prefixed("kafka.");
-        producer.extend(r.prefixed("producer."));
-        for (k, v) in settings {
-            if k.starts_with("ssl.") || k.starts_with("sasl.") || k == "security.protocol" {
-                producer.insert(k.clone(), v.clone());
+        let security = match crate::kafka::security::client_settings(settings) {
+            Ok(s) => s,
+            Err(p) => {
+                problems.extend(p);
+                Default::default()
             }
+        };
+        if !problems.is_empty() {
+            // A librdkafka setting's own message may echo a value: never a secret.
+            let problems = problems
+                .iter()
+                .map(|p| crate::kafka::security::redact(p, &security.secrets))
+                .collect();
+            return Err(worker_problems(problems));
         }
+        for line in &security.ignored {
+            tracing::warn!("worker file: {line}");
+        }
+        let mut producer = security.settings.clone();
+        producer.extend(r.prefixed("kafka."));
+        producer.extend(r.prefixed("producer."));
         let converter = |which: &str| -> Result<ConverterConfig> {
             Ok(ConverterConfig {
                 class: r.string(which)?.unwrap_or_default(),
@@ -524,6 +572,7 @@ impl WorkerConfig {
             key_converter: converter("key.converter")?,
             value_converter: converter("value.converter")?,
             producer,
+            security,
         })
     }
 }
@@ -693,7 +742,9 @@ mod tests {
         assert_eq!(w.producer.get("linger.ms").unwrap(), "20");
         assert_eq!(w.producer.get("compression.type").unwrap(), "zstd");
         assert_eq!(w.producer.get("security.protocol").unwrap(), "SASL_SSL");
-        assert_eq!(w.producer.get("sasl.mechanism").unwrap(), "PLAIN");
+        assert_eq!(w.producer.get("sasl.mechanisms").unwrap(), "PLAIN");
+        assert_eq!(w.security.settings.get("sasl.mechanisms").unwrap(), "PLAIN");
+        assert!(!w.security.settings.contains_key("linger.ms"));
         assert_eq!(
             w.value_converter.settings.get("schemas.enable").unwrap(),
             "false"
