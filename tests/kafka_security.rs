@@ -382,9 +382,12 @@ fn tls_and_mutual_tls_through_a_proxy_that_checks_client_certificates() {
     let (objects, records) = (6, 500);
     write_jsonl(&data, objects, records);
     let worker = dir.path().join("worker.properties");
+    // Offsets in a topic: the offsets store's admin client and consumer need the TLS settings too.
     let mut w = vec![
         ("bootstrap.servers", bootstrap),
         ("value.converter.schemas.enable", "false"),
+        ("offset.storage.topic", "sluice-offsets"),
+        ("offset.storage.partitions", "1"),
     ];
     w.extend(forms[0].1.iter().copied());
     write_props(&worker, &w);
@@ -420,6 +423,16 @@ fn tls_and_mutual_tls_through_a_proxy_that_checks_client_certificates() {
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), objects * records, "no duplicates");
+    // The offsets went to the offsets topic over TLS, and read back over TLS.
+    let out = sluice()
+        .args(["offsets", "list"])
+        .arg(&worker)
+        .args(["--connector", "tls"])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(text.matches("\tfinished\t").count(), objects, "{text}");
 }
 
 /// Every worker file example of docs/kafka.md passes `sluice validate --offline`: its keys,
