@@ -766,6 +766,32 @@ mod tests {
     }
 
     #[test]
+    fn worker_secrets_never_show_in_debug_output() {
+        let s = settings(&[
+            ("bootstrap.servers", "b:9093"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"jaas-pa55\";",
+            ),
+            ("ssl.key.password", "key-pa55"),
+            ("producer.sasl.password", "producer-pa55"),
+        ]);
+        let w = WorkerConfig::from_settings(&s).unwrap();
+        assert_eq!(
+            w.producer["sasl.password"], "producer-pa55",
+            "producer.* wins"
+        );
+        assert_eq!(w.security.settings["sasl.password"], "jaas-pa55");
+        let debug = format!("{w:?}");
+        for secret in ["jaas-pa55", "key-pa55", "producer-pa55"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("SCRAM-SHA-512"), "{debug}");
+    }
+
+    #[test]
     fn properties_files_parse() {
         let s = parse_properties("# comment\nname = c\ntopic:t\nlong=a\\\n  b\n").unwrap();
         assert_eq!(s.get("name").unwrap(), "c");
