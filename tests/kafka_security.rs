@@ -604,3 +604,27 @@ fn a_refused_password_is_named_and_stops_the_backfill() {
     assert!(text.contains("SASL authentication failed"), "{text}");
     assert!(!text.contains("wrong-pa55word"), "{text}");
 }
+
+/// A broker host that does not resolve and a port nobody listens on: each named as such.
+#[test]
+fn unreachable_brokers_are_named_dns_or_tcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = format!("127.0.0.1:{}", free_port());
+    for (name, bootstrap, reason) in [
+        (
+            "dns",
+            "nohost.invalid:9092",
+            "DNS: a broker's host name cannot be resolved",
+        ),
+        ("tcp", closed.as_str(), "TCP: cannot connect to a broker"),
+    ] {
+        let (ok, text) = validate(dir.path(), name, &[("bootstrap.servers", bootstrap)], &[]);
+        assert!(!ok, "{text}");
+        assert!(
+            text.contains(&format!(
+                "cannot connect to Kafka at \"{bootstrap}\": {reason}"
+            )),
+            "{text}"
+        );
+    }
+}

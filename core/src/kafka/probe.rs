@@ -119,6 +119,13 @@ pub fn diagnose(events: &[String]) -> Option<String> {
         .map(|e| format!("{e}; check bootstrap.servers and the security settings"))
 }
 
+/// True for a reason no retry mends: a TLS or SASL failure, a plaintext client on a TLS port.
+fn is_final(reason: &str) -> bool {
+    let retried = ["DNS:", "TCP:"].iter().any(|p| reason.starts_with(p))
+        || reason.ends_with("; check bootstrap.servers and the security settings");
+    !retried
+}
+
 /// Records librdkafka's error and log lines (all but debug) of one client.
 #[derive(Default)]
 struct Recorder {
@@ -184,37 +191,59 @@ pub fn check_connection(
             source: e,
         }
             })?;
-    let fail = |producer: &BaseProducer<Recorder>, fallback: String| {
+    let events = |producer: &BaseProducer<Recorder>| {
         // Error and log events are queued until the client is polled.
         for _ in 0..10 {
             producer.poll(Duration::from_millis(20));
         }
-        let events = producer
+        producer
             .context()
             .events
             .lock()
             .map(|e| e.clone())
-            .unwrap_or_default();
-        let reason = diagnose(&events).unwrap_or(fallback);
-        Error::KafkaConnection {
-            bootstrap: bootstrap.clone(),
-            reason: super::security::redact(&reason, secrets),
+            .unwrap_or_default()
+    };
+    let fail = |reason: String| Error::KafkaConnection {
+        bootstrap: bootstrap.clone(),
+        reason: super::security::redact(&reason, secrets),
+    };
+    // Asked again every second: a failure no retry can mend (TLS, SASL, a plaintext client on
+    // a TLS port) is reported at once; DNS and TCP failures wait out `timeout`, as another
+    // bootstrap server or a starting broker may still answer.
+    let deadline = std::time::Instant::now() + timeout;
+    let metadata = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match producer
+            .client()
+            .fetch_metadata(None, left.min(Duration::from_secs(1)))
+        {
+            Ok(m) => break m,
+            Err(e) => {
+                let reason = diagnose(&events(&producer));
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                match reason {
+                    Some(r) if left.is_zero() || is_final(&r) => return Err(fail(r)),
+                    None if left.is_zero() => {
+                        return Err(fail(format!(
+                            "no answer within {} s ({e})",
+                            timeout.as_secs()
+                        )))
+                    }
+                    _ => {}
+                }
+            }
         }
     };
-    let metadata = producer
-        .client()
-        .fetch_metadata(None, timeout)
-        .map_err(|e| {
-            fail(
-                &producer,
-                format!("no answer within {} s ({e})", timeout.as_secs()),
-            )
-        })?;
     for topic in topics {
         let t = producer
             .client()
             .fetch_metadata(Some(topic), timeout)
-            .map_err(|e| fail(&producer, format!("metadata of topic {topic:?}: {e}")))?;
+            .map_err(|e| {
+                fail(
+                    diagnose(&events(&producer))
+                        .unwrap_or_else(|| format!("metadata of topic {topic:?}: {e}")),
+                )
+            })?;
         if let Some(err) = t.topics().first().and_then(|t| t.error()) {
             let code = RDKafkaErrorCode::from(err);
             if code == RDKafkaErrorCode::TopicAuthorizationFailed {
@@ -260,5 +289,17 @@ mod tests {
             assert!(got.contains(needle), "{needle:?} not in {got}");
         }
         assert_eq!(diagnose(&[]), None);
+        let line = |l: &str| diagnose(&[l.to_owned()]).unwrap();
+        assert!(!is_final(&line(
+            "Connect to ipv4#127.0.0.1:9 failed: Connection refused"
+        )));
+        assert!(!is_final(&line("Failed to resolve 'x:9092'")));
+        assert!(!is_final(&line("something new")));
+        assert!(is_final(&line(
+            "SASL authentication error: Authentication failed"
+        )));
+        assert!(is_final(&line(
+            "SSL handshake failed: certificate verify failed"
+        )));
     }
 }
