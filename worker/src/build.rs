@@ -98,7 +98,7 @@ impl ConnectorParts {
         let client = producer_config(
             &worker.bootstrap_servers,
             &worker.producer,
-            &config.producer_overrides,
+            &worker.producer_overrides(&config.producer_overrides)?,
         );
         let producer = create_producer(&client)?;
         check_kafka(&client, worker).await?;
@@ -188,13 +188,8 @@ impl ConnectorParts {
             },
             metrics.clone(),
         );
-        let base = || {
-            producer_config(
-                &worker.bootstrap_servers,
-                &worker.producer,
-                &config.producer_overrides,
-            )
-        };
+        let overrides = worker.producer_overrides(&config.producer_overrides)?;
+        let base = || producer_config(&worker.bootstrap_servers, &worker.producer, &overrides);
         let (producer, exactly_once) = match &self.transactional_offsets {
             Some(offsets) => {
                 let transactional_id = format!("sluice-{}-{task_id}", config.name);

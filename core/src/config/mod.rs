@@ -481,6 +481,62 @@ pub struct WorkerConfig {
     /// The security settings every Kafka client gets (`security.protocol`, `ssl.*`, `sasl.*`
     /// translated to librdkafka's names), with the secrets among them.
     pub security: crate::kafka::security::ClientSecurity,
+    /// `config.providers` and `config.providers.*`: the config providers connectors'
+    /// `producer.override.*` values may reference too.
+    pub config_providers: Settings,
+}
+
+impl WorkerConfig {
+    /// A connector's `producer.override.*` settings (prefix removed) as librdkafka takes them:
+    /// `${file:...}` / `${env:...}` references resolved with this worker's config providers
+    /// (so the connector's configuration, as the REST API shows it, holds no secret), and
+    /// Kafka Connect's security keys translated as the worker's are.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem, each naming its `producer.override.` key.
+    pub fn producer_overrides(&self, overrides: &Settings) -> Result<Settings> {
+        let problems = |p: Vec<String>| Error::Config {
+            context: Some("producer.override.*".into()),
+            problems: p
+                .into_iter()
+                .map(|p| format!("producer.override.{p}"))
+                .collect(),
+        };
+        let mut with_providers = self.config_providers.clone();
+        with_providers.extend(overrides.clone());
+        let resolved = providers::resolve(&with_providers, &providers::System).map_err(problems)?;
+        let mut out: Settings = resolved
+            .into_iter()
+            .filter(|(k, _)| overrides.contains_key(k))
+            .collect();
+        let security_keys =
+            |k: &str| k == "security.protocol" || k.starts_with("ssl.") || k.starts_with("sasl.");
+        if out.keys().any(|k| security_keys(k)) {
+            let security: Settings = out
+                .iter()
+                .filter(|(k, _)| security_keys(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut translated =
+                crate::kafka::security::client_settings(&security).map_err(problems)?;
+            // The system CAs are only the default when no CA is given, the worker's included.
+            let worker_ca = ["ssl.ca.location", "ssl.ca.pem", "ssl.ca.certificate.stores"]
+                .iter()
+                .any(|k| self.security.settings.contains_key(*k));
+            if worker_ca
+                && translated
+                    .settings
+                    .get("ssl.ca.location")
+                    .map(String::as_str)
+                    == Some("probe")
+            {
+                translated.settings.remove("ssl.ca.location");
+            }
+            out.retain(|k, _| !security_keys(k));
+            out.extend(translated.settings);
+        }
+        Ok(out)
+    }
 }
 
 impl std::fmt::Debug for WorkerConfig {
@@ -573,6 +629,11 @@ impl WorkerConfig {
             value_converter: converter("value.converter")?,
             producer,
             security,
+            config_providers: settings
+                .iter()
+                .filter(|(k, _)| k.starts_with("config.providers"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 }
@@ -789,6 +850,61 @@ mod tests {
             assert!(!debug.contains(secret), "{debug}");
         }
         assert!(debug.contains("SCRAM-SHA-512"), "{debug}");
+    }
+
+    #[test]
+    fn producer_overrides_resolve_providers_and_translate_connect_keys() {
+        let s = settings(&[
+            ("bootstrap.servers", "b:9093"),
+            ("config.providers", "env"),
+            (
+                "config.providers.env.class",
+                "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+            ),
+        ]);
+        let w = WorkerConfig::from_settings(&s).unwrap();
+        // PATH is set wherever tests run.
+        let path = std::env::var("PATH").unwrap();
+        let overrides = settings(&[
+            ("linger.ms", "50"),
+            ("client.id", "${env:PATH}"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";",
+            ),
+        ]);
+        let got = w.producer_overrides(&overrides).unwrap();
+        assert_eq!(got["linger.ms"], "50");
+        assert_eq!(got["client.id"], path);
+        assert_eq!(got["sasl.mechanisms"], "PLAIN");
+        assert_eq!(got["sasl.username"], "u");
+        assert_eq!(got["sasl.password"], "p");
+        assert!(!got.contains_key("sasl.jaas.config") && !got.contains_key("config.providers"));
+        assert_eq!(
+            got["ssl.ca.location"], "probe",
+            "no CA anywhere: the system's"
+        );
+        let mut with_ca = s.clone();
+        with_ca.insert("ssl.truststore.location".into(), "/etc/ca.pem".into());
+        let w_ca = WorkerConfig::from_settings(&with_ca).unwrap();
+        let got = w_ca.producer_overrides(&overrides).unwrap();
+        assert!(
+            !got.contains_key("ssl.ca.location"),
+            "the worker's CA is kept: {got:?}"
+        );
+        let err = w
+            .producer_overrides(&settings(&[(
+                "sasl.password",
+                "${env:SLUICE_TEST_UNSET_VAR}",
+            )]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("producer.override.sasl.password: ${env:SLUICE_TEST_UNSET_VAR}: the environment variable SLUICE_TEST_UNSET_VAR is not set"),
+            "{err}"
+        );
     }
 
     #[test]
