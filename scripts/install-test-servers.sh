@@ -66,7 +66,8 @@ fi
 echo "Azure (Azurite): $azurite" >&2
 
 # Debian packages: the status page tests' headless browser and its WebDriver (chromium,
-# chromium-driver), and openssl and curl for the HTTPS tests (tests/operations.rs).
+# chromium-driver), openssl and curl for the HTTPS tests (tests/operations.rs), and stunnel4, the
+# TLS-terminating proxy in front of tansu in the Kafka TLS tests (tests/kafka_security.rs).
 missing=()
 if [ -z "${SLUICE_CHROMIUM:-}" ]; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
@@ -74,6 +75,7 @@ if [ -z "${SLUICE_CHROMIUM:-}" ]; then
 fi
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v stunnel4 >/dev/null 2>&1 || command -v stunnel >/dev/null 2>&1 || missing+=(stunnel4)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing ${missing[*]} (apt; 1-2 min)..." >&2
   sudo=""

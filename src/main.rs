@@ -62,9 +62,14 @@ enum Command {
     },
     /// Check configuration files and list every problem; exits non-zero if there is any.
     Validate {
-        /// A worker file to check too.
+        /// A worker file to check too: its settings, then a connection to Kafka with them
+        /// (DNS, TCP, TLS, SASL, and access to the connectors' topics), which says precisely
+        /// why when it fails.
         #[arg(long)]
         worker: Option<PathBuf>,
+        /// Check the worker file's settings without connecting to Kafka.
+        #[arg(long)]
+        offline: bool,
         /// Connector files.
         connectors: Vec<PathBuf>,
     },
@@ -444,7 +449,7 @@ fn escape_warnings(path: &Path) -> Vec<String> {
     }
 }
 
-fn validate(worker: Option<&Path>, connectors: &[PathBuf]) -> bool {
+fn validate(worker: Option<&Path>, connectors: &[PathBuf], connect: bool) -> bool {
     let mut ok = true;
     let mut report = |what: &Path, r: sluice_core::Result<()>| {
         for w in escape_warnings(what) {
@@ -462,15 +467,36 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf]) -> bool {
         report(
             w,
             load_worker(w).and_then(|w| {
-                sluice_core::kafka::create_producer(&sluice_core::kafka::producer_config(
+                let client = sluice_core::kafka::producer_config(
                     &w.bootstrap_servers,
                     &w.producer,
                     &Default::default(),
-                ))?;
+                );
+                // librdkafka's message may echo a setting's value: never a secret.
+                sluice_core::kafka::create_producer(&client).map_err(|e| {
+                    sluice_core::Error::config(sluice_core::kafka::security::redact(
+                        &error_chain(&e),
+                        &w.security.secrets,
+                    ))
+                })?;
                 // The offsets file must be writable before a record is sent (opening it reads it
                 // and proves its directory writable; nothing is created).
                 if let (Some(path), None) = (&w.offset_file, &w.offset_topic) {
                     sluice_core::offsets::FileOffsetStore::open(path)?;
+                }
+                if connect {
+                    // The connectors' fixed topics: the client must be allowed to write them.
+                    let topics: Vec<String> = connectors
+                        .iter()
+                        .filter_map(|c| load_connector(c).ok()?.topic)
+                        .collect();
+                    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+                    sluice_core::kafka::probe::check_connection(
+                        &client,
+                        &topics,
+                        std::time::Duration::from_secs(10),
+                        &w.security.secrets,
+                    )?;
                 }
                 Ok(())
             }),
@@ -595,9 +621,11 @@ fn main() -> ExitCode {
                 };
                 run_files(&worker, &connectors, Mode::Backfill, Some(report)).await
             }
-            Command::Validate { worker, connectors } => {
-                Ok(validate(worker.as_deref(), &connectors))
-            }
+            Command::Validate {
+                worker,
+                offline,
+                connectors,
+            } => Ok(validate(worker.as_deref(), &connectors, !offline)),
             Command::Demo {
                 objects,
                 records,

@@ -119,7 +119,9 @@ fn a_wrong_bootstrap_server_fails_fast_with_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains(&format!("cannot reach Kafka at \"127.0.0.1:{port}\"")),
+        stderr.contains(&format!(
+            "cannot connect to Kafka at \"127.0.0.1:{port}\": TCP: cannot connect to a broker"
+        )),
         "{stderr}"
     );
 }

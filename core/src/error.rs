@@ -107,6 +107,16 @@ pub enum Error {
         source: rdkafka::error::KafkaError,
     },
 
+    /// Kafka could not be reached, or refused this client: why, and what to do.
+    #[error("cannot connect to Kafka at {bootstrap:?}: {reason}")]
+    KafkaConnection {
+        /// `bootstrap.servers`.
+        bootstrap: String,
+        /// The reason (DNS, TCP, TLS handshake, SASL authentication, authorization) and what
+        /// to do; never a secret.
+        reason: String,
+    },
+
     /// The task was stopped because of an earlier failure.
     #[error("task {task} stopped: {source}")]
     Task {

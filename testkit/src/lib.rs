@@ -262,13 +262,26 @@ impl Got {
 /// and then `settle` more without a new one (to catch duplicates), or until `idle` passes with
 /// nothing new. Counts what it reads; watermarks are not trusted.
 pub fn consume_all(bootstrap: &str, topics: &[&str], expected: usize, idle: Duration) -> Vec<Got> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    consume_all_with(bootstrap, &[], topics, expected, idle)
+}
+
+/// [`consume_all`] with more librdkafka settings for the consumer (e.g. TLS).
+pub fn consume_all_with(
+    bootstrap: &str,
+    settings: &[(&str, &str)],
+    topics: &[&str],
+    expected: usize,
+    idle: Duration,
+) -> Vec<Got> {
+    let mut cfg = ClientConfig::new();
+    cfg.set("bootstrap.servers", bootstrap)
         .set("group.id", format!("sluice-test-{}", free_port()))
         .set("enable.auto.commit", "false")
-        .set("session.timeout.ms", "6000")
-        .create()
-        .expect("consumer");
+        .set("session.timeout.ms", "6000");
+    for (k, v) in settings {
+        cfg.set(*k, *v);
+    }
+    let consumer: BaseConsumer = cfg.create().expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for t in topics {
         for p in 0..PARTITIONS {

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::producer::Producer;
+use rdkafka::ClientConfig;
 use sluice_core::config::{ConnectorConfig, ConverterConfig, PostRead, WorkerConfig};
 use sluice_core::contract::ObjectBackend;
 use sluice_core::convert::{converter_from_config, Converter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::envelope::Envelope;
+use sluice_core::kafka::probe::check_connection;
 use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
 use sluice_core::metrics::InstrumentedBackend;
 use sluice_core::object::ReadRetry;
@@ -71,23 +72,17 @@ fn converter(
     converter_from_config(&c.class, &c.settings, is_key)
 }
 
-/// Checks that Kafka answers, so a wrong `bootstrap.servers` fails fast with a clear message.
-pub async fn check_kafka(producer: &Arc<TaskProducer>, bootstrap: &str) -> Result<()> {
-    let p = producer.clone();
-    let metadata = tokio::task::spawn_blocking(move || {
-        p.producer
-            .client()
-            .fetch_metadata(None, Duration::from_secs(15))
-            .map(|_| ())
+/// Checks that Kafka answers with the client settings `cfg`, so a wrong `bootstrap.servers`,
+/// certificate or password fails fast with the reason named (DNS, TCP, TLS handshake, SASL
+/// authentication); no secret of `worker` shows in the message.
+pub async fn check_kafka(cfg: &ClientConfig, worker: &WorkerConfig) -> Result<()> {
+    let cfg = cfg.clone();
+    let secrets = worker.security.secrets.clone();
+    tokio::task::spawn_blocking(move || {
+        check_connection(&cfg, &[], Duration::from_secs(15), &secrets)
     })
     .await
-    .map_err(|e| Error::config(format!("the Kafka metadata check did not run: {e}")))?;
-    metadata.map_err(|e| Error::Kafka {
-        context: format!(
-            "cannot reach Kafka at {bootstrap:?} within 15 s (check bootstrap.servers and the security settings)"
-        ),
-        source: e,
-    })
+    .map_err(|e| Error::config(format!("the Kafka connection check did not run: {e}")))?
 }
 
 impl ConnectorParts {
@@ -100,12 +95,13 @@ impl ConnectorParts {
         metrics: Arc<ConnectorMetrics>,
     ) -> Result<Self> {
         let worker = &ctx.worker;
-        let producer = create_producer(&producer_config(
+        let client = producer_config(
             &worker.bootstrap_servers,
             &worker.producer,
-            &config.producer_overrides,
-        ))?;
-        check_kafka(&producer, &worker.bootstrap_servers).await?;
+            &worker.producer_overrides(&config.producer_overrides)?,
+        );
+        let producer = create_producer(&client)?;
+        check_kafka(&client, worker).await?;
         let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
         let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
         let transformer = sluice_transformers::build_from_config(config)
@@ -192,13 +188,8 @@ impl ConnectorParts {
             },
             metrics.clone(),
         );
-        let base = || {
-            producer_config(
-                &worker.bootstrap_servers,
-                &worker.producer,
-                &config.producer_overrides,
-            )
-        };
+        let overrides = worker.producer_overrides(&config.producer_overrides)?;
+        let base = || producer_config(&worker.bootstrap_servers, &worker.producer, &overrides);
         let (producer, exactly_once) = match &self.transactional_offsets {
             Some(offsets) => {
                 let transactional_id = format!("sluice-{}-{task_id}", config.name);

@@ -18,10 +18,8 @@ pub async fn open_offset_store(worker: &WorkerConfig, mode: Mode) -> Result<Arc<
     if let Some(topic) = &worker.offset_topic {
         let mut client = rdkafka::ClientConfig::new();
         client.set("bootstrap.servers", &worker.bootstrap_servers);
-        for (k, v) in &worker.producer {
-            if k == "security.protocol" || k.starts_with("ssl.") || k.starts_with("sasl.") {
-                client.set(k, v);
-            }
+        for (k, v) in &worker.security.settings {
+            client.set(k, v);
         }
         let settings = TopicSettings {
             partitions: worker.offset_topic_partitions,

@@ -490,7 +490,92 @@ pub const WORKER_KEYS: &[KeyDef] = &[
     optional(
         "security.protocol",
         Kind::String,
-        "Passed to the producer (librdkafka `security.protocol`).",
+        "`PLAINTEXT`, `SSL`, `SASL_PLAINTEXT` or `SASL_SSL` (any case), for every Kafka client of the worker: producers, the offsets topic's clients. See docs/kafka.md.",
+    ),
+    optional(
+        "ssl.truststore.location",
+        Kind::String,
+        "TLS: the CA certificates the brokers' certificates must chain to, a PEM file (librdkafka's `ssl.ca.location`). PKCS#12 and JKS truststores are refused with the command that converts them. Unset: the system's CA certificates.",
+    ),
+    optional(
+        "ssl.truststore.type",
+        Kind::String,
+        "`PEM` (`PKCS12` and `JKS` are refused with the conversion command); unset, guessed from the file name (`.jks`, `.p12`/`.pfx`, else PEM).",
+    ),
+    optional(
+        "ssl.truststore.certificates",
+        Kind::String,
+        "TLS: the CA certificates as PEM text, instead of a file (librdkafka's `ssl.ca.pem`).",
+    ),
+    optional(
+        "ssl.truststore.password",
+        Kind::Password,
+        "Accepted for Kafka Connect worker files; a PEM truststore has no password (ignored, with a warning).",
+    ),
+    optional(
+        "ssl.keystore.location",
+        Kind::String,
+        "Mutual TLS: the client's certificate and key: a PKCS#12 file (`ssl.keystore.type=PKCS12` or a `.p12`/`.pfx` name, with `ssl.keystore.password`) or a PEM file holding the certificate chain and the private key (`ssl.keystore.type=PEM`). JKS is refused with the conversion command.",
+    ),
+    optional(
+        "ssl.keystore.type",
+        Kind::String,
+        "`PEM` or `PKCS12`; unset, guessed from the file name.",
+    ),
+    optional(
+        "ssl.keystore.password",
+        Kind::Password,
+        "The password of a PKCS#12 keystore.",
+    ),
+    optional(
+        "ssl.keystore.certificate.chain",
+        Kind::Password,
+        "Mutual TLS: the client's certificate chain as PEM text (librdkafka's `ssl.certificate.pem`).",
+    ),
+    optional(
+        "ssl.keystore.key",
+        Kind::Password,
+        "Mutual TLS: the client's private key as PEM text (librdkafka's `ssl.key.pem`).",
+    ),
+    optional(
+        "ssl.key.password",
+        Kind::Password,
+        "The password of an encrypted private key (PEM file or text).",
+    ),
+    optional(
+        "ssl.key.pem",
+        Kind::Password,
+        "librdkafka's name for the client's private key as PEM text.",
+    ),
+    optional(
+        "ssl.endpoint.identification.algorithm",
+        Kind::String,
+        "`https` (librdkafka's default): the broker's certificate must name the host connected to; an empty value (Kafka Connect's way) or `none` turns the check off.",
+    ),
+    optional(
+        "sasl.mechanism",
+        Kind::String,
+        "`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` or `OAUTHBEARER` (librdkafka's `sasl.mechanisms`; OAUTHBEARER without OIDC token fetching). GSSAPI (Kerberos) is not built in.",
+    ),
+    optional(
+        "sasl.jaas.config",
+        Kind::Password,
+        "Kafka's JAAS line: `PlainLoginModule` and `ScramLoginModule` give `username` and `password` (librdkafka's `sasl.username`, `sasl.password`); `OAuthBearerLoginModule` (OIDC) is refused: not built in. Use `${file:...}` or `${env:...}` to keep the password out of the file.",
+    ),
+    optional(
+        "sasl.password",
+        Kind::Password,
+        "librdkafka's SASL password (with `sasl.username`).",
+    ),
+    optional(
+        "sasl.oauthbearer.client.secret",
+        Kind::Password,
+        "librdkafka's OIDC client secret (OAUTHBEARER).",
+    ),
+    optional(
+        "config.providers",
+        Kind::List,
+        "Config providers whose references `${name:...}` in this file's values are replaced at load: each needs `config.providers.<name>.class`, Kafka's `org.apache.kafka.common.config.provider.FileConfigProvider` (`${file:/path/secrets.properties:key}`: the value of `key` in that properties file) or `org.apache.kafka.common.config.provider.EnvVarConfigProvider` (`${env:NAME}`). No secret has to sit in the worker file.",
     ),
     optional(
         "plugin.path",
@@ -614,11 +699,15 @@ pub const WORKER_PREFIXES: &[PrefixDef] = &[
     },
     PrefixDef {
         prefix: "ssl.",
-        doc: "TLS settings passed to librdkafka as written (e.g. `ssl.ca.location`).",
+        doc: "Other TLS settings by librdkafka's names, passed to every Kafka client as written (e.g. `ssl.ca.location`, `ssl.ca.pem`, `ssl.certificate.location`, `ssl.certificate.pem`, `ssl.key.location`); Kafka Connect's Java-only `ssl.protocol`, `ssl.enabled.protocols`, `ssl.*.algorithm`, `ssl.provider` are ignored with a warning. See docs/kafka.md.",
     },
     PrefixDef {
         prefix: "sasl.",
-        doc: "SASL settings passed to librdkafka as written (e.g. `sasl.mechanism`, `sasl.username`).",
+        doc: "Other SASL settings by librdkafka's names, passed to every Kafka client as written (e.g. `sasl.username`, `sasl.oauthbearer.*`).",
+    },
+    PrefixDef {
+        prefix: "config.providers.",
+        doc: "`config.providers.<name>.class`: the class of a provider listed in `config.providers`.",
     },
     PrefixDef {
         prefix: "key.converter.",

@@ -8,6 +8,7 @@
 mod backend;
 pub mod defs;
 mod escapes;
+pub mod providers;
 pub mod registry;
 mod routing;
 mod topic;
@@ -450,7 +451,7 @@ impl ConnectorConfig {
 }
 
 /// A validated worker configuration (standalone mode).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WorkerConfig {
     /// `bootstrap.servers`.
     pub bootstrap_servers: String,
@@ -474,8 +475,89 @@ pub struct WorkerConfig {
     pub key_converter: ConverterConfig,
     /// `value.converter` with its settings.
     pub value_converter: ConverterConfig,
-    /// librdkafka settings: `producer.*`, `kafka.*`, `ssl.*`, `sasl.*`, `security.protocol`.
+    /// The producers' librdkafka settings: [`WorkerConfig::security`]'s, then `kafka.*` and
+    /// `producer.*`.
     pub producer: Settings,
+    /// The security settings every Kafka client gets (`security.protocol`, `ssl.*`, `sasl.*`
+    /// translated to librdkafka's names), with the secrets among them.
+    pub security: crate::kafka::security::ClientSecurity,
+    /// `config.providers` and `config.providers.*`: the config providers connectors'
+    /// `producer.override.*` values may reference too.
+    pub config_providers: Settings,
+}
+
+impl WorkerConfig {
+    /// A connector's `producer.override.*` settings (prefix removed) as librdkafka takes them:
+    /// `${file:...}` / `${env:...}` references resolved with this worker's config providers
+    /// (so the connector's configuration, as the REST API shows it, holds no secret), and
+    /// Kafka Connect's security keys translated as the worker's are.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem, each naming its `producer.override.` key.
+    pub fn producer_overrides(&self, overrides: &Settings) -> Result<Settings> {
+        let problems = |p: Vec<String>| Error::Config {
+            context: Some("producer.override.*".into()),
+            problems: p
+                .into_iter()
+                .map(|p| format!("producer.override.{p}"))
+                .collect(),
+        };
+        let mut with_providers = self.config_providers.clone();
+        with_providers.extend(overrides.clone());
+        let resolved = providers::resolve(&with_providers, &providers::System).map_err(problems)?;
+        let mut out: Settings = resolved
+            .into_iter()
+            .filter(|(k, _)| overrides.contains_key(k))
+            .collect();
+        let security_keys =
+            |k: &str| k == "security.protocol" || k.starts_with("ssl.") || k.starts_with("sasl.");
+        if out.keys().any(|k| security_keys(k)) {
+            let security: Settings = out
+                .iter()
+                .filter(|(k, _)| security_keys(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let mut translated =
+                crate::kafka::security::client_settings(&security).map_err(problems)?;
+            // The system CAs are only the default when no CA is given, the worker's included.
+            let worker_ca = ["ssl.ca.location", "ssl.ca.pem", "ssl.ca.certificate.stores"]
+                .iter()
+                .any(|k| self.security.settings.contains_key(*k));
+            if worker_ca
+                && translated
+                    .settings
+                    .get("ssl.ca.location")
+                    .map(String::as_str)
+                    == Some("probe")
+            {
+                translated.settings.remove("ssl.ca.location");
+            }
+            out.retain(|k, _| !security_keys(k));
+            out.extend(translated.settings);
+        }
+        Ok(out)
+    }
+}
+
+impl std::fmt::Debug for WorkerConfig {
+    /// Every field but secrets: the values of secret librdkafka settings are hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let producer: Settings = self
+            .producer
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::kafka::security::redact_value(k, v)))
+            .collect();
+        f.debug_struct("WorkerConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("offset_file", &self.offset_file)
+            .field("offset_topic", &self.offset_topic)
+            .field("exactly_once_enabled", &self.exactly_once_enabled)
+            .field("key_converter", &self.key_converter)
+            .field("value_converter", &self.value_converter)
+            .field("producer", &producer)
+            .field("security", &self.security)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WorkerConfig {
@@ -484,6 +566,20 @@ impl WorkerConfig {
     /// # Errors
     /// [`Error::Config`] listing every problem.
     pub fn from_settings(settings: &Settings) -> Result<Self> {
+        Self::from_settings_with(settings, &providers::System)
+    }
+
+    /// [`WorkerConfig::from_settings`], with config provider references (`${file:...}`,
+    /// `${env:...}`) read through `lookup`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem.
+    pub fn from_settings_with(settings: &Settings, lookup: &dyn providers::Lookup) -> Result<Self> {
+        let worker_problems = |problems| Error::Config {
+            context: Some("worker".into()),
+            problems,
+        };
+        let settings = &providers::resolve(settings, lookup).map_err(worker_problems)?;
         let registry = Registry::new([defs::WORKER])?;
         let mut problems = registry.check_keys(settings);
         let r = Keys::new(&registry, settings);
@@ -492,19 +588,27 @@ impl WorkerConfig {
                 problems.extend(converter_problems(&r, which)?);
             }
         }
-        if !problems.is_empty() {
-            return Err(Error::Config {
-                context: Some("worker".into()),
-                problems,
-            });
-        }
-        let mut producer = r.prefixed("kafka.");
-        producer.extend(r.prefixed("producer."));
-        for (k, v) in settings {
-            if k.starts_with("ssl.") || k.starts_with("sasl.") || k == "security.protocol" {
-                producer.insert(k.clone(), v.clone());
+        let security = match crate::kafka::security::client_settings(settings) {
+            Ok(s) => s,
+            Err(p) => {
+                problems.extend(p);
+                Default::default()
             }
+        };
+        if !problems.is_empty() {
+            // A librdkafka setting's own message may echo a value: never a secret.
+            let problems = problems
+                .iter()
+                .map(|p| crate::kafka::security::redact(p, &security.secrets))
+                .collect();
+            return Err(worker_problems(problems));
         }
+        for line in &security.ignored {
+            tracing::warn!("worker file: {line}");
+        }
+        let mut producer = security.settings.clone();
+        producer.extend(r.prefixed("kafka."));
+        producer.extend(r.prefixed("producer."));
         let converter = |which: &str| -> Result<ConverterConfig> {
             Ok(ConverterConfig {
                 class: r.string(which)?.unwrap_or_default(),
@@ -524,6 +628,12 @@ impl WorkerConfig {
             key_converter: converter("key.converter")?,
             value_converter: converter("value.converter")?,
             producer,
+            security,
+            config_providers: settings
+                .iter()
+                .filter(|(k, _)| k.starts_with("config.providers"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 }
@@ -693,7 +803,9 @@ mod tests {
         assert_eq!(w.producer.get("linger.ms").unwrap(), "20");
         assert_eq!(w.producer.get("compression.type").unwrap(), "zstd");
         assert_eq!(w.producer.get("security.protocol").unwrap(), "SASL_SSL");
-        assert_eq!(w.producer.get("sasl.mechanism").unwrap(), "PLAIN");
+        assert_eq!(w.producer.get("sasl.mechanisms").unwrap(), "PLAIN");
+        assert_eq!(w.security.settings.get("sasl.mechanisms").unwrap(), "PLAIN");
+        assert!(!w.security.settings.contains_key("linger.ms"));
         assert_eq!(
             w.value_converter.settings.get("schemas.enable").unwrap(),
             "false"
@@ -712,6 +824,87 @@ mod tests {
         let bad = settings(&[("bootstrap.server", "x")]);
         let err = WorkerConfig::from_settings(&bad).unwrap_err().to_string();
         assert!(err.contains("did you mean \"bootstrap.servers\""), "{err}");
+    }
+
+    #[test]
+    fn worker_secrets_never_show_in_debug_output() {
+        let s = settings(&[
+            ("bootstrap.servers", "b:9093"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "SCRAM-SHA-512"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"jaas-pa55\";",
+            ),
+            ("ssl.key.password", "key-pa55"),
+            ("producer.sasl.password", "producer-pa55"),
+        ]);
+        let w = WorkerConfig::from_settings(&s).unwrap();
+        assert_eq!(
+            w.producer["sasl.password"], "producer-pa55",
+            "producer.* wins"
+        );
+        assert_eq!(w.security.settings["sasl.password"], "jaas-pa55");
+        let debug = format!("{w:?}");
+        for secret in ["jaas-pa55", "key-pa55", "producer-pa55"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("SCRAM-SHA-512"), "{debug}");
+    }
+
+    #[test]
+    fn producer_overrides_resolve_providers_and_translate_connect_keys() {
+        let s = settings(&[
+            ("bootstrap.servers", "b:9093"),
+            ("config.providers", "env"),
+            (
+                "config.providers.env.class",
+                "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+            ),
+        ]);
+        let w = WorkerConfig::from_settings(&s).unwrap();
+        // PATH is set wherever tests run.
+        let path = std::env::var("PATH").unwrap();
+        let overrides = settings(&[
+            ("linger.ms", "50"),
+            ("client.id", "${env:PATH}"),
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "PLAIN"),
+            (
+                "sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"p\";",
+            ),
+        ]);
+        let got = w.producer_overrides(&overrides).unwrap();
+        assert_eq!(got["linger.ms"], "50");
+        assert_eq!(got["client.id"], path);
+        assert_eq!(got["sasl.mechanisms"], "PLAIN");
+        assert_eq!(got["sasl.username"], "u");
+        assert_eq!(got["sasl.password"], "p");
+        assert!(!got.contains_key("sasl.jaas.config") && !got.contains_key("config.providers"));
+        assert_eq!(
+            got["ssl.ca.location"], "probe",
+            "no CA anywhere: the system's"
+        );
+        let mut with_ca = s.clone();
+        with_ca.insert("ssl.truststore.location".into(), "/etc/ca.pem".into());
+        let w_ca = WorkerConfig::from_settings(&with_ca).unwrap();
+        let got = w_ca.producer_overrides(&overrides).unwrap();
+        assert!(
+            !got.contains_key("ssl.ca.location"),
+            "the worker's CA is kept: {got:?}"
+        );
+        let err = w
+            .producer_overrides(&settings(&[(
+                "sasl.password",
+                "${env:SLUICE_TEST_UNSET_VAR}",
+            )]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("producer.override.sasl.password: ${env:SLUICE_TEST_UNSET_VAR}: the environment variable SLUICE_TEST_UNSET_VAR is not set"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -43,10 +43,8 @@ pub(super) async fn cluster_id(app: &App) -> Option<String> {
     let id = tokio::task::spawn_blocking(move || {
         let mut client = rdkafka::ClientConfig::new();
         client.set("bootstrap.servers", &worker.bootstrap_servers);
-        for (k, v) in &worker.producer {
-            if k == "security.protocol" || k.starts_with("ssl.") || k.starts_with("sasl.") {
-                client.set(k, v);
-            }
+        for (k, v) in &worker.security.settings {
+            client.set(k, v);
         }
         let producer: rdkafka::producer::BaseProducer = client.create().ok()?;
         use rdkafka::producer::Producer;
