@@ -5,6 +5,7 @@
 pub(crate) use sluice_testkit::*;
 
 pub(crate) mod rest;
+pub(crate) mod tls;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
