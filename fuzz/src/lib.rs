@@ -1,0 +1,70 @@
+//! Shared harness of the fuzz targets: each target hands untrusted bytes to one of Sluice's
+//! readers or parsers exactly as the runtime would, and fails only on a panic, a hang (libFuzzer's
+//! `-timeout`) or an allocation beyond `-rss_limit_mb` / `-malloc_limit_mb`. Errors are expected
+//! results: the point is that bad bytes become errors, never crashes.
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
+use sluice_core::config::Settings;
+use sluice_core::convert::{Converter, JsonConverter, JsonConverterConfig};
+use sluice_core::object::ObjectInput;
+use sluice_transformers::TransformerOptions;
+
+thread_local! {
+    static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime");
+}
+
+/// Runs `f` to completion on this thread's runtime.
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    RUNTIME.with(|rt| rt.block_on(f))
+}
+
+/// Settings for one format read: `base` plus the largest record capped at 1 MiB, so that a
+/// fuzzer's "length" field cannot make a legitimate 16 MiB buffer look like a leak.
+pub fn settings(base: &[(&str, &str)]) -> Settings {
+    let mut s: Settings = base
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    s.entry("transformer.max.record.size".into())
+        .or_insert_with(|| (1024 * 1024).to_string());
+    s
+}
+
+/// Reads `data`, stored as object `key`, with the `format` transformer built from `settings`,
+/// resuming after `skip` records, and converts every record it yields with Connect's
+/// `JsonConverter` (schemas enabled), as the driver would.
+///
+/// # Panics
+/// When the settings are not valid options (a bug in the target, not a finding).
+pub fn read_object(format: &str, settings: &Settings, key: &str, data: &[u8], skip: u64) {
+    let options = TransformerOptions::from_settings(settings).expect("valid fuzz options");
+    let transformer = sluice_transformers::build(format, &options).expect("known format");
+    let converter = JsonConverter::new(JsonConverterConfig {
+        schemas_enable: true,
+        ..Default::default()
+    });
+    block_on(async {
+        let store = Arc::new(InMemory::new());
+        let path = Path::from(key);
+        store
+            .put(&path, data.to_vec().into())
+            .await
+            .expect("in-memory put");
+        let meta = store.head(&path).await.expect("in-memory head");
+        let input = ObjectInput::new("fuzz", store as Arc<dyn ObjectStore>, meta);
+        let mut records = transformer.transform(input, skip);
+        while let Some(record) = records.next().await {
+            if let Ok(record) = record {
+                let _ = converter.from_connect_data("fuzz", &record);
+            }
+        }
+    });
+}

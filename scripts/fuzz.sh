@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Fuzzes every reader and parser that takes untrusted bytes (fuzz/fuzz_targets/), each target for
+# SECONDS (default 300), and writes a report of executions and findings to target/fuzz-report.md.
+# Heavy: not part of scripts/test.sh. Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
+#
+# Stable Rust only (no nightly here): `--sanitizer none`, so libFuzzer finds panics, hangs
+# (-timeout) and runaway allocations (-malloc_limit_mb / -rss_limit_mb), not the memory errors
+# AddressSanitizer would (Sluice's own crates forbid unsafe code). Crashes land in
+# fuzz/artifacts/TARGET/; reproduce one with `cargo fuzz run --sanitizer none TARGET FILE`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-300}
+shift || true
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
+scripts/fixtures/generate.sh >/dev/null
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  mapfile -t targets < <(cd fuzz && cargo fuzz list)
+fi
+
+# Seed corpora: the conformance fixtures (one leading mode byte, as each target reads it) and the
+# hand-written seeds of fuzz/seeds/.
+seed() { # seed TARGET MODE_BYTE FILE...
+  local dir=fuzz/corpus/$1 mode=$2
+  shift 2
+  mkdir -p "$dir"
+  for f in "$@"; do
+    [ -f "$f" ] || continue
+    { printf "\\x$mode"; cat "$f"; } > "$dir/seed-$(basename "$f")"
+  done
+}
+fx=target/fixtures
+seed format_jsonl 00 "$fx"/jsonl/*.jsonl
+seed format_jsonl 01 "$fx"/jsonl/records.jsonl
+seed format_json 02 "$fx"/json/*.json
+seed format_json 03 "$fx"/json/array.json
+seed format_csv 00 "$fx"/csv/*.csv
+seed format_csv 04 "$fx"/csv/table.csv
+seed format_text 00 "$fx"/text/*.txt
+seed format_text 02 "$fx"/text/blocks.txt
+seed format_avro 00 "$fx"/avro/*.avro
+seed format_parquet 00 "$fx"/parquet/*.parquet
+for ext in gz:00 zst:01 sz:02 bz2:03 lz4:04 zz:05 deflate:05; do
+  seed decompress "${ext#*:}" "$fx"/*/*."${ext%%:*}"
+done
+for t in file_name_template config_loader offsets_file connect_offsets; do
+  mkdir -p "fuzz/corpus/$t"
+  cp fuzz/seeds/$t/* "fuzz/corpus/$t/"
+done
+
+report=target/fuzz-report.md
+{
+  echo "# Fuzzing run $(date -u +%Y-%m-%dT%H:%MZ), ${seconds} s per target, sanitizer none"
+  echo
+  echo "| target | executions | exec/s | corpus | coverage (edges) | crashes |"
+  echo "|---|---|---|---|---|---|"
+} > "$report"
+status=0
+for t in "${targets[@]}"; do
+  log=target/fuzz-$t.log
+  rc=0
+  (cd fuzz && cargo fuzz run --sanitizer none "$t" -- -max_total_time="$seconds" -timeout=10 \
+    -rss_limit_mb=2048 -malloc_limit_mb=1024 -print_final_stats=1) >"$log" 2>&1 || rc=$?
+  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
+  corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
+  crashes=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
+  echo "| $t | ${runs:-?} | ${rate:-?} | $corpus | ${cov:-?} | $crashes |" >> "$report"
+  if [ "$rc" -ne 0 ]; then
+    status=1
+    echo "$t: libFuzzer exited $rc; see $log and fuzz/artifacts/$t/" >&2
+  fi
+done
+cat "$report"
+exit "$status"
