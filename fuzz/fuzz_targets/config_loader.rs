@@ -2,7 +2,9 @@
 //! against every key of this build as `sluice run` / `validate` do.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use sluice_core::config::{parse_json, parse_properties, ConnectorConfig, Registry, CONNECTOR_SETS};
+use sluice_core::config::{
+    parse_json, parse_properties, ConnectorConfig, Registry, CONNECTOR_SETS,
+};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

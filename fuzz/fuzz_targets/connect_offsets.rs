@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(offset) = map_from_json(&value_json) {
-        assert_eq!(map_from_json(&map_to_json(&offset)).ok().as_ref(), Some(&offset));
+        assert_eq!(
+            map_from_json(&map_to_json(&offset)).ok().as_ref(),
+            Some(&offset)
+        );
         let entry = ObjectOffsetEntry::from_properties(partition, offset);
         let _ = entry.is_finished();
         let _ = entry.record_count();

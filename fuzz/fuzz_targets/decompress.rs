@@ -4,7 +4,9 @@
 use libfuzzer_sys::fuzz_target;
 use sluice_fuzz::{read_object, settings};
 
-const CODECS: [&str; 8] = ["gzip", "zstd", "snappy", "bzip2", "lz4", "deflate", "auto", "none"];
+const CODECS: [&str; 8] = [
+    "gzip", "zstd", "snappy", "bzip2", "lz4", "deflate", "auto", "none",
+];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, object)) = data.split_first() else {

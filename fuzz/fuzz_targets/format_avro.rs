@@ -7,5 +7,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&mode, object)) = data.split_first() else {
         return;
     };
-    read_object("avro", &settings(&[]), "o.avro", object, u64::from(mode >> 6));
+    read_object(
+        "avro",
+        &settings(&[]),
+        "o.avro",
+        object,
+        u64::from(mode >> 6),
+    );
 });

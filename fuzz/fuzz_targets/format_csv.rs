@@ -21,5 +21,11 @@ fuzz_target!(|data: &[u8]| {
     if mode & 4 == 4 {
         base.push(("csv.infer.types", "true"));
     }
-    read_object("csv", &settings(&base), "o.csv", object, u64::from(mode >> 6));
+    read_object(
+        "csv",
+        &settings(&base),
+        "o.csv",
+        object,
+        u64::from(mode >> 6),
+    );
 });

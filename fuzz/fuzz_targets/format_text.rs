@@ -9,7 +9,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let base: &[(&str, &str)] = match mode & 3 {
         0 => &[("read.text.mode", "line")],
-        1 => &[("read.text.mode", "regex"), ("read.text.regex", "^(?P<level>[A-Z]+) (?P<msg>.*)$")],
+        1 => &[
+            ("read.text.mode", "regex"),
+            ("read.text.regex", "^(?P<level>[A-Z]+) (?P<msg>.*)$"),
+        ],
         2 => &[
             ("read.text.mode", "startEndTag"),
             ("read.text.start.tag", "<r>"),
@@ -22,5 +25,11 @@ fuzz_target!(|data: &[u8]| {
             ("read.text.last.end.line.missing", "true"),
         ],
     };
-    read_object("text", &settings(base), "o.txt", object, u64::from(mode >> 6));
+    read_object(
+        "text",
+        &settings(base),
+        "o.txt",
+        object,
+        u64::from(mode >> 6),
+    );
 });

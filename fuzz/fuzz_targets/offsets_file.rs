@@ -9,8 +9,15 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&path, data).expect("write the offsets file");
     if let Ok(store) = FileOffsetStore::open(&path) {
         sluice_fuzz::block_on(async {
-            for connector in store.connectors().await.expect("connectors of a loaded store") {
-                let _ = store.list(&connector).await.expect("entries of a loaded store");
+            for connector in store
+                .connectors()
+                .await
+                .expect("connectors of a loaded store")
+            {
+                let _ = store
+                    .list(&connector)
+                    .await
+                    .expect("entries of a loaded store");
             }
         });
     }
