@@ -13,6 +13,7 @@ use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::envelope::Envelope;
 use sluice_core::kafka::probe::check_connection;
+use sluice_core::kafka::topics::TopicCreator;
 use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
 use sluice_core::metrics::InstrumentedBackend;
 use sluice_core::object::ReadRetry;
@@ -52,6 +53,8 @@ pub struct ConnectorParts {
     metrics: Arc<ConnectorMetrics>,
     /// `max.records.per.second` / `max.bytes.per.second`: one set of buckets for all tasks.
     rate_limits: Option<Arc<RateLimits>>,
+    /// `topic.creation.*` while the worker's `topic.creation.enable` is true.
+    topic_creation: Option<Arc<TopicCreator>>,
 }
 
 /// One task ready to run.
@@ -102,6 +105,18 @@ impl ConnectorParts {
         );
         let producer = create_producer(&client)?;
         check_kafka(&client, worker).await?;
+        let topic_creation = match &config.topic_creation {
+            Some(rules) if worker.topic_creation_enable => Some(Arc::new(TopicCreator::new(
+                &config.name,
+                &client,
+                rules.clone(),
+            )?)),
+            Some(_) => {
+                tracing::warn!(connector = %config.name, "the connector's topic.creation.* keys are ignored: the worker's topic.creation.enable is false");
+                None
+            }
+            None => None,
+        };
         let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
         let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
         let transformer = sluice_transformers::build_from_config(config)
@@ -137,6 +152,7 @@ impl ConnectorParts {
             transactional_offsets,
             rate_limits: config.rate_limits.build().map(Arc::new),
             metrics,
+            topic_creation,
         })
     }
 
@@ -244,6 +260,7 @@ impl ConnectorParts {
             }),
             metrics,
             rate_limits: self.rate_limits.clone(),
+            topic_creation: self.topic_creation.clone(),
         };
         Ok(TaskParts { source, driver })
     }

@@ -479,6 +479,12 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         "`enabled`: every connector of this worker whose `exactly.once.support` is `requested` (the default) or `required` writes records and offsets in Kafka transactions. Needs `offset.storage.topic`.",
     ),
     key(
+        "topic.creation.enable",
+        Kind::Bool,
+        "true",
+        "Kafka Connect's switch for topic creation (KIP-158): `true` lets every connector with `topic.creation.` keys create the topics it writes to (partitions, replication factor and topic configs from its `topic.creation.*` groups) through the admin API before its first record goes there; `false` ignores those keys (a warning says so), leaving topics to the broker's auto-creation or to you. See docs/kafka.md.",
+    ),
+    key(
         "task.shutdown.graceful.timeout.ms",
         Kind::Int {
             min: 0,

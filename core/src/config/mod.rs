@@ -12,6 +12,7 @@ pub mod providers;
 pub mod registry;
 mod routing;
 mod topic;
+pub mod topic_creation;
 mod worker;
 
 pub use escapes::properties_escape_warnings;
@@ -24,6 +25,7 @@ pub use backend::{
 };
 pub use registry::{CheckFn, KeySet, Keys, Owner, Registry};
 pub use routing::{RateLimitSettings, RATE_LIMITS, RATE_LIMIT_KEYS, ROUTING, ROUTING_KEYS};
+pub use topic_creation::{TopicCreationGroup, TopicCreationSettings, TOPIC_CREATION};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,8 +37,8 @@ use crate::template::{FileNameTemplate, Placeholder};
 use defs::{KeyDef, Kind};
 
 /// The key sets every connector reads, whatever its backend and format: its own keys, the
-/// routing's and the rate limits'.
-pub const CONNECTOR_SETS: [KeySet; 3] = [defs::CONNECTOR, ROUTING, RATE_LIMITS];
+/// routing's, the rate limits' and topic creation's.
+pub const CONNECTOR_SETS: [KeySet; 4] = [defs::CONNECTOR, ROUTING, RATE_LIMITS, TOPIC_CREATION];
 
 /// Flat settings as read from a file.
 pub type Settings = BTreeMap<String, String>;
@@ -314,6 +316,9 @@ pub struct ConnectorConfig {
     pub transforms: crate::transforms::TransformChain,
     /// `input.envelope.*`: restoring records a sink connector wrote.
     pub envelope: EnvelopeSettings,
+    /// `topic.creation.*` (KIP-158): how the topics the connector writes to are created;
+    /// `None` when no `topic.creation.` key is set.
+    pub topic_creation: Option<TopicCreationSettings>,
     /// The object store: which backend, read concurrency, overwrite policy, listing, retries.
     pub store: StoreSettings,
     /// Every setting as given, for the backend and the format to read their own keys.
@@ -400,6 +405,13 @@ impl ConnectorConfig {
                 Default::default()
             }
         };
+        let topic_creation = match topic_creation::topic_creation(&r)? {
+            Ok(t) => t,
+            Err(p) => {
+                problems.extend(p);
+                None
+            }
+        };
         let converter = |which: &str| {
             r.raw(which).ok().flatten().map(|class| ConverterConfig {
                 class: class.to_owned(),
@@ -446,6 +458,7 @@ impl ConnectorConfig {
             producer_overrides: r.prefixed("producer.override."),
             transforms,
             envelope: EnvelopeSettings::read(&r)?,
+            topic_creation,
             store: StoreSettings::read(&r)?,
             settings: settings.clone(),
         })

@@ -25,6 +25,8 @@ pub struct WorkerConfig {
     pub shutdown_timeout_ms: u64,
     /// `exactly.once.source.support=enabled`.
     pub exactly_once_enabled: bool,
+    /// `topic.creation.enable`: connectors with `topic.creation.*` keys create their topics.
+    pub topic_creation_enable: bool,
     /// `key.converter` with its settings.
     pub key_converter: ConverterConfig,
     /// `value.converter` with its settings.
@@ -179,6 +181,7 @@ impl WorkerConfig {
             offset_flush_interval_ms: r.int("offset.flush.interval.ms")? as u64,
             shutdown_timeout_ms: r.int("task.shutdown.graceful.timeout.ms")? as u64,
             exactly_once_enabled: r.raw("exactly.once.source.support")? == Some("enabled"),
+            topic_creation_enable: r.bool("topic.creation.enable")?,
             key_converter: converter("key.converter")?,
             value_converter: converter("value.converter")?,
             producer,

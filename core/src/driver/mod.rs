@@ -116,6 +116,9 @@ pub struct DriverConfig {
     pub metrics: Arc<Metrics>,
     /// The connector's rate limits, shared by its tasks (`None`: unlimited).
     pub rate_limits: Option<Arc<crate::ratelimit::RateLimits>>,
+    /// `topic.creation.*`: topics are created before the task's first record (or dead letter
+    /// record) goes to them (`None`: topic creation is not used).
+    pub topic_creation: Option<Arc<crate::kafka::topics::TopicCreator>>,
 }
 
 impl DriverConfig {
