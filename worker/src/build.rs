@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use sluice_core::config::{ConnectorConfig, ConverterConfig, PostRead, WorkerConfig};
 use sluice_core::contract::ObjectBackend;
-use sluice_core::convert::{converter_from_config, Converter};
+use sluice_core::convert::{converter_from_config, Converter, HeaderConverter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::envelope::Envelope;
@@ -46,6 +46,7 @@ pub struct ConnectorParts {
     first_producer: Option<Arc<TaskProducer>>,
     key_converter: Arc<dyn Converter>,
     value_converter: Arc<dyn Converter>,
+    header_converter: HeaderConverter,
     transformer: Arc<dyn Transformer>,
     backend: Arc<dyn ObjectBackend>,
     offsets: Arc<OffsetManager>,
@@ -119,6 +120,11 @@ impl ConnectorParts {
         };
         let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
         let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
+        let header = config
+            .header_converter
+            .as_ref()
+            .unwrap_or(&worker.header_converter);
+        let header_converter = HeaderConverter::from_config(&header.class, &header.settings)?;
         let transformer = sluice_transformers::build_from_config(config)
             .map_err(|e| Error::config(e.to_string()))?;
         let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
@@ -146,6 +152,7 @@ impl ConnectorParts {
             first_producer: Some(producer),
             key_converter,
             value_converter,
+            header_converter,
             transformer,
             backend,
             offsets,
@@ -240,6 +247,7 @@ impl ConnectorParts {
             exactly_once,
             key_converter: self.key_converter.clone(),
             value_converter: self.value_converter.clone(),
+            header_converter: self.header_converter.clone(),
             transforms: config.transforms.clone(),
             offset_store: self.ctx.offset_store.clone(),
             flush_interval: Duration::from_millis(worker.offset_flush_interval_ms),

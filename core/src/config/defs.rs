@@ -374,6 +374,11 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         Kind::Enum(CONVERTERS),
         "Overrides the worker's `value.converter` for this connector.",
     ),
+    optional(
+        "header.converter",
+        Kind::Enum(crate::convert::HEADER_CONVERTERS),
+        "Overrides the worker's `header.converter` for this connector.",
+    ),
 ];
 
 /// The keys every connector reads, whatever its backend and format.
@@ -398,6 +403,10 @@ pub const CONNECTOR_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "value.converter.",
         doc: "Settings of this connector's value converter.",
+    },
+    PrefixDef {
+        prefix: "header.converter.",
+        doc: "Settings of this connector's header converter (e.g. `header.converter.schemas.enable=false`).",
     },
     PrefixDef {
         prefix: "transforms.",
@@ -471,6 +480,12 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         Kind::Enum(CONVERTERS),
         "org.apache.kafka.connect.json.JsonConverter",
         "Converter for record values.",
+    ),
+    key(
+        "header.converter",
+        Kind::Enum(crate::convert::HEADER_CONVERTERS),
+        "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "Converter for record headers, as Kafka Connect's `header.converter`: `SimpleHeaderConverter` (each value's text as UTF-8), `StringConverter` (the same for the headers Sluice writes) or `JsonConverter` (each value as JSON, in the schema envelope unless `header.converter.schemas.enable=false`). Header values restored by `input.envelope` are written as they were. See docs/kafka.md.",
     ),
     key(
         "exactly.once.source.support",
@@ -722,6 +737,10 @@ pub const WORKER_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "value.converter.",
         doc: "Settings of the value converter (e.g. `value.converter.schemas.enable=false`).",
+    },
+    PrefixDef {
+        prefix: "header.converter.",
+        doc: "Settings of the header converter (e.g. `header.converter.schemas.enable=false`).",
     },
 ];
 

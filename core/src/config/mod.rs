@@ -179,6 +179,23 @@ fn converter_problems(r: &Keys<'_>, which: &str) -> Result<Vec<String>> {
     )
 }
 
+/// Problems of `header.converter` and its settings (none when it is unset and has none).
+fn header_converter_problems(r: &Keys<'_>) -> Result<Vec<String>> {
+    let settings = r.prefixed("header.converter.");
+    let class = match r.raw("header.converter")? {
+        Some(class) => class,
+        None if settings.is_empty() => return Ok(Vec::new()),
+        None => crate::convert::SIMPLE_HEADER_CONVERTER,
+    };
+    Ok(
+        match crate::convert::HeaderConverter::from_config(class, &settings) {
+            Ok(_) => Vec::new(),
+            Err(Error::Config { problems, .. }) => problems,
+            Err(e) => vec![format!("header.converter: {e}")],
+        },
+    )
+}
+
 /// `errors.tolerance`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorsTolerance {
@@ -310,6 +327,8 @@ pub struct ConnectorConfig {
     pub key_converter: Option<ConverterConfig>,
     /// `value.converter` (+ `value.converter.*`) when overridden for this connector.
     pub value_converter: Option<ConverterConfig>,
+    /// `header.converter` (+ `header.converter.*`) when overridden for this connector.
+    pub header_converter: Option<ConverterConfig>,
     /// `producer.override.*`, prefix removed.
     pub producer_overrides: Settings,
     /// `transforms` and `predicates`: the single message transforms, built and checked.
@@ -393,6 +412,7 @@ impl ConnectorConfig {
                 problems.extend(converter_problems(&r, which)?);
             }
         }
+        problems.extend(header_converter_problems(&r)?);
         let transforms = match crate::transforms::TransformChain::from_settings(settings) {
             Ok(chain) => chain,
             // Each problem already names its full key.
@@ -455,6 +475,7 @@ impl ConnectorConfig {
             record_headers: r.bool("record.headers.enable")?,
             key_converter: converter("key.converter"),
             value_converter: converter("value.converter"),
+            header_converter: converter("header.converter"),
             producer_overrides: r.prefixed("producer.override."),
             transforms,
             envelope: EnvelopeSettings::read(&r)?,

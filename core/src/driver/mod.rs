@@ -90,6 +90,8 @@ pub struct DriverConfig {
     pub key_converter: Arc<dyn Converter>,
     /// Value converter.
     pub value_converter: Arc<dyn Converter>,
+    /// Header converter (`header.converter`).
+    pub header_converter: crate::convert::HeaderConverter,
     /// The connector's single message transforms, applied before the converters.
     pub transforms: TransformChain,
     /// Where offsets are committed.

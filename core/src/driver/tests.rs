@@ -186,6 +186,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         producer,
         key_converter: Arc::new(StringConverter),
         value_converter: Arc::new(StringConverter),
+        header_converter: Default::default(),
         transforms: Default::default(),
         offset_store: store,
         flush_interval: Duration::from_millis(50),
