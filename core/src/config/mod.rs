@@ -10,6 +10,7 @@ pub mod defs;
 mod escapes;
 pub mod providers;
 pub mod registry;
+mod resolve;
 mod routing;
 mod topic;
 pub mod topic_creation;
@@ -340,8 +341,12 @@ pub struct ConnectorConfig {
     pub topic_creation: Option<TopicCreationSettings>,
     /// The object store: which backend, read concurrency, overwrite policy, listing, retries.
     pub store: StoreSettings,
-    /// Every setting as given, for the backend and the format to read their own keys.
+    /// Every setting, config provider references resolved, for the backend and the format to
+    /// read their own keys.
     pub settings: Settings,
+    /// Every setting as written (config provider references unresolved): what is stored and
+    /// what the REST API shows.
+    pub raw: Settings,
 }
 
 impl ConnectorConfig {
@@ -482,6 +487,7 @@ impl ConnectorConfig {
             topic_creation,
             store: StoreSettings::read(&r)?,
             settings: settings.clone(),
+            raw: settings.clone(),
         })
     }
 }

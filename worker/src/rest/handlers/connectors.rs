@@ -18,9 +18,11 @@ pub(super) fn put_name(name: &str, settings: &mut Settings) -> Result<(), ApiErr
 }
 
 pub(super) fn checked(
+    app: &App,
     settings: &Settings,
 ) -> Result<sluice_core::config::ConnectorConfig, ApiError> {
-    validate::check(settings).map_err(|p| ApiError::bad_request(validate::invalid_message(&p)))
+    validate::check(settings, Some(app.worker.config()))
+        .map_err(|p| ApiError::bad_request(validate::invalid_message(&p)))
 }
 
 pub(super) fn status_json(app: &App, st: &ConnectorStatus) -> Value {
@@ -49,7 +51,7 @@ pub(super) fn info_json(app: &App, name: &str) -> Result<Value, Error> {
     let tasks: Vec<Value> = (0..config.tasks_max)
         .map(|t| json!({"connector": name, "task": t}))
         .collect();
-    Ok(json!({"name": name, "config": config.settings, "tasks": tasks, "type": "source"}))
+    Ok(json!({"name": name, "config": config.raw, "tasks": tasks, "type": "source"}))
 }
 
 /// Starts a connector's tasks in the background (building its parts may wait for Kafka); a
@@ -138,7 +140,7 @@ pub(super) async fn create(State(app): AppState, body: Bytes) -> Reply {
         })?,
     };
     put_name(&name, &mut settings)?;
-    let config = checked(&settings)?;
+    let config = checked(&app, &settings)?;
     let _ops = app.ops.lock().await;
     app.worker.add(config, target)?;
     app.persist()?;
@@ -157,7 +159,7 @@ pub(super) async fn info(State(app): AppState, Path(name): Path<String>) -> Repl
 }
 
 pub(super) async fn get_config(State(app): AppState, Path(name): Path<String>) -> Reply {
-    ok(json!(app.worker.connector_config(&name)?.settings))
+    ok(json!(app.worker.connector_config(&name)?.raw))
 }
 
 pub(super) async fn put_config(
@@ -167,7 +169,7 @@ pub(super) async fn put_config(
 ) -> Reply {
     let mut settings = settings_of(&parse_body(&body)?, "the configuration")?;
     put_name(&name, &mut settings)?;
-    let config = checked(&settings)?;
+    let config = checked(&app, &settings)?;
     let _ops = app.ops.lock().await;
     if app.worker.names().contains(&name) {
         started(app.worker.reconfigure(config).await)?;
@@ -193,7 +195,7 @@ pub(super) async fn patch_config(
 ) -> Reply {
     let patch = config_values(&parse_body(&body)?, "the configuration patch")?;
     let _ops = app.ops.lock().await;
-    let mut settings = app.worker.connector_config(&name)?.settings;
+    let mut settings = app.worker.connector_config(&name)?.raw;
     for (k, v) in patch {
         match v {
             Some(v) => settings.insert(k, v),
@@ -201,7 +203,7 @@ pub(super) async fn patch_config(
         };
     }
     put_name(&name, &mut settings)?;
-    let config = checked(&settings)?;
+    let config = checked(&app, &settings)?;
     started(app.worker.reconfigure(config).await)?;
     app.persist()?;
     ok(info_json(&app, &name)?)
@@ -222,7 +224,7 @@ pub(super) async fn tasks(State(app): AppState, Path(name): Path<String>) -> Rep
     let config = app.worker.connector_config(&name)?;
     let tasks: Vec<Value> = (0..config.tasks_max)
         .map(|t| {
-            let mut c = config.settings.clone();
+            let mut c = config.raw.clone();
             c.insert("task.id".into(), t.to_string());
             json!({"id": {"connector": name, "task": t}, "config": c})
         })
