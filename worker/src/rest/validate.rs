@@ -156,7 +156,7 @@ pub fn config_infos(
                 "importance": "LOW", "documentation": "", "group": "Common",
                 "order": configs.len() + 1, "width": "NONE", "display_name": k, "dependents": [],
             },
-            "value": value(k, Some(v.clone()), Vec::new(), errors),
+            "value": value(k, Some(super::secrets::shown(k, v)), Vec::new(), errors),
         }));
     }
     // Problems about no single given key (e.g. a missing combination) go to connector.class.

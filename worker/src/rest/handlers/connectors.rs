@@ -17,6 +17,13 @@ pub(super) fn put_name(name: &str, settings: &mut Settings) -> Result<(), ApiErr
     }
 }
 
+/// A configuration sent back with the mask where a secret was (`GET` then `PUT`): the
+/// connector's stored secrets put back (see `rest::secrets`).
+pub(super) fn unmasked(app: &App, name: &str, settings: &mut Settings) -> Result<(), ApiError> {
+    let current = app.worker.connector_config(name).ok().map(|c| c.raw);
+    crate::rest::secrets::unmask(settings, current.as_ref()).map_err(ApiError::bad_request)
+}
+
 pub(super) fn checked(
     app: &App,
     settings: &Settings,
@@ -51,7 +58,9 @@ pub(super) fn info_json(app: &App, name: &str) -> Result<Value, Error> {
     let tasks: Vec<Value> = (0..config.tasks_max)
         .map(|t| json!({"connector": name, "task": t}))
         .collect();
-    Ok(json!({"name": name, "config": config.raw, "tasks": tasks, "type": "source"}))
+    Ok(
+        json!({"name": name, "config": crate::rest::secrets::masked(&config.raw), "tasks": tasks, "type": "source"}),
+    )
 }
 
 /// Starts a connector's tasks in the background (building its parts may wait for Kafka); a
@@ -140,6 +149,7 @@ pub(super) async fn create(State(app): AppState, body: Bytes) -> Reply {
         })?,
     };
     put_name(&name, &mut settings)?;
+    unmasked(&app, &name, &mut settings)?;
     let config = checked(&app, &settings)?;
     let _ops = app.ops.lock().await;
     app.worker.add(config, target)?;
@@ -159,7 +169,9 @@ pub(super) async fn info(State(app): AppState, Path(name): Path<String>) -> Repl
 }
 
 pub(super) async fn get_config(State(app): AppState, Path(name): Path<String>) -> Reply {
-    ok(json!(app.worker.connector_config(&name)?.raw))
+    ok(json!(crate::rest::secrets::masked(
+        &app.worker.connector_config(&name)?.raw
+    )))
 }
 
 pub(super) async fn put_config(
@@ -169,6 +181,7 @@ pub(super) async fn put_config(
 ) -> Reply {
     let mut settings = settings_of(&parse_body(&body)?, "the configuration")?;
     put_name(&name, &mut settings)?;
+    unmasked(&app, &name, &mut settings)?;
     let config = checked(&app, &settings)?;
     let _ops = app.ops.lock().await;
     if app.worker.names().contains(&name) {
@@ -203,6 +216,7 @@ pub(super) async fn patch_config(
         };
     }
     put_name(&name, &mut settings)?;
+    unmasked(&app, &name, &mut settings)?;
     let config = checked(&app, &settings)?;
     started(app.worker.reconfigure(config).await)?;
     app.persist()?;
@@ -224,7 +238,7 @@ pub(super) async fn tasks(State(app): AppState, Path(name): Path<String>) -> Rep
     let config = app.worker.connector_config(&name)?;
     let tasks: Vec<Value> = (0..config.tasks_max)
         .map(|t| {
-            let mut c = config.raw.clone();
+            let mut c = crate::rest::secrets::masked(&config.raw);
             c.insert("task.id".into(), t.to_string());
             json!({"id": {"connector": name, "task": t}, "config": c})
         })
