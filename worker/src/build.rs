@@ -99,6 +99,19 @@ impl ConnectorParts {
         metrics: Arc<ConnectorMetrics>,
     ) -> Result<Self> {
         let worker = &ctx.worker;
+        // Config provider references are read again whenever the connector is built, so a
+        // restart picks up a rotated secret.
+        let fresh;
+        let config = if config.raw != config.settings {
+            fresh = ConnectorConfig::from_settings_resolved(
+                &crate::registry::builtin(),
+                &config.raw,
+                Some(worker),
+            )?;
+            &fresh
+        } else {
+            config
+        };
         let client = producer_config(
             &worker.bootstrap_servers,
             &worker.producer,
