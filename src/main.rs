@@ -188,10 +188,16 @@ fn load_worker(path: &Path) -> sluice_core::Result<WorkerConfig> {
     WorkerConfig::from_settings(&config::load_file(path)?).map_err(|e| with_context(e, path))
 }
 
-fn load_connector(path: &Path) -> sluice_core::Result<ConnectorConfig> {
-    ConnectorConfig::from_settings(
+/// A connector file, its `${file:...}` / `${env:...}` references resolved with the config
+/// providers `worker` declares.
+fn load_connector(
+    path: &Path,
+    worker: Option<&WorkerConfig>,
+) -> sluice_core::Result<ConnectorConfig> {
+    ConnectorConfig::from_settings_resolved(
         &sluice_worker::registry::builtin(),
         &config::load_file(path)?,
+        worker,
     )
     .map_err(|e| with_context(e, path))
 }
@@ -313,7 +319,7 @@ async fn run_files(
     let worker = load_worker(worker)?;
     let connectors = connectors
         .iter()
-        .map(|p| load_connector(p))
+        .map(|p| load_connector(p, Some(&worker)))
         .collect::<Result<Vec<_>, _>>()?;
     let worker = std::sync::Arc::new(Worker::new(worker, mode).await?);
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -379,7 +385,7 @@ async fn run_with_rest(
     let rest_cfg = RestConfig::from_settings(&settings)?;
     let files = connector_files
         .iter()
-        .map(|p| load_connector(p))
+        .map(|p| load_connector(p, Some(&worker_cfg)))
         .collect::<Result<Vec<_>, _>>()?;
     let store = ConfigFile::from_settings(&settings, &worker_cfg);
     let stored = match &store {
@@ -401,16 +407,20 @@ async fn run_with_rest(
             continue;
         }
         let path = store.as_ref().map(|s| s.path().display().to_string());
-        let cfg = ConnectorConfig::from_settings(&sluice_worker::registry::builtin(), &c.config)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "connector {:?} stored in {}: {}
+        let cfg = ConnectorConfig::from_settings_resolved(
+            &sluice_worker::registry::builtin(),
+            &c.config,
+            Some(worker.config()),
+        )
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "connector {:?} stored in {}: {}
 fix its configuration in that file, or remove the connector from it",
-                    c.name,
-                    path.unwrap_or_default(),
-                    error_chain(&e)
-                )
-            })?;
+                c.name,
+                path.unwrap_or_default(),
+                error_chain(&e)
+            )
+        })?;
         names.push(cfg.name.clone());
         worker.add(cfg, target)?;
     }
@@ -451,6 +461,8 @@ fn escape_warnings(path: &Path) -> Vec<String> {
 
 fn validate(worker: Option<&Path>, connectors: &[PathBuf], connect: bool) -> bool {
     let mut ok = true;
+    // The connectors' config provider references resolve with the worker's providers.
+    let worker_cfg = worker.and_then(|w| load_worker(w).ok());
     let mut report = |what: &Path, r: sluice_core::Result<()>| {
         for w in escape_warnings(what) {
             println!("{}: WARNING {w}", what.display());
@@ -488,7 +500,7 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf], connect: bool) -> boo
                     // The connectors' fixed topics: the client must be allowed to write them.
                     let topics: Vec<String> = connectors
                         .iter()
-                        .filter_map(|c| load_connector(c).ok()?.topic)
+                        .filter_map(|c| load_connector(c, Some(&w)).ok()?.topic)
                         .collect();
                     let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
                     sluice_core::kafka::probe::check_connection(
@@ -505,7 +517,7 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf], connect: bool) -> boo
     for c in connectors {
         report(
             c,
-            load_connector(c).and_then(|c| {
+            load_connector(c, worker_cfg.as_ref()).and_then(|c| {
                 // Build what the connector would build, so every problem shows up now.
                 let mut problems = Vec::new();
                 if let Err(e) = sluice_sources::build_backend(&c) {

@@ -8,11 +8,12 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use sluice_core::config::{ConnectorConfig, ConverterConfig, PostRead, WorkerConfig};
 use sluice_core::contract::ObjectBackend;
-use sluice_core::convert::{converter_from_config, Converter};
+use sluice_core::convert::{converter_from_config, Converter, HeaderConverter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::envelope::Envelope;
 use sluice_core::kafka::probe::check_connection;
+use sluice_core::kafka::topics::TopicCreator;
 use sluice_core::kafka::{create_producer, producer_config, TaskProducer};
 use sluice_core::metrics::InstrumentedBackend;
 use sluice_core::object::ReadRetry;
@@ -45,6 +46,7 @@ pub struct ConnectorParts {
     first_producer: Option<Arc<TaskProducer>>,
     key_converter: Arc<dyn Converter>,
     value_converter: Arc<dyn Converter>,
+    header_converter: HeaderConverter,
     transformer: Arc<dyn Transformer>,
     backend: Arc<dyn ObjectBackend>,
     offsets: Arc<OffsetManager>,
@@ -52,6 +54,8 @@ pub struct ConnectorParts {
     metrics: Arc<ConnectorMetrics>,
     /// `max.records.per.second` / `max.bytes.per.second`: one set of buckets for all tasks.
     rate_limits: Option<Arc<RateLimits>>,
+    /// `topic.creation.*` while the worker's `topic.creation.enable` is true.
+    topic_creation: Option<Arc<TopicCreator>>,
 }
 
 /// One task ready to run.
@@ -95,6 +99,19 @@ impl ConnectorParts {
         metrics: Arc<ConnectorMetrics>,
     ) -> Result<Self> {
         let worker = &ctx.worker;
+        // Config provider references are read again whenever the connector is built, so a
+        // restart picks up a rotated secret.
+        let fresh;
+        let config = if config.raw != config.settings {
+            fresh = ConnectorConfig::from_settings_resolved(
+                &crate::registry::builtin(),
+                &config.raw,
+                Some(worker),
+            )?;
+            &fresh
+        } else {
+            config
+        };
         let client = producer_config(
             &worker.bootstrap_servers,
             &worker.producer,
@@ -102,8 +119,25 @@ impl ConnectorParts {
         );
         let producer = create_producer(&client)?;
         check_kafka(&client, worker).await?;
+        let topic_creation = match &config.topic_creation {
+            Some(rules) if worker.topic_creation_enable => Some(Arc::new(TopicCreator::new(
+                &config.name,
+                &client,
+                rules.clone(),
+            )?)),
+            Some(_) => {
+                tracing::warn!(connector = %config.name, "the connector's topic.creation.* keys are ignored: the worker's topic.creation.enable is false");
+                None
+            }
+            None => None,
+        };
         let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
         let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
+        let header = config
+            .header_converter
+            .as_ref()
+            .unwrap_or(&worker.header_converter);
+        let header_converter = HeaderConverter::from_config(&header.class, &header.settings)?;
         let transformer = sluice_transformers::build_from_config(config)
             .map_err(|e| Error::config(e.to_string()))?;
         let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
@@ -131,12 +165,14 @@ impl ConnectorParts {
             first_producer: Some(producer),
             key_converter,
             value_converter,
+            header_converter,
             transformer,
             backend,
             offsets,
             transactional_offsets,
             rate_limits: config.rate_limits.build().map(Arc::new),
             metrics,
+            topic_creation,
         })
     }
 
@@ -224,6 +260,7 @@ impl ConnectorParts {
             exactly_once,
             key_converter: self.key_converter.clone(),
             value_converter: self.value_converter.clone(),
+            header_converter: self.header_converter.clone(),
             transforms: config.transforms.clone(),
             offset_store: self.ctx.offset_store.clone(),
             flush_interval: Duration::from_millis(worker.offset_flush_interval_ms),
@@ -244,6 +281,7 @@ impl ConnectorParts {
             }),
             metrics,
             rate_limits: self.rate_limits.clone(),
+            topic_creation: self.topic_creation.clone(),
         };
         Ok(TaskParts { source, driver })
     }

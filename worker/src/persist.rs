@@ -166,7 +166,7 @@ impl ConfigFile {
                 let target = worker.target_state(&name).ok()?;
                 Some(StoredConnector {
                     name,
-                    config: config.settings,
+                    config: config.raw,
                     target_state: target_name(target).into(),
                 })
             })

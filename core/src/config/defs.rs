@@ -374,6 +374,11 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         Kind::Enum(CONVERTERS),
         "Overrides the worker's `value.converter` for this connector.",
     ),
+    optional(
+        "header.converter",
+        Kind::Enum(crate::convert::HEADER_CONVERTERS),
+        "Overrides the worker's `header.converter` for this connector.",
+    ),
 ];
 
 /// The keys every connector reads, whatever its backend and format.
@@ -398,6 +403,10 @@ pub const CONNECTOR_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "value.converter.",
         doc: "Settings of this connector's value converter.",
+    },
+    PrefixDef {
+        prefix: "header.converter.",
+        doc: "Settings of this connector's header converter (e.g. `header.converter.schemas.enable=false`).",
     },
     PrefixDef {
         prefix: "transforms.",
@@ -473,10 +482,22 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         "Converter for record values.",
     ),
     key(
+        "header.converter",
+        Kind::Enum(crate::convert::HEADER_CONVERTERS),
+        "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+        "Converter for record headers, as Kafka Connect's `header.converter`: `SimpleHeaderConverter` (each value's text as UTF-8), `StringConverter` (the same for the headers Sluice writes) or `JsonConverter` (each value as JSON, in the schema envelope unless `header.converter.schemas.enable=false`). Header values restored by `input.envelope` are written as they were. See docs/kafka.md.",
+    ),
+    key(
         "exactly.once.source.support",
         Kind::Enum(&["disabled", "enabled"]),
         "disabled",
         "`enabled`: every connector of this worker whose `exactly.once.support` is `requested` (the default) or `required` writes records and offsets in Kafka transactions. Needs `offset.storage.topic`.",
+    ),
+    key(
+        "topic.creation.enable",
+        Kind::Bool,
+        "true",
+        "Kafka Connect's switch for topic creation (KIP-158): `true` lets every connector with `topic.creation.` keys create the topics it writes to (partitions, replication factor and topic configs from its `topic.creation.*` groups) through the admin API before its first record goes there; `false` ignores those keys (a warning says so), leaving topics to the broker's auto-creation or to you. See docs/kafka.md.",
     ),
     key(
         "task.shutdown.graceful.timeout.ms",
@@ -716,6 +737,10 @@ pub const WORKER_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "value.converter.",
         doc: "Settings of the value converter (e.g. `value.converter.schemas.enable=false`).",
+    },
+    PrefixDef {
+        prefix: "header.converter.",
+        doc: "Settings of the header converter (e.g. `header.converter.schemas.enable=false`).",
     },
 ];
 

@@ -10,8 +10,10 @@ pub mod defs;
 mod escapes;
 pub mod providers;
 pub mod registry;
+mod resolve;
 mod routing;
 mod topic;
+pub mod topic_creation;
 mod worker;
 
 pub use escapes::properties_escape_warnings;
@@ -24,6 +26,7 @@ pub use backend::{
 };
 pub use registry::{CheckFn, KeySet, Keys, Owner, Registry};
 pub use routing::{RateLimitSettings, RATE_LIMITS, RATE_LIMIT_KEYS, ROUTING, ROUTING_KEYS};
+pub use topic_creation::{TopicCreationGroup, TopicCreationSettings, TOPIC_CREATION};
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -35,8 +38,8 @@ use crate::template::{FileNameTemplate, Placeholder};
 use defs::{KeyDef, Kind};
 
 /// The key sets every connector reads, whatever its backend and format: its own keys, the
-/// routing's and the rate limits'.
-pub const CONNECTOR_SETS: [KeySet; 3] = [defs::CONNECTOR, ROUTING, RATE_LIMITS];
+/// routing's, the rate limits' and topic creation's.
+pub const CONNECTOR_SETS: [KeySet; 4] = [defs::CONNECTOR, ROUTING, RATE_LIMITS, TOPIC_CREATION];
 
 /// Flat settings as read from a file.
 pub type Settings = BTreeMap<String, String>;
@@ -177,6 +180,23 @@ fn converter_problems(r: &Keys<'_>, which: &str) -> Result<Vec<String>> {
     )
 }
 
+/// Problems of `header.converter` and its settings (none when it is unset and has none).
+fn header_converter_problems(r: &Keys<'_>) -> Result<Vec<String>> {
+    let settings = r.prefixed("header.converter.");
+    let class = match r.raw("header.converter")? {
+        Some(class) => class,
+        None if settings.is_empty() => return Ok(Vec::new()),
+        None => crate::convert::SIMPLE_HEADER_CONVERTER,
+    };
+    Ok(
+        match crate::convert::HeaderConverter::from_config(class, &settings) {
+            Ok(_) => Vec::new(),
+            Err(Error::Config { problems, .. }) => problems,
+            Err(e) => vec![format!("header.converter: {e}")],
+        },
+    )
+}
+
 /// `errors.tolerance`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorsTolerance {
@@ -308,16 +328,25 @@ pub struct ConnectorConfig {
     pub key_converter: Option<ConverterConfig>,
     /// `value.converter` (+ `value.converter.*`) when overridden for this connector.
     pub value_converter: Option<ConverterConfig>,
+    /// `header.converter` (+ `header.converter.*`) when overridden for this connector.
+    pub header_converter: Option<ConverterConfig>,
     /// `producer.override.*`, prefix removed.
     pub producer_overrides: Settings,
     /// `transforms` and `predicates`: the single message transforms, built and checked.
     pub transforms: crate::transforms::TransformChain,
     /// `input.envelope.*`: restoring records a sink connector wrote.
     pub envelope: EnvelopeSettings,
+    /// `topic.creation.*` (KIP-158): how the topics the connector writes to are created;
+    /// `None` when no `topic.creation.` key is set.
+    pub topic_creation: Option<TopicCreationSettings>,
     /// The object store: which backend, read concurrency, overwrite policy, listing, retries.
     pub store: StoreSettings,
-    /// Every setting as given, for the backend and the format to read their own keys.
+    /// Every setting, config provider references resolved, for the backend and the format to
+    /// read their own keys.
     pub settings: Settings,
+    /// Every setting as written (config provider references unresolved): what is stored and
+    /// what the REST API shows.
+    pub raw: Settings,
 }
 
 impl ConnectorConfig {
@@ -388,6 +417,7 @@ impl ConnectorConfig {
                 problems.extend(converter_problems(&r, which)?);
             }
         }
+        problems.extend(header_converter_problems(&r)?);
         let transforms = match crate::transforms::TransformChain::from_settings(settings) {
             Ok(chain) => chain,
             // Each problem already names its full key.
@@ -398,6 +428,13 @@ impl ConnectorConfig {
             Err(e) => {
                 problems.push(format!("transforms: {e}"));
                 Default::default()
+            }
+        };
+        let topic_creation = match topic_creation::topic_creation(&r)? {
+            Ok(t) => t,
+            Err(p) => {
+                problems.extend(p);
+                None
             }
         };
         let converter = |which: &str| {
@@ -443,11 +480,14 @@ impl ConnectorConfig {
             record_headers: r.bool("record.headers.enable")?,
             key_converter: converter("key.converter"),
             value_converter: converter("value.converter"),
+            header_converter: converter("header.converter"),
             producer_overrides: r.prefixed("producer.override."),
             transforms,
             envelope: EnvelopeSettings::read(&r)?,
+            topic_creation,
             store: StoreSettings::read(&r)?,
             settings: settings.clone(),
+            raw: settings.clone(),
         })
     }
 }

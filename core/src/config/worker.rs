@@ -1,7 +1,10 @@
 //! [`WorkerConfig`]: the worker file's settings (Kafka, offsets, converters, producer and
 //! security settings, config providers), validated.
 
-use super::{converter_problems, defs, providers, ConverterConfig, Keys, Registry, Settings};
+use super::{
+    converter_problems, defs, header_converter_problems, providers, ConverterConfig, Keys,
+    Registry, Settings,
+};
 use crate::error::{Error, Result};
 
 /// A validated worker configuration (standalone mode).
@@ -25,10 +28,14 @@ pub struct WorkerConfig {
     pub shutdown_timeout_ms: u64,
     /// `exactly.once.source.support=enabled`.
     pub exactly_once_enabled: bool,
+    /// `topic.creation.enable`: connectors with `topic.creation.*` keys create their topics.
+    pub topic_creation_enable: bool,
     /// `key.converter` with its settings.
     pub key_converter: ConverterConfig,
     /// `value.converter` with its settings.
     pub value_converter: ConverterConfig,
+    /// `header.converter` with its settings.
+    pub header_converter: ConverterConfig,
     /// The producers' librdkafka settings: [`WorkerConfig::security`]'s, then `kafka.*` and
     /// `producer.*`.
     pub producer: Settings,
@@ -141,6 +148,7 @@ impl WorkerConfig {
             for which in ["key.converter", "value.converter"] {
                 problems.extend(converter_problems(&r, which)?);
             }
+            problems.extend(header_converter_problems(&r)?);
         }
         let security = match crate::kafka::security::client_settings(settings) {
             Ok(s) => s,
@@ -179,8 +187,10 @@ impl WorkerConfig {
             offset_flush_interval_ms: r.int("offset.flush.interval.ms")? as u64,
             shutdown_timeout_ms: r.int("task.shutdown.graceful.timeout.ms")? as u64,
             exactly_once_enabled: r.raw("exactly.once.source.support")? == Some("enabled"),
+            topic_creation_enable: r.bool("topic.creation.enable")?,
             key_converter: converter("key.converter")?,
             value_converter: converter("value.converter")?,
+            header_converter: converter("header.converter")?,
             producer,
             security,
             config_providers: settings

@@ -19,6 +19,8 @@ pub enum Stage {
     KeyConverter,
     /// The value converter.
     ValueConverter,
+    /// The header converter.
+    HeaderConverter,
     /// Kafka rejected the record itself (e.g. too large).
     KafkaProduce,
 }
@@ -31,6 +33,7 @@ impl Stage {
             Stage::Transformation => "TRANSFORMATION",
             Stage::KeyConverter => "KEY_CONVERTER",
             Stage::ValueConverter => "VALUE_CONVERTER",
+            Stage::HeaderConverter => "HEADER_CONVERTER",
             Stage::KafkaProduce => "KAFKA_PRODUCE",
         }
     }

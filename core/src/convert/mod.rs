@@ -17,11 +17,13 @@ use crate::data::SchemaAndValue;
 use crate::error::{Error, Result};
 
 mod bytes;
+mod header;
 mod json;
 mod number;
 mod string;
 
 pub use bytes::ByteArrayConverter;
+pub use header::{HeaderConverter, HEADER_CONVERTERS, SIMPLE_HEADER_CONVERTER};
 pub use json::{DecimalFormat, JsonConverter, JsonConverterConfig};
 pub use number::{java_double_to_string, java_float_to_string};
 pub use string::StringConverter;

@@ -37,6 +37,7 @@ impl Prepared {
 pub(super) struct Converting {
     key: Arc<dyn Converter>,
     value: Arc<dyn Converter>,
+    header: crate::convert::HeaderConverter,
     /// The topic of the previous record.
     topic: Option<Arc<str>>,
 }
@@ -46,6 +47,7 @@ impl Converting {
         Converting {
             key: cfg.key_converter.clone(),
             value: cfg.value_converter.clone(),
+            header: cfg.header_converter.clone(),
             topic: None,
         }
     }
@@ -77,16 +79,22 @@ impl Converting {
                 return Err(failed(r, Stage::ValueConverter, err));
             }
         };
-        let headers = (!r.headers.is_empty()).then(|| {
-            r.headers
-                .iter()
-                .fold(OwnedHeaders::new_with_capacity(r.headers.len()), |h, x| {
-                    h.insert(KafkaHeader {
-                        key: &x.key,
-                        value: Some(&x.value),
-                    })
-                })
-        });
+        let headers = if r.headers.is_empty() {
+            None
+        } else {
+            let mut out = OwnedHeaders::new_with_capacity(r.headers.len());
+            for x in &r.headers {
+                let value = match self.header.convert(&r.topic, x) {
+                    Ok(v) => v,
+                    Err(err) => return Err(failed(r, Stage::HeaderConverter, err)),
+                };
+                out = out.insert(KafkaHeader {
+                    key: &x.key,
+                    value: value.as_deref(),
+                });
+            }
+            Some(out)
+        };
         let topic = match &self.topic {
             Some(t) if **t == *r.topic => t.clone(),
             _ => {

@@ -90,6 +90,8 @@ pub struct DriverConfig {
     pub key_converter: Arc<dyn Converter>,
     /// Value converter.
     pub value_converter: Arc<dyn Converter>,
+    /// Header converter (`header.converter`).
+    pub header_converter: crate::convert::HeaderConverter,
     /// The connector's single message transforms, applied before the converters.
     pub transforms: TransformChain,
     /// Where offsets are committed.
@@ -116,6 +118,9 @@ pub struct DriverConfig {
     pub metrics: Arc<Metrics>,
     /// The connector's rate limits, shared by its tasks (`None`: unlimited).
     pub rate_limits: Option<Arc<crate::ratelimit::RateLimits>>,
+    /// `topic.creation.*`: topics are created before the task's first record (or dead letter
+    /// record) goes to them (`None`: topic creation is not used).
+    pub topic_creation: Option<Arc<crate::kafka::topics::TopicCreator>>,
 }
 
 impl DriverConfig {

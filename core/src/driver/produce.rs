@@ -45,6 +45,8 @@ pub(super) struct Output<'a> {
     pub(super) failure: Option<Error>,
     /// Runs `object.post.read` on objects whose finishing offset was committed.
     pub(super) post_read: Option<PostReader>,
+    /// Topics this task made sure exist (`topic.creation.*`).
+    ensured_topics: std::collections::HashSet<String>,
 }
 
 impl<'a> Output<'a> {
@@ -61,6 +63,7 @@ impl<'a> Output<'a> {
             last_topic: None,
             failure: None,
             post_read: None,
+            ensured_topics: Default::default(),
         }
     }
 
@@ -84,6 +87,17 @@ impl<'a> Output<'a> {
         if let Err(e) = committer.ready(self.cfg).await {
             self.fail(e);
             return;
+        }
+        if let Some(creator) = &self.cfg.topic_creation {
+            // Records and dead letter records; the offsets topic is the worker's own.
+            let is_offset = matches!(record.delivery_opaque.sent, Sent::Offset { .. });
+            if !is_offset && !self.ensured_topics.contains(record.topic) {
+                if let Err(e) = creator.ensure(record.topic).await {
+                    self.fail(e);
+                    return;
+                }
+                self.ensured_topics.insert(record.topic.to_owned());
+            }
         }
         loop {
             match self.cfg.producer.producer.send(record) {

@@ -186,6 +186,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         producer,
         key_converter: Arc::new(StringConverter),
         value_converter: Arc::new(StringConverter),
+        header_converter: Default::default(),
         transforms: Default::default(),
         offset_store: store,
         flush_interval: Duration::from_millis(50),
@@ -198,6 +199,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         exactly_once: None,
         post_read: None,
         metrics: Arc::new(Metrics::default()),
+        topic_creation: None,
         rate_limits: None,
     }
 }

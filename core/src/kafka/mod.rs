@@ -3,6 +3,7 @@
 
 pub mod probe;
 pub mod security;
+pub mod topics;
 
 use std::sync::Arc;
 

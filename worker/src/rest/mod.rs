@@ -27,6 +27,7 @@ mod auth;
 mod config;
 mod error;
 mod handlers;
+pub mod secrets;
 pub mod tls;
 pub mod validate;
 

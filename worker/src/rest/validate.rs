@@ -10,8 +10,14 @@ use crate::registry::builtin;
 /// Checks `settings` as `sluice validate` does: every key, then the backend and the input
 /// format are built (no network). Returns the configuration, or one line per problem, each
 /// starting with the key it is about (`key: what to do`).
-pub fn check(settings: &Settings) -> Result<ConnectorConfig, Vec<String>> {
-    let config = match ConnectorConfig::from_settings(&builtin(), settings) {
+///
+/// Config provider references (`${file:...}`, `${env:...}`) are resolved with the providers
+/// `worker` declares; the configuration's [`ConnectorConfig::raw`] keeps them as written.
+pub fn check(
+    settings: &Settings,
+    worker: Option<&sluice_core::config::WorkerConfig>,
+) -> Result<ConnectorConfig, Vec<String>> {
+    let config = match ConnectorConfig::from_settings_resolved(&builtin(), settings, worker) {
         Ok(c) => c,
         Err(sluice_core::Error::Config { problems, .. }) => return Err(problems),
         Err(e) => return Err(vec![sluice_core::error_chain(&e)]),
@@ -88,8 +94,12 @@ fn value(name: &str, value: Option<String>, recommended: Vec<&str>, errors: Vec<
 /// Kafka Connect's `ConfigInfos` for `settings` of connector plugin `class`: one entry per
 /// connector key (with the value given or its default) plus one per key that is not a known
 /// key, each with its errors (Sluice's "did you mean" included).
-pub fn config_infos(class: &str, settings: &Settings) -> Value {
-    let problems = check(settings).err().unwrap_or_default();
+pub fn config_infos(
+    class: &str,
+    settings: &Settings,
+    worker: Option<&sluice_core::config::WorkerConfig>,
+) -> Value {
+    let problems = check(settings, worker).err().unwrap_or_default();
     let mut used = vec![false; problems.len()];
     let mut errors_of = |key: &str| -> Vec<String> {
         problems
@@ -146,7 +156,7 @@ pub fn config_infos(class: &str, settings: &Settings) -> Value {
                 "importance": "LOW", "documentation": "", "group": "Common",
                 "order": configs.len() + 1, "width": "NONE", "display_name": k, "dependents": [],
             },
-            "value": value(k, Some(v.clone()), Vec::new(), errors),
+            "value": value(k, Some(super::secrets::shown(k, v)), Vec::new(), errors),
         }));
     }
     // Problems about no single given key (e.g. a missing combination) go to connector.class.
@@ -205,7 +215,7 @@ mod tests {
             ("tasks.max", "0"),
             ("topik", "t"),
         ]);
-        let infos = config_infos("local", &s);
+        let infos = config_infos("local", &s, None);
         assert_eq!(infos["name"], "local");
         assert_eq!(infos["error_count"], 2, "{infos}");
         let tasks = &entry(&infos, "tasks.max")["value"];
@@ -223,7 +233,7 @@ mod tests {
         let format = &entry(&infos, "input.format")["value"];
         assert_eq!(format["value"], "bytes");
         assert_eq!(format["errors"], json!([]));
-        assert!(check(&s).is_err());
+        assert!(check(&s, None).is_err());
     }
 
     #[test]
@@ -236,7 +246,7 @@ mod tests {
             ("aws.secret.access.key", "very-secret"),
             ("topic", "t"),
         ]);
-        let infos = config_infos("s3", &s);
+        let infos = config_infos("s3", &s, None);
         assert_eq!(infos["error_count"], 0, "{infos}");
         let text = infos.to_string();
         assert!(!text.contains("very-secret") && !text.contains("AKIA-SECRET-ID"));
@@ -244,6 +254,6 @@ mod tests {
             entry(&infos, "aws.secret.access.key")["value"]["value"],
             "[hidden]"
         );
-        assert!(check(&s).is_ok());
+        assert!(check(&s, None).is_ok());
     }
 }

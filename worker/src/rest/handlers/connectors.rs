@@ -17,10 +17,19 @@ pub(super) fn put_name(name: &str, settings: &mut Settings) -> Result<(), ApiErr
     }
 }
 
+/// A configuration sent back with the mask where a secret was (`GET` then `PUT`): the
+/// connector's stored secrets put back (see `rest::secrets`).
+pub(super) fn unmasked(app: &App, name: &str, settings: &mut Settings) -> Result<(), ApiError> {
+    let current = app.worker.connector_config(name).ok().map(|c| c.raw);
+    crate::rest::secrets::unmask(settings, current.as_ref()).map_err(ApiError::bad_request)
+}
+
 pub(super) fn checked(
+    app: &App,
     settings: &Settings,
 ) -> Result<sluice_core::config::ConnectorConfig, ApiError> {
-    validate::check(settings).map_err(|p| ApiError::bad_request(validate::invalid_message(&p)))
+    validate::check(settings, Some(app.worker.config()))
+        .map_err(|p| ApiError::bad_request(validate::invalid_message(&p)))
 }
 
 pub(super) fn status_json(app: &App, st: &ConnectorStatus) -> Value {
@@ -49,7 +58,9 @@ pub(super) fn info_json(app: &App, name: &str) -> Result<Value, Error> {
     let tasks: Vec<Value> = (0..config.tasks_max)
         .map(|t| json!({"connector": name, "task": t}))
         .collect();
-    Ok(json!({"name": name, "config": config.settings, "tasks": tasks, "type": "source"}))
+    Ok(
+        json!({"name": name, "config": crate::rest::secrets::masked(&config.raw), "tasks": tasks, "type": "source"}),
+    )
 }
 
 /// Starts a connector's tasks in the background (building its parts may wait for Kafka); a
@@ -138,7 +149,8 @@ pub(super) async fn create(State(app): AppState, body: Bytes) -> Reply {
         })?,
     };
     put_name(&name, &mut settings)?;
-    let config = checked(&settings)?;
+    unmasked(&app, &name, &mut settings)?;
+    let config = checked(&app, &settings)?;
     let _ops = app.ops.lock().await;
     app.worker.add(config, target)?;
     app.persist()?;
@@ -157,7 +169,9 @@ pub(super) async fn info(State(app): AppState, Path(name): Path<String>) -> Repl
 }
 
 pub(super) async fn get_config(State(app): AppState, Path(name): Path<String>) -> Reply {
-    ok(json!(app.worker.connector_config(&name)?.settings))
+    ok(json!(crate::rest::secrets::masked(
+        &app.worker.connector_config(&name)?.raw
+    )))
 }
 
 pub(super) async fn put_config(
@@ -167,7 +181,8 @@ pub(super) async fn put_config(
 ) -> Reply {
     let mut settings = settings_of(&parse_body(&body)?, "the configuration")?;
     put_name(&name, &mut settings)?;
-    let config = checked(&settings)?;
+    unmasked(&app, &name, &mut settings)?;
+    let config = checked(&app, &settings)?;
     let _ops = app.ops.lock().await;
     if app.worker.names().contains(&name) {
         started(app.worker.reconfigure(config).await)?;
@@ -193,7 +208,7 @@ pub(super) async fn patch_config(
 ) -> Reply {
     let patch = config_values(&parse_body(&body)?, "the configuration patch")?;
     let _ops = app.ops.lock().await;
-    let mut settings = app.worker.connector_config(&name)?.settings;
+    let mut settings = app.worker.connector_config(&name)?.raw;
     for (k, v) in patch {
         match v {
             Some(v) => settings.insert(k, v),
@@ -201,7 +216,8 @@ pub(super) async fn patch_config(
         };
     }
     put_name(&name, &mut settings)?;
-    let config = checked(&settings)?;
+    unmasked(&app, &name, &mut settings)?;
+    let config = checked(&app, &settings)?;
     started(app.worker.reconfigure(config).await)?;
     app.persist()?;
     ok(info_json(&app, &name)?)
@@ -222,7 +238,7 @@ pub(super) async fn tasks(State(app): AppState, Path(name): Path<String>) -> Rep
     let config = app.worker.connector_config(&name)?;
     let tasks: Vec<Value> = (0..config.tasks_max)
         .map(|t| {
-            let mut c = config.settings.clone();
+            let mut c = crate::rest::secrets::masked(&config.raw);
             c.insert("task.id".into(), t.to_string());
             json!({"id": {"connector": name, "task": t}, "config": c})
         })

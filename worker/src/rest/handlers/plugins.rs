@@ -11,7 +11,11 @@ pub(super) async fn plugins() -> Reply {
     ok(json!(list))
 }
 
-pub(super) async fn validate_config(Path(class): Path<String>, body: Bytes) -> Reply {
+pub(super) async fn validate_config(
+    State(app): AppState,
+    Path(class): Path<String>,
+    body: Bytes,
+) -> Reply {
     let registry = crate::registry::builtin();
     let backend_of = |c: &str| registry.backend_of(c);
     let Some(backend) = backend_of(&class) else {
@@ -31,5 +35,9 @@ pub(super) async fn validate_config(Path(class): Path<String>, body: Bytes) -> R
             settings.insert("connector.class".into(), class.clone());
         }
     }
-    ok(validate::config_infos(&class, &settings))
+    ok(validate::config_infos(
+        &class,
+        &settings,
+        Some(app.worker.config()),
+    ))
 }
