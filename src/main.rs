@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
 use sluice_core::error_chain;
+use sluice_core::metrics::SkipReason;
 use std::sync::Arc;
 
 use sluice_worker::loggers::LogLevels;
@@ -250,6 +251,23 @@ fn print_summary(s: &ConnectorSummary) {
             m.objects_unrouted
         );
     }
+    let skipped: u64 = m.objects_skipped.iter().sum();
+    if skipped > 0 {
+        let reasons: Vec<String> = SkipReason::ALL
+            .iter()
+            .filter(|r| m.objects_skipped[r.index()] > 0)
+            .map(|r| format!("{} {r}", m.objects_skipped[r.index()]))
+            .collect();
+        println!(
+            "  {skipped} listed objects were not read: {}",
+            reasons.join(", ")
+        );
+    }
+    if m.listings_took_nothing > 0 {
+        println!(
+            "  WARNING: a listing found objects but took none of them (see the log for the template and sample keys; `sluice validate --preview 20 CONNECTOR` shows what each key maps to)"
+        );
+    }
     if m.throttled_ms > 0 {
         println!(
             "  throttled {:.1} s by max.records.per.second / max.bytes.per.second (all tasks added)",
@@ -285,6 +303,11 @@ fn summary_json(s: &ConnectorSummary) -> serde_json::Value {
         "objects_finished": m.objects_finished,
         "objects_failed": m.objects_failed,
         "objects_unrouted": m.objects_unrouted,
+        "objects_skipped": SkipReason::ALL
+            .iter()
+            .map(|r| (r.name().to_owned(), serde_json::json!(m.objects_skipped[r.index()])))
+            .collect::<serde_json::Map<_, _>>(),
+        "listings_took_nothing": m.listings_took_nothing,
         "records_read": m.records_read,
         "records_delivered": m.records_acked,
         "records_skipped": m.records_failed,

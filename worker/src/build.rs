@@ -162,6 +162,7 @@ impl ConnectorParts {
             ObjectSourceConfig {
                 topic: config.topic.clone(),
                 template: config.file_name_template.clone(),
+                template_match: config.template_match,
                 distribution: Distribution::new(
                     config.distribution_type,
                     task_id,

@@ -274,6 +274,8 @@ pub struct ConnectorConfig {
     pub topic: Option<String>,
     /// `file.name.template`.
     pub file_name_template: Option<FileNameTemplate>,
+    /// `file.name.template.match`.
+    pub template_match: crate::matcher::MatchMode,
     /// `distribution.type`.
     pub distribution_type: DistributionType,
     /// `input.format`.
@@ -418,6 +420,10 @@ impl ConnectorConfig {
             tasks_max: r.int("tasks.max")? as u32,
             topic,
             file_name_template: template,
+            template_match: crate::matcher::MatchMode::from_config(
+                r.raw("file.name.template.match")?.unwrap_or("aiven"),
+            )
+            .unwrap_or_default(),
             distribution_type,
             input_format: r.string("input.format")?.unwrap_or_default(),
             errors_tolerance: match r.raw("errors.tolerance")? {
