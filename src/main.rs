@@ -526,6 +526,11 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf], connect: bool) -> boo
         );
     }
     for c in connectors {
+        if let Ok(settings) = config::load_file(c) {
+            for notice in config::aiven::notices(&settings) {
+                println!("{}: NOTICE {notice}", c.display());
+            }
+        }
         report(
             c,
             load_connector(c).and_then(|c| {

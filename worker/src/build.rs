@@ -94,6 +94,9 @@ impl ConnectorParts {
         config: &ConnectorConfig,
         metrics: Arc<ConnectorMetrics>,
     ) -> Result<Self> {
+        for notice in sluice_core::config::aiven::notices(&config.settings) {
+            tracing::warn!(connector = %config.name, "{notice}");
+        }
         let worker = &ctx.worker;
         let client = producer_config(
             &worker.bootstrap_servers,
@@ -163,6 +166,7 @@ impl ConnectorParts {
                 topic: config.topic.clone(),
                 template: config.file_name_template.clone(),
                 template_match: config.template_match,
+                start_after_key: config.native_start_key.clone(),
                 distribution: Distribution::new(
                     config.distribution_type,
                     task_id,

@@ -57,6 +57,7 @@ mod tests {
                 "gcs",
                 "azure",
                 "io.aiven.kafka.connect.s3.source.S3SourceConnector",
+                "io.aiven.kafka.connect.s3.S3SourceConnector",
                 "io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector",
             ]
         );

@@ -5,6 +5,7 @@
 //! format's in `sluice-transformers`; a [`Registry`] collects them. Unknown keys are rejected with
 //! the nearest valid key; every problem in a file is reported at once.
 
+pub mod aiven;
 mod backend;
 pub mod defs;
 mod escapes;
@@ -36,7 +37,7 @@ use defs::{KeyDef, Kind};
 
 /// The key sets every connector reads, whatever its backend and format: its own keys, the
 /// routing's and the rate limits'.
-pub const CONNECTOR_SETS: [KeySet; 3] = [defs::CONNECTOR, ROUTING, RATE_LIMITS];
+pub const CONNECTOR_SETS: [KeySet; 4] = [defs::CONNECTOR, ROUTING, RATE_LIMITS, aiven::AIVEN];
 
 /// Flat settings as read from a file.
 pub type Settings = BTreeMap<String, String>;
@@ -276,6 +277,8 @@ pub struct ConnectorConfig {
     pub file_name_template: Option<FileNameTemplate>,
     /// `file.name.template.match`.
     pub template_match: crate::matcher::MatchMode,
+    /// `native.start.key`: only objects whose key sorts after it are read.
+    pub native_start_key: Option<String>,
     /// `distribution.type`.
     pub distribution_type: DistributionType,
     /// `input.format`.
@@ -329,6 +332,28 @@ impl ConnectorConfig {
     /// # Errors
     /// [`Error::Config`] listing every problem.
     pub fn from_settings(registry: &Registry, settings: &Settings) -> Result<Self> {
+        // Aiven's deprecated S3 names stand for the new ones when those are unset.
+        let mut renamed = None;
+        for (old, new) in aiven::DEPRECATED_NAMES {
+            if let (Some(v), false) = (settings.get(*old), settings.contains_key(*new)) {
+                renamed
+                    .get_or_insert_with(|| settings.clone())
+                    .insert((*new).to_owned(), v.clone());
+            }
+        }
+        // Aiven's connector reads these values in any case (`OBJECT_HASH`, `JSONL`, `ALL`).
+        for key in aiven::CASE_INSENSITIVE {
+            if let Some(v) = settings
+                .get(*key)
+                .filter(|v| v.chars().any(char::is_uppercase))
+            {
+                let lower = v.to_ascii_lowercase();
+                renamed
+                    .get_or_insert_with(|| settings.clone())
+                    .insert((*key).to_owned(), lower);
+            }
+        }
+        let settings = renamed.as_ref().unwrap_or(settings);
         // The selected backend's checks read raw strings only, so they run with the key checks.
         let mut problems = registry.check_keys(settings);
         let r = Keys::new(registry, settings);
@@ -424,6 +449,7 @@ impl ConnectorConfig {
                 r.raw("file.name.template.match")?.unwrap_or("aiven"),
             )
             .unwrap_or_default(),
+            native_start_key: r.string("native.start.key")?,
             distribution_type,
             input_format: r.string("input.format")?.unwrap_or_default(),
             errors_tolerance: match r.raw("errors.tolerance")? {

@@ -72,6 +72,8 @@ pub struct ObjectSourceConfig {
     /// `file.name.template.match`: whether Aiven's unanchored search is tried after the
     /// anchored matches (see [`crate::matcher`]).
     pub template_match: MatchMode,
+    /// `native.start.key` (Aiven): only objects whose key sorts after it are read.
+    pub start_after_key: Option<String>,
     /// This task's share.
     pub distribution: Distribution,
     /// `errors.tolerance`.
@@ -279,6 +281,11 @@ impl ObjectSource {
             .envelope
             .as_ref()
             .is_some_and(|e| e.is_side_file(key))
+            || self
+                .cfg
+                .start_after_key
+                .as_deref()
+                .is_some_and(|s| key <= s)
         {
             self.skip(SkipReason::Filtered, key);
             return None;

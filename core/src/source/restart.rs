@@ -124,6 +124,7 @@ mod tests {
             topic: Some("t".into()),
             template: template.map(|t| FileNameTemplate::parse(t).unwrap()),
             template_match: crate::matcher::MatchMode::Anchored,
+            start_after_key: None,
             distribution: Distribution::new(DistributionType::ObjectHash, task, tasks).unwrap(),
             tolerance: ErrorsTolerance::None,
             routing: crate::routing::Routing::default(),

@@ -127,6 +127,7 @@ fn source(h: &Harness, once: bool, tolerance: ErrorsTolerance, interval: Duratio
             topic: Some("t".into()),
             template: None,
             template_match: crate::matcher::MatchMode::Aiven,
+            start_after_key: None,
             distribution: Distribution::new(DistributionType::ObjectHash, 0, 1).unwrap(),
             tolerance,
             routing: Routing::default(),
