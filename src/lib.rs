@@ -6,4 +6,5 @@
 
 pub mod demo;
 pub mod offsets_cli;
+pub mod offsets_import;
 pub mod progress;

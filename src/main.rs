@@ -138,6 +138,28 @@ enum OffsetsAction {
         #[arg(long)]
         bucket: Option<String>,
     },
+    /// Import the offsets a Kafka Connect worker stored for an Aiven S3 or Azure source
+    /// connector (in its offsets topic): the connector resumes where Aiven's stopped.
+    Import {
+        /// Worker file: where the imported offsets are written, and the Kafka cluster (with its
+        /// security settings) that holds Kafka Connect's offsets topic.
+        worker: PathBuf,
+        /// The Sluice connector's name.
+        #[arg(long)]
+        connector: String,
+        /// Kafka Connect's offsets topic (its worker's offset.storage.topic).
+        #[arg(long, value_name = "TOPIC")]
+        from_topic: String,
+        /// The Aiven connector's name in that topic (default: --connector).
+        #[arg(long, value_name = "NAME")]
+        from_connector: Option<String>,
+        /// Replace offsets the Sluice connector already has for the same objects.
+        #[arg(long)]
+        overwrite: bool,
+        /// Say what would be imported, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
@@ -179,6 +201,41 @@ async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
             .await?;
             println!(
                 "object {object:?} of connector {connector:?} resumes at record {record_count}"
+            );
+        }
+        OffsetsAction::Import {
+            worker,
+            connector,
+            from_topic,
+            from_connector,
+            overwrite,
+            dry_run,
+        } => {
+            let from = from_connector.as_deref().unwrap_or(&connector);
+            let done = sluice::offsets_import::import(
+                &load_worker(&worker)?,
+                &sluice::offsets_import::Import {
+                    connector: &connector,
+                    topic: &from_topic,
+                    from_connector: from,
+                    overwrite,
+                    dry_run,
+                },
+            )
+            .await?;
+            println!(
+                "{} {} offsets of connector {from:?} from topic {from_topic:?} as connector {connector:?} into {}{}; each object resumes at its recordCount (objects Aiven finished are opened once more, deliver nothing and are then marked finished)",
+                if dry_run { "would import" } else { "imported" },
+                done.written,
+                done.location,
+                if done.kept > 0 {
+                    format!(
+                        "; {} objects already had Sluice offsets and were kept (--overwrite replaces them)",
+                        done.kept
+                    )
+                } else {
+                    String::new()
+                }
             );
         }
     }

@@ -7,7 +7,15 @@
 
 mod support;
 
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
 use sluice_core::config::{aiven, ConnectorConfig, Settings};
+use support::servers::{ObjectServer, StoreKind};
+use support::*;
 
 /// (source, key, value, how) lines of `tests/data/aiven-source-keys.txt`.
 fn aiven_keys() -> Vec<(String, String, String, String)> {
@@ -134,5 +142,282 @@ fn aivens_names_of_settings_sluice_has_are_read_as_them() {
     assert_eq!(
         c.store.retry.backoff_initial_ms, 1,
         "0 ms becomes the smallest Sluice takes"
+    );
+}
+
+/// Three jsonl objects under `data/`, named as Aiven's sink names them (with an extension):
+/// (key, records).
+const OBJECTS: [(&str, usize); 3] = [
+    ("data/orders-0-0.jsonl", 3),
+    ("data/orders-0-3.jsonl", 3),
+    ("data/orders-1-0.jsonl", 3),
+];
+
+/// moto with [`OBJECTS`] (and an unrelated file), a broker with topic `orders`, a worker file.
+struct Aiven {
+    server: ObjectServer,
+    broker: Broker,
+    dir: tempfile::TempDir,
+    worker: PathBuf,
+}
+
+impl Aiven {
+    fn start() -> Aiven {
+        let server = ObjectServer::start(StoreKind::S3);
+        for (key, n) in OBJECTS {
+            let body: String = (0..n)
+                .map(|r| format!("{{\"object\":\"{key}\",\"r\":{r}}}\n"))
+                .collect();
+            server.put(key, body.as_bytes());
+        }
+        let broker = Broker::start(BrokerKind::Mock);
+        broker.create_topic("orders");
+        let dir = tempfile::tempdir().unwrap();
+        let worker = dir.path().join("worker.properties");
+        let offsets = dir.path().join("offsets.jsonl");
+        write_props(
+            &worker,
+            &[
+                ("bootstrap.servers", broker.bootstrap().as_str()),
+                ("offset.storage.file.filename", offsets.to_str().unwrap()),
+                ("offset.flush.interval.ms", "20"),
+                ("value.converter.schemas.enable", "false"),
+            ],
+        );
+        Aiven {
+            server,
+            broker,
+            dir,
+            worker,
+        }
+    }
+
+    /// A connector file as Aiven's documentation writes one (`name`, then `extra`).
+    fn connector(&self, name: &str, extra: &[(&str, &str)]) -> PathBuf {
+        let settings = self.server.connector_settings();
+        let get = |k: &str| {
+            settings
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        let (bucket, endpoint) = (get("aws.s3.bucket.name"), get("aws.s3.endpoint"));
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("name", name),
+            (
+                "connector.class",
+                "io.aiven.kafka.connect.s3.source.S3SourceConnector",
+            ),
+            ("tasks.max", "1"),
+            (
+                "key.converter",
+                "org.apache.kafka.connect.storage.StringConverter",
+            ),
+            ("aws.access.key.id", "test"),
+            ("aws.secret.access.key", "test"),
+            ("aws.s3.region", "us-east-1"),
+            ("aws.s3.bucket.name", bucket.as_str()),
+            ("aws.s3.endpoint", endpoint.as_str()),
+            ("aws.s3.prefix", "data/"),
+            (
+                "file.name.template",
+                "{{topic}}-{{partition}}-{{start_offset}}",
+            ),
+            ("input.format", "jsonl"),
+            ("errors.tolerance", "none"),
+            ("aws.s3.fetch.buffer.size", "1000"),
+        ];
+        pairs.extend_from_slice(extra);
+        let path = self.dir.path().join(format!("{name}.properties"));
+        let mut dedup: Vec<(&str, &str)> = Vec::new();
+        for (k, v) in pairs {
+            dedup.retain(|(key, _)| *key != k);
+            dedup.push((k, v));
+        }
+        write_props(&path, &dedup);
+        path
+    }
+
+    fn consume(&self, expected: usize) -> Vec<Got> {
+        consume_all(
+            &self.broker.bootstrap(),
+            &["orders"],
+            expected,
+            Duration::from_secs(15),
+        )
+    }
+}
+
+/// (object, record) of each consumed value.
+fn records(got: &[Got]) -> BTreeSet<(String, u64)> {
+    got.iter()
+        .map(|g| {
+            let v: serde_json::Value = serde_json::from_str(g.value.as_deref().unwrap()).unwrap();
+            (
+                v["object"].as_str().unwrap().to_owned(),
+                v["r"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_aiven_connector_file_runs_unchanged_and_delivers_every_record() {
+    let a = Aiven::start();
+    let connector = a.connector("aiven-s3", &[]);
+    let out = backfill(&a.worker, &connector);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let got = a.consume(9);
+    assert_eq!(got.len(), 9, "{text}");
+    let expected: BTreeSet<(String, u64)> = OBJECTS
+        .iter()
+        .flat_map(|(k, n)| (0..*n as u64).map(move |r| (k.to_string(), r)))
+        .collect();
+    assert_eq!(records(&got), expected);
+    // {{partition}} of each key is the Kafka partition, as with Aiven's connector.
+    for g in &got {
+        let want = if g.object().contains("orders-1-") {
+            1
+        } else {
+            0
+        };
+        assert_eq!(g.partition, want, "{}", g.object());
+    }
+    // The keys carry an extension the template does not spell: read the way Aiven reads them,
+    // and said so.
+    assert!(
+        text.contains("Aiven's connector would find the template inside it"),
+        "{text}"
+    );
+    // aws.s3.fetch.buffer.size gets its one notice.
+    assert!(
+        text.contains("aws.s3.fetch.buffer.size: accepted for Aiven's connector files"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_config_that_takes_no_object_says_so_loudly() {
+    let a = Aiven::start();
+    let connector = a.connector(
+        "wrong-template",
+        &[(
+            "file.name.template",
+            "{{topic}}/{{partition}}/{{start_offset}}.jsonl",
+        )],
+    );
+    let out = backfill(&a.worker, &connector);
+    let text = output_text(&out);
+    assert!(
+        text.contains("3 listed objects were not read: 3 matched no file.name.template"),
+        "{text}"
+    );
+    assert!(
+        text.contains("WARNING: a listing found objects but took none"),
+        "{text}"
+    );
+    assert!(
+        text.contains("took none of them") && text.contains("data/orders-0-0.jsonl"),
+        "the log names the template and sample keys: {text}"
+    );
+    assert!(a.consume(0).is_empty());
+}
+
+/// Writes `entries` (key JSON, value JSON) to `topic` exactly as a Kafka Connect worker stores
+/// source offsets: the literal JSON bytes, from this test's own producer.
+fn write_connect_offsets(bootstrap: &str, topic: &str, entries: &[(&str, &str)]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for (key, value) in entries {
+        producer
+            .send(BaseRecord::to(topic).key(*key).payload(*value))
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn aivens_stored_offsets_import_and_only_the_remainder_arrives() {
+    let a = Aiven::start();
+    let bucket = a.server.bucket.clone();
+    a.broker.create_topic("connect-offsets");
+    // Aiven read orders-0-0 to its end (3 records) and 1 record of orders-0-3; nothing of
+    // orders-1-0. Keys as Kafka Connect writes them (Java's map order: objectKey first).
+    let k = |key: &str| format!(r#"["aiven-s3",{{"objectKey":"{key}","bucket":"{bucket}"}}]"#);
+    let entries = [
+        (
+            k("data/orders-0-0.jsonl"),
+            r#"{"recordCount":3}"#.to_owned(),
+        ),
+        (
+            k("data/orders-0-3.jsonl"),
+            r#"{"recordCount":1}"#.to_owned(),
+        ),
+    ];
+    let refs: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    write_connect_offsets(&a.broker.bootstrap(), "connect-offsets", &refs);
+
+    let out = sluice()
+        .args(["offsets", "import"])
+        .arg(&a.worker)
+        .args([
+            "--connector",
+            "migrated",
+            "--from-topic",
+            "connect-offsets",
+            "--from-connector",
+            "aiven-s3",
+        ])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("imported 2 offsets"), "{text}");
+
+    let connector = a.connector("migrated", &[]);
+    let out = backfill(&a.worker, &connector);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let got = a.consume(5);
+    let expected: BTreeSet<(String, u64)> = [
+        ("data/orders-0-3.jsonl", 1),
+        ("data/orders-0-3.jsonl", 2),
+        ("data/orders-1-0.jsonl", 0),
+        ("data/orders-1-0.jsonl", 1),
+        ("data/orders-1-0.jsonl", 2),
+    ]
+    .iter()
+    .map(|(k, r)| (k.to_string(), *r))
+    .collect();
+    assert_eq!(got.len(), 5, "{text}");
+    assert_eq!(records(&got), expected);
+
+    // Importing again keeps what Sluice stored since.
+    let out = sluice()
+        .args(["offsets", "import"])
+        .arg(&a.worker)
+        .args([
+            "--connector",
+            "migrated",
+            "--from-topic",
+            "connect-offsets",
+            "--from-connector",
+            "aiven-s3",
+        ])
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(
+        text.contains("imported 0 offsets")
+            && text.contains("2 objects already had Sluice offsets"),
+        "{text}"
     );
 }
