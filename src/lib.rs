@@ -7,4 +7,5 @@
 pub mod demo;
 pub mod offsets_cli;
 pub mod offsets_import;
+pub mod preview;
 pub mod progress;

@@ -71,6 +71,10 @@ enum Command {
         /// Check the worker file's settings without connecting to Kafka.
         #[arg(long)]
         offline: bool,
+        /// List the first N keys under each connector's prefix and what each maps to (topic,
+        /// partition, start offset, task), or why it is not read; needs access to the store.
+        #[arg(long, value_name = "N")]
+        preview: Option<usize>,
         /// Connector files.
         connectors: Vec<PathBuf>,
     },
@@ -709,8 +713,30 @@ fn main() -> ExitCode {
             Command::Validate {
                 worker,
                 offline,
+                preview,
                 connectors,
-            } => Ok(validate(worker.as_deref(), &connectors, !offline)),
+            } => {
+                let mut ok = validate(worker.as_deref(), &connectors, !offline);
+                if let Some(n) = preview {
+                    for c in &connectors {
+                        let Ok(config) = load_connector(c) else {
+                            continue;
+                        };
+                        match sluice::preview::preview(&config, n).await {
+                            Ok(text) => print!("{}: preview\n{text}", c.display()),
+                            Err(e) => {
+                                ok = false;
+                                println!(
+                                    "{}: preview failed: {}",
+                                    c.display(),
+                                    sluice_sources::redact(&config, &error_chain(&e))
+                                );
+                            }
+                        }
+                    }
+                }
+                Ok(ok)
+            }
             Command::Demo {
                 objects,
                 records,

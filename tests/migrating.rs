@@ -323,6 +323,31 @@ fn a_config_that_takes_no_object_says_so_loudly() {
         "the log names the template and sample keys: {text}"
     );
     assert!(a.consume(0).is_empty());
+
+    // validate --preview says what each key maps to, or why it is not read.
+    let out = sluice()
+        .args(["validate", "--preview", "10"])
+        .arg(&connector)
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(
+        text.contains("data/orders-0-0.jsonl -> not read: matched no file.name.template"),
+        "{text}"
+    );
+    let good = a.connector("good", &[]);
+    let out = sluice()
+        .args(["validate", "--preview", "2"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("data/orders-0-0.jsonl -> topic orders, partition 0, start_offset 0, task 0"),
+        "{text}"
+    );
+    assert!(text.contains("2 keys shown under \"data/\""), "{text}");
 }
 
 /// Writes `entries` (key JSON, value JSON) to `topic` exactly as a Kafka Connect worker stores
