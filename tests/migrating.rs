@@ -446,3 +446,64 @@ fn aivens_stored_offsets_import_and_only_the_remainder_arrives() {
         "{text}"
     );
 }
+
+#[test]
+fn every_example_of_docs_migrating_md_loads_or_is_refused_as_it_says() {
+    let doc = include_str!("../docs/migrating.md");
+    let registry = sluice_worker::registry::builtin();
+    let dir = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for (i, block) in doc.split("```properties\n").skip(1).enumerate() {
+        let body = block.split("```").next().unwrap();
+        let path = dir.path().join(format!("example-{i}.properties"));
+        std::fs::write(&path, body).unwrap();
+        let settings = sluice_core::config::load_file(&path).unwrap();
+        let result = ConnectorConfig::from_settings(&registry, &settings);
+        match body
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# refused: "))
+        {
+            Some(expected) => {
+                let e = result.expect_err(body).to_string();
+                assert!(e.contains(expected), "{e}");
+            }
+            None => {
+                if let Err(e) = result {
+                    panic!("example {i} of docs/migrating.md: {e}\n{body}");
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+}
+
+#[test]
+fn the_lenses_example_reads_as_its_kcql_says() {
+    let doc = include_str!("../docs/migrating.md");
+    let body = doc
+        .split("```properties\n")
+        .find(|b| b.starts_with("name=lenses-s3"))
+        .unwrap()
+        .split("```")
+        .next()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lenses.properties");
+    std::fs::write(&path, body).unwrap();
+    let settings = sluice_core::config::load_file(&path).unwrap();
+    let c = ConnectorConfig::from_settings(&sluice_worker::registry::builtin(), &settings).unwrap();
+    assert_eq!(c.topic.as_deref(), Some("orders"));
+    assert_eq!(c.input_format, "jsonl");
+    assert_eq!(c.store.backend, "s3");
+    for (k, v) in [
+        ("aws.s3.bucket.name", "my-bucket"),
+        ("aws.s3.prefix", "data/"),
+        ("aws.s3.region", "eu-west-1"),
+        ("aws.access.key.id", "AKIAEXAMPLE"),
+        ("input.envelope", "lenses"),
+    ] {
+        assert_eq!(c.settings.get(k).map(String::as_str), Some(v), "{k}");
+    }
+}

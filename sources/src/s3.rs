@@ -25,6 +25,7 @@ pub const KEYS: KeySet = KeySet {
             "io.aiven.kafka.connect.s3.source.S3SourceConnector",
             // The name the example of Aiven's S3 source README gives.
             "io.aiven.kafka.connect.s3.S3SourceConnector",
+            "io.lenses.streamreactor.connect.aws.s3.source.S3SourceConnector",
         ],
     },
     doc: "AWS S3 and S3-compatible stores such as MinIO (`connector.class=s3`).",
@@ -176,6 +177,37 @@ pub const KEYS: KeySet = KeySet {
             "output_fields",
             defs::Kind::List,
             "`s3` backend, Aiven's deprecated sink key: accepted with a notice (see `input.envelope` to restore what a sink wrote).",
+        ),
+        // Lenses stream-reactor's S3 source keys (sluice_core::config::kcql).
+        optional(
+            "connect.s3.kcql",
+            defs::Kind::String,
+            "`s3` backend, Lenses' key: `INSERT INTO <topic> SELECT * FROM <bucket>[:<prefix>] [STOREAS <format>] [PROPERTIES(...)]`, read as `topic`, `aws.s3.bucket.name`, `aws.s3.prefix`, `input.format` and the properties' keys (keys given explicitly win). Another clause, format or property is refused with its name. See docs/migrating.md.",
+        ),
+        optional(
+            "connect.s3.aws.region",
+            defs::Kind::String,
+            "`s3` backend, Lenses' name of `aws.s3.region`.",
+        ),
+        optional(
+            "connect.s3.aws.access.key",
+            defs::Kind::Password,
+            "`s3` backend, Lenses' name of `aws.access.key.id`.",
+        ),
+        optional(
+            "connect.s3.aws.secret.key",
+            defs::Kind::Password,
+            "`s3` backend, Lenses' name of `aws.secret.access.key`.",
+        ),
+        optional(
+            "connect.s3.custom.endpoint",
+            defs::Kind::String,
+            "`s3` backend, Lenses' name of `aws.s3.endpoint`.",
+        ),
+        optional(
+            "connect.s3.aws.auth.mode",
+            defs::Kind::Enum(&["Credentials", "Default", "credentials", "default"]),
+            "`s3` backend, Lenses' key: `Credentials` (the access keys given) or `Default` (the default chain); Sluice uses the keys when given, the default chain otherwise.",
         ),
         optional(
             "output_compression",

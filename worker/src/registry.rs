@@ -58,6 +58,7 @@ mod tests {
                 "azure",
                 "io.aiven.kafka.connect.s3.source.S3SourceConnector",
                 "io.aiven.kafka.connect.s3.S3SourceConnector",
+                "io.lenses.streamreactor.connect.aws.s3.source.S3SourceConnector",
                 "io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector",
             ]
         );

@@ -9,6 +9,7 @@ pub mod aiven;
 mod backend;
 pub mod defs;
 mod escapes;
+pub mod kcql;
 pub mod providers;
 pub mod registry;
 mod routing;
@@ -332,6 +333,12 @@ impl ConnectorConfig {
     /// # Errors
     /// [`Error::Config`] listing every problem.
     pub fn from_settings(registry: &Registry, settings: &Settings) -> Result<Self> {
+        // Lenses' `connect.s3.kcql` and `connect.s3.*` keys stand for Sluice's.
+        let translated = kcql::translate(settings).map_err(|e| Error::Config {
+            context: settings.get("name").map(|n| format!("connector {n:?}")),
+            problems: vec![format!("connect.s3.kcql: {e}")],
+        })?;
+        let settings = translated.as_ref().unwrap_or(settings);
         // Aiven's deprecated S3 names stand for the new ones when those are unset.
         let mut renamed = None;
         for (old, new) in aiven::DEPRECATED_NAMES {
