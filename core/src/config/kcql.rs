@@ -81,7 +81,7 @@ fn tokens(text: &str) -> Result<Vec<String>, String> {
 pub fn parse(text: &str) -> Result<Kcql, String> {
     let t = tokens(text.trim().trim_end_matches(';'))?;
     let mut i = 0;
-    let mut expect = |word: &str, i: &mut usize| -> Result<(), String> {
+    let expect = |word: &str, i: &mut usize| -> Result<(), String> {
         match t.get(*i) {
             Some(w) if w.eq_ignore_ascii_case(word) => {
                 *i += 1;
@@ -91,7 +91,7 @@ pub fn parse(text: &str) -> Result<Kcql, String> {
             None => Err(format!("expected {word} at the end")),
         }
     };
-    let mut word = |what: &str, i: &mut usize| -> Result<String, String> {
+    let word = |what: &str, i: &mut usize| -> Result<String, String> {
         let w = t.get(*i).ok_or(format!("{what} is missing"))?.clone();
         *i += 1;
         Ok(w)
