@@ -507,3 +507,72 @@ fn the_lenses_example_reads_as_its_kcql_says() {
         assert_eq!(c.settings.get(k).map(String::as_str), Some(v), "{k}");
     }
 }
+
+#[test]
+fn a_lenses_connector_file_runs_as_written() {
+    let a = Aiven::start();
+    let settings = a.server.connector_settings();
+    let get = |k: &str| {
+        settings
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let kcql = format!(
+        "INSERT INTO orders SELECT * FROM {}:data/ STOREAS `JSON`",
+        get("aws.s3.bucket.name")
+    );
+    let endpoint = get("aws.s3.endpoint");
+    let path = a.dir.path().join("lenses.properties");
+    write_props(
+        &path,
+        &[
+            ("name", "lenses-s3"),
+            (
+                "connector.class",
+                "io.lenses.streamreactor.connect.aws.s3.source.S3SourceConnector",
+            ),
+            ("tasks.max", "1"),
+            ("connect.s3.aws.auth.mode", "Credentials"),
+            ("connect.s3.aws.access.key", "test"),
+            ("connect.s3.aws.secret.key", "test"),
+            ("connect.s3.aws.region", "us-east-1"),
+            ("connect.s3.custom.endpoint", endpoint.as_str()),
+            ("connect.s3.kcql", kcql.as_str()),
+        ],
+    );
+    let out = backfill(&a.worker, &path);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+    let got = a.consume(9);
+    assert_eq!(got.len(), 9, "{text}");
+    let expected: BTreeSet<(String, u64)> = OBJECTS
+        .iter()
+        .flat_map(|(k, n)| (0..*n as u64).map(move |r| (k.to_string(), r)))
+        .collect();
+    assert_eq!(records(&got), expected);
+
+    // A clause Sluice does not support is refused with its name.
+    write_props(
+        &path,
+        &[
+            ("name", "lenses-s3"),
+            (
+                "connector.class",
+                "io.lenses.streamreactor.connect.aws.s3.source.S3SourceConnector",
+            ),
+            (
+                "connect.s3.kcql",
+                "INSERT INTO orders SELECT * FROM b:data/ PARTITIONBY _key",
+            ),
+        ],
+    );
+    let out = sluice().arg("validate").arg(&path).output().unwrap();
+    let text = output_text(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("the clause PARTITIONBY is not supported"),
+        "{text}"
+    );
+}
