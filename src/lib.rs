@@ -6,4 +6,6 @@
 
 pub mod demo;
 pub mod offsets_cli;
+pub mod offsets_import;
+pub mod preview;
 pub mod progress;

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
 use sluice_core::error_chain;
+use sluice_core::metrics::SkipReason;
 use std::sync::Arc;
 
 use sluice_worker::loggers::LogLevels;
@@ -70,6 +71,10 @@ enum Command {
         /// Check the worker file's settings without connecting to Kafka.
         #[arg(long)]
         offline: bool,
+        /// List the first N keys under each connector's prefix and what each maps to (topic,
+        /// partition, start offset, task), or why it is not read; needs access to the store.
+        #[arg(long, value_name = "N")]
+        preview: Option<usize>,
         /// Connector files.
         connectors: Vec<PathBuf>,
     },
@@ -137,6 +142,28 @@ enum OffsetsAction {
         #[arg(long)]
         bucket: Option<String>,
     },
+    /// Import the offsets a Kafka Connect worker stored for an Aiven S3 or Azure source
+    /// connector (in its offsets topic): the connector resumes where Aiven's stopped.
+    Import {
+        /// Worker file: where the imported offsets are written, and the Kafka cluster (with its
+        /// security settings) that holds Kafka Connect's offsets topic.
+        worker: PathBuf,
+        /// The Sluice connector's name.
+        #[arg(long)]
+        connector: String,
+        /// Kafka Connect's offsets topic (its worker's offset.storage.topic).
+        #[arg(long, value_name = "TOPIC")]
+        from_topic: String,
+        /// The Aiven connector's name in that topic (default: --connector).
+        #[arg(long, value_name = "NAME")]
+        from_connector: Option<String>,
+        /// Replace offsets the Sluice connector already has for the same objects.
+        #[arg(long)]
+        overwrite: bool,
+        /// Say what would be imported, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
@@ -178,6 +205,41 @@ async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
             .await?;
             println!(
                 "object {object:?} of connector {connector:?} resumes at record {record_count}"
+            );
+        }
+        OffsetsAction::Import {
+            worker,
+            connector,
+            from_topic,
+            from_connector,
+            overwrite,
+            dry_run,
+        } => {
+            let from = from_connector.as_deref().unwrap_or(&connector);
+            let done = sluice::offsets_import::import(
+                &load_worker(&worker)?,
+                &sluice::offsets_import::Import {
+                    connector: &connector,
+                    topic: &from_topic,
+                    from_connector: from,
+                    overwrite,
+                    dry_run,
+                },
+            )
+            .await?;
+            println!(
+                "{} {} offsets of connector {from:?} from topic {from_topic:?} as connector {connector:?} into {}{}; each object resumes at its recordCount (objects Aiven finished are opened once more, deliver nothing and are then marked finished)",
+                if dry_run { "would import" } else { "imported" },
+                done.written,
+                done.location,
+                if done.kept > 0 {
+                    format!(
+                        "; {} objects already had Sluice offsets and were kept (--overwrite replaces them)",
+                        done.kept
+                    )
+                } else {
+                    String::new()
+                }
             );
         }
     }
@@ -256,6 +318,23 @@ fn print_summary(s: &ConnectorSummary) {
             m.objects_unrouted
         );
     }
+    let skipped: u64 = m.objects_skipped.iter().sum();
+    if skipped > 0 {
+        let reasons: Vec<String> = SkipReason::ALL
+            .iter()
+            .filter(|r| m.objects_skipped[r.index()] > 0)
+            .map(|r| format!("{} {r}", m.objects_skipped[r.index()]))
+            .collect();
+        println!(
+            "  {skipped} listed objects were not read: {}",
+            reasons.join(", ")
+        );
+    }
+    if m.listings_took_nothing > 0 {
+        println!(
+            "  WARNING: a listing found objects but took none of them (see the log for the template and sample keys; `sluice validate --preview 20 CONNECTOR` shows what each key maps to)"
+        );
+    }
     if m.throttled_ms > 0 {
         println!(
             "  throttled {:.1} s by max.records.per.second / max.bytes.per.second (all tasks added)",
@@ -291,6 +370,11 @@ fn summary_json(s: &ConnectorSummary) -> serde_json::Value {
         "objects_finished": m.objects_finished,
         "objects_failed": m.objects_failed,
         "objects_unrouted": m.objects_unrouted,
+        "objects_skipped": SkipReason::ALL
+            .iter()
+            .map(|r| (r.name().to_owned(), serde_json::json!(m.objects_skipped[r.index()])))
+            .collect::<serde_json::Map<_, _>>(),
+        "listings_took_nothing": m.listings_took_nothing,
         "records_read": m.records_read,
         "records_delivered": m.records_acked,
         "records_skipped": m.records_failed,
@@ -515,6 +599,11 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf], connect: bool) -> boo
         );
     }
     for c in connectors {
+        if let Ok(settings) = config::load_file(c) {
+            for notice in config::aiven::notices(&settings) {
+                println!("{}: NOTICE {notice}", c.display());
+            }
+        }
         report(
             c,
             load_connector(c, worker_cfg.as_ref()).and_then(|c| {
@@ -636,8 +725,30 @@ fn main() -> ExitCode {
             Command::Validate {
                 worker,
                 offline,
+                preview,
                 connectors,
-            } => Ok(validate(worker.as_deref(), &connectors, !offline)),
+            } => {
+                let mut ok = validate(worker.as_deref(), &connectors, !offline);
+                if let Some(n) = preview {
+                    for c in &connectors {
+                        let Ok(config) = load_connector(c) else {
+                            continue;
+                        };
+                        match sluice::preview::preview(&config, n).await {
+                            Ok(text) => print!("{}: preview\n{text}", c.display()),
+                            Err(e) => {
+                                ok = false;
+                                println!(
+                                    "{}: preview failed: {}",
+                                    c.display(),
+                                    sluice_sources::redact(&config, &error_chain(&e))
+                                );
+                            }
+                        }
+                    }
+                }
+                Ok(ok)
+            }
             Command::Demo {
                 objects,
                 records,

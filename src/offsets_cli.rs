@@ -16,7 +16,8 @@ fn object_of(partition: &OffsetMap) -> Option<&str> {
         .and_then(OffsetValue::as_str)
 }
 
-async fn store(worker: &WorkerConfig) -> Result<std::sync::Arc<dyn OffsetStore>> {
+/// The worker's offset store, opened for managing offsets (never creating an offsets topic).
+pub(crate) async fn store(worker: &WorkerConfig) -> Result<std::sync::Arc<dyn OffsetStore>> {
     let mut worker = worker.clone();
     // Managing offsets never creates an offsets topic (a missing one is reported). A missing
     // offsets file reads as empty: opening creates nothing, and `set` writes the first entry.

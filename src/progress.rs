@@ -43,6 +43,10 @@ pub fn describe(m: &MetricsSnapshot, elapsed: Duration) -> String {
     if m.objects_unrouted > 0 {
         out.push_str(&format!("; {} objects unrouted", m.objects_unrouted));
     }
+    let skipped: u64 = m.objects_skipped.iter().sum();
+    if skipped > 0 {
+        out.push_str(&format!("; {skipped} objects not taken"));
+    }
     if m.throttled_ms > 0 {
         out.push_str(&format!("; throttled {:.1} s", m.throttled_ms as f64 / 1e3));
     }
@@ -77,6 +81,10 @@ pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
             _ => None,
         })
         .collect();
+    let matcher = config
+        .file_name_template
+        .as_ref()
+        .map(|t| sluice_core::matcher::KeyMatcher::new(t, backend.prefix(), config.template_match));
     let mut listing = backend.list(None);
     let mut c = Census::default();
     while let Some(meta) = listing.next().await {
@@ -84,10 +92,7 @@ pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
         let key = meta.location.as_ref();
         if meta.size == 0
             || finished.contains(key)
-            || config
-                .file_name_template
-                .as_ref()
-                .is_some_and(|t| t.matches(key).is_none())
+            || matcher.as_ref().is_some_and(|m| m.matches(key).is_none())
         {
             continue;
         }

@@ -12,6 +12,7 @@ pub mod driver;
 pub mod envelope;
 mod error;
 pub mod kafka;
+pub mod matcher;
 pub mod metrics;
 pub mod object;
 pub mod offsets;

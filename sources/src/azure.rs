@@ -66,9 +66,51 @@ pub const KEYS: KeySet = KeySet {
         ),
         key(
             "azure.blob.fetch.page.size",
-            defs::Kind::Int { min: 1, max: 5000 },
+            defs::Kind::Int {
+                min: 1,
+                max: i32::MAX as i64,
+            },
             "5000",
-            "`azure` backend: blobs per List Blobs request (Azure returns at most 5000).",
+            "`azure` backend: blobs per List Blobs request (Azure returns at most 5000 whatever is asked). (Aiven's default is 10.)",
+        ),
+        // Aiven's Azure source keys (AzureBlobConfigFragment): mapped, or accepted with a
+        // notice (sluice_core::config::aiven::notices).
+        optional(
+            "azure.user.agent",
+            defs::Kind::String,
+            "`azure` backend, Aiven's key: the User-Agent header of requests to Azure.",
+        ),
+        optional(
+            "azure.blob.fetch.buffer.size",
+            defs::Kind::Int {
+                min: 1,
+                max: i32::MAX as i64,
+            },
+            "`azure` backend, Aiven's key: accepted with a notice (see `ring.buffer.size`).",
+        ),
+        optional(
+            "azure.retry.backoff.initial.delay.ms",
+            defs::Kind::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            "`azure` backend, Aiven's name: the first retry backoff; used as `store.retry.backoff.initial.ms` when that is not set.",
+        ),
+        optional(
+            "azure.retry.backoff.max.delay.ms",
+            defs::Kind::Int {
+                min: 0,
+                max: i64::MAX,
+            },
+            "`azure` backend, Aiven's name: the longest retry backoff; used as `store.retry.backoff.max.ms` when that is not set.",
+        ),
+        optional(
+            "azure.retry.backoff.max.attempts",
+            defs::Kind::Int {
+                min: 0,
+                max: i32::MAX as i64,
+            },
+            "`azure` backend, Aiven's name: retries of a request; used as `store.retry.max.retries` when that is not set.",
         ),
     ],
     prefixes: &[OBJECT_STORE_OPTIONS],
@@ -235,6 +277,12 @@ pub fn from_config(config: &ConnectorConfig) -> Result<AzureBackend, Error> {
     }
     if let Some(sas) = &sas {
         builder = builder.with_config(AzureConfigKey::SasKey, sas.trim_start_matches('?'));
+    }
+    if let Some(agent) = setting(config, "azure.user.agent") {
+        builder = builder.with_config(
+            AzureConfigKey::Client(object_store::ClientConfigKey::UserAgent),
+            agent,
+        );
     }
     for (option, value) in passthrough(config) {
         let k = AzureConfigKey::from_str(option).map_err(|e| {

@@ -21,7 +21,12 @@ use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
 pub const KEYS: KeySet = KeySet {
     owner: Owner::Backend {
         name: "s3",
-        classes: &["io.aiven.kafka.connect.s3.source.S3SourceConnector"],
+        classes: &[
+            "io.aiven.kafka.connect.s3.source.S3SourceConnector",
+            // The name the example of Aiven's S3 source README gives.
+            "io.aiven.kafka.connect.s3.S3SourceConnector",
+            "io.lenses.streamreactor.connect.aws.s3.source.S3SourceConnector",
+        ],
     },
     doc: "AWS S3 and S3-compatible stores such as MinIO (`connector.class=s3`).",
     keys: &[
@@ -62,9 +67,152 @@ pub const KEYS: KeySet = KeySet {
         ),
         key(
             "aws.s3.fetch.page.size",
-            defs::Kind::Int { min: 1, max: 1000 },
+            defs::Kind::Int {
+                min: 1,
+                max: i32::MAX as i64,
+            },
             "1000",
-            "`s3` backend: keys per LIST request (S3 returns at most 1000). Pages are fetched one at a time as objects are consumed.",
+            "`s3` backend: keys per LIST request (S3 returns at most 1000 whatever is asked). Pages are fetched one at a time as objects are consumed. (Aiven's default is 10.)",
+        ),
+        // Aiven's S3 source keys (S3ConfigFragment): mapped, or accepted with a notice
+        // (sluice_core::config::aiven::notices).
+        optional(
+            "aws.s3.backoff.delay.ms",
+            defs::Kind::Int {
+                min: 1,
+                max: i64::MAX,
+            },
+            "`s3` backend, Aiven's name: the first retry backoff; used as `store.retry.backoff.initial.ms` when that is not set.",
+        ),
+        optional(
+            "aws.s3.backoff.max.delay.ms",
+            defs::Kind::Int {
+                min: 1,
+                max: i64::MAX,
+            },
+            "`s3` backend, Aiven's name: the longest retry backoff; used as `store.retry.backoff.max.ms` when that is not set.",
+        ),
+        optional(
+            "aws.s3.backoff.max.retries",
+            defs::Kind::Int { min: 1, max: 30 },
+            "`s3` backend, Aiven's name: retries of a request; used as `store.retry.max.retries` when that is not set.",
+        ),
+        optional(
+            "aws.credentials.provider",
+            defs::Kind::String,
+            "`s3` backend, Aiven's key (a Java credentials provider class): accepted with a notice; without `aws.access.key.id` Sluice uses the default chain (environment, web identity, ECS, instance metadata).",
+        ),
+        optional(
+            "aws.s3.sse.algorithm",
+            defs::Kind::String,
+            "`s3` backend, Aiven's key: accepted with a notice; S3 decrypts SSE-S3 and SSE-KMS objects on read.",
+        ),
+        optional(
+            "aws.s3.fetch.buffer.size",
+            defs::Kind::Int {
+                min: 1,
+                max: i32::MAX as i64,
+            },
+            "`s3` backend, Aiven's old name of `ring.buffer.size`: accepted with a notice (see `ring.buffer.size`).",
+        ),
+        optional(
+            "aws.sts.role.arn",
+            defs::Kind::String,
+            "`s3` backend, Aiven's key: accepted with a notice; Sluice does not call STS AssumeRole itself (use web identity, an instance profile, or temporary credentials in `aws.access.key.id` / `aws.secret.access.key` / `aws.session.token`).",
+        ),
+        optional(
+            "aws.sts.role.session.name",
+            defs::Kind::String,
+            "`s3` backend, Aiven's key: accepted with a notice (see `aws.sts.role.arn`).",
+        ),
+        optional(
+            "aws.sts.role.session.duration",
+            defs::Kind::Int {
+                min: 900,
+                max: 43200,
+            },
+            "`s3` backend, Aiven's key: accepted with a notice (see `aws.sts.role.arn`).",
+        ),
+        optional(
+            "aws.sts.role.external.id",
+            defs::Kind::String,
+            "`s3` backend, Aiven's key: accepted with a notice (see `aws.sts.role.arn`).",
+        ),
+        optional(
+            "aws.sts.config.endpoint",
+            defs::Kind::String,
+            "`s3` backend, Aiven's key: accepted with a notice (see `aws.sts.role.arn`).",
+        ),
+        optional(
+            "aws_s3_bucket",
+            defs::Kind::String,
+            "`s3` backend, Aiven's deprecated name of `aws.s3.bucket.name` (read as it when that is unset).",
+        ),
+        optional(
+            "aws_s3_prefix",
+            defs::Kind::String,
+            "`s3` backend, Aiven's deprecated name of `aws.s3.prefix` (read as it when that is unset).",
+        ),
+        optional(
+            "aws_s3_region",
+            defs::Kind::String,
+            "`s3` backend, Aiven's deprecated name of `aws.s3.region` (read as it when that is unset).",
+        ),
+        optional(
+            "aws_s3_endpoint",
+            defs::Kind::String,
+            "`s3` backend, Aiven's deprecated name of `aws.s3.endpoint` (read as it when that is unset).",
+        ),
+        optional(
+            "aws_access_key_id",
+            defs::Kind::Password,
+            "`s3` backend, Aiven's deprecated name, unused by Aiven's source too: accepted with a notice; give `aws.access.key.id`.",
+        ),
+        optional(
+            "aws_secret_access_key",
+            defs::Kind::Password,
+            "`s3` backend, Aiven's deprecated name, unused by Aiven's source too: accepted with a notice; give `aws.secret.access.key`.",
+        ),
+        optional(
+            "output_fields",
+            defs::Kind::List,
+            "`s3` backend, Aiven's deprecated sink key: accepted with a notice (see `input.envelope` to restore what a sink wrote).",
+        ),
+        // Lenses stream-reactor's S3 source keys (sluice_core::config::kcql).
+        optional(
+            "connect.s3.kcql",
+            defs::Kind::String,
+            "`s3` backend, Lenses' key: `INSERT INTO <topic> SELECT * FROM <bucket>[:<prefix>] [STOREAS <format>] [PROPERTIES(...)]`, read as `topic`, `aws.s3.bucket.name`, `aws.s3.prefix`, `input.format` and the properties' keys (keys given explicitly win). Another clause, format or property is refused with its name. See docs/migrating.md.",
+        ),
+        optional(
+            "connect.s3.aws.region",
+            defs::Kind::String,
+            "`s3` backend, Lenses' name of `aws.s3.region`.",
+        ),
+        optional(
+            "connect.s3.aws.access.key",
+            defs::Kind::Password,
+            "`s3` backend, Lenses' name of `aws.access.key.id`.",
+        ),
+        optional(
+            "connect.s3.aws.secret.key",
+            defs::Kind::Password,
+            "`s3` backend, Lenses' name of `aws.secret.access.key`.",
+        ),
+        optional(
+            "connect.s3.custom.endpoint",
+            defs::Kind::String,
+            "`s3` backend, Lenses' name of `aws.s3.endpoint`.",
+        ),
+        optional(
+            "connect.s3.aws.auth.mode",
+            defs::Kind::Enum(&["Credentials", "Default", "credentials", "default"]),
+            "`s3` backend, Lenses' key: `Credentials` (the access keys given) or `Default` (the default chain); Sluice uses the keys when given, the default chain otherwise.",
+        ),
+        optional(
+            "output_compression",
+            defs::Kind::String,
+            "`s3` backend, Aiven's deprecated sink key: accepted with a notice (the compression of objects read is `file.compression.type`).",
         ),
     ],
     prefixes: &[OBJECT_STORE_OPTIONS],

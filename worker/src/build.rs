@@ -98,6 +98,9 @@ impl ConnectorParts {
         config: &ConnectorConfig,
         metrics: Arc<ConnectorMetrics>,
     ) -> Result<Self> {
+        for notice in sluice_core::config::aiven::notices(&config.settings) {
+            tracing::warn!(connector = %config.name, "{notice}");
+        }
         let worker = &ctx.worker;
         // Config provider references are read again whenever the connector is built, so a
         // restart picks up a rotated secret.
@@ -198,6 +201,8 @@ impl ConnectorParts {
             ObjectSourceConfig {
                 topic: config.topic.clone(),
                 template: config.file_name_template.clone(),
+                template_match: config.template_match,
+                start_after_key: config.native_start_key.clone(),
                 distribution: Distribution::new(
                     config.distribution_type,
                     task_id,

@@ -16,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Registry, Unit};
-use sluice_core::metrics::{HistogramSnapshot, MetricsSnapshot};
+use sluice_core::metrics::{HistogramSnapshot, MetricsSnapshot, SkipReason};
 
 use crate::{State, Worker};
 
@@ -83,6 +83,31 @@ const COUNTERS: &[Field] = &[
         "objects_unrouted",
         "Objects no rule of topic.regex.list matches, not read (each version counted once per run)",
         |m| m.objects_unrouted,
+    ),
+    (
+        "objects_skipped_no_template_match",
+        "Listed objects file.name.template does not take, not read (every listing pass counts them)",
+        |m| m.objects_skipped[SkipReason::NoTemplateMatch.index()],
+    ),
+    (
+        "objects_skipped_empty",
+        "Listed objects of zero bytes, not read (every listing pass counts them)",
+        |m| m.objects_skipped[SkipReason::Empty.index()],
+    ),
+    (
+        "objects_skipped_filtered",
+        "Listed objects filtered out by a setting (input.envelope side files), not read as objects (every listing pass counts them)",
+        |m| m.objects_skipped[SkipReason::Filtered.index()],
+    ),
+    (
+        "objects_skipped_other_task",
+        "Listed objects another task of the connector reads (every listing pass counts them)",
+        |m| m.objects_skipped[SkipReason::OtherTask.index()],
+    ),
+    (
+        "listings_took_nothing",
+        "Listing passes that found objects and took none of them (warned about in the log)",
+        |m| m.listings_took_nothing,
     ),
     (
         "throttled_ms",

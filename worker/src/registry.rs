@@ -57,6 +57,8 @@ mod tests {
                 "gcs",
                 "azure",
                 "io.aiven.kafka.connect.s3.source.S3SourceConnector",
+                "io.aiven.kafka.connect.s3.S3SourceConnector",
+                "io.lenses.streamreactor.connect.aws.s3.source.S3SourceConnector",
                 "io.aiven.kafka.connect.azure.source.AzureBlobSourceConnector",
             ]
         );

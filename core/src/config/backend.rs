@@ -164,9 +164,10 @@ impl StoreSettings {
                 Vec::new()
             },
             retry: RetrySettings {
-                max_retries: r.int("store.retry.max.retries")? as u32,
-                backoff_initial_ms: r.int("store.retry.backoff.initial.ms")? as u64,
-                backoff_max_ms: r.int("store.retry.backoff.max.ms")? as u64,
+                max_retries: super::aiven::store_retry(r, "store.retry.max.retries")? as u32,
+                backoff_initial_ms: super::aiven::store_retry(r, "store.retry.backoff.initial.ms")?
+                    as u64,
+                backoff_max_ms: super::aiven::store_retry(r, "store.retry.backoff.max.ms")? as u64,
                 timeout_ms: r.int("store.retry.timeout.ms")? as u64,
             },
             post_read: PostReadSettings {

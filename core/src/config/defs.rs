@@ -153,7 +153,13 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
     optional(
         "file.name.template",
         Kind::String,
-        "Template the WHOLE object key must match, e.g. `{{topic}}-{{partition}}-{{start_offset}}.jsonl`. Placeholders: `{{topic}}`, `{{partition}}`, `{{start_offset}}`, `{{timestamp}}` (Aiven's forms with `:padding=true` and `:unit=yyyy|MM|dd|HH` accepted). Objects that do not match are ignored. Unset: every object under the prefix is read.",
+        "Template of the object keys to read, e.g. `{{topic}}-{{partition}}-{{start_offset}}.jsonl`, matched anchored against the whole key or the key relative to the prefix (`aws.s3.prefix`, ...), then, with `file.name.template.match=aiven`, searched anywhere in the key as Aiven's connector does. Placeholders: `{{topic}}`, `{{partition}}`, `{{start_offset}}`, `{{timestamp}}` (Aiven's forms with `:padding=true` and `:unit=yyyy|MM|dd|HH` accepted). Objects it does not take are not read: counted by reason (metric `objects_skipped`), and a listing that takes none of its objects is warned about with sample keys. Unset: every object under the prefix is read. See docs/migrating.md.",
+    ),
+    key(
+        "file.name.template.match",
+        Kind::Enum(&["aiven", "anchored"]),
+        "aiven",
+        "How `file.name.template` takes keys: `anchored` = the template describes the whole key, or the whole key relative to the prefix (literal text is literal); `aiven` = the same, and then Aiven's rule for the keys that fails: the template as a regular expression (`.` any character) found anywhere in the key, so a connector file written for Aiven's S3 or Azure source reads the same objects (such keys are logged, a few per run). Where the anchored match and Aiven's search give different values for a key, the anchored values are used and the difference is logged. See docs/migrating.md.",
     ),
     key(
         "distribution.type",

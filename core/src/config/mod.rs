@@ -5,9 +5,11 @@
 //! format's in `sluice-transformers`; a [`Registry`] collects them. Unknown keys are rejected with
 //! the nearest valid key; every problem in a file is reported at once.
 
+pub mod aiven;
 mod backend;
 pub mod defs;
 mod escapes;
+pub mod kcql;
 pub mod providers;
 pub mod registry;
 mod resolve;
@@ -38,8 +40,14 @@ use crate::template::{FileNameTemplate, Placeholder};
 use defs::{KeyDef, Kind};
 
 /// The key sets every connector reads, whatever its backend and format: its own keys, the
-/// routing's, the rate limits' and topic creation's.
-pub const CONNECTOR_SETS: [KeySet; 4] = [defs::CONNECTOR, ROUTING, RATE_LIMITS, TOPIC_CREATION];
+/// routing's, the rate limits', topic creation's and the Aiven compatibility keys.
+pub const CONNECTOR_SETS: [KeySet; 5] = [
+    defs::CONNECTOR,
+    ROUTING,
+    RATE_LIMITS,
+    TOPIC_CREATION,
+    aiven::AIVEN,
+];
 
 /// Flat settings as read from a file.
 pub type Settings = BTreeMap<String, String>;
@@ -294,6 +302,10 @@ pub struct ConnectorConfig {
     pub topic: Option<String>,
     /// `file.name.template`.
     pub file_name_template: Option<FileNameTemplate>,
+    /// `file.name.template.match`.
+    pub template_match: crate::matcher::MatchMode,
+    /// `native.start.key`: only objects whose key sorts after it are read.
+    pub native_start_key: Option<String>,
     /// `distribution.type`.
     pub distribution_type: DistributionType,
     /// `input.format`.
@@ -356,6 +368,34 @@ impl ConnectorConfig {
     /// # Errors
     /// [`Error::Config`] listing every problem.
     pub fn from_settings(registry: &Registry, settings: &Settings) -> Result<Self> {
+        // Lenses' `connect.s3.kcql` and `connect.s3.*` keys stand for Sluice's.
+        let translated = kcql::translate(settings).map_err(|e| Error::Config {
+            context: settings.get("name").map(|n| format!("connector {n:?}")),
+            problems: vec![format!("connect.s3.kcql: {e}")],
+        })?;
+        let settings = translated.as_ref().unwrap_or(settings);
+        // Aiven's deprecated S3 names stand for the new ones when those are unset.
+        let mut renamed = None;
+        for (old, new) in aiven::DEPRECATED_NAMES {
+            if let (Some(v), false) = (settings.get(*old), settings.contains_key(*new)) {
+                renamed
+                    .get_or_insert_with(|| settings.clone())
+                    .insert((*new).to_owned(), v.clone());
+            }
+        }
+        // Aiven's connector reads these values in any case (`OBJECT_HASH`, `JSONL`, `ALL`).
+        for key in aiven::CASE_INSENSITIVE {
+            if let Some(v) = settings
+                .get(*key)
+                .filter(|v| v.chars().any(char::is_uppercase))
+            {
+                let lower = v.to_ascii_lowercase();
+                renamed
+                    .get_or_insert_with(|| settings.clone())
+                    .insert((*key).to_owned(), lower);
+            }
+        }
+        let settings = renamed.as_ref().unwrap_or(settings);
         // The selected backend's checks read raw strings only, so they run with the key checks.
         let mut problems = registry.check_keys(settings);
         let r = Keys::new(registry, settings);
@@ -455,6 +495,11 @@ impl ConnectorConfig {
             tasks_max: r.int("tasks.max")? as u32,
             topic,
             file_name_template: template,
+            template_match: crate::matcher::MatchMode::from_config(
+                r.raw("file.name.template.match")?.unwrap_or("aiven"),
+            )
+            .unwrap_or_default(),
+            native_start_key: r.string("native.start.key")?,
             distribution_type,
             input_format: r.string("input.format")?.unwrap_or_default(),
             errors_tolerance: match r.raw("errors.tolerance")? {

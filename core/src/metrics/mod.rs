@@ -8,6 +8,7 @@
 //! `RUST_LOG` select them by that name.
 
 mod histogram;
+mod skip;
 mod store;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -16,6 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{debug, info, warn};
 
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
+pub use skip::SkipReason;
 pub use store::{InstrumentedBackend, StoreOp, StoreOutcome, StoreStats, StoreStatsSnapshot};
 
 /// Live counters of one task (the worker keeps one set per task and sums them per connector).
@@ -53,6 +55,11 @@ pub struct Metrics {
     pub listing_passes: AtomicU64,
     /// Records sent to the dead letter queue.
     pub dlq_records: AtomicU64,
+    /// Objects listed and not taken, by [`SkipReason`] (indexed by [`SkipReason::index`]),
+    /// every pass.
+    pub objects_skipped: [AtomicU64; 4],
+    /// Listing passes that listed objects and took none of them (warned about).
+    pub listings_took_nothing: AtomicU64,
     /// Gauge: objects being read now.
     pub objects_in_progress: AtomicU64,
     /// Gauge: objects listed and not read yet because they are too young
@@ -109,6 +116,10 @@ pub struct MetricsSnapshot {
     pub listing_passes: u64,
     /// See [`Metrics::dlq_records`].
     pub dlq_records: u64,
+    /// See [`Metrics::objects_skipped`].
+    pub objects_skipped: [u64; 4],
+    /// See [`Metrics::listings_took_nothing`].
+    pub listings_took_nothing: u64,
     /// See [`Metrics::objects_in_progress`].
     pub objects_in_progress: u64,
     /// See [`Metrics::objects_deferred`].
@@ -160,6 +171,10 @@ impl std::ops::AddAssign for MetricsSnapshot {
         self.objects_listed += other.objects_listed;
         self.listing_passes += other.listing_passes;
         self.dlq_records += other.dlq_records;
+        for (a, b) in self.objects_skipped.iter_mut().zip(other.objects_skipped) {
+            *a += b;
+        }
+        self.listings_took_nothing += other.listings_took_nothing;
         self.objects_in_progress += other.objects_in_progress;
         self.objects_deferred += other.objects_deferred;
         self.oldest_unread_ms = match (self.oldest_unread_ms, other.oldest_unread_ms) {
@@ -205,6 +220,8 @@ impl Metrics {
             objects_listed: g(&self.objects_listed),
             listing_passes: g(&self.listing_passes),
             dlq_records: g(&self.dlq_records),
+            objects_skipped: std::array::from_fn(|i| g(&self.objects_skipped[i])),
+            listings_took_nothing: g(&self.listings_took_nothing),
             objects_in_progress: g(&self.objects_in_progress),
             objects_deferred: g(&self.objects_deferred),
             oldest_unread_ms: self.oldest_unread_ms.load(Ordering::Relaxed),
@@ -294,6 +311,29 @@ impl Metrics {
         Self::add(&self.objects_unrouted, 1);
         warn!(target: "sluice_core::source", task = %task, bucket = %bucket, object = %object, size,
             "no rule of topic.regex.list matches the object; skipping it (not read, no offset stored): add a rule for it and restart the connector to read it");
+    }
+
+    /// A listed object not taken, for `reason`.
+    pub fn object_skipped(&self, reason: SkipReason) {
+        Self::add(&self.objects_skipped[reason.index()], 1);
+    }
+
+    /// A listing pass listed `listed` objects and took none (`reasons`: counts by reason;
+    /// `samples`: a few keys with their reason).
+    #[allow(clippy::too_many_arguments)]
+    pub fn listing_took_nothing(
+        &self,
+        task: &str,
+        bucket: &str,
+        prefix: &str,
+        template: &str,
+        listed: u64,
+        reasons: &str,
+        samples: &str,
+    ) {
+        Self::add(&self.listings_took_nothing, 1);
+        warn!(target: "sluice_core::source", task = %task, bucket = %bucket, prefix = %prefix, template = %template, listed, skipped = %reasons, sample_keys = %samples,
+            "the listing found objects under the prefix but took none of them, so nothing is read; check file.name.template against the sample keys (it is matched anchored against the whole key or the key relative to the prefix, see docs/migrating.md) or run `sluice validate --preview 20` to see what each key maps to");
     }
 
     /// A listing pass ended after `took`, having returned `listed` objects, `deferred` of

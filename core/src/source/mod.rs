@@ -1,7 +1,8 @@
 //! [`ObjectSource`]: the [`SourceTask`] shared by every object-store backend.
 //!
-//! It lists the bucket in key order, keeps the objects whose whole key matches
-//! `file.name.template` and that this task owns under the distribution strategy, skips objects
+//! It lists the bucket in key order, keeps the objects `file.name.template` takes (anchored,
+//! whole key or relative to the prefix, then Aiven's search: [`crate::matcher`]) and that this
+//! task owns under the distribution strategy, skips objects
 //! the offsets say are finished, resumes a partly read object at its stored record count, and turns
 //! each object's records into [`SourceRecord`](crate::record::SourceRecord)s.
 //!
@@ -29,6 +30,7 @@ mod build;
 mod plan;
 mod readers;
 mod restart;
+mod skips;
 mod stability;
 
 use std::collections::{HashMap, HashSet};
@@ -47,6 +49,7 @@ use crate::config::{ErrorsTolerance, OverwritePolicy, RecordTimestamp};
 use crate::contract::{Failure, ObjectBackend, Poll, SourceTask, Stage};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
+use crate::matcher::{How, KeyMatcher, MatchMode};
 use crate::metrics::Metrics;
 use crate::object::{is_object_gone, ObjectInput, ReadRetry, Tail};
 use crate::offsets::{OffsetManager, OffsetMap, OffsetValue, FINISHED, RECORD_COUNT};
@@ -54,6 +57,7 @@ use crate::routing::Routing;
 use crate::template::{FileNameTemplate, TemplateMatch};
 use crate::transformer::Transformer;
 
+pub use crate::metrics::SkipReason;
 pub use build::{DELETED, HEADER_BUCKET, HEADER_ETAG, HEADER_INDEX, HEADER_OBJECT};
 use plan::{Key, Listing, ListingPlan, PassEnd};
 use readers::{Next, Reader, ReaderPool};
@@ -65,6 +69,11 @@ pub struct ObjectSourceConfig {
     pub topic: Option<String>,
     /// `file.name.template`.
     pub template: Option<FileNameTemplate>,
+    /// `file.name.template.match`: whether Aiven's unanchored search is tried after the
+    /// anchored matches (see [`crate::matcher`]).
+    pub template_match: MatchMode,
+    /// `native.start.key` (Aiven): only objects whose key sorts after it are read.
+    pub start_after_key: Option<String>,
     /// This task's share.
     pub distribution: Distribution,
     /// `errors.tolerance`.
@@ -130,6 +139,11 @@ pub struct ObjectSource {
     /// Versions (key, ETag, size) of objects no rule of `topic.regex.list` matches, each
     /// logged and counted once per run.
     unrouted: HashSet<(Path, Option<String>, u64)>,
+    /// `file.name.template` with the backend's prefix: which keys it takes.
+    matcher: Option<KeyMatcher>,
+    /// Warnings given once per run (a listing that took nothing; keys taken only by Aiven's
+    /// search; keys Aiven would have read with other values).
+    warned: skips::Warned,
 }
 
 /// What the listing pass under way has seen so far.
@@ -139,6 +153,10 @@ struct PassStats {
     listed: u64,
     deferred: u64,
     oldest_deferred: Option<chrono::DateTime<chrono::Utc>>,
+    /// Objects listed and not taken, by reason, with a few sample keys.
+    skipped: skips::PassSkips,
+    /// Objects the pass opened, or found finished already.
+    taken: u64,
 }
 
 /// An object [`ObjectSource::accept`] takes.
@@ -187,7 +205,19 @@ impl ObjectSource {
             deferred_oldest: None,
             pending_post_read: Vec::new(),
             unrouted: HashSet::new(),
+            matcher: None,
+            warned: skips::Warned::default(),
         }
+        .with_matcher()
+    }
+
+    fn with_matcher(mut self) -> Self {
+        self.matcher = self
+            .cfg
+            .template
+            .as_ref()
+            .map(|t| KeyMatcher::new(t, self.backend.prefix(), self.cfg.template_match));
+        self
     }
 
     /// Updates the gauges of objects in progress and of the oldest one not read yet (being
@@ -208,6 +238,17 @@ impl ObjectSource {
     /// The listing pass under way ended (or was given up).
     fn pass_ended(&mut self) {
         let pass = std::mem::take(&mut self.pass);
+        if pass.started.is_some() && pass.taken == 0 && pass.deferred == 0 {
+            self.warned.took_nothing(
+                &self.metrics,
+                &self.cfg.task_name,
+                self.backend.bucket(),
+                self.backend.prefix(),
+                self.matcher.as_ref().map(|m| m.template().as_str()),
+                pass.listed,
+                &pass.skipped,
+            );
+        }
         if let Some(started) = pass.started {
             self.metrics.listing_ended(
                 &self.cfg.task_name,
@@ -227,10 +268,12 @@ impl ObjectSource {
     /// topic rule matches is logged and counted once (see [`ObjectSource::unrouted`]).
     fn accept(&mut self, meta: &ObjectMeta) -> Option<Accepted> {
         let key = meta.location.as_ref();
-        if meta.size == 0
-            || self.abandoned.contains(&meta.location)
-            || self.readers.is_reading(&meta.location)
-        {
+        if self.abandoned.contains(&meta.location) || self.readers.is_reading(&meta.location) {
+            self.pass.taken += 1;
+            return None;
+        }
+        if meta.size == 0 {
+            self.skip(SkipReason::Empty, key);
             return None;
         }
         if self
@@ -238,16 +281,31 @@ impl ObjectSource {
             .envelope
             .as_ref()
             .is_some_and(|e| e.is_side_file(key))
+            || self
+                .cfg
+                .start_after_key
+                .as_deref()
+                .is_some_and(|s| key <= s)
         {
+            self.skip(SkipReason::Filtered, key);
             return None;
         }
-        let matched = match &self.cfg.template {
-            Some(t) => Some(t.matches(key)?),
+        let matched = match &self.matcher {
+            Some(m) => {
+                let Some(km) = m.matches(key) else {
+                    self.skip(SkipReason::NoTemplateMatch, key);
+                    return None;
+                };
+                self.note_match(key, &km);
+                Some(km.values)
+            }
             None => None,
         };
         if !self.cfg.distribution.owns(key, matched.as_ref()) {
+            self.skip(SkipReason::OtherTask, key);
             return None;
         }
+        self.pass.taken += 1;
         let stored = self.offsets.cached(&self.partition_of(key));
         let finished = stored
             .as_ref()
@@ -294,6 +352,37 @@ impl ObjectSource {
                 Some(accepted(skip, false))
             }
             None => Some(accepted(0, true)),
+        }
+    }
+
+    /// A listed object not taken: counted by reason (metrics), kept as a sample for the
+    /// warning of a pass that takes nothing.
+    fn skip(&mut self, reason: SkipReason, key: &str) {
+        self.metrics.object_skipped(reason);
+        self.pass.skipped.add(reason, key);
+    }
+
+    /// Reports, a few times per run, a key taken only by Aiven's unanchored search or one
+    /// Aiven's connector would have read with other values.
+    fn note_match(&mut self, key: &str, km: &crate::matcher::KeyMatch) {
+        let Some(m) = &self.matcher else { return };
+        if km.how == How::AivenSearch {
+            self.warned.aiven_search(
+                &self.cfg.task_name,
+                key,
+                m.template().as_str(),
+                m.prefix(),
+                &km.values,
+            );
+        }
+        if let Some(aiven) = &km.aiven_differs {
+            self.warned.aiven_differs(
+                &self.cfg.task_name,
+                key,
+                m.template().as_str(),
+                &km.values,
+                aiven,
+            );
         }
     }
 
@@ -385,6 +474,16 @@ impl ObjectSource {
 impl SourceTask for ObjectSource {
     async fn configure(&mut self) -> Result<()> {
         // The one read of the stored offsets: it fills the cache and gives the restart position.
+        if let Some(m) = &self.matcher {
+            for w in m.start_warnings() {
+                tracing::warn!(task = %self.cfg.task_name, "{w}");
+            }
+            self.warned.topic_and_template(
+                &self.cfg.task_name,
+                self.cfg.topic.as_deref(),
+                m.template(),
+            );
+        }
         let stored = self.offsets.populate_all().await?;
         let restart = restart::restart_position(self.backend.as_ref(), &self.cfg, &stored);
         info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored.len(),

@@ -2,6 +2,7 @@
 
 use object_store::path::Path;
 
+use crate::matcher::KeyMatcher;
 use crate::offsets::{OffsetMap, OffsetValue, FINISHED};
 
 use super::{ObjectBackend, ObjectSourceConfig};
@@ -19,8 +20,9 @@ pub(super) fn restart_position(
 ) -> Option<Path> {
     let mut first_unfinished: Option<&str> = None;
     let mut finished = Vec::new();
+    let matcher = matcher(backend, cfg);
     for (partition, data) in stored {
-        let Some(key) = owned_key(backend, cfg, partition) else {
+        let Some(key) = owned_key(backend, cfg, matcher.as_ref(), partition) else {
             continue;
         };
         if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) {
@@ -48,7 +50,17 @@ pub(super) fn pending_post_read(
         return Vec::new();
     }
     let (_, of) = backend.partition_fields();
-    crate::postread::pending(stored, of, |p| owned_key(backend, cfg, p).is_some())
+    let matcher = matcher(backend, cfg);
+    crate::postread::pending(stored, of, |p| {
+        owned_key(backend, cfg, matcher.as_ref(), p).is_some()
+    })
+}
+
+/// The template with the backend's prefix (built once per call: it compiles regexes).
+fn matcher(backend: &dyn ObjectBackend, cfg: &ObjectSourceConfig) -> Option<KeyMatcher> {
+    cfg.template
+        .as_ref()
+        .map(|t| KeyMatcher::new(t, backend.prefix(), cfg.template_match))
 }
 
 /// The object key of a stored source partition when the object is this task's: in the
@@ -56,6 +68,7 @@ pub(super) fn pending_post_read(
 fn owned_key<'a>(
     backend: &dyn ObjectBackend,
     cfg: &ObjectSourceConfig,
+    matcher: Option<&KeyMatcher>,
     partition: &'a OffsetMap,
 ) -> Option<&'a str> {
     let (bf, of) = backend.partition_fields();
@@ -66,8 +79,8 @@ fn owned_key<'a>(
     if !key.starts_with(backend.prefix().unwrap_or("")) {
         return None;
     }
-    let matched = match &cfg.template {
-        Some(t) => Some(t.matches(key)?),
+    let matched = match matcher {
+        Some(m) => Some(m.matches(key)?.values),
         None => None,
     };
     cfg.distribution.owns(key, matched.as_ref()).then_some(key)
@@ -110,6 +123,8 @@ mod tests {
         ObjectSourceConfig {
             topic: Some("t".into()),
             template: template.map(|t| FileNameTemplate::parse(t).unwrap()),
+            template_match: crate::matcher::MatchMode::Anchored,
+            start_after_key: None,
             distribution: Distribution::new(DistributionType::ObjectHash, task, tasks).unwrap(),
             tolerance: ErrorsTolerance::None,
             routing: crate::routing::Routing::default(),

@@ -126,6 +126,8 @@ fn source(h: &Harness, once: bool, tolerance: ErrorsTolerance, interval: Duratio
         ObjectSourceConfig {
             topic: Some("t".into()),
             template: None,
+            template_match: crate::matcher::MatchMode::Aiven,
+            start_after_key: None,
             distribution: Distribution::new(DistributionType::ObjectHash, 0, 1).unwrap(),
             tolerance,
             routing: Routing::default(),
@@ -446,4 +448,61 @@ async fn an_object_no_topic_rule_matches_is_counted_once_and_not_read() {
         "counted once per version, not once per listing"
     );
     assert_eq!(h.backend.listings.lock().unwrap().len(), 2);
+}
+
+fn with_template(src: ObjectSource, template: &str, mode: MatchMode) -> ObjectSource {
+    let mut cfg = src.cfg.clone();
+    cfg.template = Some(FileNameTemplate::parse(template).unwrap());
+    cfg.template_match = mode;
+    cfg.topic = Some("t".into());
+    ObjectSource::new(
+        src.backend.clone(),
+        src.transformer.clone(),
+        src.offsets.clone(),
+        cfg,
+        src.metrics.clone(),
+    )
+}
+
+#[tokio::test]
+async fn objects_not_taken_are_counted_by_reason_and_a_pass_taking_none_is_reported() {
+    let h = harness(&[
+        ("a.txt", lines("a", 2)),
+        ("b.txt", lines("b", 2)),
+        ("empty-0.jsonl", String::new()),
+    ])
+    .await;
+    let src = source(&h, true, ErrorsTolerance::None, Duration::from_secs(300));
+    let mut src = with_template(src, "{{topic}}-{{partition}}.jsonl", MatchMode::Aiven);
+    src.configure().await.unwrap();
+    let (records, _, err) = drain(&mut src).await;
+    assert!(err.is_none() && records.is_empty());
+    let m = src.metrics.snapshot();
+    assert_eq!(m.objects_skipped[SkipReason::NoTemplateMatch.index()], 2);
+    assert_eq!(m.objects_skipped[SkipReason::Empty.index()], 1);
+    assert_eq!(m.objects_skipped[SkipReason::OtherTask.index()], 0);
+    assert_eq!(m.listings_took_nothing, 1);
+}
+
+#[tokio::test]
+async fn keys_only_aivens_search_finds_are_read_unless_anchored() {
+    let objects = [("t-0.log", lines("x", 3)), ("t-1.log", lines("y", 2))];
+    let h = harness(&objects).await;
+    let src = source(&h, true, ErrorsTolerance::None, Duration::from_secs(300));
+    let mut src = with_template(src, "{{topic}}-{{partition}}", MatchMode::Aiven);
+    src.configure().await.unwrap();
+    let (records, _, err) = drain(&mut src).await;
+    assert!(err.is_none());
+    assert_eq!(records.len(), 5);
+    assert_eq!(src.metrics.snapshot().listings_took_nothing, 0);
+
+    let h = harness(&objects).await;
+    let src = source(&h, true, ErrorsTolerance::None, Duration::from_secs(300));
+    let mut src = with_template(src, "{{topic}}-{{partition}}", MatchMode::Anchored);
+    src.configure().await.unwrap();
+    let (records, _, _) = drain(&mut src).await;
+    assert!(records.is_empty());
+    let m = src.metrics.snapshot();
+    assert_eq!(m.objects_skipped[SkipReason::NoTemplateMatch.index()], 2);
+    assert_eq!(m.listings_took_nothing, 1);
 }
