@@ -5,7 +5,8 @@
 //!   [`super::writer`]; `offset.flush.interval.ms` is an upper bound) and at the end, the offset
 //!   of the contiguous acknowledged prefix of each source partition goes to the offset store. A
 //!   crash re-delivers what was sent and not yet committed: the records in flight and those
-//!   acknowledged during the last write or two (milliseconds, not a flush interval).
+//!   acknowledged during the last write or two (milliseconds to a few hundred, not a flush
+//!   interval).
 //! - [`Transactional`] (exactly-once): records go out inside a Kafka transaction; at each
 //!   [`TransactionBoundary`] the latest offset of every source partition in it is written to the
 //!   offsets topic inside the same transaction, which then commits. A failed commit aborts the

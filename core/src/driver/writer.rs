@@ -8,9 +8,10 @@
 //!   offset of every source partition whose acknowledged prefix grew), so the number of writes
 //!   follows the store's speed, never the record rate;
 //! - a write starts as soon as the previous one ended and something new was acknowledged, but
-//!   no sooner than [`MIN_SPACING`] after the previous one started, nor sooner than twice the
-//!   previous write's duration after it started: a store that is slow to write (a big offset
-//!   file) is busy at most half of the time;
+//!   no sooner than [`MIN_SPACING`] after the previous one started, and after a pause as long
+//!   as the previous write took, up to [`MAX_PAUSE`]: a store that is slow to write (a big
+//!   offset file to render) is not kept busy all the time, and the committed offsets still
+//!   trail the acknowledgements by at most two writes plus [`MAX_PAUSE`];
 //! - the committed offset of a partition never passes a record that was not acknowledged (that
 //!   is [`SubmittedRecords`]' contiguous prefix).
 //!
@@ -28,6 +29,16 @@ use crate::offsets::{OffsetMap, SubmittedRecords};
 /// The least time between the starts of two offset writes of one task (at most 50 writes a
 /// second per task).
 pub(super) const MIN_SPACING: Duration = Duration::from_millis(20);
+
+/// The longest pause after a write before the next one (the pause is as long as the write
+/// took, up to this).
+pub(super) const MAX_PAUSE: Duration = Duration::from_millis(100);
+
+/// When the next write may start after one that started at `started` and ended at `ended`.
+pub(super) fn next_start(started: Instant, ended: Instant) -> Instant {
+    let took = ended.saturating_duration_since(started);
+    (started + MIN_SPACING).max(ended + took.min(MAX_PAUSE))
+}
 
 /// What [`Pacer::start`] decided.
 #[derive(Debug, PartialEq)]
@@ -72,8 +83,7 @@ impl Pacer {
     /// The write that started at `started` ended at `ended` (successfully or not).
     pub(super) fn finished(&mut self, started: Instant, ended: Instant) {
         self.writing = false;
-        let took = ended.saturating_duration_since(started);
-        self.next_at = Some(started + MIN_SPACING.max(took * 2));
+        self.next_at = Some(next_start(started, ended));
     }
 
     /// Whether a write is in flight.
@@ -279,7 +289,8 @@ mod tests {
                             Start::Write(batch) => {
                                 prop_assert!(in_flight.is_none(), "a second write in flight");
                                 if let Some((started, took)) = last_start {
-                                    prop_assert!(now >= started + MIN_SPACING.max(took * 2), "writes too close");
+                                    prop_assert!(now >= started + MIN_SPACING, "writes too close");
+                                    prop_assert!(now >= started + took + took.min(MAX_PAUSE), "no pause after a write");
                                 }
                                 let prefix = prefixes(&acked);
                                 for (p, o) in &batch {
