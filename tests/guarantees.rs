@@ -188,3 +188,146 @@ fn a_record_too_large_for_kafka_goes_to_the_dead_letter_queue_under_tolerance_al
         "{h:?}"
     );
 }
+
+/// `text` as UTF-16 with its byte order mark (little- or big-endian).
+fn utf16(text: &str, little_endian: bool) -> Vec<u8> {
+    let mut out = if little_endian {
+        vec![0xFF, 0xFE]
+    } else {
+        vec![0xFE, 0xFF]
+    };
+    for unit in text.encode_utf16() {
+        out.extend_from_slice(&if little_endian {
+            unit.to_le_bytes()
+        } else {
+            unit.to_be_bytes()
+        });
+    }
+    out
+}
+
+/// `data` gzip-compressed by the system's `gzip` (the test package has no compressor of its own).
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// Spreadsheet and Windows exports: jsonl and csv objects starting with a UTF-8 byte order
+/// mark (one gzip-compressed), UTF-16 ones (both byte orders), and a broken UTF-16 object.
+/// Every record arrives with its first one intact, nothing good reaches the dead letter queue,
+/// and the broken object is reported there by name, after its good record.
+#[test]
+fn byte_order_marks_are_read_and_broken_utf16_is_reported() {
+    let e = env(
+        BrokerKind::Tansu,
+        &[
+            ("errors.tolerance", "all"),
+            ("errors.deadletterqueue.topic.name", DLQ),
+            ("file.compression.type", "auto"),
+        ],
+        &[],
+    );
+    let bom = |text: &str| [&b"\xEF\xBB\xBF"[..], text.as_bytes()].concat();
+    let jsonl = "{\"name\":\"ä\",\"n\":1}\r\n{\"name\":\"😀\",\"n\":2}\n";
+    write(&e.data.join("a-utf8.jsonl"), &bom(jsonl));
+    write(&e.data.join("b-utf8.jsonl.gz"), &gzip(&bom(jsonl)));
+    write(&e.data.join("c-utf16le.jsonl"), &utf16(jsonl, true));
+    write(&e.data.join("d-utf16be.jsonl"), &utf16(jsonl, false));
+    let mut broken = utf16("{\"name\":\"ok\",\"n\":1}\n", true);
+    broken.extend_from_slice(&0xDC00u16.to_le_bytes());
+    write(&e.data.join("e-broken.jsonl"), &broken);
+    let out = backfill(&e.worker, &e.connector);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+
+    // The same objects as csv, read by a second connector from another folder.
+    let csv_data = e.dir.path().join("csv");
+    std::fs::create_dir(&csv_data).unwrap();
+    let csv = "name,n\r\nä,1\r\n😀,2\r\n";
+    write(&csv_data.join("a-utf8.csv"), &bom(csv));
+    write(&csv_data.join("b-utf16le.csv"), &utf16(csv, true));
+    let csv_connector = e.dir.path().join("csv.properties");
+    let mut props = std::fs::read_to_string(&e.connector).unwrap();
+    props.push_str(&format!(
+        "name=csv\nlocal.path={}\ninput.format=csv\n",
+        csv_data.display()
+    ));
+    std::fs::write(&csv_connector, props).unwrap();
+    let out = backfill(&e.worker, &csv_connector);
+    let text = output_text(&out);
+    assert!(out.status.success(), "{text}");
+
+    let expected = 4 * 2 + 1 + 2 * 2;
+    let got = consume_all(
+        &e.broker.bootstrap(),
+        &[TOPIC],
+        expected,
+        Duration::from_secs(20),
+    );
+    assert_eq!(got.len(), expected, "{got:#?}");
+    let value = |g: &Got| serde_json::from_str::<serde_json::Value>(g.value.as_deref().unwrap());
+    for object in [
+        "a-utf8.jsonl",
+        "b-utf8.jsonl.gz",
+        "c-utf16le.jsonl",
+        "d-utf16be.jsonl",
+    ] {
+        let mut records: Vec<serde_json::Value> = got
+            .iter()
+            .filter(|g| g.object() == object)
+            .map(|g| value(g).unwrap())
+            .collect();
+        records.sort_by_key(|v| v["n"].as_i64());
+        assert_eq!(
+            records,
+            vec![
+                serde_json::json!({"name": "ä", "n": 1}),
+                serde_json::json!({"name": "😀", "n": 2})
+            ],
+            "{object}"
+        );
+    }
+    for object in ["a-utf8.csv", "b-utf16le.csv"] {
+        let mut records: Vec<serde_json::Value> = got
+            .iter()
+            .filter(|g| g.object() == object)
+            .map(|g| value(g).unwrap())
+            .collect();
+        records.sort_by(|a, b| a["n"].as_str().cmp(&b["n"].as_str()));
+        assert_eq!(
+            records,
+            vec![
+                serde_json::json!({"name": "ä", "n": "1"}),
+                serde_json::json!({"name": "😀", "n": "2"})
+            ],
+            "{object}: the first column is `name`, not a byte order mark and `name`"
+        );
+    }
+    assert_eq!(
+        got.iter()
+            .filter(|g| g.object() == "e-broken.jsonl")
+            .count(),
+        1,
+        "the record before the broken bytes"
+    );
+    let dead = consume_all(&e.broker.bootstrap(), &[DLQ], 1, Duration::from_secs(10));
+    assert_eq!(dead.len(), 1, "only the broken object: {dead:#?}");
+    let h = &dead[0].headers;
+    assert_eq!(h["__connect.errors.object"], "e-broken.jsonl");
+    let message = &h["__connect.errors.exception.message"];
+    assert!(
+        message.contains("e-broken.jsonl")
+            && message.contains("UTF-16")
+            && message.contains("convert this one to UTF-8"),
+        "{message}"
+    );
+}

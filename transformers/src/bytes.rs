@@ -132,7 +132,14 @@ impl BytesTransformer {
 
 impl Transformer for BytesTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        open_then(self, input, self.compression, false, skip, Self::records)
+        open_then(
+            self,
+            input,
+            self.compression,
+            (false, false),
+            skip,
+            Self::records,
+        )
     }
 
     fn name(&self) -> &'static str {

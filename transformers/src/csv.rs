@@ -499,7 +499,14 @@ impl CsvTransformer {
 
 impl Transformer for CsvTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        open_then(self, input, self.compression, true, skip, Self::records)
+        open_then(
+            self,
+            input,
+            self.compression,
+            (true, true),
+            skip,
+            Self::records,
+        )
     }
 
     fn name(&self) -> &'static str {

@@ -79,7 +79,14 @@ impl JsonTransformer {
 
 impl Transformer for JsonTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        open_then(self, input, self.compression, false, skip, Self::records)
+        open_then(
+            self,
+            input,
+            self.compression,
+            (true, false),
+            skip,
+            Self::records,
+        )
     }
 
     fn name(&self) -> &'static str {

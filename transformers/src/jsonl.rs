@@ -60,7 +60,14 @@ impl JsonlTransformer {
 
 impl Transformer for JsonlTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
-        open_then(self, input, self.compression, true, skip, Self::records)
+        open_then(
+            self,
+            input,
+            self.compression,
+            (true, true),
+            skip,
+            Self::records,
+        )
     }
 
     fn name(&self) -> &'static str {

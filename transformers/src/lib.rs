@@ -44,6 +44,7 @@ mod bytes;
 mod compression;
 mod csv;
 mod cursor;
+mod encoding;
 mod error;
 mod json;
 mod json_value;
@@ -275,14 +276,15 @@ fn positive(key: &'static str, size: usize, what: &str) -> Result<(), Error> {
 /// [`Transformer::transform`] for the formats read from the object's byte stream: opens
 /// `input`'s byte stream and decompresses it, then yields the records
 /// `records(format, key, stream, skip)` makes of it. A failure to open the object is yielded as
-/// is (a store error) and ends the stream. A format reading `lines` gets the stream through
-/// [`tail::watch_tail`]: how its last line ended is noted, and a last line without terminator is
-/// held back when the input says so.
+/// is (a store error) and ends the stream. A `text` format's stream goes through
+/// [`encoding::text_stream`] (byte order marks: UTF-8 skipped, UTF-16 decoded). A format reading
+/// `lines` gets the stream through [`tail::watch_tail`]: how its last line ended is noted, and a
+/// last line without terminator is held back when the input says so.
 fn open_then<T>(
     format: &T,
     input: ObjectInput,
     compression: Compression,
-    lines: bool,
+    (text, lines): (bool, bool),
     skip: u64,
     records: fn(&T, String, ByteStream, u64) -> RecordStream,
 ) -> RecordStream
@@ -302,6 +304,9 @@ where
                     other => other,
                 };
                 let mut bytes = compression::decompress(&key, compression, bytes).await;
+                if text {
+                    bytes = encoding::text_stream(&key, bytes);
+                }
                 if lines {
                     bytes = tail::watch_tail(&input, bytes);
                 }

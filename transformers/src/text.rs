@@ -325,7 +325,14 @@ impl TextTransformer {
 impl Transformer for TextTransformer {
     fn transform(&self, input: ObjectInput, skip: u64) -> RecordStream {
         let lines = !matches!(self.mode, Mode::Tags { .. });
-        open_then(self, input, self.compression, lines, skip, Self::records)
+        open_then(
+            self,
+            input,
+            self.compression,
+            (true, lines),
+            skip,
+            Self::records,
+        )
     }
 
     fn name(&self) -> &'static str {

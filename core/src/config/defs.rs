@@ -473,7 +473,7 @@ pub const WORKER_KEYS: &[KeyDef] = &[
             max: i64::MAX,
         },
         "5000",
-        "How often acknowledged offsets are written to the offset store (also on stop).",
+        "At-least-once: the longest time acknowledged offsets wait before they are written to the offset store. Sluice writes them continuously (one write in flight per task, each carrying everything acknowledged meanwhile, at most 50 a second), so this is only an upper bound, kept for Kafka Connect compatibility; they are also written on stop.",
     ),
     key(
         "key.converter",

@@ -1,9 +1,12 @@
 //! How a task commits what Kafka acknowledged: the one place where the delivery guarantees
 //! differ. A [`Committer`] has two implementations:
 //!
-//! - [`AtLeastOnce`]: every `offset.flush.interval.ms` (and at the end), the offset of the
-//!   contiguous acknowledged prefix of each source partition goes to the offset store. A crash
-//!   re-delivers what was acknowledged since the last commit.
+//! - [`AtLeastOnce`]: continuously (one coalesced write in flight at a time, see
+//!   [`super::writer`]; `offset.flush.interval.ms` is an upper bound) and at the end, the offset
+//!   of the contiguous acknowledged prefix of each source partition goes to the offset store. A
+//!   crash re-delivers what was sent and not yet committed: the records in flight and those
+//!   acknowledged during the last write or two (milliseconds to a few hundred, not a flush
+//!   interval).
 //! - [`Transactional`] (exactly-once): records go out inside a Kafka transaction; at each
 //!   [`TransactionBoundary`] the latest offset of every source partition in it is written to the
 //!   offsets topic inside the same transaction, which then commits. A failed commit aborts the
@@ -26,6 +29,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use tracing::{info, warn};
 
 use super::produce::{record_to, Output};
+use super::writer::{OffsetWriter, WriterEvent, Written};
 use super::{DriverConfig, ExactlyOnce};
 use crate::config::TransactionBoundary;
 use crate::error::{Error, Result};
@@ -47,6 +51,8 @@ pub(super) enum Boundary {
     ObjectEnd,
     /// Any item was handled.
     Item,
+    /// Delivery reports were settled.
+    Acked,
 }
 
 /// How offsets of acknowledged records are committed.
@@ -76,16 +82,59 @@ pub(super) trait Committer: Send {
     /// Commits what can be committed.
     fn commit(&mut self, out: &mut Output<'_>) -> impl Future<Output = Result<()>> + Send;
 
+    /// What the committer does in the background reports to the driver.
+    type Event: Send;
+
+    /// Resolves when something done in the background needs the driver (never, when nothing
+    /// runs in the background). Cancel-safe.
+    fn event(&mut self) -> impl Future<Output = Self::Event> + Send;
+
+    /// Handles what [`event`](Self::event) reported; an error stops the task.
+    fn on_event(
+        &mut self,
+        event: Self::Event,
+        out: &mut Output<'_>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// The task ends (`out.failure` says whether it failed), after in-flight records were
     /// settled.
     fn close(&mut self, out: &mut Output<'_>) -> impl Future<Output = Result<()>> + Send;
 }
 
-/// At-least-once delivery: the acknowledged prefix goes to the offset store on a timer.
-pub(super) struct AtLeastOnce;
+/// At-least-once delivery: the acknowledged prefix goes to the offset store continuously, one
+/// coalesced write in flight at a time ([`OffsetWriter`]); `offset.flush.interval.ms` stays as
+/// an upper bound.
+#[derive(Default)]
+pub(super) struct AtLeastOnce {
+    writer: OffsetWriter,
+}
+
+impl AtLeastOnce {
+    /// A write ended: a failure stops the task; else the finished objects' post-read actions
+    /// may run.
+    fn written(out: &mut Output<'_>, w: Written) -> Result<()> {
+        w.result?;
+        let cfg = out.cfg;
+        if out.post_read.is_some() {
+            let finished: Vec<(OffsetMap, OffsetMap)> = w
+                .batch
+                .iter()
+                .filter(|(_, o)| is_pending(o))
+                .cloned()
+                .collect();
+            // Only now that the store holds them may the finished objects' actions run.
+            out.committed(&finished);
+        }
+        cfg.metrics
+            .offsets_committed(&cfg.task_name, w.batch.len(), w.took);
+        Ok(())
+    }
+}
 
 impl Committer for AtLeastOnce {
     const TOLERATES_REJECTED_RECORDS: bool = true;
+
+    type Event = WriterEvent;
 
     async fn start(&mut self, _cfg: &DriverConfig) -> Result<()> {
         Ok(())
@@ -105,44 +154,54 @@ impl Committer for AtLeastOnce {
         headers
     }
 
+    /// Always: a commit only starts a background write when none is in flight.
     fn due(&self, _at: Boundary, _cfg: &DriverConfig) -> bool {
-        false
+        true
     }
 
-    /// Puts the offset of each source partition's contiguous acknowledged prefix.
+    /// Starts a write of the offset of each source partition's newly acknowledged prefix,
+    /// unless one is in flight (the next carries it). Never waits for the store.
     async fn commit(&mut self, out: &mut Output<'_>) -> Result<()> {
-        let batch = out.submitted.committable();
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let cfg = out.cfg;
-        let n = batch.len();
-        let started = Instant::now();
-        let finished: Vec<(OffsetMap, OffsetMap)> = if out.post_read.is_some() {
-            batch
-                .iter()
-                .filter(|(_, o)| is_pending(o))
-                .cloned()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        cfg.offset_store
-            .put(
-                &cfg.connector,
-                batch.into_iter().map(|(p, o)| (p, Some(o))).collect(),
-            )
-            .await?;
-        // Only now that the store holds them may the finished objects' actions run.
-        out.committed(&finished);
-        cfg.metrics
-            .offsets_committed(&cfg.task_name, n, started.elapsed());
+        self.writer.kick(out.cfg, &mut out.submitted);
         Ok(())
     }
 
-    /// Commits what was acknowledged, also when the task failed.
-    async fn close(&mut self, out: &mut Output<'_>) -> Result<()> {
+    fn event(&mut self) -> impl Future<Output = WriterEvent> + Send {
+        self.writer.event()
+    }
+
+    async fn on_event(&mut self, event: WriterEvent, out: &mut Output<'_>) -> Result<()> {
+        if let WriterEvent::Written(w) = event {
+            Self::written(out, w)?;
+        }
         self.commit(out).await
+    }
+
+    /// Waits for the write in flight, then writes what is left, also when the task failed.
+    async fn close(&mut self, out: &mut Output<'_>) -> Result<()> {
+        let in_flight = match self.writer.wait().await {
+            Some(w) => Self::written(out, w),
+            None => Ok(()),
+        };
+        let batch = out.submitted.committable();
+        if !batch.is_empty() {
+            let cfg = out.cfg;
+            let started = Instant::now();
+            let put = batch
+                .iter()
+                .map(|(p, o)| (p.clone(), Some(o.clone())))
+                .collect();
+            let result = cfg.offset_store.put(&cfg.connector, put).await;
+            Self::written(
+                out,
+                Written {
+                    batch,
+                    result,
+                    took: started.elapsed(),
+                },
+            )?;
+        }
+        in_flight
     }
 }
 
@@ -206,6 +265,17 @@ impl Transactional {
 
 impl Committer for Transactional {
     const TOLERATES_REJECTED_RECORDS: bool = false;
+
+    /// Nothing runs in the background: a transaction commits in line.
+    type Event = std::convert::Infallible;
+
+    fn event(&mut self) -> impl Future<Output = Self::Event> + Send {
+        std::future::pending()
+    }
+
+    async fn on_event(&mut self, event: Self::Event, _out: &mut Output<'_>) -> Result<()> {
+        match event {}
+    }
 
     async fn start(&mut self, cfg: &DriverConfig) -> Result<()> {
         txn_call(&cfg.producer, "initialising transactions", |p| {

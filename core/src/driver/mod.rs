@@ -21,7 +21,8 @@
 //! - `produce`: sending, delivery reports, waiting out a full producer queue;
 //! - `failure`: tolerated failures: logs, counters, dead letter records and their headers;
 //! - `commit`: the one place where delivery guarantees differ, a `Committer` with two
-//!   implementations: at-least-once (the acknowledged prefix to the offset store, on a timer) and
+//!   implementations: at-least-once (the acknowledged prefix to the offset store, continuously,
+//!   one coalesced write in flight at a time: `writer`) and
 //!   transactional (exactly-once: records and offsets in one Kafka transaction per
 //!   [`TransactionBoundary`]);
 //! - this file: the configuration and the task's lifecycle.
@@ -33,6 +34,7 @@ mod produce;
 mod read;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,7 +155,7 @@ pub async fn run_task<S: SourceTask>(
 ) -> Result<TaskEnd> {
     // The one fork between the delivery guarantees; everything after is generic over it.
     match cfg.exactly_once.clone() {
-        None => drive(source, &cfg, AtLeastOnce, stop).await,
+        None => drive(source, &cfg, AtLeastOnce::default(), stop).await,
         Some(eo) => drive(source, &cfg, Transactional::new(eo), stop).await,
     }
 }
@@ -197,6 +199,12 @@ async fn drive<S: SourceTask, C: Committer>(
         tokio::select! {
             _ = d.out.deliveries.recv_many(&mut d.out.received, 1024), if d.out.in_flight > 0 => {
                 d.out.settle_received(&mut d.committer).await;
+                d.commit_at(Boundary::Acked).await;
+            }
+            event = d.committer.event() => {
+                if let Err(e) = d.committer.on_event(event, &mut d.out).await {
+                    d.out.fail(e);
+                }
             }
             _ = flush.tick(), if flush_every.is_some() => d.commit().await,
             batch = rx.recv() => match batch {

@@ -389,6 +389,112 @@ async fn acks_out_of_order_commit_only_the_contiguous_prefix() {
     assert_eq!(ids, expected);
 }
 
+/// An offset store that takes `delay` per write and counts writes and how many overlap.
+#[derive(Debug)]
+struct SlowStore {
+    inner: MemoryOffsetStore,
+    delay: Duration,
+    active: std::sync::atomic::AtomicUsize,
+    most_active: std::sync::atomic::AtomicUsize,
+    puts: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl OffsetStore for SlowStore {
+    async fn get(
+        &self,
+        connector: &str,
+        partitions: &[OffsetMap],
+    ) -> Result<Vec<Option<OffsetMap>>> {
+        self.inner.get(connector, partitions).await
+    }
+    async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
+        self.inner.list(connector).await
+    }
+    async fn connectors(&self) -> Result<Vec<String>> {
+        self.inner.connectors().await
+    }
+    async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()> {
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_active.fetch_max(now, Ordering::SeqCst);
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        let r = self.inner.put(connector, batch).await;
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+    fn location(&self) -> String {
+        "slow memory".into()
+    }
+}
+
+/// With `offset.flush.interval.ms` at an hour, offsets still reach the store while the task
+/// runs (continuous commits), one write at a time however fast the acks come, and each write
+/// carries what was acknowledged meanwhile (far fewer writes than records).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_are_committed_continuously_one_write_at_a_time() {
+    let mock = cluster(1, 1);
+    let store = Arc::new(SlowStore {
+        inner: MemoryOffsetStore::new(),
+        delay: Duration::from_millis(30),
+        active: Default::default(),
+        most_active: Default::default(),
+        puts: Default::default(),
+    });
+    let mut cfg = driver_config(producer(&mock, &[]), Arc::new(MemoryOffsetStore::new()));
+    cfg.offset_store = store.clone();
+    cfg.flush_interval = Duration::from_secs(3600);
+    let gate = Arc::new(Notify::new());
+    let mut steps: Vec<Step> = Vec::new();
+    for o in 0..8 {
+        steps.extend(object(&format!("o{o}"), 500));
+    }
+    let last = source_object("last");
+    steps.extend((0..10).map(|i| record(&last, i, 16, Some(0))));
+    // The task waits here, alive, until the test has seen the offsets.
+    steps.push(Step::Gate(gate.clone()));
+    steps.push(finished("last", 10));
+    let (stop_tx, stop) = watch::channel(false);
+    let task = tokio::spawn(run_task(
+        FakeSource::new(steps).then_idle(),
+        cfg.clone(),
+        stop,
+    ));
+    for o in 0..8 {
+        let object = format!("o{o}");
+        eventually(
+            &format!("{object} committed while the task runs"),
+            async || stored(&*store, &object).await == Some(offset(500, true)),
+        )
+        .await;
+    }
+    eventually(
+        "the acknowledged records of the open object committed",
+        async || stored(&*store, "last").await == Some(offset(10, false)),
+    )
+    .await;
+    assert!(!task.is_finished());
+    gate.notify_one();
+    eventually("the last object committed", async || {
+        stored(&*store, "last").await == Some(offset(10, true))
+    })
+    .await;
+    stop_tx.send(true).unwrap();
+    assert_eq!(task.await.unwrap().unwrap(), TaskEnd::Stopped);
+    let puts = store.puts.load(Ordering::SeqCst);
+    assert_eq!(
+        store.most_active.load(Ordering::SeqCst),
+        1,
+        "writes overlapped"
+    );
+    assert!(puts >= 2, "{puts} writes");
+    assert!(
+        puts < 4010 / 10,
+        "{puts} writes for 4,010 records: not coalesced"
+    );
+    assert_eq!(cfg.metrics.records_acked.load(Ordering::Relaxed), 4010);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_producer_queue_is_waited_out_and_nothing_is_lost() {
     let mock = cluster(1, 1);

@@ -199,6 +199,12 @@ impl SubmittedRecords {
         id.owner == self.owner
     }
 
+    /// True when [`committable`](Self::committable) has something new to return (a partition's
+    /// acknowledged prefix grew since the last call). O(1).
+    pub fn has_committable(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// The number of records submitted and not yet removed by [`committable`](Self::committable).
     pub fn pending(&self) -> usize {
         self.pending
