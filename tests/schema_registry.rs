@@ -340,19 +340,16 @@ fn an_incompatible_schema_is_a_task_error_naming_the_subject_or_goes_to_the_dead
         reg.register(&format!("{TOPIC}-value"), "AVRO", incompatible)
             .unwrap();
         let url = reg.url();
-        let p = LocalPipeline::start(
-            BrokerKind::Tansu,
-            "sr-409",
-            &[TOPIC, "dlq"],
-            &[
-                ("value.converter", AVRO),
-                ("value.converter.schema.registry.url", url.as_str()),
-                ("transformer.json.infer.schema", "true"),
-                ("errors.tolerance", tolerance),
-                ("errors.deadletterqueue.topic.name", "dlq"),
-            ],
-            &[],
-        );
+        let mut settings = vec![
+            ("value.converter", AVRO),
+            ("value.converter.schema.registry.url", url.as_str()),
+            ("transformer.json.infer.schema", "true"),
+            ("errors.tolerance", tolerance),
+        ];
+        if tolerance == "all" {
+            settings.push(("errors.deadletterqueue.topic.name", "dlq"));
+        }
+        let p = LocalPipeline::start(BrokerKind::Tansu, "sr-409", &[TOPIC, "dlq"], &settings, &[]);
         write_objects(&p.data, 0..2, 50);
         let out = backfill(&p.worker, &p.connector);
         let text = output_text(&out);
