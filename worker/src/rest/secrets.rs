@@ -21,6 +21,9 @@ pub const MASK: &str = "[hidden]";
 
 /// True when the value of connector key `key` is a secret.
 pub fn is_secret(key: &str) -> bool {
+    if sluice_core::convert::is_secret_converter_key(key) {
+        return true;
+    }
     if let Some(client) = key.strip_prefix("producer.override.") {
         return sluice_core::kafka::security::is_secret_key(client);
     }

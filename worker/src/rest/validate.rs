@@ -243,6 +243,16 @@ mod tests {
             ("connector.class", "s3"),
             ("aws.s3.bucket.name", "b"),
             ("aws.access.key.id", "AKIA-SECRET-ID"),
+            ("value.converter", "io.confluent.connect.avro.AvroConverter"),
+            (
+                "value.converter.schema.registry.url",
+                "https://sr.example:8081",
+            ),
+            ("value.converter.basic.auth.credentials.source", "USER_INFO"),
+            (
+                "value.converter.basic.auth.user.info",
+                "SRKEY:sr-very-secret",
+            ),
             ("aws.secret.access.key", "very-secret"),
             ("topic", "t"),
         ]);
@@ -250,6 +260,7 @@ mod tests {
         assert_eq!(infos["error_count"], 0, "{infos}");
         let text = infos.to_string();
         assert!(!text.contains("very-secret") && !text.contains("AKIA-SECRET-ID"));
+        assert!(!text.contains("SRKEY"), "{text}");
         assert_eq!(
             entry(&infos, "aws.secret.access.key")["value"]["value"],
             "[hidden]"
