@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 mod bytes;
 mod json;
 mod number;
+// Used by the Schema Registry's ProtobufConverter, wired in with the registry client.
+#[allow(dead_code)]
+pub(crate) mod protobuf;
 mod string;
 
 pub use bytes::ByteArrayConverter;
