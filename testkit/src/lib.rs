@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod proxy;
+pub mod registry;
 pub mod servers;
 
 use std::collections::BTreeMap;

@@ -129,6 +129,12 @@ pub const CONVERTERS: &[&str] = &[
     "JsonConverter",
     "StringConverter",
     "ByteArrayConverter",
+    "io.confluent.connect.avro.AvroConverter",
+    "io.confluent.connect.json.JsonSchemaConverter",
+    "avro",
+    "json_schema",
+    "AvroConverter",
+    "JsonSchemaConverter",
 ];
 
 /// Keys every connector reads (`name`, `connector.class`, `topic`, `errors.*`, `object.*`, ...).

@@ -431,12 +431,12 @@ fn inner<'a>(schema: &'a Schema, kind: &str, key: bool) -> Result<&'a Schema> {
     })
 }
 
-fn base64_of(bytes: &[u8]) -> String {
+pub(super) fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Drops redundant sign bytes, as Java's `BigInteger.toByteArray` never writes them.
-fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
+pub(super) fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
     let mut start = 0;
     while start + 1 < bytes.len() {
         let (b, next) = (bytes[start], bytes[start + 1]);
@@ -450,7 +450,7 @@ fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
 }
 
 /// Jackson's `ObjectNode.set`: a repeated key keeps its first position and takes the new value.
-fn set<'a>(obj: &mut Vec<(Cow<'a, str>, Json<'a>)>, key: Cow<'a, str>, value: Json<'a>) {
+pub(super) fn set<'a>(obj: &mut Vec<(Cow<'a, str>, Json<'a>)>, key: Cow<'a, str>, value: Json<'a>) {
     match obj.iter_mut().find(|(k, _)| *k == key) {
         Some(entry) => entry.1 = value,
         None => obj.push((key, value)),
@@ -459,7 +459,7 @@ fn set<'a>(obj: &mut Vec<(Cow<'a, str>, Json<'a>)>, key: Cow<'a, str>, value: Js
 
 /// A JSON tree shaped like Jackson's `JsonNode`s, written exactly as Jackson writes them.
 #[derive(Debug, Clone, PartialEq)]
-enum Json<'a> {
+pub(super) enum Json<'a> {
     Null,
     Bool(bool),
     Int(i64),
@@ -474,7 +474,7 @@ enum Json<'a> {
 
 impl<'a> Json<'a> {
     /// Jackson's `JsonNode.asText` for the nodes used as map keys.
-    fn into_text(self) -> Cow<'a, str> {
+    pub(super) fn into_text(self) -> Cow<'a, str> {
         match self {
             Json::Str(s) => s,
             Json::Null => "null".into(),
@@ -487,7 +487,7 @@ impl<'a> Json<'a> {
         }
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    pub(super) fn write(&self, out: &mut Vec<u8>) {
         match self {
             Json::Null => out.extend_from_slice(b"null"),
             Json::Bool(true) => out.extend_from_slice(b"true"),

@@ -5,7 +5,9 @@
 //! * [`StringConverter`] — `org.apache.kafka.connect.storage.StringConverter` (Java `toString()`
 //!   as UTF-8);
 //! * [`ByteArrayConverter`] — `org.apache.kafka.connect.converters.ByteArrayConverter` (bytes
-//!   passed through).
+//!   passed through);
+//! * [`RegistryConverter`] — Confluent's `io.confluent.connect.avro.AvroConverter` and
+//!   `io.confluent.connect.json.JsonSchemaConverter`, with a Schema Registry (see [`registry`]).
 //!
 //! [`converter_from_config`] builds one from the `key.converter` / `value.converter` class name and
 //! its settings; [`converter_settings`] lists the settings each class accepts.
@@ -19,14 +21,14 @@ use crate::error::{Error, Result};
 mod bytes;
 mod json;
 mod number;
-// Used by the Schema Registry's ProtobufConverter, wired in with the registry client.
-#[allow(dead_code)]
 pub(crate) mod protobuf;
+pub mod registry;
 mod string;
 
 pub use bytes::ByteArrayConverter;
 pub use json::{DecimalFormat, JsonConverter, JsonConverterConfig};
 pub use number::{java_double_to_string, java_float_to_string};
+pub use registry::RegistryConverter;
 pub use string::StringConverter;
 
 /// Turns Connect data into record key or value bytes (Connect's `Converter.fromConnectData`).
@@ -38,6 +40,18 @@ pub trait Converter: Send + Sync + std::fmt::Debug {
     /// converter.
     #[allow(clippy::wrong_self_convention)] // Connect's name for it
     fn from_connect_data(&self, topic: &str, data: &SchemaAndValue) -> Result<Option<Vec<u8>>>;
+
+    /// What [`Converter::from_connect_data`] needs from outside the process for `data` (a Schema
+    /// Registry id): `None` when it is at hand (every converter but the registry ones, and a
+    /// registry converter's known schemas), else a future to await first, on the caller's task.
+    /// The future retries what a retry can fix; its error is the record's conversion error.
+    fn prepare<'a>(
+        &'a self,
+        _topic: &'a str,
+        _data: &'a SchemaAndValue,
+    ) -> Option<futures::future::BoxFuture<'a, Result<()>>> {
+        None
+    }
 }
 
 /// Short name of the JSON converter (see [`ConverterSetting::classes`]).
@@ -47,7 +61,8 @@ pub const STRING: &str = "string";
 /// Short name of the byte array converter.
 pub const BYTES: &str = "bytes";
 
-/// Every accepted converter class name with the short name it stands for.
+/// Every accepted converter class name with the short name it stands for (the registry
+/// converters' are in [`registry::CLASSES`]).
 const CLASSES: &[(&str, &str)] = &[
     ("org.apache.kafka.connect.json.JsonConverter", JSON),
     ("org.apache.kafka.connect.storage.StringConverter", STRING),
@@ -118,15 +133,20 @@ static SETTINGS: &[ConverterSetting] = &[
 ];
 
 /// The settings each converter class accepts, for config validation and documentation.
-pub fn converter_settings() -> &'static [ConverterSetting] {
-    SETTINGS
+pub fn converter_settings() -> impl Iterator<Item = &'static ConverterSetting> {
+    SETTINGS.iter().chain(registry::SETTINGS)
+}
+
+/// Every accepted converter class name with the short name it stands for.
+fn classes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    CLASSES.iter().chain(registry::CLASSES)
 }
 
 /// The short name ([`JSON`], [`STRING`] or [`BYTES`]) of an accepted converter class name, or
 /// `None` when the class is not supported.
 pub fn converter_short_name(class: &str) -> Option<&'static str> {
     let class = class.trim();
-    CLASSES.iter().find(|(c, _)| *c == class).map(|(_, s)| *s)
+    classes().find(|(c, _)| *c == class).map(|(_, s)| *s)
 }
 
 /// Builds a converter from its class name and its own settings (the `key.converter.` /
@@ -146,12 +166,8 @@ pub fn converter_from_config(
         "value.converter"
     };
     let Some(short) = converter_short_name(class) else {
-        let accepted = CLASSES
-            .iter()
-            .map(|(c, _)| *c)
-            .collect::<Vec<_>>()
-            .join(", ");
-        let hint = suggest(class.trim(), CLASSES.iter().map(|(c, _)| *c))
+        let accepted = classes().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
+        let hint = suggest(class.trim(), classes().map(|(c, _)| *c))
             .map(|s| format!("; did you mean {s:?}?"))
             .unwrap_or_else(|| ".".to_owned());
         return Err(Error::config(format!(
@@ -159,8 +175,7 @@ pub fn converter_from_config(
         )));
     };
 
-    let valid: Vec<&'static str> = SETTINGS
-        .iter()
+    let valid: Vec<&'static str> = converter_settings()
         .filter(|s| s.classes.contains(&short))
         .map(|s| s.name)
         .collect();
@@ -247,6 +262,12 @@ pub fn converter_from_config(
                 }
             }
             Arc::new(StringConverter::new())
+        }
+        registry::AVRO | registry::JSON_SCHEMA => {
+            match registry::build(short, settings, is_key, prefix, &mut problems) {
+                Some(c) => c,
+                None => Arc::new(ByteArrayConverter::new()),
+            }
         }
         _ => Arc::new(ByteArrayConverter::new()),
     };

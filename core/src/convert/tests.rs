@@ -726,7 +726,12 @@ fn every_class_name_is_accepted() {
         converter_from_config(class, &settings(&[]), false).unwrap();
         assert_eq!(converter_short_name(class), Some(*short));
     }
-    assert_eq!(converter_short_name("avro"), None);
+    for (class, short) in registry::CLASSES {
+        let url = settings(&[("schema.registry.url", "http://localhost:8081")]);
+        converter_from_config(class, &url, false).unwrap();
+        assert_eq!(converter_short_name(class), Some(*short));
+    }
+    assert_eq!(converter_short_name("protobuf"), None);
 }
 
 #[test]
@@ -758,11 +763,15 @@ fn unknown_class_is_a_config_error_with_a_suggestion() {
     let err = config_problems(converter_from_config("JSON", &settings(&[]), true));
     assert!(err.contains("did you mean \"json\""), "{err}");
     let err = config_problems(converter_from_config(
-        "io.confluent.connect.avro.AvroConverter",
+        "com.example.CustomConverter",
         &settings(&[]),
         true,
     ));
     assert!(err.contains("Accepted:"), "{err}");
+    assert!(
+        err.contains("io.confluent.connect.avro.AvroConverter"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -808,7 +817,13 @@ fn invalid_setting_values_are_config_errors() {
 fn settings_table_matches_the_parser() {
     for s in converter_settings() {
         let class = s.classes[0];
-        converter_from_config(class, &settings(&[(s.name, s.default)]), false)
+        let mut pairs = vec![(s.name, s.default)];
+        // The registry converters need their registry's URL.
+        if class == registry::AVRO || class == registry::JSON_SCHEMA {
+            pairs.push(("schema.registry.url", "http://localhost:8081"));
+            pairs.retain(|(k, v)| *k != "schema.registry.url" || !v.is_empty());
+        }
+        converter_from_config(class, &settings(&pairs), false)
             .unwrap_or_else(|e| panic!("{}: {e}", s.name));
         assert!(!s.doc.is_empty());
     }

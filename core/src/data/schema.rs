@@ -196,6 +196,12 @@ impl Schema {
         self.0.value_schema.as_ref()
     }
 
+    /// Whether `a` and `b` are the same schema object (clones of one `Schema`): a cheap test
+    /// before `==`, which compares the whole structure.
+    pub fn ptr_eq(a: &Schema, b: &Schema) -> bool {
+        Arc::ptr_eq(&a.0, &b.0)
+    }
+
     /// Checks that `value` conforms to this schema (Connect's `ConnectSchema.validateValue`).
     pub fn validate_value(&self, value: &Value) -> Result<()> {
         super::value::validate(self, value, "")

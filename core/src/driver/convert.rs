@@ -1,9 +1,15 @@
 //! A [`SourceRecord`] to the bytes Kafka takes: key and value through the converters, headers
 //! to Kafka headers.
+//!
+//! A converter that needs something from outside first (a Schema Registry id) says so through
+//! [`Converter::prepare`]; the record waits for it here, on the reading side, so the records
+//! after it wait too and keep their order. A stop request ends the wait: the record is not sent
+//! and, its offset never committed, is read again on the next run.
 
 use std::sync::Arc;
 
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use tokio::sync::watch;
 
 use super::DriverConfig;
 use crate::contract::{Failure, Stage};
@@ -33,25 +39,84 @@ impl Prepared {
     }
 }
 
+/// What became of a record.
+pub(super) enum Converted {
+    /// Converted.
+    Ready(Prepared),
+    /// A converter failed: the record and its failure.
+    Failed(Box<(SourceRecord, Failure)>),
+    /// The task was asked to stop while the record waited for its converter.
+    Stopped,
+}
+
 /// Converts the records of one task.
 pub(super) struct Converting {
     key: Arc<dyn Converter>,
     value: Arc<dyn Converter>,
     /// The topic of the previous record.
     topic: Option<Arc<str>>,
+    /// The task's stop request, which ends a wait for a converter.
+    stop: watch::Receiver<bool>,
 }
 
 impl Converting {
-    pub(super) fn new(cfg: &DriverConfig) -> Self {
+    pub(super) fn new(cfg: &DriverConfig, stop: watch::Receiver<bool>) -> Self {
         Converting {
             key: cfg.key_converter.clone(),
             value: cfg.value_converter.clone(),
             topic: None,
+            stop,
+        }
+    }
+
+    /// Waits for what the converter of `part` needs for `r` (nothing, for most converters);
+    /// `Ok(false)` when the task was asked to stop meanwhile.
+    async fn ready(&mut self, part: &'static str, r: &SourceRecord) -> crate::Result<bool> {
+        let (converter, data) = if part == "key" {
+            (&self.key, &r.key)
+        } else {
+            (&self.value, &r.value)
+        };
+        let Some(wait) = converter.prepare(&r.topic, data) else {
+            return Ok(true);
+        };
+        if *self.stop.borrow() {
+            return Ok(false);
+        }
+        let stop = &mut self.stop;
+        tokio::select! {
+            res = wait => res.map(|()| true),
+            _ = async { while stop.changed().await.is_ok() && !*stop.borrow() {} } => Ok(false),
         }
     }
 
     /// The record as bytes; or, when a converter fails, the record and its failure.
-    pub(super) fn convert(
+    pub(super) async fn convert(&mut self, r: SourceRecord) -> Converted {
+        for (part, stage) in [
+            ("key", Stage::KeyConverter),
+            ("value", Stage::ValueConverter),
+        ] {
+            match self.ready(part, &r).await {
+                Ok(true) => {}
+                Ok(false) => return Converted::Stopped,
+                Err(e) => {
+                    let err = Error::Convert {
+                        part,
+                        topic: r.topic.clone(),
+                        source: Box::new(e),
+                    };
+                    return Converted::Failed(failed(r, stage, err));
+                }
+            }
+        }
+        match self.convert_ready(r) {
+            Ok(p) => Converted::Ready(p),
+            Err(f) => Converted::Failed(f),
+        }
+    }
+
+    /// [`Converting::convert`] once the converters have what they need.
+    fn convert_ready(
         &mut self,
         r: SourceRecord,
     ) -> std::result::Result<Prepared, Box<(SourceRecord, Failure)>> {

@@ -6,7 +6,7 @@ use std::time::Instant;
 use tokio::sync::{mpsc, watch};
 use tracing::debug;
 
-use super::convert::{located, Converting, Prepared};
+use super::convert::{located, Converted, Converting, Prepared};
 use super::DriverConfig;
 use crate::backoff::IdleBackoff;
 use crate::config::ErrorsTolerance;
@@ -41,7 +41,7 @@ pub(super) async fn read_loop<S: SourceTask>(
 ) -> bool {
     let mut backoff = IdleBackoff::default();
     let mut done = false;
-    let mut converting = Converting::new(&cfg);
+    let mut converting = Converting::new(&cfg, stop.clone());
     // Items go over in batches while the source has more at hand, so the producing side wakes
     // once per batch; an item is never held back waiting for the source.
     let mut batch: Vec<Result<Item>> = Vec::with_capacity(HAND_OVER_BATCH);
@@ -56,12 +56,13 @@ pub(super) async fn read_loop<S: SourceTask>(
             Ok(Poll::Record(r)) => {
                 backoff.reset();
                 match cfg.transforms.apply(r) {
-                    Ok(Transformed::Record(r)) => match converting.convert(r) {
-                        Ok(p) => Ok(Item::Record(p)),
-                        Err(failed) => {
+                    Ok(Transformed::Record(r)) => match converting.convert(r).await {
+                        Converted::Ready(p) => Ok(Item::Record(p)),
+                        Converted::Failed(failed) => {
                             let (r, failure) = *failed;
                             record_failed(&cfg, r.source_partition, r.source_offset, failure)
                         }
+                        Converted::Stopped => break,
                     },
                     Ok(Transformed::Dropped { partition, offset }) => {
                         Ok(Item::Progress(partition, offset))
