@@ -134,7 +134,10 @@ static SETTINGS: &[ConverterSetting] = &[
 
 /// The settings each converter class accepts, for config validation and documentation.
 pub fn converter_settings() -> impl Iterator<Item = &'static ConverterSetting> {
-    SETTINGS.iter().chain(registry::SETTINGS)
+    SETTINGS
+        .iter()
+        .chain(registry::SETTINGS)
+        .chain(protobuf::SETTINGS)
 }
 
 /// Every accepted converter class name with the short name it stands for.
@@ -263,7 +266,7 @@ pub fn converter_from_config(
             }
             Arc::new(StringConverter::new())
         }
-        registry::AVRO | registry::JSON_SCHEMA => {
+        registry::AVRO | registry::JSON_SCHEMA | registry::PROTOBUF => {
             match registry::build(short, settings, is_key, prefix, &mut problems) {
                 Some(c) => c,
                 None => Arc::new(ByteArrayConverter::new()),

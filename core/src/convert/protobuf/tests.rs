@@ -571,3 +571,126 @@ fn refusals_name_the_field() {
         .to_string();
     assert!(e.contains("\"xs\"") && e.contains("null element"), "{e}");
 }
+
+mod registry {
+    use std::collections::BTreeMap;
+
+    use sluice_testkit::registry::TestRegistry;
+
+    use super::*;
+    use crate::convert::{converter_from_config, Converter};
+    use crate::data::SchemaAndValue;
+
+    const CLASS: &str = "io.confluent.connect.protobuf.ProtobufConverter";
+
+    fn settings(url: &str, extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut s = BTreeMap::new();
+        s.insert("schema.registry.url".to_owned(), url.to_owned());
+        for (k, v) in extra {
+            s.insert((*k).to_owned(), (*v).to_owned());
+        }
+        s
+    }
+
+    async fn convert(c: &dyn Converter, topic: &str, data: &SchemaAndValue) -> Vec<u8> {
+        if let Some(wait) = c.prepare(topic, data) {
+            wait.await.unwrap();
+        }
+        c.from_connect_data(topic, data).unwrap().expect("bytes")
+    }
+
+    #[tokio::test]
+    async fn registers_the_text_once_and_writes_the_wire_format() {
+        let reg = TestRegistry::start();
+        let c = converter_from_config(CLASS, &settings(&reg.url(), &[]), false).unwrap();
+        let schema = logical_schema();
+        let p = plan(&schema, ProtobufOptions::default());
+        let mut ids = Vec::new();
+        for i in 0..50i32 {
+            let v = st(&schema)
+                .put("price", decimal_value(i128::from(i) * 101))
+                .unwrap()
+                .put("day", logical::date_value(i))
+                .unwrap()
+                .put("at", logical::time_value(i * 1000))
+                .unwrap()
+                .put("days", Value::Array(vec![]))
+                .unwrap();
+            let data = SchemaAndValue::new(schema.clone(), Value::Struct(v.clone()));
+            let bytes = convert(c.as_ref(), "orders", &data).await;
+            assert_eq!(bytes[0], 0, "magic byte");
+            let id = u32::from_be_bytes(bytes[1..5].try_into().unwrap());
+            ids.push(id);
+            let mut want = Vec::new();
+            p.write(&schema, &Value::Struct(v), &mut want).unwrap();
+            assert_eq!(bytes[5..], want[..], "message indexes [0] then the message");
+        }
+        assert!(ids.iter().all(|id| *id == ids[0]));
+        let stored = reg.schema(ids[0]).unwrap();
+        assert_eq!(stored.schema_type, "PROTOBUF");
+        assert_eq!(stored.schema, LOGICAL_TEXT);
+        assert_eq!(reg.subjects(), ["orders-value"]);
+        assert_eq!(reg.requests(), 1, "one registration for 50 records");
+    }
+
+    #[tokio::test]
+    async fn record_name_strategy_uses_the_message_full_name() {
+        let reg = TestRegistry::start();
+        let s = settings(
+            &reg.url(),
+            &[
+                ("value.subject.name.strategy", "RecordNameStrategy"),
+                ("scrub.invalid.names", "true"),
+            ],
+        );
+        let c = converter_from_config(CLASS, &s, false).unwrap();
+        let schema = SchemaBuilder::struct_()
+            .name("my-ns.Thing")
+            .field("n", Schema::int32())
+            .build();
+        let v = st(&schema).put("n", 3i32).unwrap();
+        let bytes = convert(
+            c.as_ref(),
+            "t",
+            &SchemaAndValue::new(schema, Value::Struct(v)),
+        )
+        .await;
+        assert_eq!(hex(&bytes[5..]), "000803");
+        assert_eq!(reg.subjects(), ["my_ns.Thing"]);
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let s = settings(
+            "http://localhost:8081",
+            &[
+                ("skip.known.types", "false"),
+                ("wrapper.for.nullables", "maybe"),
+                ("int.for.enums", "true"),
+            ],
+        );
+        let e = converter_from_config(CLASS, &s, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key.converter.skip.known.types = false is not supported"),
+            "{e}"
+        );
+        assert!(
+            e.contains("key.converter.wrapper.for.nullables = \"maybe\""),
+            "{e}"
+        );
+        assert!(!e.contains("int.for.enums"), "{e}");
+        let e = converter_from_config(
+            CLASS,
+            &settings("http://localhost:8081", &[("wrapper.for.nulables", "true")]),
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("did you mean value.converter.wrapper.for.nullables"),
+            "{e}"
+        );
+    }
+}
