@@ -31,6 +31,7 @@ import os
 import sys
 import tempfile
 import urllib.request
+import uuid
 
 from grpc_tools import protoc
 import grpc_tools
@@ -140,7 +141,7 @@ def to_python(msg):
     for f in msg.DESCRIPTOR.fields:
         v = getattr(msg, f.name)
         is_msg = f.type == f.TYPE_MESSAGE
-        if f.label == f.LABEL_REPEATED:
+        if f.is_repeated:
             if is_msg and f.message_type.name.endswith("Entry") and \
                     [x.name for x in f.message_type.fields] == ["key", "value"]:
                 out[f.name] = {canon_key(to_field(e, e.DESCRIPTOR.fields[0])): to_field(e, e.DESCRIPTOR.fields[1])
@@ -153,7 +154,7 @@ def to_python(msg):
 
 
 def to_field(msg, f):
-    if f.label == f.LABEL_REPEATED:
+    if f.is_repeated:
         return to_python(msg)[f.name]
     if f.type == f.TYPE_MESSAGE:
         return to_python(getattr(msg, f.name)) if msg.HasField(f.name) else None
@@ -203,6 +204,8 @@ def avro_source(path):
             return {k: conv(x) for k, x in v.items()}
         if isinstance(v, list):
             return [conv(x) for x in v]
+        if isinstance(v, uuid.UUID):
+            return str(v)
         return v
     out = []
     with open(path, "rb") as f:

@@ -135,6 +135,9 @@ pub const CONVERTERS: &[&str] = &[
     "json_schema",
     "AvroConverter",
     "JsonSchemaConverter",
+    "io.confluent.connect.protobuf.ProtobufConverter",
+    "protobuf",
+    "ProtobufConverter",
 ];
 
 /// Keys every connector reads (`name`, `connector.class`, `topic`, `errors.*`, `object.*`, ...).
