@@ -48,7 +48,7 @@ fn run(
     format: &str,
     count: usize,
     extra: &[(&str, &str)],
-) -> (serde_json::Value, TestRegistry) {
+) -> (serde_json::Value, TestRegistry, LocalPipeline) {
     let registry = TestRegistry::start();
     let url = registry.url();
     let topic = format!("{name}-topic");
@@ -63,16 +63,7 @@ fn run(
     let out = backfill(&p.worker, &p.connector);
     assert!(out.status.success(), "{}", output_text(&out));
 
-    let tmp = workspace_root().join("target/tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let check = std::process::Command::new(python())
-        .arg(workspace_root().join("tests/support/protobuf_check.py"))
-        .args(["e2e", &url, &p.broker.bootstrap(), &topic])
-        .arg(source)
-        .args([format, &count.to_string()])
-        .env("TMPDIR", &tmp)
-        .output()
-        .expect("run tests/support/protobuf_check.py");
+    let check = python_check(&url, &p.broker.bootstrap(), &topic, source, format, count);
     let stdout = String::from_utf8_lossy(&check.stdout);
     let stderr = String::from_utf8_lossy(&check.stderr);
     assert!(
@@ -90,7 +81,28 @@ fn run(
     for id in registry.versions(&subjects[0]) {
         assert_eq!(registry.schema(id).unwrap().schema_type, "PROTOBUF");
     }
-    (report, registry)
+    (report, registry, p)
+}
+
+/// Runs `tests/support/protobuf_check.py e2e`.
+fn python_check(
+    url: &str,
+    bootstrap: &str,
+    topic: &str,
+    source: &Path,
+    format: &str,
+    count: usize,
+) -> std::process::Output {
+    let tmp = workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    std::process::Command::new(python())
+        .arg(workspace_root().join("tests/support/protobuf_check.py"))
+        .args(["e2e", url, bootstrap, topic])
+        .arg(source)
+        .args([format, &count.to_string()])
+        .env("TMPDIR", &tmp)
+        .output()
+        .expect("run tests/support/protobuf_check.py")
 }
 
 /// Avro with nested records, arrays, a map, a union, an enum, decimals (bytes and fixed), date,
@@ -98,7 +110,7 @@ fn run(
 #[test]
 fn avro_everything_decodes_in_python() {
     let source = fixtures().join("avro/everything.deflate.avro");
-    let (report, registry) = run("proto-avro", &source, "everything.avro", "avro", 400, &[]);
+    let (report, registry, _p) = run("proto-avro", &source, "everything.avro", "avro", 400, &[]);
     assert_eq!(report["schema_ids"].as_array().unwrap().len(), 1);
     let id = registry.versions("proto-avro-topic-value")[0];
     let text = registry.schema(id).unwrap().schema;
@@ -149,7 +161,7 @@ fn jsonl_inferred_decodes_in_python() {
         lines.push('\n');
     }
     std::fs::write(&source, lines).unwrap();
-    let (report, _registry) = run(
+    let (report, registry, p) = run(
         "proto-jsonl",
         &source,
         "records.jsonl",
@@ -161,4 +173,25 @@ fn jsonl_inferred_decodes_in_python() {
         report["schema_ids"].as_array().unwrap().len() >= 2,
         "{report}"
     );
+    // The comparison notices one changed value: the same topic checked against a source with
+    // record 7's score changed fails, naming that record.
+    let text = std::fs::read_to_string(&source).unwrap();
+    let changed = source.with_extension("changed.jsonl");
+    std::fs::write(
+        &changed,
+        text.replacen("\"score\":-10.5", "\"score\":-10.25", 1),
+    )
+    .unwrap();
+    assert_ne!(std::fs::read_to_string(&changed).unwrap(), text);
+    let out = python_check(
+        &registry.url(),
+        &p.broker.bootstrap(),
+        "proto-jsonl-topic",
+        &changed,
+        "jsonl",
+        300,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a changed value went unnoticed");
+    assert!(stderr.contains("-10.25"), "{stderr}");
 }
