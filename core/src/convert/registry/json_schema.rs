@@ -23,6 +23,7 @@ use serde_json::{json, Map as JsonMap, Value as Sj};
 use super::super::json::{base64_of, minimal_twos_complement, set, Json};
 use super::super::number::big_decimal_to_string;
 use super::super::DecimalFormat;
+use super::avro::non_optional;
 use crate::data::logical::{DATE_NAME, DECIMAL_NAME, DECIMAL_SCALE, TIMESTAMP_NAME, TIME_NAME};
 use crate::data::{Schema, Type, Value};
 use crate::error::{Error, Result};
@@ -233,12 +234,12 @@ impl Gen {
                     branches.push(json!({"type": "null"}));
                 }
                 for f in schema.fields() {
-                    branches.push(self.schema(f.schema(), Some(f.index()), true)?);
+                    branches.push(self.schema(&non_optional(f.schema()), Some(f.index()), true)?);
                 }
                 return Ok(with_index(combined(branches), index));
             }
             Type::Struct if schema.is_optional() => {
-                let required = self.schema(schema, None, true)?;
+                let required = self.schema(&non_optional(schema), None, true)?;
                 return Ok(with_index(
                     combined(vec![json!({"type": "null"}), required]),
                     index,
@@ -361,6 +362,23 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"id":7,"note":null,"amount":"BBo="}"#
+        );
+    }
+
+    #[test]
+    fn optional_structs_are_one_of_null_and_the_object() {
+        let inner = SchemaBuilder::struct_()
+            .field("x", Schema::int32())
+            .optional()
+            .build();
+        let s = SchemaBuilder::struct_().field("inner", inner).build();
+        let p = JsonSchemaPlan::new(&s, options()).unwrap();
+        let j: Sj = serde_json::from_str(&p.text).unwrap();
+        assert_eq!(
+            j["properties"]["inner"],
+            json!({"oneOf":[{"type":"null"},{"type":"object","properties":{
+                "x":{"type":"integer","connect.type":"int32","connect.index":0}}}],
+                "connect.index":0})
         );
     }
 

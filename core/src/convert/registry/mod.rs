@@ -474,9 +474,17 @@ impl RegistryConverter {
                         ))
                     })?;
                     if self.latest_strict {
-                        apache_avro::schema_compatibility::SchemaCompatibility::can_read(
-                            &ours, &theirs,
-                        )
+                        use apache_avro::error::CompatibilityError;
+                        use apache_avro::schema_compatibility::{
+                            Compatibility, SchemaCompatibility,
+                        };
+                        match SchemaCompatibility::can_read(&ours, &theirs) {
+                            Ok(Compatibility::Full) => Ok(()),
+                            Ok(Compatibility::Partial) => {
+                                Err(CompatibilityError::MissingUnionElements)
+                            }
+                            Err(e) => Err(e),
+                        }
                         .map_err(|e| {
                             Error::Data(format!(
                                 "schema registry: the latest schema of subject {subject:?} \
