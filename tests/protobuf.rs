@@ -1,6 +1,6 @@
 //! End to end: `sluice backfill` with Confluent's ProtobufConverter against the test Schema
 //! Registry and the real tansu broker. Every record is then consumed and decoded by Python
-//! (`tests/support/protobuf_check.py`): the registered `.proto` text compiled by protoc
+//! (`scripts/sr/protobuf_check.py`): the registered `.proto` text compiled by protoc
 //! (grpcio-tools), each record decoded by confluent_kafka's `ProtobufDeserializer` with the
 //! generated class, and the records compared with the source file's (avro read by fastavro, jsonl
 //! by Python's json).
@@ -84,7 +84,7 @@ fn run(
     (report, registry, p)
 }
 
-/// Runs `tests/support/protobuf_check.py e2e`.
+/// Runs `scripts/sr/protobuf_check.py e2e`.
 fn python_check(
     url: &str,
     bootstrap: &str,
@@ -96,13 +96,13 @@ fn python_check(
     let tmp = workspace_root().join("target/tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     std::process::Command::new(python())
-        .arg(workspace_root().join("tests/support/protobuf_check.py"))
+        .arg(workspace_root().join("scripts/sr/protobuf_check.py"))
         .args(["e2e", url, bootstrap, topic])
         .arg(source)
         .args([format, &count.to_string()])
         .env("TMPDIR", &tmp)
         .output()
-        .expect("run tests/support/protobuf_check.py")
+        .expect("run scripts/sr/protobuf_check.py")
 }
 
 /// Avro with nested records, arrays, a map, a union, an enum, decimals (bytes and fixed), date,

@@ -4,7 +4,7 @@
 //! expected bytes were checked with Python's `protobuf` 7.36.2: each case's text compiled by
 //! `grpcio-tools` 1.85.1 (protoc), the bytes parsed into the generated class and serialized
 //! again to the same bytes (`SLUICE_PROTOBUF_DUMP=dir` writes the cases for that check, see
-//! `tests/support/protobuf_check.py`).
+//! `scripts/sr/protobuf_check.py`).
 
 use super::*;
 use crate::data::logical::{self, decimal_value};
