@@ -572,6 +572,36 @@ fn refusals_name_the_field() {
     assert!(e.contains("\"xs\"") && e.contains("null element"), "{e}");
 }
 
+#[test]
+fn settings_match_the_docs() {
+    let docs = include_str!("../../../../docs/kafka.md");
+    let start = docs
+        .find("## Schema Registry: the Protobuf converter")
+        .expect("docs/kafka.md has the Protobuf section");
+    let section = docs[start + 3..].split("\n## ").next().unwrap();
+    let table: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
+    for s in SETTINGS {
+        assert!(
+            table.iter().any(|l| l
+                .split(" | ")
+                .next()
+                .unwrap()
+                .contains(&format!("`{}`", s.name))),
+            "{} is not in the docs' table",
+            s.name
+        );
+    }
+    for line in table {
+        let cell = line.split(" | ").next().unwrap();
+        for name in cell.split('`').skip(1).step_by(2) {
+            assert!(
+                SETTINGS.iter().any(|s| s.name == name),
+                "the docs list {name}, which the converter does not take"
+            );
+        }
+    }
+}
+
 mod registry {
     use std::collections::BTreeMap;
 
