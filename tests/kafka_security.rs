@@ -353,6 +353,8 @@ fn every_example_of_the_kafka_docs_validates() {
     }
     std::fs::copy(certs.join("client.pem"), etc.join("aiven/service.cert")).unwrap();
     std::fs::copy(certs.join("client.key"), etc.join("aiven/service.key")).unwrap();
+    // The Schema Registry example's private CA.
+    std::fs::copy(certs.join("ca.pem"), etc.join("registry-ca.pem")).unwrap();
     // Redpanda's example: an encrypted key, its password from the secrets file.
     openssl(
         &certs,
@@ -400,6 +402,7 @@ fn every_example_of_the_kafka_docs_validates() {
             .arg(&worker)
             .env("CONFLUENT_API_SECRET", "confluent-secret")
             .env("REDPANDA_PASSWORD", "redpanda-secret")
+            .env("SCHEMA_REGISTRY_API_SECRET", "registry-secret")
             .output()
             .unwrap();
         let text_out = output_text(&out);
@@ -408,6 +411,7 @@ fn every_example_of_the_kafka_docs_validates() {
             "msk-secret",
             "confluent-secret",
             "redpanda-secret",
+            "registry-secret",
             "keypass",
         ] {
             assert!(!text_out.contains(secret), "example {i}: {text_out}");
@@ -418,7 +422,8 @@ fn every_example_of_the_kafka_docs_validates() {
     std::fs::write(
         &wrong,
         examples
-            .last()
+            .iter()
+            .find(|e| e.contains("redpanda.key.password"))
             .unwrap()
             .replace("/etc/sluice/", &format!("{}/", etc.display()))
             .replace("/var/lib/sluice/", &format!("{}/", var.display()))

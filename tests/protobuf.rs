@@ -195,3 +195,41 @@ fn jsonl_inferred_decodes_in_python() {
     assert!(!out.status.success(), "a changed value went unnoticed");
     assert!(stderr.contains("-10.25"), "{stderr}");
 }
+
+/// The example of docs/kafka.md's Protobuf section, in a connector, passes `sluice validate`; a
+/// bad value of one of its settings is named.
+#[test]
+fn the_docs_example_validates() {
+    let doc = std::fs::read_to_string(workspace_root().join("docs/kafka.md")).unwrap();
+    let section = doc
+        .split("## Schema Registry: the Protobuf converter")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Protobuf section");
+    let block = section
+        .split("```properties\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("an example");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("connector.properties");
+    let connector = format!(
+        "name=proto\nconnector.class=local\nlocal.path={}\ntopic=t\ninput.format=jsonl\n{block}",
+        dir.path().display()
+    );
+    std::fs::write(&path, &connector).unwrap();
+    let out = sluice().arg("validate").arg(&path).output().unwrap();
+    assert!(out.status.success(), "{connector}\n{}", output_text(&out));
+    std::fs::write(
+        &path,
+        connector.replace("wrapper.for.nullables=true", "wrapper.for.nullables=maybe"),
+    )
+    .unwrap();
+    let out = sluice().arg("validate").arg(&path).output().unwrap();
+    let text = output_text(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("value.converter.wrapper.for.nullables = \"maybe\""),
+        "{text}"
+    );
+}

@@ -374,3 +374,53 @@ fn an_incompatible_schema_is_a_task_error_naming_the_subject_or_goes_to_the_dead
         assert_eq!(reg.versions(&format!("{TOPIC}-value")).len(), 1);
     }
 }
+
+/// The connector example of docs/kafka.md's Schema Registry section passes `sluice validate`
+/// (its worker examples are checked with the others by tests/kafka_security.rs).
+#[test]
+fn the_schema_registry_connector_example_validates() {
+    let doc = std::fs::read_to_string(workspace_root().join("docs/kafka.md")).unwrap();
+    let section = doc
+        .split("## Schema Registry")
+        .nth(1)
+        .and_then(|s| s.split("## What the tests prove").next())
+        .expect("a Schema Registry section");
+    let blocks: Vec<&str> = section
+        .split("```properties\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    assert_eq!(blocks.len(), 3, "{blocks:?}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("exports")).unwrap();
+    let connectors: Vec<&&str> = blocks
+        .iter()
+        .filter(|b| b.contains("connector.class="))
+        .collect();
+    assert_eq!(connectors.len(), 1);
+    for (i, block) in connectors.iter().enumerate() {
+        let path = dir.path().join(format!("connector-{i}.properties"));
+        std::fs::write(
+            &path,
+            block.replace("/var/lib/sluice/", &format!("{}/", dir.path().display())),
+        )
+        .unwrap();
+        let out = sluice().arg("validate").arg(&path).output().unwrap();
+        assert!(out.status.success(), "{block}\n{}", output_text(&out));
+        // A wrong setting is named with the nearest right one.
+        std::fs::write(
+            &path,
+            block
+                .replace("/var/lib/sluice/", &format!("{}/", dir.path().display()))
+                .replace("use.latest.version", "use.latest.versions"),
+        )
+        .unwrap();
+        let out = sluice().arg("validate").arg(&path).output().unwrap();
+        let text = output_text(&out);
+        assert!(!out.status.success());
+        assert!(
+            text.contains("did you mean value.converter.use.latest.version"),
+            "{text}"
+        );
+    }
+}

@@ -40,6 +40,10 @@ pub(crate) const KEYS: KeySet = KeySet {
 pub(crate) const UNION_NAME: &str = "io.confluent.connect.avro.Union";
 /// Parameter naming an enum's Avro name (Confluent's).
 const ENUM_PARAM: &str = "io.confluent.connect.avro.Enum";
+/// Parameter holding a record's doc (Confluent's).
+const RECORD_DOC_PARAM: &str = "io.confluent.connect.avro.record.doc";
+/// Prefix of the parameters holding each field's doc (Confluent's).
+const FIELD_DOC_PARAM: &str = "io.confluent.connect.avro.field.doc.";
 /// Parameter giving a fixed's size (Confluent's).
 const FIXED_SIZE_PARAM: &str = "connect.fixed.size";
 /// Parameter giving a decimal's precision (Confluent's).
@@ -749,6 +753,16 @@ impl Mapping {
                 }
                 stack.push(full.clone());
                 let mut b = SchemaBuilder::struct_().name(full);
+                // The docs, where Confluent's AvroData keeps them (`connect.meta.data`), so the
+                // AvroConverter writes them back.
+                if let Some(doc) = &r.doc {
+                    b = b.parameter(RECORD_DOC_PARAM, doc.clone());
+                }
+                for f in &r.fields {
+                    if let Some(doc) = &f.doc {
+                        b = b.parameter(format!("{FIELD_DOC_PARAM}{}", f.name), doc.clone());
+                    }
+                }
                 for f in &r.fields {
                     let fs = self.schema(&f.schema, false, stack, &format!("{path}.{}", f.name))?;
                     b = b.field(f.name.clone(), fs);
@@ -1161,6 +1175,40 @@ mod tests {
                 Err(e) => Err(e.to_string()),
             })
             .collect()
+    }
+
+    #[test]
+    fn record_and_field_docs_become_avro_data_parameters() {
+        let schema = AvroSchema::parse_str(
+            r#"{"type":"record","name":"Doc","namespace":"ns","doc":"a record",
+                "fields":[{"name":"a","type":"long","doc":"the a"},{"name":"b","type":"long"}]}"#,
+        )
+        .unwrap();
+        let mut w = Writer::builder()
+            .schema(&schema)
+            .writer(Vec::new())
+            .build()
+            .unwrap();
+        w.append_value(AvroValue::Record(vec![
+            ("a".into(), AvroValue::Long(1)),
+            ("b".into(), AvroValue::Long(2)),
+        ]))
+        .unwrap();
+        let data = w.into_inner().unwrap();
+        let items = run(&data, &[], 0);
+        let schema = items[0].as_ref().unwrap().schema.clone().unwrap();
+        let params: Vec<(&str, &str)> = schema
+            .parameters()
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            params,
+            [
+                ("io.confluent.connect.avro.field.doc.a", "the a"),
+                ("io.confluent.connect.avro.record.doc", "a record")
+            ]
+        );
     }
 
     #[test]

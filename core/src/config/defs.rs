@@ -745,5 +745,34 @@ pub fn reference_markdown(registry: &super::registry::Registry) -> String {
     out.push_str(&super::registry::table(WORKER_KEYS, WORKER_PREFIXES, |k| {
         k.describe()
     }));
+    out.push_str(&converter_reference());
+    out
+}
+
+/// The settings of each converter class (`key.converter.<setting>` / `value.converter.<setting>`,
+/// in a worker file or a connector's), from [`crate::convert::converter_settings`].
+fn converter_reference() -> String {
+    let mut out = String::from(
+        "\n## Converter settings\n\nEach converter's own settings, written after its prefix \
+         (`key.converter.` or `value.converter.`) in the worker file or, with the connector's own \
+         `key.converter` / `value.converter`, in the connector's. The Schema Registry converters \
+         (`avro`: `io.confluent.connect.avro.AvroConverter`, `json_schema`: \
+         `io.confluent.connect.json.JsonSchemaConverter`, `protobuf`: \
+         `io.confluent.connect.protobuf.ProtobufConverter`) are described in docs/kafka.md.\n\n\
+         | setting | converters | default | description |\n|---|---|---|---|\n",
+    );
+    for s in crate::convert::converter_settings() {
+        let default = if s.default.is_empty() {
+            "unset".to_owned()
+        } else {
+            format!("`{}`", s.default)
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {default} | {} |\n",
+            s.name,
+            s.classes.join(", "),
+            s.doc.replace('|', "\\|")
+        ));
+    }
     out
 }

@@ -244,12 +244,34 @@ impl FromStr for TransactionBoundary {
 }
 
 /// A converter choice with its settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct ConverterConfig {
     /// Class name or alias.
     pub class: String,
     /// Settings under the converter's prefix, prefix removed.
     pub settings: Settings,
+}
+
+impl std::fmt::Debug for ConverterConfig {
+    /// Secret settings (a Schema Registry's credentials) are hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown: Settings = self
+            .settings
+            .iter()
+            .map(|(k, v)| {
+                let v = if crate::convert::registry::is_secret_setting(k) {
+                    "[hidden]".to_owned()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        f.debug_struct("ConverterConfig")
+            .field("class", &self.class)
+            .field("settings", &shown)
+            .finish()
+    }
 }
 
 /// A comma-separated list, items trimmed, empty items dropped.

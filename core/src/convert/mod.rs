@@ -145,6 +145,14 @@ fn classes() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
     CLASSES.iter().chain(registry::CLASSES)
 }
 
+/// Whether the value of a connector or worker key is a converter's secret
+/// (`value.converter.basic.auth.user.info`, `key.converter.bearer.auth.token`, ...).
+pub fn is_secret_converter_key(key: &str) -> bool {
+    key.strip_prefix("key.converter.")
+        .or_else(|| key.strip_prefix("value.converter."))
+        .is_some_and(registry::is_secret_setting)
+}
+
 /// The short name ([`JSON`], [`STRING`] or [`BYTES`]) of an accepted converter class name, or
 /// `None` when the class is not supported.
 pub fn converter_short_name(class: &str) -> Option<&'static str> {

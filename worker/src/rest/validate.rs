@@ -140,13 +140,20 @@ pub fn config_infos(class: &str, settings: &Settings) -> Value {
             continue;
         }
         let errors = errors_of(k);
+        let v = if sluice_core::convert::is_secret_converter_key(k)
+            || sluice_core::kafka::security::is_secret_key(k)
+        {
+            "[hidden]".to_owned()
+        } else {
+            v.clone()
+        };
         configs.push(json!({
             "definition": {
                 "name": k, "type": "STRING", "required": false, "default_value": null,
                 "importance": "LOW", "documentation": "", "group": "Common",
                 "order": configs.len() + 1, "width": "NONE", "display_name": k, "dependents": [],
             },
-            "value": value(k, Some(v.clone()), Vec::new(), errors),
+            "value": value(k, Some(v), Vec::new(), errors),
         }));
     }
     // Problems about no single given key (e.g. a missing combination) go to connector.class.
@@ -233,6 +240,16 @@ mod tests {
             ("connector.class", "s3"),
             ("aws.s3.bucket.name", "b"),
             ("aws.access.key.id", "AKIA-SECRET-ID"),
+            ("value.converter", "io.confluent.connect.avro.AvroConverter"),
+            (
+                "value.converter.schema.registry.url",
+                "https://sr.example:8081",
+            ),
+            ("value.converter.basic.auth.credentials.source", "USER_INFO"),
+            (
+                "value.converter.basic.auth.user.info",
+                "SRKEY:sr-very-secret",
+            ),
             ("aws.secret.access.key", "very-secret"),
             ("topic", "t"),
         ]);
@@ -240,6 +257,7 @@ mod tests {
         assert_eq!(infos["error_count"], 0, "{infos}");
         let text = infos.to_string();
         assert!(!text.contains("very-secret") && !text.contains("AKIA-SECRET-ID"));
+        assert!(!text.contains("SRKEY"), "{text}");
         assert_eq!(
             entry(&infos, "aws.secret.access.key")["value"]["value"],
             "[hidden]"

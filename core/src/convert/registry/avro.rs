@@ -1089,6 +1089,23 @@ mod tests {
     }
 
     #[test]
+    fn avro_docs_come_back_from_their_parameters() {
+        let s = SchemaBuilder::struct_()
+            .name("ns.Doc")
+            .parameter("io.confluent.connect.avro.record.doc", "a record")
+            .parameter("io.confluent.connect.avro.field.doc.a", "the a")
+            .field("a", Schema::int64())
+            .build();
+        let j: Json = serde_json::from_str(&plan(&s).text).unwrap();
+        assert_eq!(j["doc"], "a record");
+        assert_eq!(j["fields"][0]["doc"], "the a");
+        assert_eq!(
+            j["connect.parameters"]["io.confluent.connect.avro.record.doc"],
+            "a record"
+        );
+    }
+
+    #[test]
     fn a_struct_used_twice_is_defined_once() {
         let point = SchemaBuilder::struct_()
             .name("ns.Point")

@@ -3,7 +3,7 @@
 //!
 //! Each record's key or value is written in Confluent's wire format: magic byte 0, the schema's
 //! registry id (4 bytes, big-endian), then the payload (Avro binary, or JSON text). The Connect
-//! schema is translated as Confluent's `AvroData` / `JsonSchemaData` do ([`avro`],
+//! schema is translated as Confluent's `AvroData` / `JsonSchemaData` do (`avro`,
 //! `json_schema`), registered under the subject its subject name strategy gives
 //! (`TopicNameStrategy`: `<topic>-key` / `<topic>-value`; `RecordNameStrategy`: the record's full
 //! name; `TopicRecordNameStrategy`: both), and its id written in front of every record.
