@@ -94,8 +94,10 @@ impl ProtoFile {
 pub(super) fn translate(schema: &Schema, options: &ProtobufOptions) -> Result<ProtoFile> {
     if schema.type_() != Type::Struct {
         return Err(Error::Schema(format!(
-            "the ProtobufConverter writes a {} schema as a google.protobuf wrapper message, which \
-             is not supported here: give the record a struct schema",
+            "a top-level {} schema: Confluent's ProtobufConverter writes it as a \
+             google.protobuf wrapper message, which this ProtobufConverter does not; it writes \
+             struct schemas only (for string or bytes keys keep key.converter=StringConverter or \
+             ByteArrayConverter, or wrap the value in a struct with a transform)",
             schema.type_()
         )));
     }

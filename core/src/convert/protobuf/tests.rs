@@ -556,7 +556,10 @@ fn refusals_name_the_field() {
     let e = ProtobufPlan::new(&top, ProtobufOptions::default())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("struct schema"), "{e}");
+    assert!(
+        e.contains("top-level string schema") && e.contains("StringConverter"),
+        "{e}"
+    );
 
     let s = SchemaBuilder::struct_()
         .field("xs", SchemaBuilder::array(Schema::optional_int32()).build())
