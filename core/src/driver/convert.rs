@@ -69,6 +69,12 @@ impl Converting {
         }
     }
 
+    /// Whether converting `r` means waiting for something first (a schema registry's answer).
+    pub(super) fn waits(&self, r: &SourceRecord) -> bool {
+        self.key.prepare(&r.topic, &r.key).is_some()
+            || self.value.prepare(&r.topic, &r.value).is_some()
+    }
+
     /// Waits for what the converter of `part` needs for `r` (nothing, for most converters);
     /// `Ok(false)` when the task was asked to stop meanwhile.
     async fn ready(&mut self, part: &'static str, r: &SourceRecord) -> crate::Result<bool> {

@@ -56,14 +56,30 @@ pub(super) async fn read_loop<S: SourceTask>(
             Ok(Poll::Record(r)) => {
                 backoff.reset();
                 match cfg.transforms.apply(r) {
-                    Ok(Transformed::Record(r)) => match converting.convert(r).await {
-                        Converted::Ready(p) => Ok(Item::Record(p)),
-                        Converted::Failed(failed) => {
-                            let (r, failure) = *failed;
-                            record_failed(&cfg, r.source_partition, r.source_offset, failure)
+                    Ok(Transformed::Record(r)) => {
+                        // What is converted goes over before a record waits for its converter (a
+                        // schema registry that does not answer), not held back with it.
+                        if !batch.is_empty()
+                            && converting.waits(&r)
+                            && tx
+                                .send(std::mem::replace(
+                                    &mut batch,
+                                    Vec::with_capacity(HAND_OVER_BATCH),
+                                ))
+                                .await
+                                .is_err()
+                        {
+                            break;
                         }
-                        Converted::Stopped => break,
-                    },
+                        match converting.convert(r).await {
+                            Converted::Ready(p) => Ok(Item::Record(p)),
+                            Converted::Failed(failed) => {
+                                let (r, failure) = *failed;
+                                record_failed(&cfg, r.source_partition, r.source_offset, failure)
+                            }
+                            Converted::Stopped => break,
+                        }
+                    }
                     Ok(Transformed::Dropped { partition, offset }) => {
                         Ok(Item::Progress(partition, offset))
                     }

@@ -878,3 +878,62 @@ async fn a_failing_transform_stops_the_task_under_tolerance_none() {
         .collect();
     assert_eq!(ids, [0, 2]);
 }
+
+/// A string converter whose records from index `from` on wait for something that never comes
+/// (a Schema Registry that does not answer).
+#[derive(Debug)]
+struct NeverReady {
+    from: u64,
+}
+
+impl crate::convert::Converter for NeverReady {
+    fn from_connect_data(&self, topic: &str, data: &SchemaAndValue) -> Result<Option<Vec<u8>>> {
+        StringConverter.from_connect_data(topic, data)
+    }
+
+    fn prepare<'a>(
+        &'a self,
+        _topic: &'a str,
+        data: &'a SchemaAndValue,
+    ) -> Option<futures::future::BoxFuture<'a, Result<()>>> {
+        let index: u64 = data.value.as_str()?.split(':').nth(1)?.parse().ok()?;
+        (index >= self.from).then(|| {
+            Box::pin(futures::future::pending()) as futures::future::BoxFuture<'a, Result<()>>
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_waiting_for_its_converter_holds_back_the_rest_and_a_stop_ends_the_wait() {
+    let mock = cluster(1, 1);
+    let store = Arc::new(MemoryOffsetStore::new());
+    let mut cfg = driver_config(producer(&mock, &[]), store.clone());
+    cfg.value_converter = Arc::new(NeverReady { from: 100 });
+    let (stop_tx, stop) = watch::channel(false);
+    let task = tokio::spawn(run_task(
+        FakeSource::new(object("a", 300)),
+        cfg.clone(),
+        stop,
+    ));
+    eventually("the first 100 records acknowledged", async || {
+        cfg.metrics.records_acked.load(Ordering::Relaxed) == 100
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cfg.metrics.records_acked.load(Ordering::Relaxed), 100);
+    stop_tx.send(true).unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the stop ends the wait")
+        .unwrap()
+        .unwrap();
+    assert_eq!(end, TaskEnd::Stopped);
+    // The waiting record was not sent and its offset not committed: it is read again next run.
+    assert_eq!(stored(&*store, "a").await, Some(offset(100, false)));
+    let ids: Vec<(String, u64)> = consume(&mock, TOPIC, 1, 100)
+        .iter()
+        .map(Consumed::id)
+        .collect();
+    let expected: Vec<(String, u64)> = (0..100).map(|i| ("a".to_owned(), i)).collect();
+    assert_eq!(ids, expected);
+}

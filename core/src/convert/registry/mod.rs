@@ -18,8 +18,8 @@
 //!    comparison with the previous record's schema, else a structural hash lookup): no request,
 //!    no allocation. Otherwise it returns a future that translates the schema, asks the registry
 //!    (register, look up, or read the latest version) and stores the id. The reading side awaits
-//!    it before it reads the next record, so records keep their order and no tokio worker thread
-//!    is blocked.
+//!    it before it reads the next record (the records converted before it are handed to the
+//!    producer first), so records keep their order and no tokio worker thread is blocked.
 //! 2. `from_connect_data` finds the id in the cache and writes the bytes.
 //!
 //! While the registry cannot be reached (connection refused, timeout, HTTP 408, 429, 5xx) the
