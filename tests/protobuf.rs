@@ -233,3 +233,48 @@ fn the_docs_example_validates() {
         "{text}"
     );
 }
+
+/// CSV with typed columns (int64, float64, boolean, date, timestamp, decimal(9,2), strings with
+/// quotes and newlines): the expected records are what scripts/sr/source_dump.py reads from the
+/// file with Python's csv module.
+#[test]
+fn csv_typed_decodes_in_python() {
+    const TYPES: &str =
+        "id:int64,score:float64,ok:boolean,day:date,ts:timestamp,price:decimal(9,2)";
+    let source = fixtures().join("csv/table.csv");
+    let tmp = workspace_root().join("target/tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let dump = std::process::Command::new(python())
+        .arg(workspace_root().join("scripts/sr/source_dump.py"))
+        .args(["csv"])
+        .arg(&source)
+        .args(["--csv-types", TYPES])
+        .output()
+        .expect("run scripts/sr/source_dump.py");
+    assert!(dump.status.success(), "{}", output_text(&dump));
+    let expected = tmp.join("protobuf-csv-expected.jsonl");
+    std::fs::write(&expected, &dump.stdout).unwrap();
+    let registry = TestRegistry::start();
+    let url = registry.url();
+    let topic = "proto-csv-topic";
+    let settings = [
+        ("input.format", "csv"),
+        ("csv.column.types", TYPES),
+        ("value.converter", PROTOBUF),
+        ("value.converter.schema.registry.url", url.as_str()),
+    ];
+    let p = LocalPipeline::start(BrokerKind::Tansu, "proto-csv", &[topic], &settings, &[]);
+    std::fs::copy(&source, p.data.join("table.csv")).unwrap();
+    let out = backfill(&p.worker, &p.connector);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let check = python_check(&url, &p.broker.bootstrap(), topic, &expected, "dump", 400);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "the Python check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["decoded"], 400, "{report}");
+    assert_eq!(report["equal"], true, "{report}");
+}

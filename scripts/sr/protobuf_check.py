@@ -9,7 +9,8 @@
       Consume COUNT records of TOPIC; for each, fetch its schema (and the subject's version list)
       from the registry, compile the registered text with protoc, decode the record with
       confluent_kafka's ProtobufDeserializer given the generated class, and compare every record
-      (as a multiset: partitions reorder them) with the records of SOURCE (FORMAT jsonl or avro).
+      (as a multiset: partitions reorder them) with the records of SOURCE (FORMAT jsonl, avro, or
+      dump: the JSON lines scripts/sr/source_dump.py printed for a source).
       Prints one JSON line of what was seen; exits non-zero on any mismatch.
 
 The imported Confluent and Google types are not all in grpcio-tools (it has google/protobuf/*), so
@@ -172,6 +173,10 @@ def canon(v):
         return None
     if isinstance(v, bool):
         return v
+    if isinstance(v, dict) and list(v) == ["decimal"]:
+        return canon(decimal.Decimal(v["decimal"]))
+    if isinstance(v, dict) and list(v) == ["bytes"]:
+        return canon(bytes.fromhex(v["bytes"]))
     if isinstance(v, dict):
         return {k: canon(x) for k, x in sorted(v.items())}
     if isinstance(v, list):
@@ -231,6 +236,9 @@ def e2e(url, bootstrap, topic, source, fmt, count):
         expected = [json.loads(l, parse_float=float) for l in open(source) if l.strip()]
     elif fmt == "avro":
         expected = avro_source(source)
+    elif fmt == "dump":
+        # The JSON lines of scripts/sr/source_dump.py (normalize.py's form).
+        expected = [json.loads(l) for l in open(source) if l.strip()]
     else:
         raise SystemExit(f"unknown source format {fmt}")
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"protobuf-check-{os.getpid()}",
