@@ -11,7 +11,9 @@
 #     contract test against docs/openapi.json.
 #   - confluent-kafka 2.16.1 with its Avro and JSON Schema deserializers (PyPI, every
 #     dependency pinned in scripts/sr/requirements.txt) in .test-servers/sr-venv, the
-#     independent reader of the Schema Registry converters' tests (tests/schema_registry.rs).
+#     independent reader of the Schema Registry converters' tests (tests/schema_registry.rs);
+#     with protobuf 7.36.2, grpcio-tools 1.85.1 (protoc) and googleapis-common-protos 1.76.0 for
+#     the ProtobufConverter's (tests/protobuf.rs).
 #   - Debian's chromium and chromium-driver (apt, needs root or sudo), for the status page tests
 #     in a real browser (tests/rest.rs; $SLUICE_CHROMIUM points elsewhere), and openssl and curl
 #     for the HTTPS tests.

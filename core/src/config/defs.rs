@@ -135,6 +135,9 @@ pub const CONVERTERS: &[&str] = &[
     "json_schema",
     "AvroConverter",
     "JsonSchemaConverter",
+    "io.confluent.connect.protobuf.ProtobufConverter",
+    "protobuf",
+    "ProtobufConverter",
 ];
 
 /// Keys every connector reads (`name`, `connector.class`, `topic`, `errors.*`, `object.*`, ...).
@@ -785,7 +788,8 @@ fn converter_reference() -> String {
          (`key.converter.` or `value.converter.`) in the worker file or, with the connector's own \
          `key.converter` / `value.converter`, in the connector's. The Schema Registry converters \
          (`avro`: `io.confluent.connect.avro.AvroConverter`, `json_schema`: \
-         `io.confluent.connect.json.JsonSchemaConverter`) are described in docs/kafka.md.\n\n\
+         `io.confluent.connect.json.JsonSchemaConverter`, `protobuf`: \
+         `io.confluent.connect.protobuf.ProtobufConverter`) are described in docs/kafka.md.\n\n\
          | setting | converters | default | description |\n|---|---|---|---|\n",
     );
     for s in crate::convert::converter_settings() {

@@ -22,6 +22,7 @@ mod bytes;
 mod header;
 mod json;
 mod number;
+pub(crate) mod protobuf;
 pub mod registry;
 mod string;
 
@@ -135,7 +136,10 @@ static SETTINGS: &[ConverterSetting] = &[
 
 /// The settings each converter class accepts, for config validation and documentation.
 pub fn converter_settings() -> impl Iterator<Item = &'static ConverterSetting> {
-    SETTINGS.iter().chain(registry::SETTINGS)
+    SETTINGS
+        .iter()
+        .chain(registry::SETTINGS)
+        .chain(protobuf::SETTINGS)
 }
 
 /// Every accepted converter class name with the short name it stands for.
@@ -272,7 +276,7 @@ pub fn converter_from_config(
             }
             Arc::new(StringConverter::new())
         }
-        registry::AVRO | registry::JSON_SCHEMA => {
+        registry::AVRO | registry::JSON_SCHEMA | registry::PROTOBUF => {
             match registry::build(short, settings, is_key, prefix, &mut problems) {
                 Some(c) => c,
                 None => Arc::new(ByteArrayConverter::new()),

@@ -731,7 +731,7 @@ fn every_class_name_is_accepted() {
         converter_from_config(class, &url, false).unwrap();
         assert_eq!(converter_short_name(class), Some(*short));
     }
-    assert_eq!(converter_short_name("protobuf"), None);
+    assert_eq!(converter_short_name("thrift"), None);
 }
 
 #[test]
@@ -819,7 +819,8 @@ fn settings_table_matches_the_parser() {
         let class = s.classes[0];
         let mut pairs = vec![(s.name, s.default)];
         // The registry converters need their registry's URL.
-        if class == registry::AVRO || class == registry::JSON_SCHEMA {
+        if class == registry::AVRO || class == registry::JSON_SCHEMA || class == registry::PROTOBUF
+        {
             pairs.push(("schema.registry.url", "http://localhost:8081"));
             pairs.retain(|(k, v)| *k != "schema.registry.url" || !v.is_empty());
         }

@@ -43,6 +43,9 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 
+/// Short name of the Protobuf converter.
+pub use super::protobuf::PROTOBUF;
+use super::protobuf::{ProtobufOptions, ProtobufPlan};
 use super::{Converter, ConverterSetting};
 use crate::data::{Schema, SchemaAndValue, Value};
 use crate::error::{Error, Result};
@@ -61,11 +64,14 @@ pub(crate) const CLASSES: &[(&str, &str)] = &[
     ("io.confluent.connect.json.JsonSchemaConverter", JSON_SCHEMA),
     ("avro", AVRO),
     ("json_schema", JSON_SCHEMA),
+    ("protobuf", PROTOBUF),
+    ("io.confluent.connect.protobuf.ProtobufConverter", PROTOBUF),
     ("AvroConverter", AVRO),
     ("JsonSchemaConverter", JSON_SCHEMA),
+    ("ProtobufConverter", PROTOBUF),
 ];
 
-const BOTH: &[&str] = &[AVRO, JSON_SCHEMA];
+const BOTH: &[&str] = &[AVRO, JSON_SCHEMA, PROTOBUF];
 
 const URL: &str = "schema.registry.url";
 const CREDENTIALS_SOURCE: &str = "basic.auth.credentials.source";
@@ -305,6 +311,7 @@ impl Strategy {
 enum Format {
     Avro(AvroOptions),
     Json(JsonSchemaOptions),
+    Protobuf(ProtobufOptions),
 }
 
 /// A Connect schema translated.
@@ -312,6 +319,7 @@ enum Format {
 enum Plan {
     Avro(AvroPlan),
     Json(JsonSchemaPlan),
+    Protobuf(ProtobufPlan),
 }
 
 impl Plan {
@@ -319,6 +327,7 @@ impl Plan {
         match self {
             Plan::Avro(p) => &p.text,
             Plan::Json(p) => &p.text,
+            Plan::Protobuf(p) => &p.text,
         }
     }
 
@@ -326,6 +335,7 @@ impl Plan {
         match self {
             Plan::Avro(p) => Some(&p.record_name),
             Plan::Json(p) => p.record_name.as_deref(),
+            Plan::Protobuf(p) => Some(&p.record_name),
         }
     }
 
@@ -333,6 +343,7 @@ impl Plan {
         match self {
             Plan::Avro(_) => None,
             Plan::Json(_) => Some("JSON"),
+            Plan::Protobuf(_) => Some("PROTOBUF"),
         }
     }
 }
@@ -411,6 +422,7 @@ impl RegistryConverter {
         let plan = match self.format {
             Format::Avro(o) => Plan::Avro(AvroPlan::new(schema, o)?),
             Format::Json(o) => Plan::Json(JsonSchemaPlan::new(schema, o)?),
+            Format::Protobuf(o) => Plan::Protobuf(ProtobufPlan::new(schema, o)?),
         };
         let entry = Arc::new(Entry {
             plan,
@@ -546,6 +558,7 @@ impl Converter for RegistryConverter {
                 }
             },
             Plan::Json(p) => p.write(schema, &data.value, &mut out)?,
+            Plan::Protobuf(p) => p.write(schema, &data.value, &mut out)?,
         }
         Ok(Some(out))
     }
@@ -641,6 +654,8 @@ pub(crate) fn build(
         Format::Avro(AvroOptions {
             connect_meta_data: boolean(META_DATA, true, problems),
         })
+    } else if short == PROTOBUF {
+        Format::Protobuf(super::protobuf::options(settings, prefix, problems))
     } else {
         let _ = boolean(OPTIONAL_NONREQUIRED, false, problems);
         let decimal_format = match get(DECIMAL_FORMAT) {
@@ -811,6 +826,8 @@ pub(crate) fn build(
 fn class_of(short: &str) -> &'static str {
     if short == AVRO {
         "AvroConverter"
+    } else if short == PROTOBUF {
+        "ProtobufConverter"
     } else {
         "JsonSchemaConverter"
     }
