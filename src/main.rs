@@ -730,8 +730,9 @@ fn main() -> ExitCode {
             } => {
                 let mut ok = validate(worker.as_deref(), &connectors, !offline);
                 if let Some(n) = preview {
+                    let worker_config = worker.as_deref().and_then(|w| load_worker(w).ok());
                     for c in &connectors {
-                        let Ok(config) = load_connector(c) else {
+                        let Ok(config) = load_connector(c, worker_config.as_ref()) else {
                             continue;
                         };
                         match sluice::preview::preview(&config, n).await {
