@@ -55,8 +55,9 @@ echo "OpenAPI contract tests: $root/schemathesis-venv/bin/st" >&2
 sr_stamp=$(sha256sum scripts/sr/requirements.txt | cut -c1-16)
 if [ "$(cat "$root/sr-venv/.requirements" 2>/dev/null)" != "$sr_stamp" ]; then
   echo "installing confluent-kafka and its deserializers (pip: scripts/sr/requirements.txt)..." >&2
-  python3 -m venv "$root/sr-venv"
-  "$root/sr-venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/sr/requirements.txt
+  # --clear: a venv made through another path (a moved checkout) has scripts pointing there.
+  python3 -m venv --clear "$root/sr-venv"
+  "$root/sr-venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/sr/requirements.txt
   echo "$sr_stamp" > "$root/sr-venv/.requirements"
 fi
 echo "Schema Registry checks: $root/sr-venv/bin/python" >&2
