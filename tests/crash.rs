@@ -657,23 +657,33 @@ fn kill_nine_case(
     // The target holds per kill on a quiet machine; under load a slow offset write (fsync) or
     // a record acknowledged late (which holds back the committed prefix of its object) can
     // push one kill over it, so the test holds the typical kill to it, and prints the rest.
-    let mut ratios: Vec<f64> = costs
+    // Only kills that came while records were still to deliver say anything (a kill after
+    // the last record costs nothing and would pull the median to 0). How many of them there
+    // are depends on the machine's speed: each run is killed after its /metrics shows its
+    // target, and on a loaded machine tens of thousands more records go out meanwhile.
+    let mid_ingest: Vec<&KillCost> = costs
+        .iter()
+        .zip(&progress)
+        .filter(|(_, p)| **p < total)
+        .map(|(c, _)| c)
+        .collect();
+    assert!(
+        mid_ingest.len() >= kills / 4,
+        "only {} of {kills} kills came before everything was delivered: {progress:?}",
+        mid_ingest.len()
+    );
+    let mut ratios: Vec<f64> = mid_ingest
         .iter()
         .map(|c| c.duplicates as f64 / c.window.max(1) as f64)
         .collect();
     ratios.sort_by(f64::total_cmp);
     assert!(
         ratios[ratios.len() / 2] <= 1.0,
-        "the median kill re-sent more than was acknowledged in the second before it plus what was in flight: {costs:?}"
+        "the median kill mid-ingest re-sent more than was acknowledged in the second before it plus what was in flight: {mid_ingest:?}"
     );
     assert!(
         progress.windows(2).any(|w| w[1] > w[0]),
         "the kills all happened before any progress: {progress:?}"
-    );
-    let mid_ingest = progress.iter().filter(|p| **p < total).count();
-    assert!(
-        mid_ingest >= kills / 2,
-        "only {mid_ingest} of {kills} kills came before everything was delivered: {progress:?}"
     );
 }
 

@@ -680,6 +680,8 @@ fn the_status_page_shows_counts_rising_and_its_pause_button_pauses_in_a_real_bro
     const UI_TOPIC: &str = "restui";
     let (broker, dir, data, worker_file, log, port) = worker_setup(UI_TOPIC);
     write_jsonl(&data, 2, 10);
+    // Listed but not read: the page counts it by reason.
+    std::fs::write(data.join("empty.jsonl"), "").unwrap();
     let mut worker = spawn_worker(&worker_file, &log);
     let api = Api::new(port);
     api.wait_up(&mut worker, &log);
@@ -702,6 +704,10 @@ fn the_status_page_shows_counts_rising_and_its_pause_button_pauses_in_a_real_bro
         browser.script(&format!("return {row}.querySelector('td.lag').textContent")),
         "caught up"
     );
+    let not_read = format!(
+        "const c = {row}?.querySelector('td.not-read'); return c && c.textContent !== '0' && /empty: [1-9]/.test(c.title) && /no template match: 0/.test(c.title) ? 'counted' : (c ? c.textContent + ' / ' + c.title : null)"
+    );
+    browser.wait_for("the empty object counted as not read", &not_read, "counted");
 
     // Counts rise on the page as records arrive.
     std::fs::write(

@@ -169,10 +169,12 @@ impl KeyMatcher {
                 "file.name.template {t:?}: its text holds regular-expression characters; Aiven's connector reads them as a regex, Sluice's anchored match as literal text, so the two may take different keys (keys only the regex takes are read the way Aiven reads them{})",
                 if self.mode == MatchMode::Anchored { "; not with file.name.template.match=anchored" } else { "" }
             ));
-        } else if literal.contains('.') {
+        } else if literal.contains('.') && self.mode == MatchMode::Anchored {
+            // With `aiven` matching such keys are read as Aiven reads them (and noted in the log
+            // when it happens): nothing differs, so a template with a file extension, the common
+            // case, warns about nothing.
             out.push(format!(
-                "file.name.template {t:?}: a `.` is any character to Aiven's connector and a dot to Sluice's anchored match; a key where it stands for another character is read only through Aiven's search{}",
-                if self.mode == MatchMode::Anchored { " (not with file.name.template.match=anchored: such keys are skipped)" } else { "" }
+                "file.name.template {t:?}: a `.` is any character to Aiven's connector and a dot to Sluice's anchored match; a key where it stands for another character is skipped with file.name.template.match=anchored (Aiven's connector reads it)"
             ));
         }
         out
@@ -351,11 +353,18 @@ mod tests {
     }
 
     #[test]
-    fn a_dot_in_the_template_is_warned_about() {
+    fn a_dot_in_the_template_is_warned_about_only_when_matching_anchored() {
         let m = matcher("{{topic}}-{{partition}}.jsonl", None);
-        assert!(m.start_warnings()[0].contains("any character"));
-        // Aiven's `.` takes `x`: read through Aiven's search.
+        // Aiven's `.` takes `x`: read through Aiven's search, as Aiven reads it: no warning.
+        assert!(m.start_warnings().is_empty(), "{:?}", m.start_warnings());
         assert_eq!(m.matches("t-1xjsonl").unwrap().how, How::AivenSearch);
+        let anchored = KeyMatcher::new(
+            &FileNameTemplate::parse("{{topic}}-{{partition}}.jsonl").unwrap(),
+            None,
+            MatchMode::Anchored,
+        );
+        assert!(anchored.start_warnings()[0].contains("any character"));
+        assert!(anchored.matches("t-1xjsonl").is_none());
         let plain = matcher("{{topic}}/{{partition}}", None);
         assert!(plain.start_warnings().is_empty());
     }

@@ -130,29 +130,46 @@ impl Broker {
         match kind {
             BrokerKind::Mock => Ok(Broker::Mock(MockCluster::new(1)?)),
             BrokerKind::Tansu => {
-                let port = free_port();
-                let url = format!("tcp://127.0.0.1:{port}");
-                let child = Command::new(tansu)
-                    .args([
-                        "broker",
-                        "--listener-url",
-                        &url,
-                        "--advertised-listener-url",
-                        &url,
-                        "--storage-engine",
-                        "memory://tansu/",
-                    ])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .with_context(|| format!("starting tansu ({})", tansu.display()))?;
-                let broker = Broker::Tansu {
-                    child,
-                    bootstrap: format!("127.0.0.1:{port}"),
-                };
-                wait_port(&broker.bootstrap(), Duration::from_secs(20))?;
-                Ok(broker)
+                // A free port can be taken by another test between `free_port` and tansu's
+                // bind; then tansu exits while the port answers (the other test's broker). Try
+                // again on another port when the child is gone once the port answers.
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    let port = free_port();
+                    let url = format!("tcp://127.0.0.1:{port}");
+                    let child = Command::new(tansu)
+                        .args([
+                            "broker",
+                            "--listener-url",
+                            &url,
+                            "--advertised-listener-url",
+                            &url,
+                            "--storage-engine",
+                            "memory://tansu/",
+                        ])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::null())
+                        .spawn()
+                        .with_context(|| format!("starting tansu ({})", tansu.display()))?;
+                    let mut broker = Broker::Tansu {
+                        child,
+                        bootstrap: format!("127.0.0.1:{port}"),
+                    };
+                    wait_port(&broker.bootstrap(), Duration::from_secs(20))?;
+                    std::thread::sleep(Duration::from_millis(100));
+                    let Broker::Tansu { child, .. } = &mut broker else {
+                        unreachable!()
+                    };
+                    match child.try_wait()? {
+                        None => return Ok(broker),
+                        Some(status) if attempt >= 5 => {
+                            anyhow::bail!("tansu exited ({status}) right after starting, 5 times")
+                        }
+                        Some(_) => continue,
+                    }
+                }
             }
         }
     }

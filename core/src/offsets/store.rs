@@ -157,6 +157,28 @@ mod tests {
             .collect()
     }
 
+    /// Found by the `connect_offsets` fuzz target: a number beyond i64 in a stored key is a
+    /// double, and its canonical key must name the same partition when read back (serde_json's
+    /// `float_roundtrip`: correctly rounded parsing, as Java's); otherwise the stored offset of
+    /// that partition would not be found again after a restart.
+    #[test]
+    fn a_key_with_a_number_beyond_i64_reads_back_as_itself() {
+        for text in [
+            r#"["s3-source",{"bucket":2222222001722586675415205660}]"#,
+            r#"["c",{"x":0.1,"y":1e308,"z":-2.2250738585072014e-308}]"#,
+        ] {
+            let key: serde_json::Value = serde_json::from_str(text).unwrap();
+            let (connector, partition) = parse_connect_offset_key(&key).unwrap();
+            let canonical = connect_offset_key(&connector, &partition);
+            let again: serde_json::Value = serde_json::from_str(&canonical).unwrap();
+            assert_eq!(
+                parse_connect_offset_key(&again).unwrap(),
+                (connector, partition),
+                "{text}"
+            );
+        }
+    }
+
     #[test]
     fn connect_key_is_canonical() {
         let p = map(&[("object", "o".into()), ("bucket", "b".into())]);
