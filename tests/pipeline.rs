@@ -143,13 +143,16 @@ fn read_offsets(path: &Path) -> BTreeMap<String, (i64, bool)> {
 }
 
 fn kill_and_restart_case(kind: BrokerKind) {
-    // Records big enough that the run takes a while; offsets flushed often.
-    // Finished files are overwritten with poison below to prove they are not read again, which
-    // `append` (the folder default) would rightly read when it makes a file larger.
+    // A run that takes a few seconds (5,000 records/s for 20,000), so the kill comes while
+    // objects are still being read: offsets are committed continuously, and an unthrottled run
+    // can finish between two looks at the offset file. Finished files are overwritten with
+    // poison below to prove they are not read again, which `append` (the folder default) would
+    // rightly read when it makes a file larger.
     let s = setup(
         kind,
         &[
             ("max.poll.records", "100"),
+            ("max.records.per.second", "5000"),
             ("object.overwrite.policy", "ignore"),
         ],
         &[("offset.flush.interval.ms", "20")],
