@@ -261,7 +261,22 @@ impl ReadRecords for Run {
                 .build();
                 match built {
                     Ok(s) => {
-                        self.batches = Some(s.boxed());
+                        // A corrupt file can make the decoder panic instead of failing (found by
+                        // the format_parquet fuzz target in parquet 60.1.0): that becomes an
+                        // error of this row group, never the end of the task.
+                        let caught = std::panic::AssertUnwindSafe(s).catch_unwind().map(|item| {
+                            item.unwrap_or_else(|panic| {
+                                let what = panic
+                                    .downcast_ref::<String>()
+                                    .map(String::as_str)
+                                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                                    .unwrap_or("no message");
+                                Err(::parquet::errors::ParquetError::General(format!(
+                                    "the Parquet decoder failed on corrupt data ({what})"
+                                )))
+                            })
+                        });
+                        self.batches = Some(caught.boxed());
                         self.next_index = self.group_first + offset as u64;
                     }
                     Err(source) => {
@@ -813,6 +828,33 @@ mod tests {
             },
             other => panic!("{other:?}"),
         }
+    }
+
+    /// Found by the format_parquet fuzz target: a file on which parquet 60.1.0's decoder
+    /// panics. Its row group is a record error naming the object; the task goes on.
+    #[tokio::test]
+    async fn a_file_the_decoder_panics_on_is_an_error_of_that_object() {
+        // The fuzz input's first byte is the target's mode byte, not part of the file.
+        let fuzzed =
+            include_bytes!("../../fuzz/regressions/format_parquet-fixed-len-byte-array-panic");
+        let t = ParquetTransformer {
+            batch_size: BATCH_SIZE,
+        };
+        let records: Vec<_> = t
+            .transform(input(fuzzed[1..].to_vec()).await, 0)
+            .collect()
+            .await;
+        let errors: Vec<String> = records
+            .iter()
+            .filter_map(|r| r.as_ref().err().map(|e| sluice_core::error_chain(e)))
+            .collect();
+        assert!(!errors.is_empty(), "{records:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("t.parquet") && e.contains("corrupt data")),
+            "{errors:?}"
+        );
     }
 
     #[tokio::test]
