@@ -27,34 +27,17 @@ fn every_connector_value_may_reference_the_workers_providers() {
         })
         .collect();
     store.put_many(objects);
-    let broker = Broker::start(BrokerKind::Tansu);
-    broker.create_topic("providers");
-    let dir = tempfile::tempdir().unwrap();
+    let (broker, dir, _data, worker_file, log, port) = worker_setup("providers");
     let secrets = dir.path().join("secrets.properties");
     std::fs::write(&secrets, format!("s3.secret={SECRET}\ntopic=providers\n")).unwrap();
-    let port = free_port();
-    let worker_file = dir.path().join("worker.properties");
-    let offsets = dir.path().join("offsets.jsonl");
-    let log = dir.path().join("sluice.log");
-    let listener = format!("http://127.0.0.1:{port}");
-    write_props(
-        &worker_file,
-        &[
-            ("bootstrap.servers", broker.bootstrap().as_str()),
-            ("offset.storage.file.filename", offsets.to_str().unwrap()),
-            ("value.converter.schemas.enable", "false"),
-            ("listeners", listener.as_str()),
-            ("config.providers", "file,env"),
-            (
-                "config.providers.file.class",
-                "org.apache.kafka.common.config.provider.FileConfigProvider",
-            ),
-            (
-                "config.providers.env.class",
-                "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
-            ),
-        ],
-    );
+    // The worker declares the providers (appended to the shared setup's worker file).
+    let mut props = std::fs::read_to_string(&worker_file).unwrap();
+    props.push_str(concat!(
+        "config.providers=file,env\n",
+        "config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider\n",
+        "config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider\n",
+    ));
+    std::fs::write(&worker_file, props).unwrap();
     let log_file = std::fs::File::create(&log).unwrap();
     let mut worker = ChildGuard::spawn(
         sluice()
@@ -149,23 +132,7 @@ fn literal_secrets_are_hidden_from_rest_and_survive_a_round_trip() {
         "a.jsonl",
         format!("{}\n{}\n", jsonl_line(0, 0), jsonl_line(0, 1)).as_bytes(),
     );
-    let broker = Broker::start(BrokerKind::Tansu);
-    broker.create_topic("literal");
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let worker_file = dir.path().join("worker.properties");
-    let offsets = dir.path().join("offsets.jsonl");
-    let log = dir.path().join("sluice.log");
-    let listener = format!("http://127.0.0.1:{port}");
-    write_props(
-        &worker_file,
-        &[
-            ("bootstrap.servers", broker.bootstrap().as_str()),
-            ("offset.storage.file.filename", offsets.to_str().unwrap()),
-            ("value.converter.schemas.enable", "false"),
-            ("listeners", listener.as_str()),
-        ],
-    );
+    let (broker, dir, _data, worker_file, log, port) = worker_setup("literal");
     let mut worker = spawn_worker(&worker_file, &log);
     let api = Api::new(port);
     api.wait_up(&mut worker, &log);

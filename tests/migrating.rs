@@ -390,19 +390,7 @@ fn aivens_stored_offsets_import_and_only_the_remainder_arrives() {
         .collect();
     write_connect_offsets(&a.broker.bootstrap(), "connect-offsets", &refs);
 
-    let out = sluice()
-        .args(["offsets", "import"])
-        .arg(&a.worker)
-        .args([
-            "--connector",
-            "migrated",
-            "--from-topic",
-            "connect-offsets",
-            "--from-connector",
-            "aiven-s3",
-        ])
-        .output()
-        .unwrap();
+    let out = import_aiven_offsets(&a.worker);
     let text = output_text(&out);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("imported 2 offsets"), "{text}");
@@ -426,19 +414,7 @@ fn aivens_stored_offsets_import_and_only_the_remainder_arrives() {
     assert_eq!(records(&got), expected);
 
     // Importing again keeps what Sluice stored since.
-    let out = sluice()
-        .args(["offsets", "import"])
-        .arg(&a.worker)
-        .args([
-            "--connector",
-            "migrated",
-            "--from-topic",
-            "connect-offsets",
-            "--from-connector",
-            "aiven-s3",
-        ])
-        .output()
-        .unwrap();
+    let out = import_aiven_offsets(&a.worker);
     let text = output_text(&out);
     assert!(
         text.contains("imported 0 offsets")
@@ -575,4 +551,22 @@ fn a_lenses_connector_file_runs_as_written() {
         text.contains("the clause PARTITIONBY is not supported"),
         "{text}"
     );
+}
+
+/// `sluice offsets import` of the `aiven-s3` connector's offsets in `connect-offsets` into the
+/// connector `migrated`.
+fn import_aiven_offsets(worker: &std::path::Path) -> std::process::Output {
+    sluice()
+        .args(["offsets", "import"])
+        .arg(worker)
+        .args([
+            "--connector",
+            "migrated",
+            "--from-topic",
+            "connect-offsets",
+            "--from-connector",
+            "aiven-s3",
+        ])
+        .output()
+        .unwrap()
 }

@@ -36,9 +36,9 @@ use sluice_core::data::{logical, Schema, SchemaAndValue, SchemaBuilder, Struct, 
 use sluice_core::object::ObjectInput;
 use sluice_core::transformer::{RecordStream, Transformer};
 
-use crate::avro::minimal_twos_complement;
 use crate::{record_error_at, record_stream, Error, ReadRecords, TransformerOptions};
 use sluice_core::config::{KeySet, Keys, Owner};
+use sluice_core::data::logical::minimal_twos_complement;
 
 /// The keys of the `parquet` format, declared beside its code.
 pub(crate) const KEYS: KeySet = KeySet {
@@ -584,7 +584,7 @@ fn values(array: &dyn Array, schema: &Schema) -> Result<Vec<Result<Value, String
         )),
         DataType::Decimal128(..) => prim!(Decimal128Type, logical::decimal_value),
         DataType::Decimal256(..) => prim!(Decimal256Type, |v: arrow_buffer::i256| Value::Bytes(
-            minimal_twos_complement(&v.to_be_bytes())
+            minimal_twos_complement(&v.to_be_bytes()).to_vec()
         )),
         DataType::Date32 => prim!(Date32Type, Value::Int32),
         DataType::Date64 => prim!(Date64Type, |v: i64| Value::Int32(

@@ -6,7 +6,9 @@ use base64::Engine as _;
 
 use super::number::{big_decimal_to_string, java_double_to_string, java_float_to_string};
 use super::Converter;
-use crate::data::logical::{DATE_NAME, DECIMAL_NAME, DECIMAL_SCALE, TIMESTAMP_NAME, TIME_NAME};
+use crate::data::logical::{
+    minimal_twos_complement, DATE_NAME, DECIMAL_NAME, DECIMAL_SCALE, TIMESTAMP_NAME, TIME_NAME,
+};
 use crate::data::{Schema, SchemaAndValue, Type, Value};
 use crate::error::{Error, Result};
 
@@ -177,26 +179,12 @@ impl JsonConverter {
             (Type::Map, Value::Map(entries)) => {
                 let ks = inner(schema, "map", true)?;
                 let vs = inner(schema, "map", false)?;
-                if ks.type_() == Type::String {
-                    let mut obj = Vec::with_capacity(entries.len());
-                    for (k, v) in entries {
-                        let key = self.value_json(ks, k)?.into_text();
-                        set(&mut obj, key, self.value_json(vs, v)?);
-                    }
-                    Json::Object(obj)
-                } else {
-                    Json::Array(
-                        entries
-                            .iter()
-                            .map(|(k, v)| {
-                                Ok(Json::Array(vec![
-                                    self.value_json(ks, k)?,
-                                    self.value_json(vs, v)?,
-                                ]))
-                            })
-                            .collect::<Result<_>>()?,
-                    )
-                }
+                map_json(
+                    entries,
+                    ks.type_() == Type::String,
+                    |k, v| Ok((self.value_json(ks, k)?, self.value_json(vs, v)?)),
+                    |k, v| Json::Array(vec![k, v]),
+                )?
             }
             (Type::Struct, Value::Struct(s)) => {
                 if s.schema() != schema {
@@ -435,18 +423,29 @@ pub(super) fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Drops redundant sign bytes, as Java's `BigInteger.toByteArray` never writes them.
-pub(super) fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
-    let mut start = 0;
-    while start + 1 < bytes.len() {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        if (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
+/// A Connect map as JSON: an object when `string_keys` (each key as its text), else an array with
+/// one `entry(key, value)` per entry (JsonConverter's `[k, v]`, JsonSchemaData's
+/// `{"key": k, "value": v}`). `convert` gives each entry's key and value as JSON.
+pub(super) fn map_json<'a>(
+    entries: &'a [(Value, Value)],
+    string_keys: bool,
+    convert: impl Fn(&'a Value, &'a Value) -> Result<(Json<'a>, Json<'a>)>,
+    entry: impl Fn(Json<'a>, Json<'a>) -> Json<'a>,
+) -> Result<Json<'a>> {
+    if string_keys {
+        let mut obj = Vec::with_capacity(entries.len());
+        for (k, v) in entries {
+            let (key, value) = convert(k, v)?;
+            set(&mut obj, key.into_text(), value);
         }
+        Ok(Json::Object(obj))
+    } else {
+        entries
+            .iter()
+            .map(|(k, v)| convert(k, v).map(|(k, v)| entry(k, v)))
+            .collect::<Result<_>>()
+            .map(Json::Array)
     }
-    &bytes[start..]
 }
 
 /// Jackson's `ObjectNode.set`: a repeated key keeps its first position and takes the new value.

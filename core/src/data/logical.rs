@@ -60,6 +60,23 @@ pub fn decimal_value(unscaled: i128) -> Value {
     Value::Bytes(bytes[start..].to_vec())
 }
 
+/// The shortest big-endian two's-complement form of the same integer: redundant sign bytes
+/// dropped, as Java's `BigInteger.toByteArray` writes it (Connect decimals are such bytes). An
+/// empty input is zero: `[0]`.
+pub fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
+    if bytes.is_empty() {
+        return &[0];
+    }
+    let mut start = 0;
+    while start + 1 < bytes.len()
+        && ((bytes[start] == 0x00 && bytes[start + 1] & 0x80 == 0)
+            || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
+    {
+        start += 1;
+    }
+    &bytes[start..]
+}
+
 /// The unscaled value of a Decimal's bytes, if it fits in an i128.
 pub fn decimal_unscaled(bytes: &[u8]) -> Option<i128> {
     if bytes.is_empty() || bytes.len() > 16 {
@@ -109,6 +126,16 @@ pub(super) fn validate(schema: &Schema, value: &Value) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn twos_complement_is_minimal() {
+        use super::minimal_twos_complement as m;
+        assert_eq!(m(&[0xff, 0xff, 0x80]), [0x80]);
+        assert_eq!(m(&[0x00, 0x00, 0x80]), [0x00, 0x80]);
+        assert_eq!(m(&[0x00, 0x00]), [0x00]);
+        assert_eq!(m(&[0xff, 0x7f]), [0xff, 0x7f]);
+        assert_eq!(m(&[]), [0x00]);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -274,7 +274,7 @@ impl Mapping {
                 let bytes: Vec<u8> = d
                     .try_into()
                     .map_err(|e: apache_avro::Error| e.to_string())?;
-                Value::Bytes(minimal_twos_complement(&bytes))
+                Value::Bytes(logical::minimal_twos_complement(&bytes).to_vec())
             }
             (_, AvroValue::BigDecimal(d)) => Value::String(d.to_string()),
             (_, AvroValue::Uuid(u)) => Value::String(u.to_string()),
@@ -403,22 +403,4 @@ fn value_kind(v: &AvroValue) -> &'static str {
         AvroValue::Record(_) => "record",
         _ => "logical",
     }
-}
-
-/// `bytes` (big-endian two's complement) without redundant leading sign bytes, as Java's
-/// `BigInteger.toByteArray` writes it (Connect's Decimal bytes).
-pub(crate) fn minimal_twos_complement(bytes: &[u8]) -> Vec<u8> {
-    if bytes.is_empty() {
-        return vec![0];
-    }
-    let mut start = 0;
-    while start + 1 < bytes.len() {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        if (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    bytes[start..].to_vec()
 }

@@ -221,7 +221,6 @@ struct Header {
 mod mapping;
 mod run;
 
-pub(crate) use mapping::minimal_twos_complement;
 use mapping::Mapping;
 use run::Run;
 #[cfg(test)]

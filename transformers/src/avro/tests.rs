@@ -291,13 +291,3 @@ fn recursive_schemas_cannot_be_mapped() {
     let e = items[0].as_ref().unwrap_err().to_string();
     assert!(e.contains("contains itself"), "{e}");
 }
-
-#[test]
-fn decimals_are_minimal() {
-    assert_eq!(minimal_twos_complement(&[0xff, 0xff, 0x80]), vec![0x80]);
-    assert_eq!(
-        minimal_twos_complement(&[0x00, 0x00, 0x80]),
-        vec![0x00, 0x80]
-    );
-    assert_eq!(minimal_twos_complement(&[0x00]), vec![0x00]);
-}

@@ -9,7 +9,8 @@ use prost::encoding::{encode_key, encode_varint, WireType};
 use super::schema::{element, field_number, has_presence, wrapped};
 use super::ProtobufOptions;
 use crate::data::logical::{
-    decimal_unscaled, DATE_NAME, DECIMAL_NAME, DECIMAL_SCALE, TIMESTAMP_NAME, TIME_NAME,
+    decimal_unscaled, minimal_twos_complement, DATE_NAME, DECIMAL_NAME, DECIMAL_SCALE,
+    TIMESTAMP_NAME, TIME_NAME,
 };
 use crate::data::{Schema, Struct, Type, Value};
 use crate::error::{Error, Result};
@@ -360,20 +361,6 @@ fn logical_body(schema: &Schema, value: &Value, out: &mut Vec<u8>) -> Result<()>
         _ => return Err(bad("int64")),
     }
     Ok(())
-}
-
-/// Java's `BigInteger.toByteArray` of the same value: redundant sign bytes removed.
-fn minimal_twos_complement(bytes: &[u8]) -> &[u8] {
-    let mut start = 0;
-    while start + 1 < bytes.len() {
-        let (b, next) = (bytes[start], bytes[start + 1]);
-        if (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    &bytes[start..]
 }
 
 /// `BigDecimal.precision()`: the number of decimal digits of the unscaled value (1 for zero).

@@ -20,10 +20,11 @@ use std::borrow::Cow;
 
 use serde_json::{json, Map as JsonMap, Value as Sj};
 
-use super::super::json::{base64_of, minimal_twos_complement, set, Json};
+use super::super::json::{base64_of, map_json, Json};
 use super::super::number::big_decimal_to_string;
 use super::super::DecimalFormat;
 use super::avro::non_optional;
+use crate::data::logical::minimal_twos_complement;
 use crate::data::logical::{DATE_NAME, DECIMAL_NAME, DECIMAL_SCALE, TIMESTAMP_NAME, TIME_NAME};
 use crate::data::{Schema, Type, Value};
 use crate::error::{Error, Result};
@@ -130,26 +131,12 @@ impl JsonSchemaPlan {
             (Type::Map, Value::Map(entries)) => {
                 let ks = inner(schema.key_schema())?;
                 let vs = inner(schema.value_schema())?;
-                if ks.type_() == Type::String && !ks.is_optional() {
-                    let mut obj = Vec::with_capacity(entries.len());
-                    for (k, v) in entries {
-                        let key = self.value(ks, k)?.into_text();
-                        set(&mut obj, key, self.value(vs, v)?);
-                    }
-                    Json::Object(obj)
-                } else {
-                    Json::Array(
-                        entries
-                            .iter()
-                            .map(|(k, v)| {
-                                Ok(Json::Object(vec![
-                                    (Cow::from("key"), self.value(ks, k)?),
-                                    (Cow::from("value"), self.value(vs, v)?),
-                                ]))
-                            })
-                            .collect::<Result<_>>()?,
-                    )
-                }
+                map_json(
+                    entries,
+                    ks.type_() == Type::String && !ks.is_optional(),
+                    |k, v| Ok((self.value(ks, k)?, self.value(vs, v)?)),
+                    |k, v| Json::Object(vec![(Cow::from("key"), k), (Cow::from("value"), v)]),
+                )?
             }
             (Type::Struct, Value::Struct(s)) if schema.name() == Some(ONE_OF_NAME) => {
                 for (f, v) in schema.fields().iter().zip(s.values()) {

@@ -42,7 +42,7 @@ pub(super) fn write(schema: &Schema, node: &Node, value: &Value, out: &mut Vec<u
         }
         (Node::Prim(..), Value::Bytes(b)) => {
             let b = if schema.name() == Some(DECIMAL_NAME) {
-                minimal(b)
+                minimal_twos_complement(b).to_vec()
             } else {
                 b.clone()
             };
@@ -51,7 +51,7 @@ pub(super) fn write(schema: &Schema, node: &Node, value: &Value, out: &mut Vec<u
         }
         (Node::Fixed(f), Value::Bytes(b)) => {
             let b = if schema.name() == Some(DECIMAL_NAME) {
-                sign_extend(&minimal(b), f.size)
+                sign_extend(minimal_twos_complement(b), f.size)
             } else {
                 b.clone()
             };
@@ -172,21 +172,6 @@ pub(crate) fn long(out: &mut Vec<u8>, v: i64) {
         n >>= 7;
     }
     out.push(n as u8);
-}
-
-/// Big-endian two's complement without redundant sign bytes (`BigInteger.toByteArray`).
-pub(super) fn minimal(b: &[u8]) -> Vec<u8> {
-    if b.is_empty() {
-        return vec![0];
-    }
-    let mut start = 0;
-    while start + 1 < b.len()
-        && ((b[start] == 0 && b[start + 1] & 0x80 == 0)
-            || (b[start] == 0xff && b[start + 1] & 0x80 != 0))
-    {
-        start += 1;
-    }
-    b[start..].to_vec()
 }
 
 pub(super) fn sign_extend(b: &[u8], size: usize) -> Vec<u8> {

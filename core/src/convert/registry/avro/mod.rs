@@ -170,7 +170,8 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-use encode::{field_value, minimal, write};
+use crate::data::logical::minimal_twos_complement;
+use encode::{field_value, write};
 use print::{to_json, Writer};
 pub(crate) use schema::non_optional;
 use schema::{inner, is_union, Gen};

@@ -354,7 +354,7 @@ pub(super) fn default_json(schema: &Schema, value: &Value) -> Result<Json> {
         (_, Value::String(v)) => json!(v),
         (_, Value::Bytes(b)) => {
             let b = if schema.name() == Some(DECIMAL_NAME) {
-                minimal(b)
+                minimal_twos_complement(b).to_vec()
             } else {
                 b.clone()
             };
