@@ -27,6 +27,7 @@
 //!   offset cache and give the restart position.
 
 mod build;
+mod notify;
 mod plan;
 mod readers;
 mod restart;
@@ -46,7 +47,7 @@ use object_store::ObjectMeta;
 use tracing::{debug, info};
 
 use crate::config::{ErrorsTolerance, OverwritePolicy, RecordTimestamp};
-use crate::contract::{Failure, ObjectBackend, Poll, SourceTask, Stage};
+use crate::contract::{CommitListener, Failure, ObjectBackend, Poll, SourceTask, Stage};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::matcher::{How, KeyMatcher, MatchMode};
@@ -144,6 +145,9 @@ pub struct ObjectSource {
     /// Warnings given once per run (a listing that took nothing; keys taken only by Aiven's
     /// search; keys Aiven would have read with other values).
     warned: skips::Warned,
+    /// The backend's notification queue, when it has one (not in a backfill): new objects
+    /// come from it, listings only reconcile.
+    notify: Option<notify::Notify>,
 }
 
 /// What the listing pass under way has seen so far.
@@ -189,11 +193,27 @@ impl ObjectSource {
         cfg: ObjectSourceConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let notifications = backend.notifications().filter(|_| !cfg.once);
+        let plan = match &notifications {
+            Some(n) => ListingPlan::new(cfg.once, n.reconciliation_interval).reconcile_only(),
+            None => ListingPlan::new(cfg.once, cfg.full_listing_interval),
+        };
+        let notify = notifications.map(|n| {
+            let object_field = backend.partition_fields().1;
+            notify::Notify::new(
+                &n,
+                backend.bucket(),
+                object_field,
+                &cfg.task_name,
+                metrics.clone(),
+            )
+        });
         ObjectSource {
             backend,
             transformer,
             offsets,
-            plan: ListingPlan::new(cfg.once, cfg.full_listing_interval),
+            plan,
+            notify,
             readers: ReaderPool::new(cfg.concurrency),
             cfg,
             metrics,
@@ -209,6 +229,14 @@ impl ObjectSource {
             warned: skips::Warned::default(),
         }
         .with_matcher()
+    }
+
+    /// What the task driver tells about committed offsets, when the source has a notification
+    /// queue (its messages are deleted once the objects they announced are committed).
+    pub fn commit_listener(&self) -> Option<Arc<dyn CommitListener>> {
+        self.notify
+            .as_ref()
+            .map(|n| n.tracker.clone() as Arc<dyn CommitListener>)
     }
 
     fn with_matcher(mut self) -> Self {
@@ -435,6 +463,9 @@ impl ObjectSource {
         let record_key = self.cfg.routing.object_key(&key, matched.as_ref());
         let kafka_partition = self.cfg.routing.partition(matched.as_ref());
         let partition = self.partition_of(&key);
+        if let Some(n) = &self.notify {
+            n.tracker.opened(&key);
+        }
         let id = self.readers.insert(Reader {
             partition,
             input,
@@ -489,6 +520,9 @@ impl SourceTask for ObjectSource {
         info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored.len(),
             listing_starts_after = ?restart.as_ref().map(Path::as_ref), "task configured");
         self.plan.resume(restart, Instant::now());
+        if let Some(n) = self.notify.as_mut() {
+            n.start();
+        }
         self.pending_post_read =
             restart::pending_post_read(self.backend.as_ref(), &self.cfg, &stored);
         if !self.pending_post_read.is_empty() {
@@ -508,8 +542,11 @@ impl SourceTask for ObjectSource {
             if let Some(e) = self.readers.take_failure() {
                 return Err(e);
             }
-            // Open more objects while a slot is free and the listing has more.
+            // Open more objects while a slot is free and notifications or the listing have more.
             if !self.readers.is_failing() && self.readers.has_slot() {
+                if let Some(progress) = self.next_notified().await? {
+                    return Ok(progress);
+                }
                 if self.listing.is_none() {
                     if let Some(listing) = self.plan.start_pass(Instant::now()) {
                         self.list(listing);
@@ -525,7 +562,12 @@ impl SourceTask for ObjectSource {
                             }
                             self.pass.listed += 1;
                             Metrics::add(&self.metrics.objects_listed, 1);
+                            let key = self.notify.is_some().then(|| meta.location.to_string());
                             if let Some(progress) = self.try_open(meta) {
+                                if let Some(key) = key {
+                                    // A fresh object a listing found before any notification.
+                                    self.metrics.object_reconciled(&self.cfg.task_name, &key);
+                                }
                                 return Ok(progress);
                             }
                         }
@@ -647,7 +689,17 @@ impl SourceTask for ObjectSource {
         self.readers.has_ready()
     }
 
+    async fn wake(&mut self) {
+        match self.notify.as_mut() {
+            Some(n) => n.wait().await,
+            None => std::future::pending().await,
+        }
+    }
+
     async fn close_resources(&mut self) {
+        if let Some(n) = self.notify.as_mut() {
+            n.stop();
+        }
         self.readers.clear();
         self.listing = None;
         self.pass = PassStats::default();
