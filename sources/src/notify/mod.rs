@@ -1,7 +1,7 @@
 //! Object notifications of the cloud backends, one module per queue kind: S3 event
 //! notifications in SQS (`sqs.rs`, events parsed in `s3_events.rs`) and Event Grid events in an
 //! Azure Storage queue (`azure_queue.rs`, events in `event_grid.rs`). Each backend module
-//! declares its keys; [`millis`] reads their durations. The object source does the rest (see
+//! declares its keys; `millis` reads their durations. The object source does the rest (see
 //! `sluice_core::contract::NotificationQueue`).
 //!
 //! GCS Pub/Sub notifications are not implemented: no Pub/Sub emulator runs on the test machines
