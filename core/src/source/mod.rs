@@ -25,6 +25,7 @@
 //!   (`stability.rs`).
 //! - The stored offsets are read once per task, in [`SourceTask::configure`]: they fill the
 //!   offset cache and give the restart position.
+//! - With a notification queue (`notify.rs`) new objects come from it; listings only reconcile.
 
 mod build;
 mod notify;
@@ -47,7 +48,7 @@ use object_store::ObjectMeta;
 use tracing::{debug, info};
 
 use crate::config::{ErrorsTolerance, OverwritePolicy, RecordTimestamp};
-use crate::contract::{CommitListener, Failure, ObjectBackend, Poll, SourceTask, Stage};
+use crate::contract::{Failure, ObjectBackend, Poll, SourceTask, Stage};
 use crate::distribution::Distribution;
 use crate::error::{Error, Result};
 use crate::matcher::{How, KeyMatcher, MatchMode};
@@ -193,21 +194,7 @@ impl ObjectSource {
         cfg: ObjectSourceConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let notifications = backend.notifications().filter(|_| !cfg.once);
-        let plan = match &notifications {
-            Some(n) => ListingPlan::new(cfg.once, n.reconciliation_interval).reconcile_only(),
-            None => ListingPlan::new(cfg.once, cfg.full_listing_interval),
-        };
-        let notify = notifications.map(|n| {
-            let object_field = backend.partition_fields().1;
-            notify::Notify::new(
-                &n,
-                backend.bucket(),
-                object_field,
-                &cfg.task_name,
-                metrics.clone(),
-            )
-        });
+        let (plan, notify) = notify::plan(backend.as_ref(), &cfg, &metrics);
         ObjectSource {
             backend,
             transformer,
@@ -229,14 +216,6 @@ impl ObjectSource {
             warned: skips::Warned::default(),
         }
         .with_matcher()
-    }
-
-    /// What the task driver tells about committed offsets, when the source has a notification
-    /// queue (its messages are deleted once the objects they announced are committed).
-    pub fn commit_listener(&self) -> Option<Arc<dyn CommitListener>> {
-        self.notify
-            .as_ref()
-            .map(|n| n.tracker.clone() as Arc<dyn CommitListener>)
     }
 
     fn with_matcher(mut self) -> Self {

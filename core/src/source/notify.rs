@@ -30,9 +30,11 @@ use tracing::{debug, info, warn};
 use object_store::path::Path;
 use object_store::ObjectStoreExt as _;
 
-use super::ObjectSource;
+use super::plan::ListingPlan;
+use super::{ObjectSource, ObjectSourceConfig};
 use crate::contract::{
-    CommitListener, IgnoreReason, NotificationQueue, Notifications, ObjectEvent, Poll, QueueMessage,
+    CommitListener, IgnoreReason, NotificationQueue, Notifications, ObjectBackend, ObjectEvent,
+    Poll, QueueMessage,
 };
 use crate::error::{BoxError, Error};
 use crate::metrics::Metrics;
@@ -474,7 +476,37 @@ impl Notify {
     }
 }
 
+/// The listing plan of a source over `backend`, and its notification side when the backend
+/// has a queue (not in a backfill): then the plan lists only to reconcile.
+pub(super) fn plan(
+    backend: &dyn ObjectBackend,
+    cfg: &ObjectSourceConfig,
+    metrics: &Arc<Metrics>,
+) -> (ListingPlan, Option<Notify>) {
+    match backend.notifications().filter(|_| !cfg.once) {
+        Some(n) => (
+            ListingPlan::new(cfg.once, n.reconciliation_interval).reconcile_only(),
+            Some(Notify::new(
+                &n,
+                backend.bucket(),
+                backend.partition_fields().1,
+                &cfg.task_name,
+                metrics.clone(),
+            )),
+        ),
+        None => (ListingPlan::new(cfg.once, cfg.full_listing_interval), None),
+    }
+}
+
 impl ObjectSource {
+    /// What the task driver tells about committed offsets, when the source has a notification
+    /// queue (its messages are deleted once the objects they announced are committed).
+    pub fn commit_listener(&self) -> Option<Arc<dyn CommitListener>> {
+        self.notify
+            .as_ref()
+            .map(|n| n.tracker.clone() as Arc<dyn CommitListener>)
+    }
+
     /// Looks at notified objects while a reader slot is free: opens the ones to read now;
     /// returns the progress an opened fresh object yields. `None`: no notification at hand.
     pub(super) async fn next_notified(&mut self) -> Result<Option<Poll>, Error> {
