@@ -82,6 +82,15 @@ pub enum Error {
         source: BoxError,
     },
 
+    /// The notification queue could not be read.
+    #[error("notification queue {queue}: {source}. Check the queue's URL (name), that the credentials may receive and delete its messages, and that it is reachable")]
+    Notifications {
+        /// The queue (URL or name).
+        queue: String,
+        /// The cause.
+        source: BoxError,
+    },
+
     /// Reading or writing stored offsets failed.
     #[error("offset store {location}: {message}")]
     OffsetStore {

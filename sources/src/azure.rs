@@ -5,11 +5,14 @@
 //! `azure.sas.token` or the default chain (workload / managed identity, `object_store.azure_*`
 //! options such as `azure_client_id`), `azure.blob.endpoint`, `azure.storage.container.name`,
 //! `azure.blob.prefix`, `azure.blob.fetch.page.size`. Source partition `{container, blob}`.
+//! With `azure.notifications.queue`, new blobs come from Event Grid events in a Storage queue
+//! (`notify/azure_queue.rs`).
 //!
 //! Azure's `startFrom` is honoured by the service; Azurite ignores it (and object_store's
 //! emulator mode filters client side): the listing filters client side, so it stays correct.
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
 use std::collections::BTreeMap;
@@ -17,9 +20,14 @@ use std::collections::BTreeMap;
 use sluice_core::config::defs::{self, key, optional};
 use sluice_core::config::ConnectorConfig;
 use sluice_core::config::{post_read_problems, KeySet, Keys, Owner};
+use sluice_core::contract::Notifications;
 
 use crate::cloud::{check_url, object_store_problems, CloudBackend, Kind, OBJECT_STORE_OPTIONS};
+use crate::notify::{azure_queue::AzureQueue, millis};
 use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
+
+/// Azurite's well-known account (`UseDevelopmentStorage=true`).
+const EMULATOR_ACCOUNT: &str = "devstoreaccount1";
 
 /// The `azure` backend's keys, declared beside its code.
 pub const KEYS: KeySet = KeySet {
@@ -72,6 +80,34 @@ pub const KEYS: KeySet = KeySet {
             },
             "5000",
             "`azure` backend: blobs per List Blobs request (Azure returns at most 5000 whatever is asked). (Aiven's default is 10.)",
+        ),
+        optional(
+            "azure.notifications.queue",
+            defs::Kind::String,
+            "`azure` backend: the name of an Azure Storage queue receiving Event Grid `Microsoft.Storage.BlobCreated` events of the container (Event Grid or CloudEvents schema, base64-encoded or not). New blobs are then found from the queue within a second, without listing; a message is deleted once the blobs it announced are committed; a listing every `azure.notifications.reconciliation.interval.ms` finds what the queue missed. Same credentials as the container. Not used by `backfill`. See docs/backends/azure.md.",
+        ),
+        optional(
+            "azure.notifications.queue.endpoint",
+            defs::Kind::String,
+            "`azure` backend, with `azure.notifications.queue`: the queue service endpoint, e.g. `https://myaccount.queue.core.windows.net` or an emulator's `http://127.0.0.1:10001/devstoreaccount1`. Unset: the connection string's `QueueEndpoint`, else the blob endpoint with `.blob.` replaced by `.queue.`, else `https://<account>.queue.core.windows.net`.",
+        ),
+        key(
+            "azure.notifications.visibility.timeout.ms",
+            defs::Kind::Int {
+                min: 1000,
+                max: 604_800_000,
+            },
+            "300000",
+            "`azure` backend, with `azure.notifications.queue`: how long a received message stays invisible to other receivers; one not deleted by then (its blob still being read, or the task stopped) is delivered again, which does no harm.",
+        ),
+        key(
+            "azure.notifications.reconciliation.interval.ms",
+            defs::Kind::Int {
+                min: 1000,
+                max: i64::MAX,
+            },
+            crate::notify::RECONCILIATION_DEFAULT,
+            "`azure` backend, with `azure.notifications.queue`: how often a full listing of the prefix looks for blobs no notification announced (they are read then, and counted as `objects_reconciled`). The first listing runs at start.",
         ),
         // Aiven's Azure source keys (AzureBlobConfigFragment): mapped, or accepted with a
         // notice (sluice_core::config::aiven::notices).
@@ -171,6 +207,9 @@ fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
         "azure/enum.AzureConfigKey.html",
     ));
     problems.extend(post_read_problems(r, "azure.blob.prefix")?);
+    if let Some(e) = r.raw("azure.notifications.queue.endpoint")? {
+        check_url("azure.notifications.queue.endpoint", e, &mut problems);
+    }
     Ok(problems)
 }
 
@@ -235,6 +274,9 @@ pub fn from_config(config: &ConnectorConfig) -> Result<AzureBackend, Error> {
     let mut account = setting(config, "azure.account.name").map(str::to_owned);
     let mut key = setting(config, "azure.account.key").map(str::to_owned);
     let mut sas = setting(config, "azure.sas.token").map(str::to_owned);
+    let mut queue_endpoint =
+        setting(config, "azure.notifications.queue.endpoint").map(str::to_owned);
+    let mut emulator = false;
     if let Some(cs) = setting(config, "azure.storage.connection.string") {
         let parts = parse_connection_string(cs).map_err(|e| {
             err(
@@ -247,10 +289,17 @@ pub fn from_config(config: &ConnectorConfig) -> Result<AzureBackend, Error> {
             // Azurite's well-known account; its address comes from AZURITE_BLOB_STORAGE_URL
             // (default http://127.0.0.1:10000).
             builder = builder.with_use_emulator(true);
+            emulator = true;
+            queue_endpoint = queue_endpoint.or_else(|| {
+                let base = std::env::var("AZURITE_QUEUE_STORAGE_URL")
+                    .unwrap_or_else(|_| "http://127.0.0.1:10001".into());
+                Some(format!("{}/{EMULATOR_ACCOUNT}", base.trim_end_matches('/')))
+            });
         } else {
             account = get("AccountName");
             key = get("AccountKey");
             sas = get("SharedAccessSignature");
+            queue_endpoint = queue_endpoint.or_else(|| get("QueueEndpoint"));
             endpoint = get("BlobEndpoint").or_else(|| {
                 let account = account.as_deref()?;
                 let scheme = get("DefaultEndpointsProtocol").unwrap_or_else(|| "https".into());
@@ -300,9 +349,52 @@ pub fn from_config(config: &ConnectorConfig) -> Result<AzureBackend, Error> {
             Some(e),
         )
     })?;
-    Ok(CloudBackend::new(
-        &AZURE, config, azure, container, endpoint,
-    ))
+    let notifications = match setting(config, "azure.notifications.queue") {
+        Some(queue) => {
+            let account = match emulator {
+                true => EMULATOR_ACCOUNT.to_owned(),
+                false => account.clone().unwrap_or_default(),
+            };
+            let queue_endpoint = queue_endpoint
+                .or_else(|| {
+                    endpoint
+                        .as_deref()
+                        .filter(|e| e.contains(".blob."))
+                        .map(|e| e.replacen(".blob.", ".queue.", 1))
+                })
+                .or_else(|| {
+                    (!account.is_empty())
+                        .then(|| format!("https://{account}.queue.core.windows.net"))
+                })
+                .ok_or_else(|| {
+                    err(
+                        "azure.notifications.queue: cannot tell the queue service's endpoint; set azure.notifications.queue.endpoint".into(),
+                        None,
+                    )
+                })?;
+            let q = AzureQueue::new(
+                &queue_endpoint,
+                queue,
+                &account,
+                millis(config, &KEYS, "azure.notifications.visibility.timeout.ms"),
+                azure.credentials().clone(),
+            )
+            .map_err(|e| err(format!("azure.notifications.queue: {e}"), None))?;
+            Some(Notifications {
+                queue: Arc::new(q),
+                reconciliation_interval: millis(
+                    config,
+                    &KEYS,
+                    "azure.notifications.reconciliation.interval.ms",
+                ),
+            })
+        }
+        None => None,
+    };
+    Ok(
+        CloudBackend::new(&AZURE, config, azure, container, endpoint)
+            .with_notifications(notifications),
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 use sluice_core::config::defs::PrefixDef;
 use sluice_core::config::{ConnectorConfig, KeySet, Keys, OBJECT_STORE_PREFIX};
-use sluice_core::contract::ObjectBackend;
+use sluice_core::contract::{Notifications, ObjectBackend};
 
 use crate::listing::Lister;
 use crate::redact::Redacting;
@@ -76,6 +76,8 @@ pub struct CloudBackend {
     endpoint: Option<String>,
     store: Arc<dyn ObjectStore>,
     pub(crate) lister: Lister,
+    /// The queue announcing new objects, when configured.
+    notifications: Option<Notifications>,
 }
 
 /// Bucket, prefix and endpoint only: never the credentials.
@@ -85,6 +87,10 @@ impl fmt::Debug for CloudBackend {
             .field(self.kind.partition_fields.0, &self.bucket)
             .field("prefix", &self.prefix)
             .field("endpoint", &self.endpoint)
+            .field(
+                "notifications",
+                &self.notifications.as_ref().map(|n| n.queue.name()),
+            )
             .finish()
     }
 }
@@ -126,7 +132,14 @@ impl CloudBackend {
             endpoint,
             store,
             lister,
+            notifications: None,
         }
+    }
+
+    /// The backend with its notification queue (`None`: listings only).
+    pub(crate) fn with_notifications(mut self, notifications: Option<Notifications>) -> Self {
+        self.notifications = notifications;
+        self
     }
 }
 
@@ -145,6 +158,10 @@ impl ObjectBackend for CloudBackend {
 
     fn partition_fields(&self) -> (&'static str, &'static str) {
         self.kind.partition_fields
+    }
+
+    fn notifications(&self) -> Option<Notifications> {
+        self.notifications.clone()
     }
 
     /// The store's paged listing with start-after (ListObjectsV2's `start-after`, the GCS XML

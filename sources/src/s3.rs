@@ -5,16 +5,20 @@
 //! `aws.s3.endpoint` (path-style requests, `http://` allowed), `aws.access.key.id` +
 //! `aws.secret.access.key` (+ `aws.session.token`), else the default chain (environment, web
 //! identity, ECS, instance metadata), `aws.s3.fetch.page.size`, and any `object_store.aws_*`
-//! option. Source partition `{bucket, object}`.
+//! option. Source partition `{bucket, object}`. With `aws.s3.notifications.sqs.url`, new
+//! objects come from S3 event notifications in SQS (`notify/sqs.rs`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use sluice_core::config::defs::{self, key, optional};
 use sluice_core::config::ConnectorConfig;
 use sluice_core::config::{post_read_problems, KeySet, Keys, Owner};
+use sluice_core::contract::Notifications;
 
 use crate::cloud::{check_url, object_store_problems, CloudBackend, Kind, OBJECT_STORE_OPTIONS};
+use crate::notify::{millis, sqs::SqsQueue};
 use crate::{build_error, is_http, passthrough, retry_config, setting, Error};
 
 /// The `s3` backend's keys, declared beside its code.
@@ -73,6 +77,20 @@ pub const KEYS: KeySet = KeySet {
             },
             "1000",
             "`s3` backend: keys per LIST request (S3 returns at most 1000 whatever is asked). Pages are fetched one at a time as objects are consumed. (Aiven's default is 10.)",
+        ),
+        optional(
+            "aws.s3.notifications.sqs.url",
+            defs::Kind::String,
+            "`s3` backend: the URL of an SQS queue receiving the bucket's S3 event notifications (`s3:ObjectCreated:*`), delivered directly, through SNS or through EventBridge, e.g. `https://sqs.eu-west-1.amazonaws.com/123456789012/sluice-events`. New objects are then found from the queue within a second, without listing; a message is deleted once the objects it announced are committed; a listing every `aws.s3.notifications.reconciliation.interval.ms` finds what the queue missed. Same credentials as the bucket (the task needs `sqs:ReceiveMessage`, `sqs:DeleteMessage`, `sqs:ChangeMessageVisibility`). Not used by `backfill`. See docs/backends/s3.md.",
+        ),
+        key(
+            "aws.s3.notifications.reconciliation.interval.ms",
+            defs::Kind::Int {
+                min: 1000,
+                max: i64::MAX,
+            },
+            crate::notify::RECONCILIATION_DEFAULT,
+            "`s3` backend, with `aws.s3.notifications.sqs.url`: how often a full listing of the prefix looks for objects no notification announced (they are read then, and counted as `objects_reconciled`). The first listing runs at start.",
         ),
         // Aiven's S3 source keys (S3ConfigFragment): mapped, or accepted with a notice
         // (sluice_core::config::aiven::notices).
@@ -246,6 +264,11 @@ fn check(r: &Keys<'_>) -> sluice_core::Result<Vec<String>> {
         "aws/enum.AmazonS3ConfigKey.html",
     ));
     problems.extend(post_read_problems(r, "aws.s3.prefix")?);
+    if let Some(url) = r.raw("aws.s3.notifications.sqs.url")? {
+        if let Err(e) = crate::notify::sqs::check_url(url) {
+            problems.push(format!("aws.s3.notifications.sqs.url: {e}"));
+        }
+    }
     Ok(problems)
 }
 
@@ -300,13 +323,31 @@ pub fn from_config(config: &ConnectorConfig) -> Result<S3Backend, Error> {
         })?;
         builder = builder.with_config(key, value);
     }
+    let region = builder
+        .get_config_value(&AmazonS3ConfigKey::Region)
+        .unwrap_or_else(|| "us-east-1".into());
     let s3 = builder.build().map_err(|e| {
         err(
             "cannot configure the S3 client; check the aws.* keys".into(),
             Some(e),
         )
     })?;
-    Ok(CloudBackend::new(&S3, config, s3, bucket, endpoint))
+    let notifications = match setting(config, "aws.s3.notifications.sqs.url") {
+        Some(url) => {
+            let queue = SqsQueue::new(url, &region, s3.credentials().clone())
+                .map_err(|e| err(format!("aws.s3.notifications.sqs.url: {e}"), None))?;
+            Some(Notifications {
+                queue: Arc::new(queue),
+                reconciliation_interval: millis(
+                    config,
+                    &KEYS,
+                    "aws.s3.notifications.reconciliation.interval.ms",
+                ),
+            })
+        }
+        None => None,
+    };
+    Ok(CloudBackend::new(&S3, config, s3, bucket, endpoint).with_notifications(notifications))
 }
 
 #[cfg(test)]

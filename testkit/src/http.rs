@@ -12,9 +12,19 @@ pub struct Response {
     pub status: u16,
     /// The body, decoded from chunks when chunked.
     pub body: Vec<u8>,
+    /// The response head (status line and headers).
+    pub head: String,
 }
 
 impl Response {
+    /// The value of header `name` (case-insensitive), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
     /// The body as text, for messages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -63,7 +73,7 @@ pub fn request(
     {
         body = dechunk(&body);
     }
-    Ok(Response { status, body })
+    Ok(Response { status, body, head })
 }
 
 /// The position of `needle` in `hay`.

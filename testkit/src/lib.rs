@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod proxy;
+pub mod queues;
 pub mod registry;
 pub mod servers;
 

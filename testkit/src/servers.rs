@@ -265,6 +265,11 @@ impl ObjectServer {
         }
     }
 
+    /// The server's own address (`host:port`), bypassing the proxy: moto's SQS, for instance.
+    pub fn server_addr(&self) -> &str {
+        &self.server_addr
+    }
+
     /// The folder of the local bucket.
     pub fn local_dir(&self) -> PathBuf {
         self.dir.path().join(&self.bucket)

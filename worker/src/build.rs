@@ -284,6 +284,7 @@ impl ConnectorParts {
                 backoff_initial: Duration::from_millis(config.store.retry.backoff_initial_ms),
                 backoff_max: Duration::from_millis(config.store.retry.backoff_max_ms),
             }),
+            commit_listener: source.commit_listener(),
             metrics,
             rate_limits: self.rate_limits.clone(),
             topic_creation: self.topic_creation.clone(),

@@ -16,7 +16,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Registry, Unit};
-use sluice_core::metrics::{HistogramSnapshot, MetricsSnapshot, SkipReason};
+use sluice_core::metrics::{HistogramSnapshot, IgnoreReason, MetricsSnapshot, SkipReason};
 
 use crate::{State, Worker};
 
@@ -103,6 +103,46 @@ const COUNTERS: &[Field] = &[
         "objects_skipped_other_task",
         "Listed objects another task of the connector reads (every listing pass counts them)",
         |m| m.objects_skipped[SkipReason::OtherTask.index()],
+    ),
+    (
+        "notifications_received",
+        "Messages received from the notification queue (aws.s3.notifications.sqs.url, azure.notifications.queue), every delivery",
+        |m| m.notifications_received,
+    ),
+    (
+        "notifications_ignored_test_event",
+        "Notification events passed over: S3 test events (s3:TestEvent)",
+        |m| m.notifications_ignored[IgnoreReason::TestEvent.index()],
+    ),
+    (
+        "notifications_ignored_other_event",
+        "Notification events passed over: events of another kind than object created",
+        |m| m.notifications_ignored[IgnoreReason::OtherEvent.index()],
+    ),
+    (
+        "notifications_ignored_malformed",
+        "Notification events passed over: messages Sluice could not understand (logged)",
+        |m| m.notifications_ignored[IgnoreReason::Malformed.index()],
+    ),
+    (
+        "notifications_ignored_other_bucket",
+        "Notification events passed over: events about another bucket or container",
+        |m| m.notifications_ignored[IgnoreReason::OtherBucket.index()],
+    ),
+    (
+        "notifications_ignored_outside_prefix",
+        "Notification events passed over: events about a key outside the prefix",
+        |m| m.notifications_ignored[IgnoreReason::OutsidePrefix.index()],
+    ),
+    (
+        "notifications_ignored_deleted",
+        "Notification events passed over: events about an object already deleted (logged)",
+        |m| m.notifications_ignored[IgnoreReason::Deleted.index()],
+    ),
+    (
+        "objects_reconciled",
+        "Objects a listing found and read that no notification had announced (with a notification queue)",
+        |m| m.objects_reconciled,
     ),
     (
         "listings_took_nothing",

@@ -8,6 +8,8 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
+use super::Notifications;
+
 /// One object-store backend: a thin layer over `object_store` (see the `sluice-sources` crate).
 pub trait ObjectBackend: Send + Sync + fmt::Debug + 'static {
     /// The bucket (container, folder), as users name it.
@@ -20,6 +22,11 @@ pub trait ObjectBackend: Send + Sync + fmt::Debug + 'static {
     /// `("container", "blob")` for Azure.
     fn partition_fields(&self) -> (&'static str, &'static str) {
         ("bucket", "object")
+    }
+    /// The queue announcing new objects, when one is configured (`aws.s3.notifications.sqs.url`,
+    /// `azure.notifications.queue`): the source then lists only to reconcile.
+    fn notifications(&self) -> Option<Notifications> {
+        None
     }
     /// Lists the objects under the prefix whose key sorts after `start_after` (every one when
     /// `None`), in key order, streamed page by page. A store that ignores the offset must be

@@ -49,6 +49,13 @@ pub trait SourceTask: Send + 'static {
     fn has_ready(&self) -> bool {
         false
     }
+    /// Resolves when the source has new work after answering [`Poll::Idle`] (a notification
+    /// arrived): the driver then polls again at once instead of sleeping out its backoff.
+    /// Dropped unfinished when the backoff ends first, so it must not lose anything when dropped.
+    /// The default never resolves.
+    async fn wake(&mut self) {
+        std::future::pending::<()>().await
+    }
     /// Releases resources; called once after the last poll.
     async fn close_resources(&mut self);
 }

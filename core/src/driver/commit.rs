@@ -35,7 +35,6 @@ use crate::config::TransactionBoundary;
 use crate::error::{Error, Result};
 use crate::kafka::{DeliveryRouter, DeliveryTag, Sent, TaskProducer};
 use crate::offsets::{canonical_partition, KafkaOffsetStore, OffsetMap};
-use crate::postread::is_pending;
 
 /// The header naming the transaction a record was sent in: `<session>/<n>`, the task's
 /// producer session and the number of the transaction in it (so a reader of a broker without
@@ -115,15 +114,10 @@ impl AtLeastOnce {
     fn written(out: &mut Output<'_>, w: Written) -> Result<()> {
         w.result?;
         let cfg = out.cfg;
-        if out.post_read.is_some() {
-            let finished: Vec<(OffsetMap, OffsetMap)> = w
-                .batch
-                .iter()
-                .filter(|(_, o)| is_pending(o))
-                .cloned()
-                .collect();
-            // Only now that the store holds them may the finished objects' actions run.
-            out.committed(&finished);
+        if out.post_read.is_some() || cfg.commit_listener.is_some() {
+            // Only now that the store holds them may the finished objects' actions run (the
+            // post-reader takes the pending ones) and their notifications be deleted.
+            out.committed(&w.batch);
         }
         cfg.metrics
             .offsets_committed(&cfg.task_name, w.batch.len(), w.took);

@@ -116,6 +116,9 @@ pub struct DriverConfig {
     pub exactly_once: Option<ExactlyOnce>,
     /// `object.post.read`, when it is not `none`.
     pub post_read: Option<PostReadConfig>,
+    /// Told about every committed offset (the source's notification queue, which deletes a
+    /// message once the objects it announced are committed).
+    pub commit_listener: Option<Arc<dyn crate::contract::CommitListener>>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// The connector's rate limits, shared by its tasks (`None`: unlimited).

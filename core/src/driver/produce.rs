@@ -67,10 +67,14 @@ impl<'a> Output<'a> {
         }
     }
 
-    /// Hands the objects that the just `committed` offsets finish to the post-read actions.
+    /// Hands the objects that the just `committed` offsets finish to the post-read actions, and
+    /// every committed offset to the commit listener.
     pub(super) fn committed(&self, committed: &[(OffsetMap, OffsetMap)]) {
         if let Some(post_read) = &self.post_read {
             post_read.committed(committed);
+        }
+        if let Some(listener) = &self.cfg.commit_listener {
+            listener.committed(committed);
         }
     }
 

@@ -120,6 +120,7 @@ pub(super) async fn read_loop<S: SourceTask>(
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = stop.changed() => {}
+                    _ = source.wake() => backoff.reset(),
                 }
                 continue;
             }

@@ -198,6 +198,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         dead_letter_queue: None,
         exactly_once: None,
         post_read: None,
+        commit_listener: None,
         metrics: Arc::new(Metrics::default()),
         topic_creation: None,
         rate_limits: None,

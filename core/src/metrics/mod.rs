@@ -8,6 +8,7 @@
 //! `RUST_LOG` select them by that name.
 
 mod histogram;
+mod ignore;
 mod skip;
 mod store;
 
@@ -17,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tracing::{debug, info, warn};
 
 pub use histogram::{Histogram, HistogramSnapshot, BUCKETS};
+pub use ignore::IgnoreReason;
 pub use skip::SkipReason;
 pub use store::{InstrumentedBackend, StoreOp, StoreOutcome, StoreStats, StoreStatsSnapshot};
 
@@ -60,6 +62,13 @@ pub struct Metrics {
     pub objects_skipped: [AtomicU64; 4],
     /// Listing passes that listed objects and took none of them (warned about).
     pub listings_took_nothing: AtomicU64,
+    /// Messages received from the notification queue (every delivery).
+    pub notifications_received: AtomicU64,
+    /// Notification events passed over, by [`IgnoreReason`] (indexed by
+    /// [`IgnoreReason::index`]).
+    pub notifications_ignored: [AtomicU64; 6],
+    /// Objects a reconciliation listing found and read that no notification had announced.
+    pub objects_reconciled: AtomicU64,
     /// Gauge: objects being read now.
     pub objects_in_progress: AtomicU64,
     /// Gauge: objects listed and not read yet because they are too young
@@ -120,6 +129,12 @@ pub struct MetricsSnapshot {
     pub objects_skipped: [u64; 4],
     /// See [`Metrics::listings_took_nothing`].
     pub listings_took_nothing: u64,
+    /// See [`Metrics::notifications_received`].
+    pub notifications_received: u64,
+    /// See [`Metrics::notifications_ignored`].
+    pub notifications_ignored: [u64; 6],
+    /// See [`Metrics::objects_reconciled`].
+    pub objects_reconciled: u64,
     /// See [`Metrics::objects_in_progress`].
     pub objects_in_progress: u64,
     /// See [`Metrics::objects_deferred`].
@@ -175,6 +190,15 @@ impl std::ops::AddAssign for MetricsSnapshot {
             *a += b;
         }
         self.listings_took_nothing += other.listings_took_nothing;
+        self.notifications_received += other.notifications_received;
+        for (a, b) in self
+            .notifications_ignored
+            .iter_mut()
+            .zip(other.notifications_ignored)
+        {
+            *a += b;
+        }
+        self.objects_reconciled += other.objects_reconciled;
         self.objects_in_progress += other.objects_in_progress;
         self.objects_deferred += other.objects_deferred;
         self.oldest_unread_ms = match (self.oldest_unread_ms, other.oldest_unread_ms) {
@@ -222,6 +246,9 @@ impl Metrics {
             dlq_records: g(&self.dlq_records),
             objects_skipped: std::array::from_fn(|i| g(&self.objects_skipped[i])),
             listings_took_nothing: g(&self.listings_took_nothing),
+            notifications_received: g(&self.notifications_received),
+            notifications_ignored: std::array::from_fn(|i| g(&self.notifications_ignored[i])),
+            objects_reconciled: g(&self.objects_reconciled),
             objects_in_progress: g(&self.objects_in_progress),
             objects_deferred: g(&self.objects_deferred),
             oldest_unread_ms: self.oldest_unread_ms.load(Ordering::Relaxed),
@@ -311,6 +338,29 @@ impl Metrics {
         Self::add(&self.objects_unrouted, 1);
         warn!(target: "sluice_core::source", task = %task, bucket = %bucket, object = %object, size,
             "no rule of topic.regex.list matches the object; skipping it (not read, no offset stored): add a rule for it and restart the connector to read it");
+    }
+
+    /// A notification event passed over for `reason` (`detail`: the key or the message's
+    /// beginning).
+    pub fn notification_ignored(&self, task: &str, reason: IgnoreReason, detail: &str) {
+        Self::add(&self.notifications_ignored[reason.index()], 1);
+        match reason {
+            IgnoreReason::Malformed | IgnoreReason::Deleted => {
+                warn!(target: "sluice_core::source", task = %task, reason = reason.name(), detail = %detail,
+                    "notification passed over: {reason}")
+            }
+            _ => {
+                debug!(target: "sluice_core::source", task = %task, reason = reason.name(), detail = %detail,
+                "notification passed over: {reason}")
+            }
+        }
+    }
+
+    /// A reconciliation listing found an object no notification announced, and reads it.
+    pub fn object_reconciled(&self, task: &str, object: &str) {
+        Self::add(&self.objects_reconciled, 1);
+        info!(target: "sluice_core::source", task = %task, object = %object,
+            "the reconciliation listing found an object the notification queue did not announce; reading it");
     }
 
     /// A listed object not taken, for `reason`.

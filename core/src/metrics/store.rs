@@ -254,6 +254,10 @@ impl ObjectBackend for InstrumentedBackend {
         self.inner.partition_fields()
     }
 
+    fn notifications(&self) -> Option<crate::contract::Notifications> {
+        self.inner.notifications()
+    }
+
     fn list(&self, start_after: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
         counted_listing(self.inner.list(start_after), self.stats.clone())
     }

@@ -25,8 +25,10 @@
 //!   (`stability.rs`).
 //! - The stored offsets are read once per task, in [`SourceTask::configure`]: they fill the
 //!   offset cache and give the restart position.
+//! - With a notification queue (`notify.rs`) new objects come from it; listings only reconcile.
 
 mod build;
+mod notify;
 mod plan;
 mod readers;
 mod restart;
@@ -144,6 +146,9 @@ pub struct ObjectSource {
     /// Warnings given once per run (a listing that took nothing; keys taken only by Aiven's
     /// search; keys Aiven would have read with other values).
     warned: skips::Warned,
+    /// The backend's notification queue, when it has one (not in a backfill): new objects
+    /// come from it, listings only reconcile.
+    notify: Option<notify::Notify>,
 }
 
 /// What the listing pass under way has seen so far.
@@ -189,11 +194,13 @@ impl ObjectSource {
         cfg: ObjectSourceConfig,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let (plan, notify) = notify::plan(backend.as_ref(), &cfg, &metrics);
         ObjectSource {
             backend,
             transformer,
             offsets,
-            plan: ListingPlan::new(cfg.once, cfg.full_listing_interval),
+            plan,
+            notify,
             readers: ReaderPool::new(cfg.concurrency),
             cfg,
             metrics,
@@ -435,6 +442,9 @@ impl ObjectSource {
         let record_key = self.cfg.routing.object_key(&key, matched.as_ref());
         let kafka_partition = self.cfg.routing.partition(matched.as_ref());
         let partition = self.partition_of(&key);
+        if let Some(n) = &self.notify {
+            n.tracker.opened(&key);
+        }
         let id = self.readers.insert(Reader {
             partition,
             input,
@@ -489,6 +499,9 @@ impl SourceTask for ObjectSource {
         info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored.len(),
             listing_starts_after = ?restart.as_ref().map(Path::as_ref), "task configured");
         self.plan.resume(restart, Instant::now());
+        if let Some(n) = self.notify.as_mut() {
+            n.start();
+        }
         self.pending_post_read =
             restart::pending_post_read(self.backend.as_ref(), &self.cfg, &stored);
         if !self.pending_post_read.is_empty() {
@@ -508,8 +521,11 @@ impl SourceTask for ObjectSource {
             if let Some(e) = self.readers.take_failure() {
                 return Err(e);
             }
-            // Open more objects while a slot is free and the listing has more.
+            // Open more objects while a slot is free and notifications or the listing have more.
             if !self.readers.is_failing() && self.readers.has_slot() {
+                if let Some(progress) = self.next_notified().await? {
+                    return Ok(progress);
+                }
                 if self.listing.is_none() {
                     if let Some(listing) = self.plan.start_pass(Instant::now()) {
                         self.list(listing);
@@ -525,7 +541,12 @@ impl SourceTask for ObjectSource {
                             }
                             self.pass.listed += 1;
                             Metrics::add(&self.metrics.objects_listed, 1);
+                            let key = self.notify.is_some().then(|| meta.location.to_string());
                             if let Some(progress) = self.try_open(meta) {
+                                if let Some(key) = key {
+                                    // A fresh object a listing found before any notification.
+                                    self.metrics.object_reconciled(&self.cfg.task_name, &key);
+                                }
                                 return Ok(progress);
                             }
                         }
@@ -647,7 +668,17 @@ impl SourceTask for ObjectSource {
         self.readers.has_ready()
     }
 
+    async fn wake(&mut self) {
+        match self.notify.as_mut() {
+            Some(n) => n.wait().await,
+            None => std::future::pending().await,
+        }
+    }
+
     async fn close_resources(&mut self) {
+        if let Some(n) = self.notify.as_mut() {
+            n.stop();
+        }
         self.readers.clear();
         self.listing = None;
         self.pass = PassStats::default();

@@ -88,6 +88,11 @@ pub(super) struct ListingPlan {
     catch_up: Option<Path>,
     /// An object of the current pass was deferred.
     deferred: bool,
+    /// Notifications announce new objects: after the first pass, a pass starts only when a full
+    /// one is due (the reconciliation listing) or an object was deferred.
+    reconcile_only: bool,
+    /// A pass was started since the task (re)started.
+    started: bool,
 }
 
 impl ListingPlan {
@@ -102,7 +107,17 @@ impl ListingPlan {
             last_full: None,
             catch_up: None,
             deferred: false,
+            reconcile_only: false,
+            started: false,
         }
+    }
+
+    /// The plan of a task whose notifications announce new objects: after its first pass it
+    /// lists only every `full_interval` (each such pass is full: the reconciliation listing)
+    /// or when an object was deferred.
+    pub(super) fn reconcile_only(mut self) -> Self {
+        self.reconcile_only = !self.once;
+        self
     }
 
     /// An object listed in this pass is to be looked at again (it is still being written): the
@@ -120,6 +135,7 @@ impl ListingPlan {
         self.listed_up_to = restart.clone();
         self.catch_up = restart;
         self.last_full = Some(now);
+        self.started = false;
     }
 
     /// A reader slot is free and no listing runs: when no pass is under way, one starts at
@@ -130,8 +146,15 @@ impl ListingPlan {
         if self.phase != Phase::Between {
             return None;
         }
-        self.phase = Phase::Listing { until: None };
         let interval = self.full_interval;
+        let due = self
+            .last_full
+            .is_none_or(|t| now.saturating_duration_since(t) >= interval);
+        if self.reconcile_only && self.started && !self.deferred && !due {
+            return None;
+        }
+        self.started = true;
+        self.phase = Phase::Listing { until: None };
         let deferred = std::mem::take(&mut self.deferred);
         let full = self.listed_up_to.is_none()
             || deferred
@@ -562,5 +585,44 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn with_notifications_only_the_first_pass_and_reconciliations_list() {
+        let t0 = Instant::now();
+        let hour = 60 * MIN;
+        let mut plan = ListingPlan::new(false, hour).reconcile_only();
+        plan.resume(Some(p("k5")), t0);
+        assert_eq!(
+            plan.start_pass(t0),
+            after("k5"),
+            "the first pass runs at start"
+        );
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(
+            plan.start_pass(t0 + MIN),
+            None,
+            "notifications find new objects"
+        );
+        assert_eq!(plan.start_pass(t0 + hour - MIN), None);
+        assert_eq!(
+            plan.start_pass(t0 + hour),
+            full(),
+            "the reconciliation is a full listing"
+        );
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(plan.start_pass(t0 + hour + MIN), None);
+        plan.defer();
+        assert_eq!(
+            plan.start_pass(t0 + hour + 2 * MIN),
+            full(),
+            "a deferred object is looked at again"
+        );
+        // A backfill ignores notifications: one pass, as always.
+        let mut once = ListingPlan::new(true, hour).reconcile_only();
+        once.resume(None, t0);
+        assert_eq!(once.start_pass(t0), full());
     }
 }
