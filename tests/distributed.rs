@@ -20,6 +20,9 @@ const OBJECTS: usize = 150;
 const RECORDS: usize = 20;
 const CONNECTORS: [&str; 2] = ["alpha", "beta"];
 
+/// Tasks RUNNING, by worker id.
+type Assignment = BTreeMap<String, BTreeSet<(String, u64)>>;
+
 struct Node {
     child: ChildGuard,
     api: Api,
@@ -140,7 +143,7 @@ impl Cluster {
     }
 
     /// Tasks RUNNING per worker id, as worker `via` reports the cluster.
-    fn running(&self, via: usize) -> BTreeMap<String, BTreeSet<(String, u64)>> {
+    fn running(&self, via: usize) -> Assignment {
         let mut out: BTreeMap<String, BTreeSet<(String, u64)>> = BTreeMap::new();
         for c in CONNECTORS {
             let (_, st) = self.node(via).api.get(&format!("/connectors/{c}/status"));
@@ -157,11 +160,20 @@ impl Cluster {
 
     /// Waits (up to `within`) until the 6 tasks run, `per` on each of the live workers, as
     /// every live worker reports it; returns the assignment.
-    fn wait_balanced(
+    fn wait_balanced(&self, per: usize, within: Duration) -> Assignment {
+        self.wait_assignment(&format!("{per} tasks on each live worker"), within, |a| {
+            a.values().all(|t| t.len() == per)
+        })
+    }
+
+    /// Waits (up to `within`) until every live worker reports the same assignment of the 6
+    /// tasks, over exactly the live workers, and it satisfies `ok`.
+    fn wait_assignment(
         &self,
-        per: usize,
+        what: &str,
         within: Duration,
-    ) -> BTreeMap<String, BTreeSet<(String, u64)>> {
+        ok: impl Fn(&Assignment) -> bool,
+    ) -> Assignment {
         let live: BTreeSet<String> = self.nodes.iter().flatten().map(|n| n.id.clone()).collect();
         let deadline = Instant::now() + within;
         loop {
@@ -170,19 +182,39 @@ impl Cluster {
                 .map(|i| self.running(i))
                 .collect();
             let first = &views[0];
-            let balanced = first.keys().cloned().collect::<BTreeSet<_>>() == live
-                && first.values().all(|t| t.len() == per)
+            let settled = first.keys().cloned().collect::<BTreeSet<_>>() == live
+                && first.values().map(BTreeSet::len).sum::<usize>() == 6
                 && views.iter().all(|v| v == first);
-            if balanced {
+            if settled && ok(first) {
                 return first.clone();
             }
             assert!(
                 Instant::now() < deadline,
-                "tasks not balanced ({per} on each of {live:?}) within {within:?}: {views:?}\n{}",
+                "tasks not assigned as wanted ({what}, over {live:?}) within {within:?}: {views:?}\n{}",
                 self.logs()
             );
             std::thread::sleep(Duration::from_millis(300));
         }
+    }
+
+    /// For each live worker, by (connector, task): (starts on it, records it delivered).
+    fn local_tasks(&self) -> BTreeMap<(String, String, u64), (u64, u64)> {
+        let mut out = BTreeMap::new();
+        for n in self.nodes.iter().flatten() {
+            for c in CONNECTORS {
+                let (_, m) = n.api.get(&format!("/connectors/{c}/metrics"));
+                for t in m["tasks"].as_array().cloned().unwrap_or_default() {
+                    out.insert(
+                        (n.id.clone(), c.to_owned(), t["id"].as_u64().unwrap()),
+                        (
+                            t["starts"].as_u64().unwrap(),
+                            t["records_acked"].as_u64().unwrap(),
+                        ),
+                    );
+                }
+            }
+        }
+        out
     }
 
     /// Consumes both topics until every distinct record came (duplicates do not count
@@ -353,10 +385,11 @@ fn port_of(base: &str) -> u16 {
 fn kill_9_of_a_worker_moves_its_tasks_and_loses_nothing() {
     let mut cluster = Cluster::start(3);
     // Throttled (per task in distributed mode) so the kill comes mid-run.
-    cluster.create_connectors(&[0], &[("max.records.per.second", "150")]);
-    cluster.wait_balanced(2, Duration::from_secs(90));
+    cluster.create_connectors(&[0], &[("max.records.per.second", "100")]);
+    let before = cluster.wait_balanced(2, Duration::from_secs(90));
     std::thread::sleep(Duration::from_secs(3));
     let victim = cluster.nodes[2].take().unwrap();
+    let moved = before[&victim.id].clone();
     let mut child = victim.child;
     child.kill9();
     let killed = Instant::now();
@@ -372,6 +405,21 @@ fn kill_9_of_a_worker_moves_its_tasks_and_loses_nothing() {
     println!(
         "kill -9: {total} records consumed for {expected} written: 0 lost, {duplicates} duplicates (delivered by the dead worker after its last offset commit)"
     );
+    // The kill came mid-run: every moved task still had records to deliver on its new owner.
+    let local = cluster.local_tasks();
+    for (c, t) in &moved {
+        let owner = assignment
+            .iter()
+            .find(|(_, tasks)| tasks.contains(&(c.clone(), *t)))
+            .map(|(w, _)| w.clone())
+            .unwrap();
+        let (starts, delivered) = local[&(owner.clone(), c.clone(), *t)];
+        println!("task {c}-{t} moved to {owner}: started {starts}x there, delivered {delivered} records there");
+        assert!(
+            delivered > 0,
+            "task {c}-{t} had finished before the kill: the test did not kill mid-run"
+        );
+    }
 }
 
 /// SIGTERM of a worker mid-run: its tasks deliver and commit before it leaves the group, so
@@ -406,4 +454,54 @@ fn sigterm_of_a_worker_moves_its_tasks_without_duplicates() {
         "a graceful leave may not duplicate anything\n{}",
         cluster.logs()
     );
+}
+
+/// A fourth worker joins mid-run: tasks move to it, and with the cooperative assignor the
+/// tasks that stay where they were are never stopped (their start count on their worker does
+/// not change); the moves are graceful, so no record comes twice.
+#[test]
+fn a_fourth_worker_takes_tasks_and_unmoved_tasks_are_not_restarted() {
+    let mut cluster = Cluster::start(3);
+    cluster.create_connectors(&[2], &[("max.records.per.second", "60")]);
+    let before = cluster.wait_balanced(2, Duration::from_secs(90));
+    let starts_before = cluster.local_tasks();
+    let joined = Instant::now();
+    cluster.add_worker();
+    let after = cluster.wait_assignment("2, 2, 1, 1", Duration::from_secs(90), |a| {
+        let mut n: Vec<usize> = a.values().map(BTreeSet::len).collect();
+        n.sort();
+        n == [1, 1, 2, 2]
+    });
+    println!(
+        "a fourth worker joined: tasks moved in {:?}: {after:?}",
+        joined.elapsed()
+    );
+    let starts_after = cluster.local_tasks();
+    let mut unmoved = 0;
+    for (w, tasks) in &before {
+        for (c, t) in tasks {
+            if after.get(w).is_some_and(|a| a.contains(&(c.clone(), *t))) {
+                unmoved += 1;
+                let key = (w.clone(), c.clone(), *t);
+                assert_eq!(
+                    starts_before[&key].0,
+                    starts_after[&key].0,
+                    "task {c}-{t} stayed on {w} but was restarted\n{}",
+                    cluster.logs()
+                );
+            }
+        }
+    }
+    println!("{unmoved} tasks stayed where they were, never restarted");
+    assert!(
+        unmoved >= 4,
+        "at most 2 of 6 tasks need to move to a fourth worker"
+    );
+    let expected = CONNECTORS.len() * OBJECTS * RECORDS;
+    let (seen, total) = cluster.consume(expected);
+    let duplicates = check_complete(&seen, total);
+    println!(
+        "fourth worker: {total} records consumed for {expected} written: {duplicates} duplicates"
+    );
+    assert_eq!(duplicates, 0, "graceful moves may not duplicate anything");
 }

@@ -31,7 +31,7 @@ pub use config::DistributedConfig;
 use log::TopicLog;
 use membership::Membership;
 use records::{ClusterConfig, ClusterStatus, ConfigRecord, TaskState};
-use runner::{tasks_of, Control, Runner};
+use runner::{tasks_of, Control, LocalTasks, Runner};
 use topics::{client_config, ensure_topic, NewTopicSpec};
 
 use crate::metrics::ConnectorMetrics;
@@ -55,7 +55,7 @@ pub struct Cluster {
     control: mpsc::UnboundedSender<Control>,
     membership: Mutex<Option<Membership>>,
     runner: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    metrics: Arc<Mutex<BTreeMap<String, Arc<ConnectorMetrics>>>>,
+    metrics: Arc<Mutex<LocalTasks>>,
     writes: AtomicU64,
     nonce: String,
 }
@@ -163,7 +163,7 @@ impl Cluster {
                 .await?,
             )
         };
-        let metrics = Arc::new(Mutex::new(BTreeMap::new()));
+        let metrics = Arc::new(Mutex::new(LocalTasks::default()));
         let (group_tx, group_rx) = mpsc::unbounded_channel();
         let membership = Membership::start(&client, &config, group_tx)?;
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -302,7 +302,17 @@ impl Cluster {
 
     /// The counters of the tasks of `name` that ran on this worker.
     pub fn local_metrics(&self, name: &str) -> Option<Arc<ConnectorMetrics>> {
-        lock(&self.metrics).get(name).cloned()
+        lock(&self.metrics).metrics.get(name).cloned()
+    }
+
+    /// How many times each task of `name` started on this worker, by task id.
+    pub fn local_starts(&self, name: &str) -> BTreeMap<u32, u64> {
+        lock(&self.metrics)
+            .starts
+            .iter()
+            .filter(|((c, _), _)| c == name)
+            .map(|((_, t), n)| (*t, *n))
+            .collect()
     }
 
     fn write_id(&self) -> String {

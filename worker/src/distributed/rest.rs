@@ -6,7 +6,8 @@
 //! Served here: `GET /`, `GET|POST /connectors`, `GET|DELETE /connectors/{name}`,
 //! `GET|PUT /connectors/{name}/config`, `GET /connectors/{name}/status`,
 //! `GET /connectors/{name}/tasks`, `PUT /connectors/{name}/pause|resume|stop`, and
-//! `GET /connectors/{name}/metrics` (the counters of this worker's tasks of the connector).
+//! `GET /connectors/{name}/metrics` (for each task of the connector that ran on this worker: how
+//! many times it started here and its counters).
 
 use std::sync::Arc;
 
@@ -181,16 +182,18 @@ async fn tasks(State(c): AppState, Path(name): Path<String>) -> Reply {
 
 async fn metrics(State(c): AppState, Path(name): Path<String>) -> Reply {
     c.connector_config(&name)?;
-    let tasks: Vec<Value> = c
+    let counters = c
         .local_metrics(&name)
-        .map(|m| {
-            m.tasks()
-                .iter()
-                .enumerate()
-                .map(|(id, t)| json!({"id": id, "records_acked": t.records_acked, "objects_finished": t.objects_finished}))
-                .collect()
-        })
+        .map(|m| m.tasks())
         .unwrap_or_default();
+    let tasks: Vec<Value> = c
+        .local_starts(&name)
+        .into_iter()
+        .map(|(id, starts)| {
+            let m = counters.get(id as usize).cloned().unwrap_or_default();
+            json!({"id": id, "starts": starts, "records_acked": m.records_acked, "objects_finished": m.objects_finished})
+        })
+        .collect();
     ok(json!({"worker_id": c.worker_id(), "tasks": tasks}))
 }
 

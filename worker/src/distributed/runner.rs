@@ -50,6 +50,16 @@ pub enum Control {
     Close(oneshot::Sender<()>),
 }
 
+/// What this worker's tasks did: counters per connector (adding up across restarts) and how
+/// many times each task started here.
+#[derive(Debug, Default)]
+pub struct LocalTasks {
+    /// Counters, by connector.
+    pub metrics: BTreeMap<String, Arc<ConnectorMetrics>>,
+    /// Starts on this worker, by (connector, task).
+    pub starts: BTreeMap<(String, u32), u64>,
+}
+
 /// The task count a connector's configuration gives (`tasks.max`, default 1), or `None` when
 /// the configuration does not parse.
 pub fn tasks_of(settings: &Settings, worker: &WorkerConfig) -> Option<u32> {
@@ -64,7 +74,7 @@ pub struct Runner {
     pub(super) worker_id: String,
     pub(super) config: Arc<Mutex<ClusterConfig>>,
     pub(super) status_log: Arc<TopicLog>,
-    pub(super) metrics: Arc<Mutex<BTreeMap<String, Arc<ConnectorMetrics>>>>,
+    pub(super) metrics: Arc<Mutex<LocalTasks>>,
     pub(super) owned: BTreeSet<TaskId>,
     slots: BTreeMap<TaskId, Slot>,
     closing: bool,
@@ -77,7 +87,7 @@ impl Runner {
         worker_id: String,
         config: Arc<Mutex<ClusterConfig>>,
         status_log: Arc<TopicLog>,
-        metrics: Arc<Mutex<BTreeMap<String, Arc<ConnectorMetrics>>>>,
+        metrics: Arc<Mutex<LocalTasks>>,
     ) -> Self {
         Runner {
             worker,
@@ -295,13 +305,18 @@ impl Runner {
             offset_store,
             mode: Mode::Continuous,
         };
-        let metrics = self
-            .metrics
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(t.connector.clone())
-            .or_default()
-            .clone();
+        let metrics = {
+            let mut local = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+            *local
+                .starts
+                .entry((t.connector.clone(), t.task))
+                .or_default() += 1;
+            local
+                .metrics
+                .entry(t.connector.clone())
+                .or_default()
+                .clone()
+        };
         let mut parts = ConnectorParts::build(&ctx, &config, metrics).await?;
         let task = parts.task(t.task)?;
         let (stop, stop_rx) = watch::channel(false);
