@@ -37,7 +37,16 @@ pub enum GroupEvent {
     /// These tasks are now this worker's.
     Assigned(Vec<TaskId>),
     /// These tasks are no longer this worker's: stop them (deliver, commit), then answer.
-    Revoked(Vec<TaskId>, std::sync::mpsc::Sender<()>),
+    /// `lost`: the group already gave them to others (this worker's session had expired), so
+    /// their states are the new owners' to write.
+    Revoked {
+        /// The tasks.
+        tasks: Vec<TaskId>,
+        /// The assignment was lost rather than revoked.
+        lost: bool,
+        /// Answered once they stopped.
+        done: std::sync::mpsc::Sender<()>,
+    },
 }
 
 struct Context {
@@ -78,7 +87,12 @@ impl ConsumerContext for Context {
                 return;
             }
             let (tx, rx) = std::sync::mpsc::channel();
-            if self.events.send(GroupEvent::Revoked(tasks, tx)).is_ok() {
+            let event = GroupEvent::Revoked {
+                tasks,
+                lost,
+                done: tx,
+            };
+            if self.events.send(event).is_ok() {
                 // The runner answers once the tasks have stopped (or it has gone).
                 if rx.recv_timeout(self.config.rebalance_timeout).is_err() {
                     tracing::error!("group: revoked tasks did not stop within rebalance.timeout.ms; giving them up anyway (another worker may duplicate records they had not committed)");

@@ -118,10 +118,13 @@ impl Runner {
                         self.owned.extend(tasks);
                         self.reconcile().await;
                     }
-                    Some(GroupEvent::Revoked(tasks, done)) => {
+                    Some(GroupEvent::Revoked { tasks, lost, done }) => {
                         for t in &tasks {
                             self.owned.remove(t);
-                            if self.slots.contains_key(t) {
+                            if lost {
+                                // Another worker owns it now and writes its state.
+                                self.halt(t).await;
+                            } else if self.slots.contains_key(t) {
                                 self.stop(t, "UNASSIGNED").await;
                             }
                         }
@@ -288,6 +291,39 @@ impl Runner {
         }
     }
 
+    /// Exactly-once: fences the task's previous producers (a dead or zombie owner) before its
+    /// offsets are read, as Kafka Connect fences zombie source tasks. Initialising a producer
+    /// with the task's `transactional.id` aborts the transaction the old owner left open
+    /// (whose offset records would otherwise hold `read_committed` readers of the offsets
+    /// topic back until it timed out) and makes the old producer's later writes fail.
+    async fn fence(&self, config: &ConnectorConfig, task: u32) -> Result<()> {
+        let overrides = self.worker.producer_overrides(&config.producer_overrides)?;
+        let mut pc = sluice_core::kafka::producer_config(
+            &self.worker.bootstrap_servers,
+            &self.worker.producer,
+            &overrides,
+        );
+        let id = crate::build::transactional_id(&config.name, task);
+        pc.set("transactional.id", &id);
+        let fenced = tokio::task::spawn_blocking(move || {
+            let p: rdkafka::producer::BaseProducer = pc.create()?;
+            rdkafka::producer::Producer::init_transactions(&p, std::time::Duration::from_secs(60))
+        })
+        .await
+        .map_err(|e| crate::Error::Distributed {
+            message: format!("fencing {id}: {e}"),
+            source: None,
+        })?;
+        fenced.map_err(|e| crate::Error::Distributed {
+            message: format!(
+                "cannot fence the previous producers of transactional.id {id:?} before the task starts; is the broker reachable and does it support transactions?"
+            ),
+            source: Some(Box::new(e)),
+        })?;
+        tracing::info!(transactional_id = %id, "previous owners of the task fenced");
+        Ok(())
+    }
+
     async fn start(
         &self,
         t: &TaskId,
@@ -298,6 +334,9 @@ impl Runner {
             settings,
             Some(&self.worker),
         )?;
+        if crate::build::exactly_once(&config, &self.worker) {
+            self.fence(&config, t.task).await?;
+        }
         // A store of its own, read now: it holds what the previous owner committed.
         let offset_store = open_offset_store(&self.worker, Mode::Continuous).await?;
         let ctx = BuildContext {
