@@ -15,6 +15,7 @@ use sluice_core::error_chain;
 use sluice_core::metrics::SkipReason;
 use std::sync::Arc;
 
+use sluice_worker::distributed::DistributedConfig;
 use sluice_worker::loggers::LogLevels;
 use sluice_worker::persist::{parse_target, ConfigFile};
 use sluice_worker::rest::{RestConfig, RestServer};
@@ -45,6 +46,13 @@ enum Command {
         worker: PathBuf,
         /// Connector files (.properties, or Kafka Connect's JSON {"name":..,"config":{..}}).
         connectors: Vec<PathBuf>,
+    },
+    /// Join a distributed cluster (`group.id`, `config.storage.topic`, `status.storage.topic`,
+    /// `offset.storage.topic` in the worker file) and serve its REST API; connectors are
+    /// created through the API of any worker. See docs/distributed.md.
+    Worker {
+        /// Worker file (as for `run`, plus the distributed keys).
+        worker: PathBuf,
     },
     /// One pass over what the buckets hold now, then exit with a summary.
     Backfill {
@@ -531,6 +539,24 @@ fix its configuration in that file, or remove the connector from it",
     Ok(true)
 }
 
+/// `sluice worker` (or `sluice run` with `group.id`): a worker of a distributed cluster until
+/// a signal; then its tasks deliver and commit and it leaves the group.
+async fn run_distributed(worker_path: &Path, connector_files: &[PathBuf]) -> anyhow::Result<bool> {
+    if !connector_files.is_empty() {
+        anyhow::bail!(
+            "{}: distributed mode (group.id is set) takes no connector files: create connectors through the REST API of any worker (POST /connectors); see docs/distributed.md",
+            worker_path.display()
+        );
+    }
+    let settings = config::load_file(worker_path)?;
+    let worker_cfg =
+        WorkerConfig::from_settings(&settings).map_err(|e| with_context(e, worker_path))?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    install_signals(stop_tx);
+    sluice_worker::distributed::serve(&settings, worker_cfg, stop_rx).await?;
+    Ok(true)
+}
+
 /// Warnings about values a `.properties` file changed on reading (a dropped backslash, a line
 /// continued by a trailing one); JSON files have no such trap.
 fn escape_warnings(path: &Path) -> Vec<String> {
@@ -685,7 +711,9 @@ fn init_logging(worker_file: Option<&Path>) -> anyhow::Result<Arc<LogLevels>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let worker_file = match &cli.command {
-        Command::Run { worker, .. } | Command::Backfill { worker, .. } => Some(worker.as_path()),
+        Command::Run { worker, .. }
+        | Command::Backfill { worker, .. }
+        | Command::Worker { worker } => Some(worker.as_path()),
         _ => None,
     };
     let loggers = match init_logging(worker_file) {
@@ -701,6 +729,13 @@ fn main() -> ExitCode {
         .expect("tokio runtime");
     let result: anyhow::Result<bool> = rt.block_on(async {
         match cli.command {
+            Command::Worker { worker } => run_distributed(&worker, &[]).await,
+            Command::Run { worker, connectors }
+                if config::load_file(&worker)
+                    .is_ok_and(|s| DistributedConfig::is_configured(&s)) =>
+            {
+                run_distributed(&worker, &connectors).await
+            }
             Command::Run { worker, connectors } => {
                 let rest = connectors.is_empty()
                     || config::load_file(&worker).is_ok_and(|s| RestConfig::is_configured(&s));

@@ -89,6 +89,17 @@ pub async fn check_kafka(cfg: &ClientConfig, worker: &WorkerConfig) -> Result<()
     .map_err(|e| Error::config(format!("the Kafka connection check did not run: {e}")))?
 }
 
+/// The `transactional.id` of a task under exactly-once: the same wherever the task runs, so a
+/// new producer of it fences the old one.
+pub(crate) fn transactional_id(connector: &str, task: u32) -> String {
+    format!("sluice-{connector}-{task}")
+}
+
+/// True when `config` writes in Kafka transactions on `worker`.
+pub(crate) fn exactly_once(config: &ConnectorConfig, worker: &WorkerConfig) -> bool {
+    config.exactly_once_required || worker.exactly_once_enabled
+}
+
 impl ConnectorParts {
     /// Builds everything `config` needs before its tasks start, reporting the first problem:
     /// Kafka unreachable, a converter, the transformer or the backend that cannot be built,
@@ -151,7 +162,7 @@ impl ConnectorParts {
         let backend: Arc<dyn ObjectBackend> =
             Arc::new(InstrumentedBackend::new(backend, metrics.store()));
         let offsets = Arc::new(OffsetManager::new(&config.name, ctx.offset_store.clone()));
-        let exactly_once = config.exactly_once_required || worker.exactly_once_enabled;
+        let exactly_once = exactly_once(config, worker);
         let transactional_offsets = if exactly_once {
             Some(ctx.offset_store.clone().kafka().ok_or_else(|| {
                 Error::config(format!(
@@ -233,7 +244,7 @@ impl ConnectorParts {
         let base = || producer_config(&worker.bootstrap_servers, &worker.producer, &overrides);
         let (producer, exactly_once) = match &self.transactional_offsets {
             Some(offsets) => {
-                let transactional_id = format!("sluice-{}-{task_id}", config.name);
+                let transactional_id = transactional_id(&config.name, task_id);
                 let mut pc = base();
                 pc.set("transactional.id", &transactional_id);
                 if pc.get("transaction.timeout.ms").is_none() {

@@ -71,6 +71,15 @@ pub enum Error {
         #[source]
         source: Option<std::io::Error>,
     },
+    /// Distributed mode: a cluster topic, the group or a cluster-wide change failed.
+    #[error("distributed mode: {message}")]
+    Distributed {
+        /// What went wrong (the topic, the connector) and what to do.
+        message: String,
+        /// The Kafka or JSON error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// Opening the worker's offset store failed.
     #[error(transparent)]
     Core(Box<sluice_core::Error>),

@@ -14,6 +14,7 @@
 
 mod build;
 mod connector;
+pub mod distributed;
 mod error;
 pub mod loggers;
 mod metrics;

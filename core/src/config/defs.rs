@@ -712,6 +712,82 @@ pub const WORKER_KEYS: &[KeyDef] = &[
         Kind::String,
         "File where `sluice run` keeps the connectors created or changed over the REST API (configuration and target state: running, paused, stopped), rewritten atomically; they come back after a restart. Default: `offset.storage.file.filename` with `.connectors.json` appended; with offsets in a Kafka topic and no file named, REST changes last until the worker stops.",
     ),
+    // Distributed mode (docs/distributed.md): read by sluice-worker's `distributed` module.
+    optional(
+        "group.id",
+        Kind::String,
+        "Distributed mode: the Kafka group this worker joins (`sluice worker`, or `sluice run` with this key set). Every worker of one cluster names the same group, `config.storage.topic`, `status.storage.topic` and `offset.storage.topic`; the group's coordinator assigns connector tasks to workers. Not compatible with a Kafka Connect cluster's group: do not share the name. See docs/distributed.md.",
+    ),
+    optional(
+        "config.storage.topic",
+        Kind::String,
+        "Distributed mode (required there): compacted one-partition topic holding connector configurations (`connector-<name>`) and target states (`target-state-<name>`) in Kafka Connect's record format. Created when missing.",
+    ),
+    key(
+        "config.storage.replication.factor",
+        Kind::Int {
+            min: -1,
+            max: i16::MAX as i64,
+        },
+        "-1",
+        "Distributed mode: replication factor of `config.storage.topic` when Sluice creates it; -1 uses the broker's default.",
+    ),
+    optional(
+        "status.storage.topic",
+        Kind::String,
+        "Distributed mode (required there): compacted topic holding task states (`status-task-<name>-<id>`, Kafka Connect's format). Created when missing.",
+    ),
+    key(
+        "status.storage.partitions",
+        POSITIVE,
+        "5",
+        "Distributed mode: partitions of `status.storage.topic` when Sluice creates it.",
+    ),
+    key(
+        "status.storage.replication.factor",
+        Kind::Int {
+            min: -1,
+            max: i16::MAX as i64,
+        },
+        "-1",
+        "Distributed mode: replication factor of `status.storage.topic` (and of the per-connector task topics) when Sluice creates it; -1 uses the broker's default.",
+    ),
+    key(
+        "session.timeout.ms",
+        Kind::Int {
+            min: 1000,
+            max: i32::MAX as i64,
+        },
+        "10000",
+        "Distributed mode: a worker that sends no heartbeat for this long is declared dead by the group coordinator and its tasks are assigned to the others (the failover time is about this plus one rebalance).",
+    ),
+    key(
+        "heartbeat.interval.ms",
+        Kind::Int {
+            min: 100,
+            max: i32::MAX as i64,
+        },
+        "3000",
+        "Distributed mode: how often a worker heartbeats to the group coordinator; keep it at most a third of `session.timeout.ms`.",
+    ),
+    key(
+        "rebalance.timeout.ms",
+        Kind::Int {
+            min: 1000,
+            max: i32::MAX as i64,
+        },
+        "60000",
+        "Distributed mode: the longest a worker may take to give up tasks in a rebalance (each revoked task delivers what it read and commits first); a worker slower than this leaves the group. Keep it above `task.shutdown.graceful.timeout.ms`.",
+    ),
+    key(
+        "scheduled.rebalance.max.delay.ms",
+        Kind::Int {
+            min: 0,
+            max: i32::MAX as i64,
+        },
+        "0",
+        "Distributed mode: accepted for Kafka Connect worker files; only 0 is supported. Sluice's assignment is Kafka's cooperative-sticky consumer assignor, which reassigns a lost worker's tasks at the first rebalance after `session.timeout.ms` instead of waiting for the worker to come back.",
+    ),
 ];
 
 /// The worker file's keys, as a set of their own (never mixed with a connector's).

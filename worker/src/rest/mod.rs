@@ -39,6 +39,7 @@ use tokio::sync::watch;
 pub use auth::Credentials;
 pub use config::{RestConfig, DEFAULT_LISTENER};
 pub(crate) use error::ApiError;
+pub(crate) use handlers::{parse_body, put_name, settings_of};
 
 use crate::loggers::LogLevels;
 use crate::persist::ConfigFile;
@@ -141,15 +142,18 @@ pub struct RestServer {
     join: tokio::task::JoinHandle<()>,
 }
 
-impl RestServer {
-    /// Binds `config.addr` and serves the API over `worker`, saving changes to `store` and
-    /// changing `loggers` through `/admin/loggers`.
-    pub async fn start(
-        worker: Arc<Worker>,
-        config: &RestConfig,
-        store: Option<ConfigFile>,
-        loggers: Option<Arc<LogLevels>>,
-    ) -> Result<Self> {
+/// A listener bound to `listeners`, not serving yet: its address names the worker
+/// (`worker_id`) before the routes that report it are made.
+#[derive(Debug)]
+pub struct BoundRest {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    config: RestConfig,
+}
+
+impl BoundRest {
+    /// Binds `config.addr`.
+    pub async fn bind(config: &RestConfig) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
             .map_err(|e| Error::Rest {
@@ -163,13 +167,33 @@ impl RestServer {
             message: "cannot read the listening address".into(),
             source: Some(e),
         })?;
-        let mut app = App::new(worker, store, config.worker_id(addr));
-        if let Some(l) = loggers {
-            app = app.with_loggers(l);
-        }
-        let app = Arc::new(app);
+        Ok(BoundRest {
+            listener,
+            addr,
+            config: config.clone(),
+        })
+    }
+
+    /// The worker's id in statuses (`host:port`, advertised or bound).
+    pub fn worker_id(&self) -> String {
+        self.config.worker_id(self.addr)
+    }
+
+    /// Serves `routes` (behind basic auth and TLS when configured).
+    pub fn serve(self, routes: axum::Router) -> Result<RestServer> {
+        let BoundRest {
+            listener,
+            addr,
+            config,
+        } = self;
+        let routes = match config.credentials.clone() {
+            Some(c) => routes.layer(axum::middleware::from_fn_with_state(
+                Arc::new(c),
+                auth::require,
+            )),
+            None => routes,
+        };
         let (stop, stop_rx) = watch::channel(false);
-        let routes = router(app, config.credentials.clone());
         let join = match &config.tls {
             None => serve(listener, routes, stop_rx),
             Some(tls) => {
@@ -185,6 +209,24 @@ impl RestServer {
         };
         tracing::info!(url = %config.url(addr), bound = %addr, "REST API listening");
         Ok(RestServer { addr, stop, join })
+    }
+}
+
+impl RestServer {
+    /// Binds `config.addr` and serves the API over `worker`, saving changes to `store` and
+    /// changing `loggers` through `/admin/loggers`.
+    pub async fn start(
+        worker: Arc<Worker>,
+        config: &RestConfig,
+        store: Option<ConfigFile>,
+        loggers: Option<Arc<LogLevels>>,
+    ) -> Result<Self> {
+        let bound = BoundRest::bind(config).await?;
+        let mut app = App::new(worker, store, bound.worker_id());
+        if let Some(l) = loggers {
+            app = app.with_loggers(l);
+        }
+        bound.serve(handlers::routes().with_state(Arc::new(app)))
     }
 
     /// The address the server listens on.

@@ -4,7 +4,7 @@ use super::*;
 
 /// Kafka Connect's rule: a `name` in the configuration must be the connector's name; when
 /// missing it is added.
-pub(super) fn put_name(name: &str, settings: &mut Settings) -> Result<(), ApiError> {
+pub(crate) fn put_name(name: &str, settings: &mut Settings) -> Result<(), ApiError> {
     match settings.get("name") {
         Some(n) if n != name => Err(ApiError::bad_request(format!(
             "the configuration's name ({n:?}) is not the connector's name in the request ({name:?}); they must be equal"

@@ -7,6 +7,7 @@ mod offsets;
 mod plugins;
 mod worker;
 
+pub(crate) use connectors::put_name;
 use connectors::*;
 use loggers::*;
 use offsets::*;
@@ -130,7 +131,7 @@ fn query_bool(q: &Option<String>, key: &str) -> Result<bool, ApiError> {
     }
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+pub(crate) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request(
             "the request needs a JSON body; see docs/operations.md for its shape",
@@ -166,7 +167,7 @@ fn config_values(v: &Value, what: &str) -> Result<Vec<(String, Option<String>)>,
         .collect()
 }
 
-fn settings_of(v: &Value, what: &str) -> Result<Settings, ApiError> {
+pub(crate) fn settings_of(v: &Value, what: &str) -> Result<Settings, ApiError> {
     config_values(v, what)?
         .into_iter()
         .map(|(k, v)| match v {
