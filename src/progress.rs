@@ -69,7 +69,8 @@ pub struct Census {
 pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
     let config = worker.connector_config(name).ok()?;
     let backend =
-        sluice_worker::registry::build_backend(&sluice_worker::registry::current(), &config).ok()?;
+        sluice_worker::registry::build_backend(&sluice_worker::registry::current(), &config)
+            .ok()?;
     let (_, object_field) = backend.partition_fields();
     let finished: std::collections::HashSet<String> = worker
         .offsets(name)

@@ -48,7 +48,9 @@ pub use sluice_core::{error_chain, BoxError, Error, Result};
 
 /// Kafka Connect's data model: schemas, structs and values, as records carry them.
 pub mod data {
-    pub use sluice_core::data::{Field, Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value};
+    pub use sluice_core::data::{
+        Field, Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value,
+    };
 }
 
 /// The record a source task hands to the converters and the producer.

@@ -19,8 +19,14 @@ async fn orders_land_in_kafka_once_each() {
     broker.create_topic("orders");
 
     // Fixtures: two objects of JSON lines.
-    store.put("orders/day-1.jsonl", "{\"id\":1}\n{\"id\":2}\n").await.unwrap();
-    store.put("orders/day-2.jsonl", "{\"id\":3}\n").await.unwrap();
+    store
+        .put("orders/day-1.jsonl", "{\"id\":1}\n{\"id\":2}\n")
+        .await
+        .unwrap();
+    store
+        .put("orders/day-2.jsonl", "{\"id\":3}\n")
+        .await
+        .unwrap();
 
     // The worker and the connector, as in their .properties files.
     let offsets = tempfile::tempdir().unwrap();

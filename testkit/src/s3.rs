@@ -55,7 +55,9 @@ impl S3Store {
             Ok(url) => {
                 static N: AtomicU32 = AtomicU32::new(0);
                 let bucket = std::env::var("SLUICE_TESTKIT_S3_BUCKET").with_context(|| {
-                    format!("{S3_URL_ENV} is set: name an existing bucket in SLUICE_TESTKIT_S3_BUCKET")
+                    format!(
+                        "{S3_URL_ENV} is set: name an existing bucket in SLUICE_TESTKIT_S3_BUCKET"
+                    )
                 })?;
                 let prefix = format!(
                     "sluice-test-{}-{}-{}/",
@@ -67,7 +69,12 @@ impl S3Store {
             }
             Err(_) => {
                 let (addr, server) = tokio::task::spawn_blocking(start_moto).await??;
-                (format!("http://{addr}"), "sluice-test".to_owned(), String::new(), Some(server))
+                (
+                    format!("http://{addr}"),
+                    "sluice-test".to_owned(),
+                    String::new(),
+                    Some(server),
+                )
             }
         };
         let region = env_or("SLUICE_TESTKIT_S3_REGION", "us-east-1");

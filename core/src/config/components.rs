@@ -54,7 +54,11 @@ impl Registry {
         F: Fn(&Keys<'_>) -> Result<Arc<dyn ObjectBackend>> + Send + Sync + 'static,
     {
         let Owner::Backend { name, classes } = keys.owner else {
-            return Err(not_a(&keys, "Owner::Backend { name, classes }", "with_backend"));
+            return Err(not_a(
+                &keys,
+                "Owner::Backend { name, classes }",
+                "with_backend",
+            ));
         };
         let taken: Vec<String> = std::iter::once(name)
             .chain(classes.iter().copied())

@@ -2,7 +2,10 @@
 
 fn main() -> std::process::ExitCode {
     let registry = sluice_api::builtin()
-        .with_backend(sluice_example_http_listing::KEYS, sluice_example_http_listing::build)
+        .with_backend(
+            sluice_example_http_listing::KEYS,
+            sluice_example_http_listing::build,
+        )
         .expect("the http-listing backend's name and keys are its own");
     sluice_api::cli::main_with(registry)
 }

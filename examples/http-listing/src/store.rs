@@ -9,7 +9,9 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream};
 use futures::{StreamExt, TryStreamExt};
-use reqwest::header::{HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_MATCH, LAST_MODIFIED, RANGE};
+use reqwest::header::{
+    HeaderMap, CONTENT_LENGTH, CONTENT_RANGE, ETAG, IF_MATCH, LAST_MODIFIED, RANGE,
+};
 use reqwest::{StatusCode, Url};
 use sluice_api::backend::object_store::path::Path;
 use sluice_api::backend::object_store::{
@@ -74,7 +76,9 @@ impl HttpListingStore {
             base.set_path(&format!("{}/", base.path()));
         }
         sluice_api::backend::install_crypto_provider();
-        let client = reqwest::Client::builder().build().map_err(|e| e.to_string())?;
+        let client = reqwest::Client::builder()
+            .build()
+            .map_err(|e| e.to_string())?;
         Ok(HttpListingStore { base, client })
     }
 
@@ -103,7 +107,10 @@ impl HttpListingStore {
                 continue; // A prefix nothing is under.
             }
             if !response.status().is_success() {
-                return Err(message(format!("listing {url}: HTTP {}", response.status())));
+                return Err(message(format!(
+                    "listing {url}: HTTP {}",
+                    response.status()
+                )));
             }
             let page = response.text().await.map_err(generic)?;
             for link in relative_links(&page) {
@@ -126,7 +133,12 @@ impl HttpListingStore {
 
     async fn head_of(&self, location: &Path) -> Result<ObjectMeta> {
         let url = self.url_of(location, false)?;
-        let response = self.client.head(url.clone()).send().await.map_err(generic)?;
+        let response = self
+            .client
+            .head(url.clone())
+            .send()
+            .await
+            .map_err(generic)?;
         let response = check_status(location, &url, response)?;
         meta_of(location, response.headers(), None)
     }
@@ -243,9 +255,10 @@ impl ObjectStore for HttpListingStore {
         let mut request = self.client.get(url.clone());
         request = match &options.range {
             None => request,
-            Some(GetRange::Bounded(r)) => {
-                request.header(RANGE, format!("bytes={}-{}", r.start, r.end.saturating_sub(1)))
-            }
+            Some(GetRange::Bounded(r)) => request.header(
+                RANGE,
+                format!("bytes={}-{}", r.start, r.end.saturating_sub(1)),
+            ),
             Some(GetRange::Offset(o)) => request.header(RANGE, format!("bytes={o}-")),
             Some(GetRange::Suffix(n)) => request.header(RANGE, format!("bytes=-{n}")),
         };
@@ -293,9 +306,7 @@ impl ObjectStore for HttpListingStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        locations
-            .map(|_| Err(not_supported("delete")))
-            .boxed()
+        locations.map(|_| Err(not_supported("delete"))).boxed()
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {

@@ -19,7 +19,13 @@ fn serve(dir: &Path) -> (ChildGuard, String) {
     let port = free_port();
     let server = ChildGuard::spawn(
         Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1", &port.to_string()])
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
             .arg("--directory")
             .arg(dir)
             .stdout(Stdio::null())
@@ -76,7 +82,10 @@ fn every_file_below_the_prefix_lands_once_and_a_rerun_reads_nothing_again() {
         &connector,
         &[
             ("name", "web"),
-            ("connector.class", "com.example.sluice.HttpListingSourceConnector"),
+            (
+                "connector.class",
+                "com.example.sluice.HttpListingSourceConnector",
+            ),
             ("http.listing.url", &url),
             ("http.listing.prefix", "exports/"),
             ("topic", TOPIC),
@@ -96,7 +105,12 @@ fn every_file_below_the_prefix_lands_once_and_a_rerun_reads_nothing_again() {
     let out = backfill();
     assert!(out.status.success(), "{}", output_text(&out));
 
-    let got = consume_all(&broker.bootstrap(), &[TOPIC], expected, Duration::from_secs(30));
+    let got = consume_all(
+        &broker.bootstrap(),
+        &[TOPIC],
+        expected,
+        Duration::from_secs(30),
+    );
     assert_eq!(got.len(), expected, "records in {TOPIC}");
     let mut seen = std::collections::BTreeSet::new();
     for g in &got {
@@ -111,7 +125,12 @@ fn every_file_below_the_prefix_lands_once_and_a_rerun_reads_nothing_again() {
     // Every object is finished in the offsets: a second pass delivers nothing.
     let out = backfill();
     assert!(out.status.success(), "{}", output_text(&out));
-    let again = consume_all(&broker.bootstrap(), &[TOPIC], expected + 1, Duration::from_secs(8));
+    let again = consume_all(
+        &broker.bootstrap(),
+        &[TOPIC],
+        expected + 1,
+        Duration::from_secs(8),
+    );
     assert_eq!(again.len(), expected, "a rerun delivered records again");
 }
 
@@ -137,6 +156,12 @@ fn a_wrong_url_or_a_misspelt_key_is_a_config_error() {
         .unwrap();
     let text = output_text(&out);
     assert!(!out.status.success(), "{text}");
-    assert!(text.contains("http.listing.url: scheme \"ftp\" is not http or https"), "{text}");
-    assert!(text.contains("did you mean \"http.listing.prefix\""), "{text}");
+    assert!(
+        text.contains("http.listing.url: scheme \"ftp\" is not http or https"),
+        "{text}"
+    );
+    assert!(
+        text.contains("did you mean \"http.listing.prefix\""),
+        "{text}"
+    );
 }

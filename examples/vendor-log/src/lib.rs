@@ -108,8 +108,8 @@ impl Parser {
                 names.join(", ")
             )));
         }
-        let mut schema =
-            SchemaBuilder::struct_().name(keys.string("vendorlog.schema.name")?.unwrap_or_default());
+        let mut schema = SchemaBuilder::struct_()
+            .name(keys.string("vendorlog.schema.name")?.unwrap_or_default());
         let mut fields = Vec::new();
         for name in names {
             let int = ints.iter().any(|i| i == name);
@@ -219,7 +219,9 @@ mod tests {
         let names: Vec<&str> = p.schema.fields().iter().map(|f| f.name()).collect();
         assert_eq!(names, ["ts", "level", "latency_ms", "msg"]);
         assert_eq!(p.schema.name(), Some("com.example.VendorLog"));
-        let r = p.parse("2026-12-03T10:00:00Z [WARN] 120 slow disk").unwrap();
+        let r = p
+            .parse("2026-12-03T10:00:00Z [WARN] 120 slow disk")
+            .unwrap();
         let Value::Struct(s) = r.value else {
             panic!("{r:?}")
         };

@@ -14,7 +14,10 @@ const DLQ: &str = "vendor-dlq";
 const PATTERN: &str = r"(?P<ts>\S+) \[(?P<level>[A-Z]+)\] (?P<host>[\w-]+) latency_ms=(?P<latency_ms>\S+) (?P<msg>.*)";
 
 fn good_line(file: usize, n: usize) -> String {
-    format!("2026-12-03T10:{file:02}:{n:02}Z [WARN] disk-{file} latency_ms={} write {n} slow", 100 + n)
+    format!(
+        "2026-12-03T10:{file:02}:{n:02}Z [WARN] disk-{file} latency_ms={} write {n} slow",
+        100 + n
+    )
 }
 
 /// Writes `files` logs of `lines` good lines each, every 7th line followed by two bad ones (one
@@ -99,7 +102,12 @@ fn good_lines_land_as_structs_and_bad_lines_in_the_dead_letter_queue() {
     assert!(out.status.success(), "{}", output_text(&out));
 
     let expected = files * lines;
-    let got = consume_all(&broker.bootstrap(), &[TOPIC], expected, Duration::from_secs(30));
+    let got = consume_all(
+        &broker.bootstrap(),
+        &[TOPIC],
+        expected,
+        Duration::from_secs(30),
+    );
     assert_eq!(got.len(), expected, "records in {TOPIC}");
     let mut seen = std::collections::BTreeSet::new();
     for g in &got {
@@ -139,12 +147,20 @@ fn good_lines_land_as_structs_and_bad_lines_in_the_dead_letter_queue() {
         assert!(seen.insert((f, n)), "duplicate {line}");
     }
 
-    let dead = consume_all(&broker.bootstrap(), &[DLQ], bad.len(), Duration::from_secs(30));
+    let dead = consume_all(
+        &broker.bootstrap(),
+        &[DLQ],
+        bad.len(),
+        Duration::from_secs(30),
+    );
     let mut dead: Vec<String> = dead.into_iter().map(|g| g.value.unwrap()).collect();
     let mut bad = bad;
     dead.sort();
     bad.sort();
-    assert_eq!(dead, bad, "the dead letter queue holds exactly the bad lines, raw");
+    assert_eq!(
+        dead, bad,
+        "the dead letter queue holds exactly the bad lines, raw"
+    );
 }
 
 #[test]
@@ -162,11 +178,18 @@ fn config_mistakes_are_caught_like_the_builtins() {
             ("vendorlog.patern", "x"),
         ],
     );
-    let out = sluice_plus_format().arg("validate").arg(&connector).output().unwrap();
+    let out = sluice_plus_format()
+        .arg("validate")
+        .arg(&connector)
+        .output()
+        .unwrap();
     let text = output_text(&out);
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("did you mean \"vendorlog\""), "{text}");
-    assert!(text.contains("did you mean \"vendorlog.pattern\""), "{text}");
+    assert!(
+        text.contains("did you mean \"vendorlog.pattern\""),
+        "{text}"
+    );
 
     let out = sluice_plus_format().arg("config-docs").output().unwrap();
     let docs = String::from_utf8_lossy(&out.stdout);

@@ -25,7 +25,10 @@ pub fn check(
     };
     let mut problems = Vec::new();
     if let Err(e) = crate::registry::build_backend(&registry, &config) {
-        problems.push(format!("connector.class: {}", sluice_core::error_chain(&*e)));
+        problems.push(format!(
+            "connector.class: {}",
+            sluice_core::error_chain(&*e)
+        ));
     }
     if let Err(e) = crate::registry::build_transformer(&registry, &config) {
         problems.push(format!("input.format: {}", sluice_core::error_chain(&*e)));
