@@ -4,7 +4,10 @@
 # extension authors build on is always deliberate. After an intended change:
 #   SLUICE_UPDATE_DOCS=1 scripts/public-api.sh      # rewrites api/public-api.txt; commit it
 # rustdoc's JSON output is unstable: RUSTC_BOOTSTRAP=1 enables it on the stable toolchain, and
-# scripts/public_api.py names the JSON format versions it reads (57: rustc 1.95).
+# scripts/public_api.py names the JSON format versions it reads (57: rustc 1.95). Cost: cargo
+# keeps RUSTC_BOOTSTRAP in its fingerprints, so after a stable build the dependencies are
+# checked again for this run (~2 min of CPU); run twice in a row it takes ~10 s. (A target
+# directory of its own would avoid that but builds the C libraries of the -sys crates again.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
