@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: checks formatting, lints (clippy, -D warnings, with the workspace lints of
 # Cargo.toml) and the docs, installs the test servers it needs, then runs every test of the
-# workspace (unit, property, doc and end-to-end tests against real brokers). Heavy variants stay
+# workspace (unit, property, doc and end-to-end tests against real brokers, the out-of-tree
+# examples in examples/ included), and checks that sluice-api's public API is the committed one. Heavy variants stay
 # behind SLUICE_HEAVY=1. Ends with one line totalling every test binary's results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,8 @@ echo "checking: cargo fmt, clippy, doc" >&2
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+# sluice-api's public items against the committed listing api/public-api.txt (docs/extending.md).
+scripts/public-api.sh
 SLUICE_TANSU_BIN=$(scripts/install-test-servers.sh)
 export SLUICE_TANSU_BIN
 # Transformer conformance fixtures (target/fixtures/), written by pyarrow, fastavro and Python's

@@ -176,7 +176,7 @@ pub async fn run(
     println!("# worker.properties\n{worker_text}# connector.properties\n{connector_text}");
     let worker = WorkerConfig::from_settings(&settings(&worker_pairs))?;
     let connector = ConnectorConfig::from_settings(
-        &sluice_worker::registry::builtin(),
+        &sluice_worker::registry::current(),
         &settings(&connector_pairs),
     )?;
     let worker = Worker::new(worker, Mode::Backfill).await?;

@@ -15,10 +15,13 @@ use sluice_core::{Error, Result};
 /// # Errors
 /// The backend cannot be built or the listing fails (the store's error, its secrets hidden).
 pub async fn preview(config: &ConnectorConfig, n: usize) -> Result<String> {
-    let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
-        bucket: sluice_sources::bucket_name(config),
-        object: None,
-        source: Box::new(e),
+    let registry = sluice_worker::registry::current();
+    let backend = sluice_worker::registry::build_backend(&registry, config).map_err(|source| {
+        Error::Store {
+            bucket: sluice_sources::bucket_name(config),
+            object: None,
+            source,
+        }
     })?;
     let matcher = config
         .file_name_template

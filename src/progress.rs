@@ -68,7 +68,9 @@ pub struct Census {
 /// (the listing fails: the connector's own tasks report why).
 pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
     let config = worker.connector_config(name).ok()?;
-    let backend = sluice_sources::build_backend(&config).ok()?;
+    let backend =
+        sluice_worker::registry::build_backend(&sluice_worker::registry::current(), &config)
+            .ok()?;
     let (_, object_field) = backend.partition_fields();
     let finished: std::collections::HashSet<String> = worker
         .offsets(name)

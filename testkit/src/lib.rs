@@ -1,14 +1,25 @@
-//! What Sluice's end-to-end tests and its benchmark harness share (dev-only, never published):
-//! real Kafka-protocol brokers (tansu as a separate process, librdkafka's mock cluster
-//! in-process), free ports, the object-store emulators of the backend suite with a
-//! fault-injecting proxy ([`servers`], [`proxy`]), fixtures, and a consumer that reads everything
-//! back and counts it (watermarks are not trusted). Running the `sluice` binary itself stays with
-//! each user (its path is only known to the `sluice` package's own tests).
+//! Test support for pipelines built on Sluice — its own end-to-end tests and benchmark, and
+//! the integration tests of programs built on it (never shipped in a binary: a dev-dependency).
+//!
+//! The documented API for users (`docs/testing-your-pipeline.md` has a complete test):
+//! - [`s3::S3Store`]: an S3-compatible store with a fresh bucket — moto started here, or a
+//!   MinIO / S3 of yours when `SLUICE_TESTKIT_S3_URL` is set — with fixture uploads and the
+//!   connector settings that read it;
+//! - [`Broker`]: a Kafka-protocol broker, tansu as a separate process ([`BrokerKind::Tansu`],
+//!   `SLUICE_TANSU_BIN` or `scripts/install-test-servers.sh`) or librdkafka's mock cluster in
+//!   this process ([`BrokerKind::Mock`]), with [`Broker::create_topic`];
+//! - [`consume_all`]: reads topics back from the beginning and returns every record ([`Got`]),
+//!   counting rather than trusting watermarks;
+//! - running the connector in-process is `sluice_api::run::backfill`.
+//!
+//! The rest ([`servers`], [`proxy`], [`registry`], [`http`], the fixtures) serves Sluice's own
+//! suites: the GCS and Azure emulators, a fault-injecting proxy, a test Schema Registry.
 
 pub mod http;
 pub mod proxy;
 pub mod queues;
 pub mod registry;
+pub mod s3;
 pub mod servers;
 
 use std::collections::BTreeMap;
@@ -197,20 +208,27 @@ impl Broker {
         match self {
             Broker::Mock(m) => Ok(m.create_topic(topic, PARTITIONS, 1)?),
             Broker::Tansu { bootstrap, .. } => {
-                let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-                    .set("bootstrap.servers", bootstrap)
-                    .create()?;
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                let res = rt.block_on(admin.create_topics(
-                    &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],
-                    &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-                ))?;
-                for r in res {
-                    r.map_err(|(t, e)| anyhow::anyhow!("creating topic {t}: {e}"))?;
-                }
-                Ok(())
+                let (bootstrap, name) = (bootstrap.clone(), topic.to_owned());
+                // On a thread of its own, so a #[tokio::test] can call it too (a runtime cannot
+                // block on another one inside it).
+                std::thread::spawn(move || -> anyhow::Result<()> {
+                    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+                        .set("bootstrap.servers", &bootstrap)
+                        .create()?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    let res = rt.block_on(admin.create_topics(
+                        &[NewTopic::new(&name, PARTITIONS, TopicReplication::Fixed(1))],
+                        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+                    ))?;
+                    for r in res {
+                        r.map_err(|(t, e)| anyhow::anyhow!("creating topic {t}: {e}"))?;
+                    }
+                    Ok(())
+                })
+                .join()
+                .map_err(|_| anyhow::anyhow!("creating topic {topic}: the admin thread panicked"))?
             }
         }
     }

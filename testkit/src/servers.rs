@@ -60,7 +60,7 @@ fn installed(env: &str, default: PathBuf, what: &str) -> PathBuf {
     p
 }
 
-fn moto_bin() -> PathBuf {
+pub(crate) fn moto_bin() -> PathBuf {
     installed(
         "SLUICE_MOTO_BIN",
         servers_dir().join("moto-venv/bin/moto_server"),
@@ -94,7 +94,7 @@ fn azurite_js() -> PathBuf {
     )
 }
 
-fn wait_for_port(addr: &str, what: &str, log: &Path, child: &mut ChildGuard) {
+pub(crate) fn wait_for_port(addr: &str, what: &str, log: &Path, child: &mut ChildGuard) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(addr).is_err() {
         if let Ok(Some(status)) = child.0.try_wait() {

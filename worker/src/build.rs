@@ -118,7 +118,7 @@ impl ConnectorParts {
         let fresh;
         let config = if config.raw != config.settings {
             fresh = ConnectorConfig::from_settings_resolved(
-                &crate::registry::builtin(),
+                &crate::registry::current(),
                 &config.raw,
                 Some(worker),
             )?;
@@ -152,13 +152,15 @@ impl ConnectorParts {
             .as_ref()
             .unwrap_or(&worker.header_converter);
         let header_converter = HeaderConverter::from_config(&header.class, &header.settings)?;
-        let transformer = sluice_transformers::build_from_config(config)
+        let registry = crate::registry::current();
+        let transformer = crate::registry::build_transformer(&registry, config)
             .map_err(|e| Error::config(e.to_string()))?;
-        let backend = sluice_sources::build_backend(config).map_err(|e| Error::Store {
-            bucket: sluice_sources::bucket_name(config),
-            object: None,
-            source: Box::new(e),
-        })?;
+        let backend =
+            crate::registry::build_backend(&registry, config).map_err(|source| Error::Store {
+                bucket: sluice_sources::bucket_name(config),
+                object: None,
+                source,
+            })?;
         let backend: Arc<dyn ObjectBackend> =
             Arc::new(InstrumentedBackend::new(backend, metrics.store()));
         let offsets = Arc::new(OffsetManager::new(&config.name, ctx.offset_store.clone()));

@@ -1,10 +1,64 @@
 //! The registry of every key this build knows: the connector's own keys, then each backend's
-//! (`sluice-sources`) and each format's (`sluice-transformers`). Config loading, `validate` and
-//! `sluice config-docs` all use [`builtin`]; a new backend or format registers its keys in its
-//! own crate's `keys()`, not here.
+//! (`sluice-sources`) and each format's (`sluice-transformers`), then the components a program
+//! built on Sluice registered ([`Registry::with_backend`], [`Registry::with_format`]) and
+//! [`install`]ed for its process. Config loading, `validate`, the REST API and
+//! `sluice config-docs` all use [`current`]; a new built-in backend or format registers its keys
+//! in its own crate's `keys()`, not here.
 
-use sluice_core::config::defs;
+use std::sync::{Arc, OnceLock};
+
+use sluice_core::config::{defs, ConnectorConfig, Keys};
 use sluice_core::config::{Registry, CONNECTOR_SETS};
+use sluice_core::contract::ObjectBackend;
+use sluice_core::transformer::Transformer;
+use sluice_core::BoxError;
+
+/// The registry [`install`]ed for this process.
+static INSTALLED: OnceLock<Registry> = OnceLock::new();
+
+/// Makes `registry` (usually [`builtin`] plus the program's own components) the registry of
+/// this process: every later configuration check, connector build, REST answer and
+/// `config-docs` uses it. Call it once, before anything reads a configuration.
+///
+/// # Errors
+/// Gives `registry` back when a registry was installed already.
+pub fn install(registry: Registry) -> Result<(), Box<Registry>> {
+    INSTALLED.set(registry).map_err(Box::new)
+}
+
+/// The registry of this process: the [`install`]ed one, else [`builtin`].
+pub fn current() -> Registry {
+    INSTALLED.get().cloned().unwrap_or_else(builtin)
+}
+
+/// The backend `config` selects: a registered component's constructor, or a built-in backend.
+///
+/// # Errors
+/// The constructor's error, as built (its message says what to change).
+pub fn build_backend(
+    registry: &Registry,
+    config: &ConnectorConfig,
+) -> Result<Arc<dyn ObjectBackend>, BoxError> {
+    match registry.backend_factory(config.store.backend) {
+        Some(build) => Ok(build(&Keys::new(registry, &config.settings))?),
+        None => Ok(sluice_sources::build_backend(config)?),
+    }
+}
+
+/// The transformer of `config`'s `input.format`: a registered component's constructor, or a
+/// built-in format.
+///
+/// # Errors
+/// As [`build_backend`].
+pub fn build_transformer(
+    registry: &Registry,
+    config: &ConnectorConfig,
+) -> Result<Arc<dyn Transformer>, BoxError> {
+    match registry.format_factory(&config.input_format) {
+        Some(build) => Ok(build(&Keys::new(registry, &config.settings))?),
+        None => Ok(sluice_transformers::build_from_config(config)?),
+    }
+}
 
 /// Every key set of this build.
 ///
@@ -21,9 +75,10 @@ pub fn builtin() -> Registry {
     .expect("no two components declare the same key (tested)")
 }
 
-/// The configuration reference (`docs/config.md`), from [`builtin`].
+/// The configuration reference (`docs/config.md`), from [`current`]: the built-ins' keys and
+/// those of the components installed for this process.
 pub fn reference_markdown() -> String {
-    defs::reference_markdown(&builtin())
+    defs::reference_markdown(&current())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod aiven;
 mod backend;
+mod components;
 pub mod defs;
 mod escapes;
 pub mod kcql;
@@ -26,6 +27,7 @@ pub use backend::{
     post_read_problems, EnvelopeKind, EnvelopeSettings, FieldEncoding, OverwritePolicy, PostRead,
     PostReadSettings, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX,
 };
+pub use components::{BackendFactory, FormatFactory};
 pub use registry::{CheckFn, KeySet, Keys, Owner, Registry};
 pub use routing::{RateLimitSettings, RATE_LIMITS, RATE_LIMIT_KEYS, ROUTING, ROUTING_KEYS};
 pub use topic_creation::{TopicCreationGroup, TopicCreationSettings, TOPIC_CREATION};

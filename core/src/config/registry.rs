@@ -6,6 +6,7 @@
 //! Reading a key no set declares is an error ([`Keys::raw`]), never a panic. Two sets declaring
 //! the same key are refused by [`Registry::new`].
 
+use super::components::Factories;
 use super::defs::{KeyDef, Kind, PrefixDef};
 use super::{nearest, parse_bool, shown, split_list, Settings};
 use crate::error::{Error, Result};
@@ -83,7 +84,9 @@ impl KeySet {
 /// Every key set of a build: the one place keys are looked up.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    sets: Vec<KeySet>,
+    pub(super) sets: Vec<KeySet>,
+    /// Constructors of the components a program registered (`with_backend`, `with_format`).
+    pub(super) factories: Factories,
 }
 
 impl Registry {
@@ -115,7 +118,10 @@ impl Registry {
             }
         }
         if problems.is_empty() {
-            Ok(Registry { sets })
+            Ok(Registry {
+                sets,
+                factories: Factories::default(),
+            })
         } else {
             Err(Error::Config {
                 context: Some("key registry".into()),

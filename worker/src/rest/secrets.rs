@@ -14,7 +14,7 @@
 use sluice_core::config::defs::Kind;
 use sluice_core::config::Settings;
 
-use crate::registry::builtin;
+use crate::registry::current;
 
 /// What a hidden value is shown as.
 pub const MASK: &str = "[hidden]";
@@ -41,7 +41,7 @@ pub fn is_secret(key: &str) -> bool {
         .iter()
         .any(|w| o.contains(w));
     }
-    builtin()
+    current()
         .key(key)
         .is_ok_and(|def| def.kind == Kind::Password)
 }

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use sluice_core::config::defs::{KeyDef, Kind};
 use sluice_core::config::{ConnectorConfig, Settings};
 
-use crate::registry::builtin;
+use crate::registry::current;
 
 /// Checks `settings` as `sluice validate` does: every key, then the backend and the input
 /// format are built (no network). Returns the configuration, or one line per problem, each
@@ -17,17 +17,21 @@ pub fn check(
     settings: &Settings,
     worker: Option<&sluice_core::config::WorkerConfig>,
 ) -> Result<ConnectorConfig, Vec<String>> {
-    let config = match ConnectorConfig::from_settings_resolved(&builtin(), settings, worker) {
+    let registry = current();
+    let config = match ConnectorConfig::from_settings_resolved(&registry, settings, worker) {
         Ok(c) => c,
         Err(sluice_core::Error::Config { problems, .. }) => return Err(problems),
         Err(e) => return Err(vec![sluice_core::error_chain(&e)]),
     };
     let mut problems = Vec::new();
-    if let Err(e) = sluice_sources::build_backend(&config) {
-        problems.push(format!("connector.class: {}", sluice_core::error_chain(&e)));
+    if let Err(e) = crate::registry::build_backend(&registry, &config) {
+        problems.push(format!(
+            "connector.class: {}",
+            sluice_core::error_chain(&*e)
+        ));
     }
-    if let Err(e) = sluice_transformers::build_from_config(&config) {
-        problems.push(format!("input.format: {}", sluice_core::error_chain(&e)));
+    if let Err(e) = crate::registry::build_transformer(&registry, &config) {
+        problems.push(format!("input.format: {}", sluice_core::error_chain(&*e)));
     }
     if problems.is_empty() {
         Ok(config)
@@ -113,7 +117,7 @@ pub fn config_infos(
             .collect()
     };
     // The keys of every connector, of the formats and of the plugin's own backend.
-    let registry = builtin();
+    let registry = current();
     let backend = settings
         .get("connector.class")
         .and_then(|c| registry.backend_of(c));

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(super) async fn plugins() -> Reply {
-    let list: Vec<Value> = crate::registry::builtin()
+    let list: Vec<Value> = crate::registry::current()
         .connector_classes()
         .iter()
         .map(|c| json!({"class": c, "type": "source", "version": VERSION}))
@@ -16,7 +16,7 @@ pub(super) async fn validate_config(
     Path(class): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let registry = crate::registry::builtin();
+    let registry = crate::registry::current();
     let backend_of = |c: &str| registry.backend_of(c);
     let Some(backend) = backend_of(&class) else {
         return Err(ApiError::bad_request(format!(

@@ -1,6 +1,7 @@
-//! `sluice`: stream objects from object stores into Kafka, the Kafka Connect way.
-// The command line: printing is what it is for.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! The `sluice` command line as a library entry point: [`main`] is the `sluice` binary, and
+//! [`main_with`] is the same program with a program's own components registered, so a binary
+//! that is "Sluice plus my format" gets every command (`run` with the REST API and `/metrics`,
+//! `backfill`, `validate`, `offsets`, `config-docs`) unchanged. See `docs/extending.md`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -8,8 +9,6 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
 use sluice_core::error_chain;
 use sluice_core::metrics::SkipReason;
@@ -175,7 +174,7 @@ enum OffsetsAction {
 }
 
 async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
-    use sluice::offsets_cli;
+    use crate::offsets_cli;
     match action {
         OffsetsAction::List {
             worker,
@@ -224,9 +223,9 @@ async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
             dry_run,
         } => {
             let from = from_connector.as_deref().unwrap_or(&connector);
-            let done = sluice::offsets_import::import(
+            let done = crate::offsets_import::import(
                 &load_worker(&worker)?,
-                &sluice::offsets_import::Import {
+                &crate::offsets_import::Import {
                     connector: &connector,
                     topic: &from_topic,
                     from_connector: from,
@@ -265,7 +264,7 @@ fn load_connector(
     worker: Option<&WorkerConfig>,
 ) -> sluice_core::Result<ConnectorConfig> {
     ConnectorConfig::from_settings_resolved(
-        &sluice_worker::registry::builtin(),
+        &sluice_worker::registry::current(),
         &config::load_file(path)?,
         worker,
     )
@@ -426,7 +425,7 @@ async fn run_files(
     }
     let progress = report
         .as_ref()
-        .map(|r| sluice::progress::Progress::start(worker.clone(), r.progress_every));
+        .map(|r| crate::progress::Progress::start(worker.clone(), r.progress_every));
     // Until every task has ended (a backfill's pass is over, or tasks failed) or a signal.
     tokio::select! {
         _ = worker.wait_idle() => {}
@@ -500,7 +499,7 @@ async fn run_with_rest(
         }
         let path = store.as_ref().map(|s| s.path().display().to_string());
         let cfg = ConnectorConfig::from_settings_resolved(
-            &sluice_worker::registry::builtin(),
+            &sluice_worker::registry::current(),
             &c.config,
             Some(worker.config()),
         )
@@ -635,10 +634,11 @@ fn validate(worker: Option<&Path>, connectors: &[PathBuf], connect: bool) -> boo
             load_connector(c, worker_cfg.as_ref()).and_then(|c| {
                 // Build what the connector would build, so every problem shows up now.
                 let mut problems = Vec::new();
-                if let Err(e) = sluice_sources::build_backend(&c) {
+                let registry = sluice_worker::registry::current();
+                if let Err(e) = sluice_worker::registry::build_backend(&registry, &c) {
                     problems.push(format!("backend: {e}"));
                 }
-                if let Err(e) = sluice_transformers::build_from_config(&c) {
+                if let Err(e) = sluice_worker::registry::build_transformer(&registry, &c) {
                     problems.push(format!("input.format {:?}: {e}", c.input_format));
                 }
                 if problems.is_empty() {
@@ -708,7 +708,26 @@ fn init_logging(worker_file: Option<&Path>) -> anyhow::Result<Arc<LogLevels>> {
     )))
 }
 
-fn main() -> ExitCode {
+/// The `sluice` command line with `registry` (usually
+/// `sluice_worker::registry::builtin()` plus the program's own backends and formats): parses the
+/// process's arguments, runs the command and returns its exit code.
+///
+/// ```no_run
+/// fn main() -> std::process::ExitCode {
+///     sluice::cli::main_with(sluice_worker::registry::builtin())
+/// }
+/// ```
+pub fn main_with(registry: sluice_core::config::Registry) -> ExitCode {
+    if sluice_worker::registry::install(registry).is_err() {
+        eprintln!("error: a component registry was installed already in this process");
+        return ExitCode::FAILURE;
+    }
+    main()
+}
+
+/// The `sluice` command line with the registry of this process
+/// ([`sluice_worker::registry::current`]: the built-in components unless one was installed).
+pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let worker_file = match &cli.command {
         Command::Run { worker, .. }
@@ -770,7 +789,7 @@ fn main() -> ExitCode {
                         let Ok(config) = load_connector(c, worker_config.as_ref()) else {
                             continue;
                         };
-                        match sluice::preview::preview(&config, n).await {
+                        match crate::preview::preview(&config, n).await {
                             Ok(text) => print!("{}: preview\n{text}", c.display()),
                             Err(e) => {
                                 ok = false;
@@ -789,7 +808,7 @@ fn main() -> ExitCode {
                 objects,
                 records,
                 keep,
-            } => sluice::demo::run(objects, records, keep.as_deref())
+            } => crate::demo::run(objects, records, keep.as_deref())
                 .await
                 .map(|()| true),
             Command::Offsets { action } => offsets(action).await,
