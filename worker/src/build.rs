@@ -236,6 +236,7 @@ impl ConnectorParts {
                 let transactional_id = format!("sluice-{}-{task_id}", config.name);
                 let mut pc = base();
                 pc.set("transactional.id", &transactional_id);
+                sluice_core::kafka::for_transactions(&mut pc);
                 if pc.get("transaction.timeout.ms").is_none() {
                     pc.set("transaction.timeout.ms", "900000");
                 }
