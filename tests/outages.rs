@@ -9,6 +9,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use sluice_testkit::proxy::{Faults, Target};
+use sluice_testkit::servers::{ObjectServer, StoreKind};
 use support::harness::*;
 use support::*;
 
@@ -119,4 +121,165 @@ fn a_ten_minute_broker_outage_loses_nothing() {
         &[("producer.delivery.timeout.ms", "30000")],
         true,
     );
+}
+
+/// How the object store is down.
+#[derive(Debug, Clone, Copy)]
+enum StoreDown {
+    /// Connections refused (nothing listens).
+    Refused,
+    /// Every request answered 503.
+    Status503,
+}
+
+/// `objects` jsonl objects of `records` lines each, numbered from `first`.
+fn store_objects(first: usize, objects: usize, records: usize) -> Vec<(String, Vec<u8>)> {
+    (first..first + objects)
+        .map(|o| {
+            let body: String = (0..records).map(|r| jsonl_line(o, r) + "\n").collect();
+            (format!("obj-{o:03}.jsonl"), body.into_bytes())
+        })
+        .collect()
+}
+
+/// A continuous `sluice run` over an S3-compatible store (moto behind the test proxy) that goes
+/// down for `outage` while objects are read and more arrive; checks that everything arrives,
+/// that the task's status says it waits for the store during the outage and no longer after.
+fn store_outage_case(down: StoreDown, outage: Duration) {
+    const RECORDS: usize = 2_000;
+    let server = ObjectServer::start(StoreKind::S3);
+    let proxy = server.proxy.as_ref().expect("S3 is behind the test proxy");
+    let broker = Broker::start(BrokerKind::Mock);
+    broker.create_topic(TOPIC);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let worker = dir.path().join("worker.properties");
+    let offsets = dir.path().join("offsets.jsonl");
+    write_props(
+        &worker,
+        &[
+            ("bootstrap.servers", broker.bootstrap().as_str()),
+            ("offset.storage.file.filename", offsets.to_str().unwrap()),
+            ("value.converter.schemas.enable", "false"),
+            ("listeners", &format!("http://127.0.0.1:{port}")),
+        ],
+    );
+    let mut connector: Vec<(String, String)> = server.connector_settings();
+    for (k, v) in [
+        ("name", "outage"),
+        ("topic", TOPIC),
+        ("input.format", "jsonl"),
+        // Slow enough that objects are being read when the store goes down.
+        ("max.records.per.second", "500"),
+    ] {
+        connector.push((k.into(), v.into()));
+    }
+    let connector_file = dir.path().join("connector.properties");
+    let pairs: Vec<(&str, &str)> = connector
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    write_props(&connector_file, &pairs);
+    server.put_many(store_objects(0, 10, RECORDS / 10));
+    let log = dir.path().join("run.log");
+    let mut child = ChildGuard::spawn(
+        sluice()
+            .arg("run")
+            .arg(&worker)
+            .arg(&connector_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    let api = support::rest::Api::new(port);
+    let mut collector = Collector::new(&broker.bootstrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while collector.distinct() < RECORDS / 4 {
+        assert!(Instant::now() < deadline, "no progress before the outage");
+        collector.pump(Duration::from_millis(20));
+    }
+    match down {
+        StoreDown::Refused => proxy.refuse_connections(),
+        StoreDown::Status503 => proxy.set_faults(Faults {
+            status_503_every: 1,
+            reset_every: 0,
+            cut_body_every: 0,
+            target: Target::All,
+        }),
+    }
+    let at_outage = collector.distinct();
+    // More objects arrive while the store is down (written directly, not through the proxy).
+    server.put_many(store_objects(10, 10, RECORDS / 10));
+    let total = 2 * RECORDS;
+    let trace = || {
+        let (_, status) = api.get("/connectors/outage/status");
+        status["tasks"][0]["trace"].as_str().map(str::to_owned)
+    };
+    let started = Instant::now();
+    let mut said = None;
+    while started.elapsed() < outage {
+        collector.pump(Duration::from_millis(500));
+        if said.is_none() {
+            said = trace().filter(|t| t.contains("waiting for the object store"));
+            if said.is_some() {
+                println!(
+                    "{down:?}: the status said why after {:.1?}: {}",
+                    started.elapsed(),
+                    said.as_deref().unwrap_or_default()
+                );
+            }
+        }
+    }
+    let during = collector.distinct() - at_outage;
+    match down {
+        StoreDown::Refused => proxy.accept_connections(),
+        StoreDown::Status503 => proxy.set_faults(Faults::NONE),
+    }
+    let back = Instant::now();
+    let deadline = back + Duration::from_secs(120);
+    while collector.distinct() < total {
+        assert!(
+            Instant::now() < deadline,
+            "{down:?}: after the outage {} of {total} arrived; log:\n{}",
+            collector.distinct(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        collector.pump(Duration::from_millis(100));
+    }
+    let recovered = back.elapsed();
+    // The status stops saying so once the store answers again.
+    let cleared = (0..40).any(|_| {
+        collector.pump(Duration::from_millis(250));
+        trace().is_none()
+    });
+    let status = child.terminate();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{status:?}; log:\n{text}");
+    let duplicates: u64 = collector.seen.values().map(|n| u64::from(n - 1)).sum();
+    println!(
+        "object store down ({down:?}) for {outage:?} after {at_outage} of {total} records ({during} more arrived during it): consumed={} duplicates={duplicates} lost=0; everything {recovered:.1?} after the store was back; task failed: {}",
+        collector.records,
+        text.contains("task failed"),
+    );
+    assert!(!text.contains("task failed"), "the task failed:\n{text}");
+    assert!(
+        said.is_some(),
+        "the status never said the task waits for the store"
+    );
+    assert!(
+        cleared,
+        "the status still says the task waits: {:?}",
+        trace()
+    );
+}
+
+#[test]
+fn the_object_store_refusing_connections_is_waited_out() {
+    let outage = if heavy() { 120 } else { 40 };
+    store_outage_case(StoreDown::Refused, Duration::from_secs(outage));
+}
+
+#[test]
+fn the_object_store_answering_503_is_waited_out() {
+    let outage = if heavy() { 120 } else { 40 };
+    store_outage_case(StoreDown::Status503, Duration::from_secs(outage));
 }

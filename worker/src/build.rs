@@ -223,6 +223,7 @@ impl ConnectorParts {
                     max_retries: config.store.retry.max_retries,
                     initial_backoff: Duration::from_millis(config.store.retry.backoff_initial_ms),
                     max_backoff: Duration::from_millis(config.store.retry.backoff_max_ms),
+                    give_up_after: Duration::from_millis(config.store.retry.timeout_ms),
                 },
                 envelope: Envelope::new(&config.envelope),
                 post_read: config.store.post_read.action != PostRead::None,

@@ -508,7 +508,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("offsets.jsonl");
         let s = FileOffsetStore::open(&path).unwrap();
-        s.put("c", vec![(part("a"), Some(offset(1)))]).await.unwrap();
+        s.put("c", vec![(part("a"), Some(offset(1)))])
+            .await
+            .unwrap();
         let good = fs::read(&path).unwrap();
         let tmp = dir.path().join("offsets.jsonl.tmp");
         std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
@@ -532,12 +534,17 @@ mod tests {
                 .await
                 .unwrap_err(),
         );
-        assert!(msg.contains("creating") && msg.contains("Is a directory"), "{msg}");
+        assert!(
+            msg.contains("creating") && msg.contains("Is a directory"),
+            "{msg}"
+        );
         assert_eq!(fs::read(&path).unwrap(), good, "the file is untouched");
         // What is in memory follows the file: the failed batches are not there.
         assert_eq!(s.get("c", &[part("a")]).await.unwrap()[0], Some(offset(1)));
         fs::remove_dir(&tmp).unwrap();
-        s.put("c", vec![(part("a"), Some(offset(4)))]).await.unwrap();
+        s.put("c", vec![(part("a"), Some(offset(4)))])
+            .await
+            .unwrap();
         let reopened = FileOffsetStore::open(&path).unwrap();
         assert_eq!(
             reopened.get("c", &[part("a")]).await.unwrap()[0],
