@@ -51,7 +51,7 @@ pub(super) struct Output<'a> {
     ensured_topics: std::collections::HashSet<String>,
     /// Records whose delivery timed out (`message.timeout.ms`), handed back by the producer:
     /// sent again, in the order first sent, once nothing sent before them is in flight.
-    timed_out: Vec<Box<DeliveryTag>>,
+    timed_out: Vec<DeliveryTag>,
     /// The number of the next record handed to the producer ([`DeliveryTag::seq`]).
     next_seq: u64,
 }
@@ -144,7 +144,7 @@ impl<'a> Output<'a> {
                     unreachable!("only records handed back are queued to be sent again")
                 };
                 let topic = m.topic().to_owned();
-                let mut record = record_to(&topic, *tag).partition(m.partition());
+                let mut record = record_to(&topic, tag).partition(m.partition());
                 if let Some(k) = m.key() {
                     record = record.key(k);
                 }
@@ -219,7 +219,7 @@ impl<'a> Output<'a> {
                         && tag.returned.is_some()
                         && !matches!(tag.sent, Sent::Offset { .. }) =>
                 {
-                    self.timed_out.push(tag);
+                    self.timed_out.push(*tag);
                 }
                 Ok(()) => {
                     self.submitted.ack(tag.id);

@@ -267,7 +267,7 @@ pub(super) async fn task_status(
             task: id,
             tasks: st.tasks.len() as u32,
         })?;
-    ok(task_json(&app, &t))
+    ok(task_json(&app, t))
 }
 
 pub(super) async fn restart_task(
