@@ -365,7 +365,7 @@ fn kill_nine_case(
         started.elapsed()
     );
     println!(
-        "  duplicates per kill: median {} worst {}; acknowledged in the {WINDOW_MS} ms before each kill plus in flight: median {} worst {}; kills with more duplicates than that: {}; duplicates within one run: {same_run}; records the test consumer read twice: {}; positions the broker gave two records: {}",
+        "  duplicates per kill: median {} worst {}; acknowledged in the {WINDOW_MS} ms before each kill plus in flight: median {} worst {}; kills with more duplicates than that: {}; duplicates within one run: {same_run}; records the test consumer read twice: {}; positions the broker gave two records: {}; offsets the consumer passed over: {}",
         median(dups.clone()),
         dups.iter().max().unwrap(),
         median(costs.iter().map(|c| c.window).collect()),
@@ -373,6 +373,7 @@ fn kill_nine_case(
         over.len(),
         collector.reread,
         collector.collisions,
+        collector.skipped_offsets,
     );
     println!(
         "  per kill: duplicates/bound (acknowledged in the second before the last sample + in flight at it + sent after it; ms from that sample to the kill; offset writes in that second and their mean duration; mean delivery latency): {}",
@@ -480,9 +481,10 @@ fn stall_report(h: &Harness, collector: &Collector, run: usize) -> String {
         .filter(|k| !again.seen.contains_key(k))
         .count();
     format!(
-        "missing: {missing:?}\nstored offsets of those objects: {stored:#?}\nconsumer re-reads: {}, positions holding two records: {}\na fresh consumer read {} records ({} distinct) and misses {still_missing}\nlast lines of run {run}'s log:\n{}",
+        "missing: {missing:?}\nstored offsets of those objects: {stored:#?}\nconsumer re-reads: {}, positions holding two records: {}, offsets passed over: {}\na fresh consumer read {} records ({} distinct) and misses {still_missing}\nlast lines of run {run}'s log:\n{}",
         collector.reread,
         collector.collisions,
+        collector.skipped_offsets,
         again.records,
         again.distinct(),
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")

@@ -1,6 +1,8 @@
 //! The fault tests' harness: a bucket of jsonl objects in a local folder, a broker, the worker
 //! and connector files of a `sluice run` over them, and a consumer that counts what landed by
 //! (object, record index) from the records' headers.
+// What the broker does wrong goes to the test log as it is seen.
+#![allow(clippy::print_stderr)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -183,6 +185,12 @@ pub(crate) struct Collector {
     /// Records read at a position where another record had been read (the broker gave two
     /// records one offset): counted as records, and reported.
     pub(crate) collisions: usize,
+    /// Per partition, the offset after the highest read.
+    pub(crate) next_offset: HashMap<i32, i64>,
+    /// Offsets the consumer passed over without reading a record there (a broker serving a
+    /// later batch before an earlier one is visible would show here; Kafka offsets of a topic
+    /// without transactions have no holes).
+    pub(crate) skipped_offsets: i64,
 }
 
 impl Collector {
@@ -210,6 +218,8 @@ impl Collector {
             positions: HashMap::new(),
             reread: 0,
             collisions: 0,
+            next_offset: HashMap::new(),
+            skipped_offsets: 0,
         }
     }
 
@@ -222,6 +232,17 @@ impl Collector {
             };
             // Transport errors while a broker is down are expected; the consumer reconnects.
             let Ok(m) = m else { continue };
+            let next = self.next_offset.entry(m.partition()).or_insert(0);
+            if m.offset() > *next {
+                self.skipped_offsets += m.offset() - *next;
+                eprintln!(
+                    "the consumer passed over offsets {}..{} of partition {}",
+                    *next,
+                    m.offset(),
+                    m.partition()
+                );
+            }
+            *next = (*next).max(m.offset() + 1);
             let h = m.headers().expect("headers");
             let mut object = None;
             let mut index = None;
@@ -273,7 +294,7 @@ impl Collector {
     /// Records whose first copy in a Kafka partition came after a later record of the same
     /// object (by record index) in that partition: records that overtook each other.
     pub(crate) fn out_of_order(&self) -> usize {
-        let mut by_position: Vec<(&(i32, i64), &(String, u64))> = self.positions.iter().collect();
+        let mut by_position: Vec<_> = self.positions.iter().collect();
         by_position.sort();
         let mut highest: HashMap<(i32, &str), u64> = HashMap::new();
         let mut first: std::collections::HashSet<(&str, u64)> = Default::default();
