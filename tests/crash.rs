@@ -7,262 +7,12 @@
 mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Headers;
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::ClientConfig;
+use support::harness::*;
 use support::*;
-
-const TOPIC: &str = "ingest";
-
-fn heavy() -> bool {
-    std::env::var_os("SLUICE_HEAVY").is_some()
-}
-
-/// A tiny deterministic PRNG (xorshift), so a failing run can be replayed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Offsets {
-    File,
-    Topic,
-}
-
-struct Harness {
-    broker: Broker,
-    dir: tempfile::TempDir,
-    worker: PathBuf,
-    connector: PathBuf,
-    /// (object, records) written.
-    objects: Vec<(String, usize)>,
-}
-
-impl Harness {
-    fn new(
-        kind: BrokerKind,
-        offsets: Offsets,
-        objects: usize,
-        records: usize,
-        seed: u64,
-    ) -> Harness {
-        let broker = Broker::start(kind);
-        broker.create_topic(TOPIC);
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("bucket");
-        std::fs::create_dir(&data).unwrap();
-        // Mixed sizes: from a handful of records to ~3x the average, summing to `records`.
-        let mut rng = Rng(seed);
-        let weights: Vec<u64> = (0..objects).map(|_| rng.range(1, 60)).collect();
-        let total_w: u64 = weights.iter().sum();
-        let mut sizes: Vec<usize> = weights
-            .iter()
-            .map(|w| (*w as usize * records / total_w as usize).max(1))
-            .collect();
-        let diff = records as i64 - sizes.iter().sum::<usize>() as i64;
-        sizes[0] = (sizes[0] as i64 + diff).max(1) as usize;
-        let mut objs = Vec::new();
-        for (o, n) in sizes.iter().enumerate() {
-            let key = format!("obj-{o:03}.jsonl");
-            let body: String = (0..*n).map(|r| jsonl_line(o, r) + "\n").collect();
-            std::fs::write(data.join(&key), body).unwrap();
-            objs.push((key, *n));
-        }
-        let bootstrap = broker.bootstrap();
-        let offsets_file = dir.path().join("offsets.jsonl");
-        let mut w: Vec<(&str, &str)> = vec![
-            ("bootstrap.servers", bootstrap.as_str()),
-            ("value.converter.schemas.enable", "false"),
-        ];
-        match offsets {
-            Offsets::File => w.push((
-                "offset.storage.file.filename",
-                offsets_file.to_str().unwrap(),
-            )),
-            Offsets::Topic => {
-                w.push(("offset.storage.topic", "sluice-offsets"));
-                w.push(("offset.storage.partitions", "3"));
-                w.push(("offset.storage.replication.factor", "1"));
-            }
-        }
-        let worker = dir.path().join("worker.properties");
-        write_props(&worker, &w);
-        let connector = dir.path().join("connector.properties");
-        write_props(
-            &connector,
-            &[
-                ("name", "crash"),
-                ("connector.class", "local"),
-                ("local.path", data.to_str().unwrap()),
-                // The test writes whole files before the connector looks: no need to wait for them to settle.
-                ("local.file.min.age.ms", "0"),
-                ("object.partial.line.wait.ms", "0"),
-                ("topic", TOPIC),
-                ("input.format", "jsonl"),
-                ("tasks.max", "2"),
-                // Records stamped when sent (not with the object's time): the kill harness
-                // tells from the stamps which run sent a record and when.
-                ("record.timestamp", "none"),
-            ],
-        );
-        Harness {
-            broker,
-            dir,
-            worker,
-            connector,
-            objects: objs,
-        }
-    }
-
-    fn total(&self) -> usize {
-        self.objects.iter().map(|(_, n)| n).sum()
-    }
-
-    fn spawn(&self) -> ChildGuard {
-        spawn_run(&self.worker, &self.connector)
-    }
-
-    /// Like [`spawn`](Self::spawn), with the run's log in `run-<n>.log` of the test's folder
-    /// (read back when a run stalls).
-    fn spawn_logged(&self, n: usize) -> ChildGuard {
-        let log = std::fs::File::create(self.log(n)).unwrap();
-        ChildGuard::spawn(
-            sluice()
-                .arg("run")
-                .arg(&self.worker)
-                .arg(&self.connector)
-                .stdout(std::process::Stdio::null())
-                .stderr(log),
-        )
-    }
-
-    fn log(&self, n: usize) -> PathBuf {
-        self.dir.path().join(format!("run-{n}.log"))
-    }
-}
-
-/// Milliseconds since the epoch (the clock librdkafka stamps records with).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Reads the topic incrementally, counting every (object, record index) it sees, and keeping
-/// each record's `CreateTime` (the producing process stamps it when the record is sent).
-struct Collector {
-    consumer: BaseConsumer,
-    seen: HashMap<(String, u64), u32>,
-    records: usize,
-    /// Every record read: (CreateTime ms, object, record index), in the order read.
-    stamped: Vec<(i64, String, u64)>,
-    /// Kafka positions read, so a record the consumer reads twice (after a fetch error reset)
-    /// is not taken for a duplicate that Sluice sent.
-    positions: HashSet<(i32, i64)>,
-    /// Records the consumer read again at a position it had read.
-    reread: usize,
-}
-
-impl Collector {
-    fn new(bootstrap: &str) -> Collector {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", format!("crash-{}", free_port()))
-            .set("enable.auto.commit", "false")
-            // Never jump forward past records after an out-of-range fetch (tansu's wrong high
-            // watermark can cause one); a re-read is recognised by its position.
-            .set("auto.offset.reset", "earliest")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..PARTITIONS {
-            tpl.add_partition_offset(TOPIC, p, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&tpl).unwrap();
-        Collector {
-            consumer,
-            seen: HashMap::new(),
-            records: 0,
-            stamped: Vec::new(),
-            positions: HashSet::new(),
-            reread: 0,
-        }
-    }
-
-    /// Polls for up to `d`.
-    fn pump(&mut self, d: Duration) {
-        let end = Instant::now() + d;
-        while Instant::now() < end {
-            let Some(m) = self.consumer.poll(Duration::from_millis(50)) else {
-                continue;
-            };
-            // Transport errors while a broker is down are expected; the consumer reconnects.
-            let Ok(m) = m else { continue };
-            if !self.positions.insert((m.partition(), m.offset())) {
-                self.reread += 1;
-                continue;
-            }
-            let h = m.headers().expect("headers");
-            let mut object = None;
-            let mut index = None;
-            for h in h.iter() {
-                match h.key {
-                    "sluice.object.key" => {
-                        object = Some(String::from_utf8_lossy(h.value.unwrap()).into_owned())
-                    }
-                    "sluice.record.index" => {
-                        index = Some(
-                            String::from_utf8_lossy(h.value.unwrap())
-                                .parse::<u64>()
-                                .unwrap(),
-                        )
-                    }
-                    _ => {}
-                }
-            }
-            let (object, index) = (object.unwrap(), index.unwrap());
-            let ts = match m.timestamp() {
-                rdkafka::Timestamp::CreateTime(t) => t,
-                other => panic!("expected the producer's CreateTime, got {other:?}"),
-            };
-            self.stamped.push((ts, object.clone(), index));
-            *self.seen.entry((object, index)).or_default() += 1;
-            self.records += 1;
-        }
-    }
-
-    fn distinct(&self) -> usize {
-        self.seen.len()
-    }
-
-    /// Pumps until `total` distinct records arrived; fails after `limit`, saying who (`what`)
-    /// did not deliver everything.
-    fn wait_for(&mut self, total: usize, limit: Duration, what: &str) {
-        let deadline = Instant::now() + limit;
-        while self.distinct() < total {
-            assert!(
-                Instant::now() < deadline,
-                "{what} did not deliver everything: {} of {total}",
-                self.distinct()
-            );
-            self.pump(Duration::from_millis(500));
-        }
-    }
-}
 
 /// What one kill -9 cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -615,13 +365,15 @@ fn kill_nine_case(
         started.elapsed()
     );
     println!(
-        "  duplicates per kill: median {} worst {}; acknowledged in the {WINDOW_MS} ms before each kill plus in flight: median {} worst {}; kills with more duplicates than that: {}; duplicates within one run: {same_run}; records the test consumer read twice: {}",
+        "  duplicates per kill: median {} worst {}; acknowledged in the {WINDOW_MS} ms before each kill plus in flight: median {} worst {}; kills with more duplicates than that: {}; duplicates within one run: {same_run}; records the test consumer read twice: {}; positions the broker gave two records: {}; offsets the consumer passed over: {}",
         median(dups.clone()),
         dups.iter().max().unwrap(),
         median(costs.iter().map(|c| c.window).collect()),
         costs.iter().map(|c| c.window).max().unwrap(),
         over.len(),
         collector.reread,
+        collector.collisions,
+        collector.skipped_offsets,
     );
     println!(
         "  per kill: duplicates/bound (acknowledged in the second before the last sample + in flight at it + sent after it; ms from that sample to the kill; offset writes in that second and their mean duration; mean delivery latency): {}",
@@ -729,8 +481,10 @@ fn stall_report(h: &Harness, collector: &Collector, run: usize) -> String {
         .filter(|k| !again.seen.contains_key(k))
         .count();
     format!(
-        "missing: {missing:?}\nstored offsets of those objects: {stored:#?}\nconsumer re-reads: {}\na fresh consumer read {} records ({} distinct) and misses {still_missing}\nlast lines of run {run}'s log:\n{}",
+        "missing: {missing:?}\nstored offsets of those objects: {stored:#?}\nconsumer re-reads: {}, positions holding two records: {}, offsets passed over: {}\na fresh consumer read {} records ({} distinct) and misses {still_missing}\nlast lines of run {run}'s log:\n{}",
         collector.reread,
+        collector.collisions,
+        collector.skipped_offsets,
         again.records,
         again.distinct(),
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
@@ -753,44 +507,6 @@ fn kill_9_twenty_times_during_an_ingest_loses_nothing_topic_offsets() {
     } else {
         kill_nine_case(BrokerKind::Tansu, Offsets::Topic, 20, 50, 200_000, 43);
     }
-}
-
-#[test]
-fn a_broker_outage_mid_run_loses_nothing() {
-    let h = Harness::new(BrokerKind::Mock, Offsets::File, 20, 40_000, 5);
-    let total = h.total();
-    let Broker::Mock(cluster) = &h.broker else {
-        unreachable!()
-    };
-    let mut collector = Collector::new(&h.broker.bootstrap());
-    let mut child = h.spawn();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while collector.distinct() < total / 10 {
-        assert!(Instant::now() < deadline, "no progress before the outage");
-        collector.pump(Duration::from_millis(20));
-    }
-    let outage = if heavy() {
-        Duration::from_secs(60)
-    } else {
-        Duration::from_secs(8)
-    };
-    cluster.broker_down(1).unwrap();
-    let at_outage = collector.distinct();
-    std::thread::sleep(outage);
-    cluster.broker_up(1).unwrap();
-    collector.wait_for(total, Duration::from_secs(180), "after the outage the run");
-    collector.pump(Duration::from_secs(1));
-    let status = child.terminate();
-    assert!(status.success(), "{status:?}");
-    let duplicates: u64 = collector.seen.values().map(|n| u64::from(n - 1)).sum();
-    println!(
-        "broker outage of {outage:?} after {at_outage} records: records={total} consumed={} duplicates={duplicates} lost=0",
-        collector.records
-    );
-    assert!(
-        at_outage < total,
-        "the outage came after everything was delivered"
-    );
 }
 
 fn run_once(h: &Harness) -> (bool, String) {

@@ -32,6 +32,9 @@ pub struct ReadRetry {
     pub initial_backoff: Duration,
     /// Longest wait between two reopens.
     pub max_backoff: Duration,
+    /// A read fails only once it also made no progress for this long (a store that is down
+    /// for minutes is waited out, not taken for a broken object).
+    pub give_up_after: Duration,
 }
 
 impl Default for ReadRetry {
@@ -39,7 +42,8 @@ impl Default for ReadRetry {
         ReadRetry {
             max_retries: 10,
             initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(15),
+            max_backoff: Duration::from_secs(5),
+            give_up_after: Duration::from_secs(180),
         }
     }
 }
@@ -175,6 +179,7 @@ impl ObjectInput {
             end: None,
             etag: None,
             failures: 0,
+            progress_at: std::time::Instant::now(),
             backoff: IdleBackoff::new(self.retry.initial_backoff, self.retry.max_backoff),
             done: false,
         };
@@ -207,6 +212,8 @@ struct Resumable {
     etag: Option<String>,
     /// Failed attempts since the last byte arrived.
     failures: u32,
+    /// When the last byte arrived (or the read started).
+    progress_at: std::time::Instant,
     backoff: IdleBackoff,
     done: bool,
 }
@@ -224,7 +231,10 @@ impl Resumable {
                     return Err(e);
                 }
                 self.failures += 1;
-                if self.failures > self.input.retry.max_retries {
+                let stalled = self.progress_at.elapsed();
+                if self.failures > self.input.retry.max_retries
+                    && stalled >= self.input.retry.give_up_after
+                {
                     return Err(e);
                 }
                 let delay = self.backoff.next_delay();
@@ -297,6 +307,7 @@ impl Resumable {
                     }
                     self.pos += bytes.len() as u64;
                     self.failures = 0;
+                    self.progress_at = std::time::Instant::now();
                     self.backoff.reset();
                     return Some(Ok(bytes));
                 }
@@ -541,6 +552,7 @@ mod tests {
                 max_retries: 3,
                 initial_backoff: Duration::from_millis(1),
                 max_backoff: Duration::from_millis(5),
+                give_up_after: Duration::ZERO,
             });
         (store, input, data)
     }

@@ -132,6 +132,7 @@ pub(crate) fn read_retry(s: &StoreSettings) -> sluice_core::object::ReadRetry {
         max_retries: s.retry.max_retries,
         initial_backoff: Duration::from_millis(s.retry.backoff_initial_ms),
         max_backoff: Duration::from_millis(s.retry.backoff_max_ms),
+        give_up_after: Duration::from_millis(s.retry.timeout_ms),
     }
 }
 

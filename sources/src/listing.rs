@@ -1,8 +1,9 @@
 //! Paged listing shared by the cloud backends: one LIST request per page, fetched only when the
 //! previous page has been consumed; a plain string prefix; start-after sent to the store and
-//! enforced client side, for stores that ignore it (fake-gcs-server, Azurite). A page whose
-//! request or response body fails transiently (the HTTP client retries the request, not a body cut
-//! short) is asked again after a backoff.
+//! enforced client side, for stores that ignore it (fake-gcs-server, Azurite). A page after the
+//! first whose request or response body fails transiently (the HTTP client retries the request,
+//! not a body cut short) is asked again after a backoff; a failed first page ends the listing
+//! (the source lists again after its own backoff).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -78,6 +79,7 @@ impl Lister {
                     let mut backoff =
                         IdleBackoff::new(me.retry.initial_backoff, me.retry.max_backoff);
                     let mut attempt = 0;
+                    let started = std::time::Instant::now();
                     let result = loop {
                         let r = me
                             .store
@@ -93,7 +95,16 @@ impl Lister {
                             .await;
                         match r {
                             Ok(r) => break r,
-                            Err(e) if is_transient(&e) && attempt < me.retry.max_retries => {
+                            // The first page is not asked again here: the source lists
+                            // again itself after a failed listing (with its backoff, and
+                            // saying in the task's status that it waits for the store); a
+                            // later page is, so a long listing keeps its place.
+                            Err(e)
+                                if !page.first
+                                    && is_transient(&e)
+                                    && (attempt < me.retry.max_retries
+                                        || started.elapsed() < me.retry.give_up_after) =>
+                            {
                                 attempt += 1;
                                 let delay = backoff.next_delay();
                                 warn!(bucket = %me.bucket, attempt, ?delay, error = %e, "listing page failed; asking again");

@@ -110,6 +110,24 @@ pub struct Proxy {
     /// Its loopback port.
     pub port: u16,
     shared: Arc<Shared>,
+    /// The thread accepting connections (none while connections are refused).
+    accept: Mutex<Option<thread::JoinHandle<()>>>,
+}
+
+/// Accepts connections on `listener` until `shared.stop`, each served on its own thread.
+fn accept_loop(listener: TcpListener, s: Arc<Shared>) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            if s.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let s = s.clone();
+            thread::spawn(move || {
+                let _ = handle(&s, conn);
+            });
+        }
+    })
 }
 
 impl Proxy {
@@ -128,20 +146,35 @@ impl Proxy {
             list_paths,
             stop: AtomicBool::new(false),
         });
-        let s = shared.clone();
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if s.stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let s = s.clone();
-                thread::spawn(move || {
-                    let _ = handle(&s, conn);
-                });
-            }
-        });
-        Proxy { port, shared }
+        let accept = accept_loop(listener, shared.clone());
+        Proxy {
+            port,
+            shared,
+            accept: Mutex::new(Some(accept)),
+        }
+    }
+
+    /// Closes the listening socket: connections are refused (as by a store that is down)
+    /// until [`accept_connections`](Self::accept_connections).
+    pub fn refuse_connections(&self) {
+        let Some(accept) = self.accept.lock().unwrap().take() else {
+            return;
+        };
+        self.shared.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop, which then drops the listener.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = accept.join();
+    }
+
+    /// Listens again on the same port after [`refuse_connections`](Self::refuse_connections).
+    pub fn accept_connections(&self) {
+        let mut accept = self.accept.lock().unwrap();
+        if accept.is_some() {
+            return;
+        }
+        self.shared.stop.store(false, Ordering::SeqCst);
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("bind the proxy again");
+        *accept = Some(accept_loop(listener, self.shared.clone()));
     }
 
     /// `127.0.0.1:port`.

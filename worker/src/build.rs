@@ -236,6 +236,7 @@ impl ConnectorParts {
                     max_retries: config.store.retry.max_retries,
                     initial_backoff: Duration::from_millis(config.store.retry.backoff_initial_ms),
                     max_backoff: Duration::from_millis(config.store.retry.backoff_max_ms),
+                    give_up_after: Duration::from_millis(config.store.retry.timeout_ms),
                 },
                 envelope: Envelope::new(&config.envelope),
                 post_read: config.store.post_read.action != PostRead::None,
@@ -249,6 +250,7 @@ impl ConnectorParts {
                 let transactional_id = transactional_id(&config.name, task_id);
                 let mut pc = base();
                 pc.set("transactional.id", &transactional_id);
+                sluice_core::kafka::for_transactions(&mut pc);
                 if pc.get("transaction.timeout.ms").is_none() {
                     pc.set("transaction.timeout.ms", "900000");
                 }

@@ -119,6 +119,8 @@ impl ConnectorHandle {
             (None, TargetState::Paused) => State::Paused,
             (None, TargetState::Stopped) => State::Stopped,
         };
+        // The tasks share the connector's store client: when it waits for the store, they do.
+        let waiting = self.metrics.store().waiting();
         ConnectorStatus {
             name: self.name.clone(),
             state,
@@ -129,6 +131,7 @@ impl ConnectorHandle {
                 .map(|(id, state)| TaskStatus {
                     id: id as u32,
                     state: state.clone(),
+                    waiting: waiting.clone().filter(|_| *state == State::Running),
                 })
                 .collect(),
         }

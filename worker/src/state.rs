@@ -73,6 +73,9 @@ pub struct TaskStatus {
     pub id: u32,
     /// Its state.
     pub state: State,
+    /// Why a running task waits, when it does (e.g. "waiting for the object store: ..."):
+    /// shown as the task's `trace` in the REST status while it is `RUNNING`.
+    pub waiting: Option<String>,
 }
 
 /// A connector's status: its own state and its tasks'.

@@ -349,7 +349,7 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
             max: 1000,
         },
         "10",
-        "Cloud backends: retries of one request on a transient error (5xx, throttling, timeout, connection reset), with exponential backoff. A GET interrupted mid-body resumes from the byte it reached; a read that makes no progress after this many resumes fails (see `errors.tolerance`).",
+        "Cloud backends: retries of one request on a transient error (5xx, throttling, timeout, connection reset, connection refused), with exponential backoff. A GET interrupted mid-body resumes from the byte it reached; a read that makes no progress after this many resumes, and for `store.retry.timeout.ms`, fails (see `errors.tolerance`). A listing that fails is listed again after the idle backoff, without limit.",
     ),
     key(
         "store.retry.backoff.initial.ms",
@@ -360,14 +360,14 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
     key(
         "store.retry.backoff.max.ms",
         POSITIVE,
-        "15000",
-        "Longest wait between two retries.",
+        "5000",
+        "Longest wait between two retries (the design's 5 s cap on every backoff: a store that is down for minutes is asked again at least every 5 s once it is back).",
     ),
     key(
         "store.retry.timeout.ms",
         POSITIVE,
         "180000",
-        "Cloud backends: a request is not retried any more once this long has passed since its first attempt.",
+        "Cloud backends: a request is not retried any more once this long has passed since its first attempt; a read (or a listing page after the first) that makes no progress fails only once this long has passed too, so a store down for less than this is waited out (the task's status says it waits).",
     ),
     optional(
         "transforms",

@@ -329,12 +329,12 @@ impl Committer for Transactional {
         for (p, o) in &batch {
             let (key, value) = KafkaOffsetStore::encode(&cfg.connector, p, Some(o));
             let value = value.expect("an offset");
-            let tag = DeliveryTag {
-                id: out.submitted.submit(p.clone(), o.clone()),
-                sent: Sent::Offset {
+            let tag = DeliveryTag::new(
+                out.submitted.submit(p.clone(), o.clone()),
+                Sent::Offset {
                     topic: topic.clone(),
                 },
-            };
+            );
             let record = record_to(store.topic(), tag)
                 .key(key.as_bytes())
                 .payload(value.as_bytes());

@@ -52,13 +52,13 @@ impl Output<'_> {
         } else {
             OwnedHeaders::new()
         };
-        let tag = DeliveryTag {
+        let tag = DeliveryTag::new(
             id,
-            sent: Sent::DeadLetter(format!(
+            Sent::DeadLetter(format!(
                 "object {:?} record {:?}",
                 failure.object, failure.record_index
             )),
-        };
+        );
         let mut record = record_to(&dlq.topic, tag)
             .key(failure.object.as_bytes())
             .headers(headers);

@@ -202,6 +202,11 @@ async fn drive<S: SourceTask, C: Committer>(
         tokio::select! {
             _ = d.out.deliveries.recv_many(&mut d.out.received, 1024), if d.out.in_flight > 0 => {
                 d.out.settle_received(&mut d.committer).await;
+                if d.out.in_flight == 0 {
+                    // The last record in flight timed out: send what timed out again now, not
+                    // only when the next record comes.
+                    d.out.resend_timed_out(&mut d.committer).await;
+                }
                 d.commit_at(Boundary::Acked).await;
             }
             event = d.committer.event() => {
@@ -228,8 +233,12 @@ async fn drive<S: SourceTask, C: Committer>(
     drop(rx);
     let stopping = *stop.borrow();
     let drained = tokio::time::timeout(cfg.shutdown_timeout, async {
-        while d.out.in_flight > 0 {
-            d.out.settle_next(&mut d.committer).await;
+        while d.out.in_flight > 0 || d.out.resend_pending() {
+            if d.out.in_flight > 0 {
+                d.out.settle_next(&mut d.committer).await;
+            } else {
+                d.out.resend_timed_out(&mut d.committer).await;
+            }
         }
     })
     .await;
@@ -310,14 +319,14 @@ impl<C: Committer> Driver<'_, C> {
             }
             Ok(Item::Record(r)) => {
                 let id = self.submit(r.partition, r.offset);
-                let tag = DeliveryTag {
+                let tag = DeliveryTag::new(
                     id,
-                    sent: Sent::Record {
+                    Sent::Record {
                         origin: r.origin,
                         topic: r.topic.clone(),
                         at: std::time::Instant::now(),
                     },
-                };
+                );
                 let mut record = record_to(&r.topic, tag);
                 if let Some(k) = &r.key {
                     record = record.key(k.as_slice());

@@ -6,16 +6,18 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use rdkafka::error::KafkaError;
+use rdkafka::message::Message as _;
 use rdkafka::producer::BaseRecord;
 use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::{mpsc, MutexGuard};
+use tracing::warn;
 
 use super::commit::Committer;
 use super::DriverConfig;
 use crate::config::ErrorsTolerance;
 use crate::contract::{Failure, Stage};
 use crate::error::Error;
-use crate::kafka::{Delivery, DeliveryTag, Sent};
+use crate::kafka::{timed_out, Delivery, DeliveryTag, Sent};
 use crate::metrics::Metrics;
 use crate::offsets::{OffsetMap, SubmittedRecords};
 use crate::postread::PostReader;
@@ -47,6 +49,11 @@ pub(super) struct Output<'a> {
     pub(super) post_read: Option<PostReader>,
     /// Topics this task made sure exist (`topic.creation.*`).
     ensured_topics: std::collections::HashSet<String>,
+    /// Records whose delivery timed out (`message.timeout.ms`), handed back by the producer:
+    /// sent again, in the order first sent, once nothing sent before them is in flight.
+    timed_out: Vec<DeliveryTag>,
+    /// The number of the next record handed to the producer ([`DeliveryTag::seq`]).
+    next_seq: u64,
 }
 
 impl<'a> Output<'a> {
@@ -64,7 +71,14 @@ impl<'a> Output<'a> {
             failure: None,
             post_read: None,
             ensured_topics: Default::default(),
+            timed_out: Vec::new(),
+            next_seq: 0,
         }
+    }
+
+    /// Whether records whose delivery timed out wait to be sent again (the task is not failing).
+    pub(super) fn resend_pending(&self) -> bool {
+        !self.timed_out.is_empty() && self.failure.is_none()
     }
 
     /// Hands the objects that the just `committed` offsets finish to the post-read actions, and
@@ -103,6 +117,66 @@ impl<'a> Output<'a> {
                 self.ensured_topics.insert(record.topic.to_owned());
             }
         }
+        // Records that timed out go first: a new record never passes them.
+        self.resend_timed_out(committer).await;
+        if self.failure.is_some() {
+            return;
+        }
+        record.delivery_opaque.seq = self.next_seq;
+        self.next_seq += 1;
+        self.produce(committer, record).await;
+    }
+
+    /// Sends again the records whose delivery timed out, in the order they were first sent,
+    /// once every record sent before them is settled (so none of those lands after them):
+    /// not dropped, not a dead letter, and the task goes on. Their offsets were never
+    /// acknowledged, so nothing after them was committed meanwhile. Returns when none waits
+    /// (or the task fails).
+    pub(super) async fn resend_timed_out<C: Committer>(&mut self, committer: &mut C) {
+        while self.resend_pending() {
+            if self.in_flight > 0 {
+                self.settle_next(committer).await;
+                continue;
+            }
+            let mut again = std::mem::take(&mut self.timed_out);
+            again.sort_by_key(|t| t.seq);
+            warn!(task = %self.cfg.task_name, records = again.len(),
+                "the delivery of records timed out (message.timeout.ms / delivery.timeout.ms; is the broker down?): sending them again, in order");
+            let mut rest = again.into_iter();
+            while let Some(mut tag) = rest.next() {
+                let Some(m) = tag.returned.take() else {
+                    unreachable!("only records handed back are queued to be sent again")
+                };
+                let topic = m.topic().to_owned();
+                let mut record = record_to(&topic, tag).partition(m.partition());
+                if let Some(k) = m.key() {
+                    record = record.key(k);
+                }
+                if let Some(v) = m.payload() {
+                    record = record.payload(v);
+                }
+                if let Some(h) = m.headers() {
+                    record = record.headers(h.clone());
+                }
+                if let Some(ts) = m.timestamp().to_millis() {
+                    record = record.timestamp(ts);
+                }
+                self.produce(committer, record).await;
+                if self.failure.is_some() {
+                    return;
+                }
+                if !self.timed_out.is_empty() {
+                    // One sent again timed out again meanwhile: the rest wait with it, and all
+                    // go again in order once what is in flight settled.
+                    self.timed_out.extend(rest);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Hands `record` to the producer, waiting for room when librdkafka's queue is full.
+    async fn produce<C: Committer>(&mut self, committer: &mut C, mut record: Record<'_>) {
         loop {
             match self.cfg.producer.producer.send(record) {
                 Ok(()) => {
@@ -143,6 +217,14 @@ impl<'a> Output<'a> {
             }
             self.in_flight -= 1;
             match res {
+                Err(e)
+                    if C::TOLERATES_REJECTED_RECORDS
+                        && timed_out(&e)
+                        && tag.returned.is_some()
+                        && !matches!(tag.sent, Sent::Offset { .. }) =>
+                {
+                    self.timed_out.push(*tag);
+                }
                 Ok(()) => {
                     self.submitted.ack(tag.id);
                     if let Sent::Record { at, topic, .. } = tag.sent {

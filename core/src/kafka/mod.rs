@@ -8,6 +8,7 @@ pub mod topics;
 use std::sync::Arc;
 
 use rdkafka::error::KafkaError;
+use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::mpsc;
@@ -31,8 +32,16 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     ("client.id", "sluice"),
 ];
 
+/// The delivery timeout when neither `message.timeout.ms` nor its alias `delivery.timeout.ms`
+/// is set: `0`, librdkafka's "infinite", as Kafka Connect sets `delivery.timeout.ms` to
+/// `Integer.MAX_VALUE` for its source tasks: a broker outage of any length holds records back
+/// instead of failing them. (A transactional producer drops it: librdkafka then bounds the
+/// message timeout by `transaction.timeout.ms`.) A record whose set timeout expires is sent again
+/// by the task, in order (see the driver).
+pub const MESSAGE_TIMEOUT_DEFAULT: (&str, &str) = ("message.timeout.ms", "0");
+
 /// The librdkafka configuration: defaults, then the worker's settings, then the connector's
-/// `producer.override.*`.
+/// `producer.override.*`; then [`MESSAGE_TIMEOUT_DEFAULT`] unless a delivery timeout was set.
 pub fn producer_config(bootstrap: &str, worker: &Settings, overrides: &Settings) -> ClientConfig {
     let mut cfg = ClientConfig::new();
     for (k, v) in PRODUCER_DEFAULTS {
@@ -42,7 +51,21 @@ pub fn producer_config(bootstrap: &str, worker: &Settings, overrides: &Settings)
     for (k, v) in worker.iter().chain(overrides) {
         cfg.set(k, v);
     }
+    // Set only when neither spelling is: librdkafka applies a map's keys in no fixed order, so
+    // a default under one name must never race the user's value under the other.
+    if cfg.get("message.timeout.ms").is_none() && cfg.get("delivery.timeout.ms").is_none() {
+        cfg.set(MESSAGE_TIMEOUT_DEFAULT.0, MESSAGE_TIMEOUT_DEFAULT.1);
+    }
     cfg
+}
+
+/// Makes `cfg` (from [`producer_config`]) fit a transactional producer: the unbounded default
+/// delivery timeout is dropped, so librdkafka sets the message timeout to
+/// `transaction.timeout.ms` (a record cannot wait longer than its transaction may stay open).
+pub fn for_transactions(cfg: &mut ClientConfig) {
+    if cfg.get(MESSAGE_TIMEOUT_DEFAULT.0) == Some(MESSAGE_TIMEOUT_DEFAULT.1) {
+        cfg.remove(MESSAGE_TIMEOUT_DEFAULT.0);
+    }
 }
 
 /// What a record sent by a task is about, handed back with its delivery report: the submitted
@@ -53,6 +76,24 @@ pub struct DeliveryTag {
     pub id: SubmittedId,
     /// What was sent.
     pub sent: Sent,
+    /// The order in which the task first handed its records to the producer (set by the
+    /// driver; a record sent again keeps its number).
+    pub seq: u64,
+    /// The record itself, handed back when its delivery timed out (`message.timeout.ms`), so
+    /// the task can send it again.
+    pub returned: Option<OwnedMessage>,
+}
+
+impl DeliveryTag {
+    /// The tag of submitted record `id`, which is `sent`.
+    pub fn new(id: SubmittedId, sent: Sent) -> Self {
+        DeliveryTag {
+            id,
+            sent,
+            seq: 0,
+            returned: None,
+        }
+    }
 }
 
 /// What a sent record carries (described only when its delivery fails).
@@ -91,14 +132,25 @@ impl ClientContext for DeliveryRouter {}
 impl ProducerContext for DeliveryRouter {
     type DeliveryOpaque = Box<DeliveryTag>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<DeliveryTag>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, mut tag: Box<DeliveryTag>) {
         let result = match result {
             Ok(_) => Ok(()),
-            Err((e, _)) => Err(e.clone()),
+            Err((e, m)) => {
+                if timed_out(e) {
+                    tag.returned = Some(m.detach());
+                }
+                Err(e.clone())
+            }
         };
         // The receiver lives as long as the producer; nobody listening means nobody cares.
         let _ = self.tx.send((tag, result));
     }
+}
+
+/// Whether `e` says a record's delivery timed out (`message.timeout.ms` expired while the
+/// broker did not acknowledge it): the record was not refused, it may be sent again.
+pub fn timed_out(e: &KafkaError) -> bool {
+    e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::MessageTimedOut)
 }
 
 /// A task's producer and the delivery reports of the records it sent.
@@ -129,6 +181,54 @@ pub fn create_producer(cfg: &ClientConfig) -> Result<Arc<TaskProducer>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// Unbounded by default (Kafka Connect's `delivery.timeout.ms=Integer.MAX_VALUE`); a
+    /// timeout set under either name, by the worker or the connector, is the only one given to
+    /// librdkafka; a transactional producer gets librdkafka's own (its transaction timeout),
+    /// and librdkafka accepts each of these.
+    #[test]
+    fn the_delivery_timeout_is_unbounded_unless_set() {
+        let none = Settings::new();
+        let cfg = producer_config("127.0.0.1:1", &none, &none);
+        assert_eq!(cfg.get("message.timeout.ms"), Some("0"));
+        create_producer(&cfg).unwrap();
+        for key in ["message.timeout.ms", "delivery.timeout.ms"] {
+            let set = settings(&[(key, "5000")]);
+            for (worker, over) in [(&set, &none), (&none, &set)] {
+                let cfg = producer_config("127.0.0.1:1", worker, over);
+                assert_eq!(cfg.get(key), Some("5000"));
+                let other = if key == "message.timeout.ms" {
+                    "delivery.timeout.ms"
+                } else {
+                    "message.timeout.ms"
+                };
+                assert_eq!(cfg.get(other), None, "{key} set: no default under {other}");
+            }
+        }
+        let mut tx = producer_config("127.0.0.1:1", &none, &none);
+        tx.set("transactional.id", "t");
+        for_transactions(&mut tx);
+        assert_eq!(tx.get("message.timeout.ms"), None);
+        create_producer(&tx).unwrap();
+        let mut tx = producer_config(
+            "127.0.0.1:1",
+            &settings(&[("message.timeout.ms", "60000")]),
+            &none,
+        );
+        for_transactions(&mut tx);
+        assert_eq!(
+            tx.get("message.timeout.ms"),
+            Some("60000"),
+            "a set timeout stays"
+        );
+    }
 
     /// This build of librdkafka has what docs/kafka.md promises: every compression codec, TLS
     /// and every SASL mechanism but Kerberos (librdkafka refuses a setting it was built

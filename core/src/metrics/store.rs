@@ -119,16 +119,50 @@ impl StoreOutcome {
 const OPS: usize = StoreOp::ALL.len();
 const OUTCOMES: usize = StoreOutcome::ALL.len();
 
-/// Request counts of one connector's store, by operation and outcome.
+/// Request counts of one connector's store, by operation and outcome, and why the connector
+/// waits for the store, if it does.
 #[derive(Debug, Default)]
 pub struct StoreStats {
     counts: [[AtomicU64; OUTCOMES]; OPS],
+    /// Set by a request that failed transiently (after object_store's own retries: Sluice
+    /// retries it), cleared by the next one that succeeds.
+    waiting: std::sync::Mutex<Option<String>>,
 }
 
 impl StoreStats {
     /// Counts one request.
     pub fn record(&self, op: StoreOp, outcome: StoreOutcome) {
         self.counts[op as usize][outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one request by its result, and notes (or clears) a transient failure as the
+    /// reason the connector waits.
+    pub fn record_result<T>(&self, op: StoreOp, r: &Result<T>) {
+        let outcome = StoreOutcome::of(r);
+        self.record(op, outcome);
+        let note = match (r, outcome) {
+            (Err(e), StoreOutcome::Transient) => Some(format!(
+                "waiting for the object store: a {} request failed ({}); retrying with backoff (store.retry.*)",
+                op.as_str(),
+                crate::error_chain(e)
+            )),
+            (Ok(_), _) => None,
+            // A definite answer (not found, refused) says the store is up.
+            (Err(_), _) => None,
+        };
+        let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+        if *waiting != note {
+            *waiting = note;
+        }
+    }
+
+    /// Why the connector waits for the store (its last request failed transiently and is
+    /// retried), or `None`.
+    pub fn waiting(&self) -> Option<String> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A copy of the counts.
@@ -172,17 +206,17 @@ struct ListGuard {
 }
 
 impl ListGuard {
-    fn finish(&mut self, outcome: StoreOutcome) {
+    fn finish<T>(&mut self, result: &Result<T>) {
         if !self.done {
             self.done = true;
-            self.stats.record(StoreOp::List, outcome);
+            self.stats.record_result(StoreOp::List, result);
         }
     }
 }
 
 impl Drop for ListGuard {
     fn drop(&mut self) {
-        self.finish(StoreOutcome::Ok);
+        self.finish(&Ok(()));
     }
 }
 
@@ -195,13 +229,13 @@ fn counted_listing(
         let (mut inner, mut guard) = state?;
         match inner.next().await {
             Some(item) => {
-                if let Err(e) = &item {
-                    guard.finish(StoreOutcome::of_error(e));
+                if item.is_err() {
+                    guard.finish(&item);
                 }
                 Some((item, Some((inner, guard))))
             }
             None => {
-                guard.finish(StoreOutcome::Ok);
+                guard.finish(&Ok(()));
                 None
             }
         }
@@ -278,7 +312,7 @@ impl fmt::Display for CountingStore {
 
 impl CountingStore {
     fn count<T>(&self, op: StoreOp, r: Result<T>) -> Result<T> {
-        self.stats.record(op, StoreOutcome::of(&r));
+        self.stats.record_result(op, &r);
         r
     }
 }

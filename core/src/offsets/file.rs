@@ -498,6 +498,60 @@ mod tests {
         assert_eq!(s.list("c").await.unwrap(), vec![(a, offset(5))]);
     }
 
+    /// A disk that fills up (the temporary file is /dev/full here) or a write that cannot be
+    /// made (the temporary file's name taken by a folder, as root ignores permissions): the
+    /// put fails naming the file, the step and the cause, and the offsets file keeps its last
+    /// good content, which the next successful put replaces.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn a_full_disk_or_an_unwritable_file_fails_the_put_and_leaves_the_file_intact() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.jsonl");
+        let s = FileOffsetStore::open(&path).unwrap();
+        s.put("c", vec![(part("a"), Some(offset(1)))])
+            .await
+            .unwrap();
+        let good = fs::read(&path).unwrap();
+        let tmp = dir.path().join("offsets.jsonl.tmp");
+        std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
+        let e = s
+            .put("c", vec![(part("a"), Some(offset(2)))])
+            .await
+            .unwrap_err();
+        let msg = crate::error_chain(&e);
+        assert!(
+            msg.contains(&path.display().to_string())
+                && msg.contains("writing")
+                && msg.contains("No space left on device")
+                && msg.contains("check free disk space"),
+            "{msg}"
+        );
+        assert_eq!(fs::read(&path).unwrap(), good, "the file is untouched");
+        fs::remove_file(&tmp).unwrap();
+        fs::create_dir(&tmp).unwrap();
+        let msg = crate::error_chain(
+            &s.put("c", vec![(part("a"), Some(offset(3)))])
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            msg.contains("creating") && msg.contains("Is a directory"),
+            "{msg}"
+        );
+        assert_eq!(fs::read(&path).unwrap(), good, "the file is untouched");
+        // What is in memory follows the file: the failed batches are not there.
+        assert_eq!(s.get("c", &[part("a")]).await.unwrap()[0], Some(offset(1)));
+        fs::remove_dir(&tmp).unwrap();
+        s.put("c", vec![(part("a"), Some(offset(4)))])
+            .await
+            .unwrap();
+        let reopened = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(
+            reopened.get("c", &[part("a")]).await.unwrap()[0],
+            Some(offset(4))
+        );
+    }
+
     #[tokio::test]
     async fn leftover_tmp_is_ignored_and_overwritten() {
         let dir = tempfile::tempdir().unwrap();

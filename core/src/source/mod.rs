@@ -45,7 +45,7 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 use object_store::path::Path;
 use object_store::ObjectMeta;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use crate::config::{ErrorsTolerance, OverwritePolicy, RecordTimestamp};
 use crate::contract::{Failure, ObjectBackend, Poll, SourceTask, Stage};
@@ -554,6 +554,16 @@ impl SourceTask for ObjectSource {
                             self.listing = None;
                             self.plan.listing_failed();
                             self.pass_ended();
+                            if crate::object::is_transient(&e) {
+                                // The store is down or overloaded (after object_store's and
+                                // the listing's own retries): wait and list again, never give
+                                // up on the bucket. The idle backoff (capped at 5 s) paces it;
+                                // the next poll starts the pass again.
+                                warn!(task = %self.cfg.task_name, bucket = %self.backend.bucket(),
+                                    error = %crate::error_chain(&e),
+                                    "waiting for the object store: listing failed; listing again after a backoff");
+                                return Ok(Poll::Idle);
+                            }
                             return Err(Error::Store {
                                 bucket: self.backend.bucket().to_owned(),
                                 object: None,

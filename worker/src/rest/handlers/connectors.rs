@@ -37,18 +37,16 @@ pub(super) fn status_json(app: &App, st: &ConnectorStatus) -> Value {
     if let Some(t) = st.state.trace() {
         connector["trace"] = t.into();
     }
-    let tasks: Vec<Value> = st
-        .tasks
-        .iter()
-        .map(|t| task_json(app, t.id, &t.state))
-        .collect();
+    let tasks: Vec<Value> = st.tasks.iter().map(|t| task_json(app, t)).collect();
     json!({"name": st.name, "connector": connector, "tasks": tasks, "type": "source"})
 }
 
-pub(super) fn task_json(app: &App, id: u32, state: &crate::State) -> Value {
-    let mut v = json!({"id": id, "state": state.name(), "worker_id": app.worker_id});
-    if let Some(t) = state.trace() {
-        v["trace"] = t.into();
+/// A task's status as Kafka Connect's REST API gives it; a running task that waits (for the
+/// object store) says why in `trace`.
+pub(super) fn task_json(app: &App, t: &crate::state::TaskStatus) -> Value {
+    let mut v = json!({"id": t.id, "state": t.state.name(), "worker_id": app.worker_id});
+    if let Some(trace) = t.state.trace().or(t.waiting.as_deref()) {
+        v["trace"] = trace.into();
     }
     v
 }
@@ -269,7 +267,7 @@ pub(super) async fn task_status(
             task: id,
             tasks: st.tasks.len() as u32,
         })?;
-    ok(task_json(&app, t.id, &t.state))
+    ok(task_json(&app, t))
 }
 
 pub(super) async fn restart_task(

@@ -1,0 +1,285 @@
+//! Long faults: the broker down for longer than the delivery timeout, mid-backfill. A
+//! `sluice run` over a local bucket against librdkafka's mock cluster, whose broker is taken
+//! down and brought back; a consumer counts what landed. Heavy variants (2 and 10 minutes):
+//! `SLUICE_HEAVY=1`.
+// Measurements go to the test log.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use sluice_testkit::proxy::{Faults, Target};
+use sluice_testkit::servers::{ObjectServer, StoreKind};
+use support::harness::*;
+use support::*;
+
+/// What the driver logs when it sends records again whose delivery timed out.
+const RESENT: &str = "sending them again, in order";
+
+/// Takes the broker down for `outage` once a tenth of the records arrived, with `worker`
+/// settings added; checks that everything arrives, that no record overtook an earlier one of
+/// its object in its partition, and whether records were sent again (`resend`: a delivery
+/// timeout shorter than the outage) or not (the default, unbounded one).
+fn broker_outage_case(outage: Duration, worker: &[(&str, &str)], resend: bool) {
+    let h = Harness::new(BrokerKind::Mock, Offsets::File, 20, 40_000, 5);
+    h.worker_settings(worker);
+    let total = h.total();
+    let Broker::Mock(cluster) = &h.broker else {
+        unreachable!()
+    };
+    let mut collector = Collector::new(&h.broker.bootstrap());
+    let mut child = h.spawn_logged(0);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    while collector.distinct() < total / 10 {
+        assert!(Instant::now() < deadline, "no progress before the outage");
+        collector.pump(Duration::from_millis(20));
+    }
+    let before = collector.distinct() as f64 / started.elapsed().as_secs_f64();
+    cluster.broker_down(1).unwrap();
+    let at_outage = collector.distinct();
+    std::thread::sleep(outage);
+    cluster.broker_up(1).unwrap();
+    let back = Instant::now();
+    let at_back = collector.distinct();
+    let mut first_after = None;
+    let deadline = back + Duration::from_secs(180);
+    while collector.distinct() < total {
+        assert!(
+            Instant::now() < deadline,
+            "after the outage the run did not deliver everything: {} of {total}; log:\n{}",
+            collector.distinct(),
+            std::fs::read_to_string(h.log(0)).unwrap_or_default()
+        );
+        collector.pump(Duration::from_millis(20));
+        if first_after.is_none() && collector.distinct() > at_back {
+            first_after = Some(back.elapsed());
+        }
+    }
+    let finished = back.elapsed();
+    collector.pump(Duration::from_secs(1));
+    let status = child.terminate();
+    let log = std::fs::read_to_string(h.log(0)).unwrap_or_default();
+    assert!(status.success(), "{status:?}; log:\n{log}");
+    let duplicates: u64 = collector.seen.values().map(|n| u64::from(n - 1)).sum();
+    let resent = log.lines().filter(|l| l.contains(RESENT)).count();
+    let after = (total - at_back) as f64 / finished.as_secs_f64();
+    println!(
+        "broker outage of {outage:?} (worker settings {worker:?}) after {at_outage} of {total} records: consumed={} duplicates={duplicates} lost=0 out-of-order={}; resend rounds logged: {resent}; {before:.0} records/s before the outage, first record {:?} after the broker was back, everything {finished:.1?} after ({after:.0} records/s)",
+        collector.records,
+        collector.out_of_order(),
+        first_after.unwrap_or_default(),
+    );
+    assert!(
+        at_outage < total,
+        "the outage came after everything was delivered"
+    );
+    assert!(!log.contains("task failed"), "the task failed:\n{log}");
+    assert_eq!(collector.out_of_order(), 0, "records overtook each other");
+    if resend {
+        assert!(resent > 0, "no record was sent again:\n{log}");
+    } else {
+        assert_eq!(
+            resent, 0,
+            "records timed out under the default settings:\n{log}"
+        );
+    }
+}
+
+fn heavy() -> bool {
+    std::env::var_os("SLUICE_HEAVY").is_some()
+}
+
+/// The default delivery timeout is unbounded (Kafka Connect's): records wait out the outage.
+#[test]
+fn a_broker_outage_mid_run_loses_nothing() {
+    let outage = if heavy() { 120 } else { 15 };
+    broker_outage_case(Duration::from_secs(outage), &[], false);
+}
+
+/// A delivery timeout shorter than the outage: the records that timed out are sent again,
+/// in order, the task goes on.
+#[test]
+fn records_whose_delivery_timed_out_are_sent_again_in_order() {
+    let outage = if heavy() { 120 } else { 15 };
+    broker_outage_case(
+        Duration::from_secs(outage),
+        &[("producer.message.timeout.ms", "5000")],
+        true,
+    );
+}
+
+/// `SLUICE_HEAVY=1`: the broker down for 10 minutes, past a 30 s delivery timeout.
+#[test]
+fn a_ten_minute_broker_outage_loses_nothing() {
+    if !heavy() {
+        return;
+    }
+    broker_outage_case(
+        Duration::from_secs(600),
+        &[("producer.delivery.timeout.ms", "30000")],
+        true,
+    );
+}
+
+/// How the object store is down.
+#[derive(Debug, Clone, Copy)]
+enum StoreDown {
+    /// Connections refused (nothing listens).
+    Refused,
+    /// Every request answered 503.
+    Status503,
+}
+
+/// `objects` jsonl objects of `records` lines each, numbered from `first`.
+fn store_objects(first: usize, objects: usize, records: usize) -> Vec<(String, Vec<u8>)> {
+    (first..first + objects)
+        .map(|o| {
+            let body: String = (0..records).map(|r| jsonl_line(o, r) + "\n").collect();
+            (format!("obj-{o:03}.jsonl"), body.into_bytes())
+        })
+        .collect()
+}
+
+/// A continuous `sluice run` over an S3-compatible store (moto behind the test proxy) that goes
+/// down for `outage` while objects are read and more arrive; checks that everything arrives,
+/// that the task's status says it waits for the store during the outage and no longer after.
+fn store_outage_case(down: StoreDown, outage: Duration) {
+    const RECORDS: usize = 2_000;
+    let server = ObjectServer::start(StoreKind::S3);
+    let proxy = server.proxy.as_ref().expect("S3 is behind the test proxy");
+    let broker = Broker::start(BrokerKind::Mock);
+    broker.create_topic(TOPIC);
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let worker = dir.path().join("worker.properties");
+    let offsets = dir.path().join("offsets.jsonl");
+    write_props(
+        &worker,
+        &[
+            ("bootstrap.servers", broker.bootstrap().as_str()),
+            ("offset.storage.file.filename", offsets.to_str().unwrap()),
+            ("value.converter.schemas.enable", "false"),
+            ("listeners", &format!("http://127.0.0.1:{port}")),
+        ],
+    );
+    let mut connector: Vec<(String, String)> = server.connector_settings();
+    for (k, v) in [
+        ("name", "outage"),
+        ("topic", TOPIC),
+        ("input.format", "jsonl"),
+        // Slow enough that objects are being read when the store goes down.
+        ("max.records.per.second", "500"),
+    ] {
+        connector.push((k.into(), v.into()));
+    }
+    let connector_file = dir.path().join("connector.properties");
+    let pairs: Vec<(&str, &str)> = connector
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    write_props(&connector_file, &pairs);
+    server.put_many(store_objects(0, 10, RECORDS / 10));
+    let log = dir.path().join("run.log");
+    let mut child = ChildGuard::spawn(
+        sluice()
+            .arg("run")
+            .arg(&worker)
+            .arg(&connector_file)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
+    let api = support::rest::Api::new(port);
+    let mut collector = Collector::new(&broker.bootstrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while collector.distinct() < RECORDS / 4 {
+        assert!(Instant::now() < deadline, "no progress before the outage");
+        collector.pump(Duration::from_millis(20));
+    }
+    match down {
+        StoreDown::Refused => proxy.refuse_connections(),
+        StoreDown::Status503 => proxy.set_faults(Faults {
+            status_503_every: 1,
+            reset_every: 0,
+            cut_body_every: 0,
+            target: Target::All,
+        }),
+    }
+    let at_outage = collector.distinct();
+    // More objects arrive while the store is down (written directly, not through the proxy).
+    server.put_many(store_objects(10, 10, RECORDS / 10));
+    let total = 2 * RECORDS;
+    let trace = || {
+        let (_, status) = api.get("/connectors/outage/status");
+        status["tasks"][0]["trace"].as_str().map(str::to_owned)
+    };
+    let started = Instant::now();
+    let mut said = None;
+    while started.elapsed() < outage {
+        collector.pump(Duration::from_millis(500));
+        if said.is_none() {
+            said = trace().filter(|t| t.contains("waiting for the object store"));
+            if said.is_some() {
+                println!(
+                    "{down:?}: the status said why after {:.1?}: {}",
+                    started.elapsed(),
+                    said.as_deref().unwrap_or_default()
+                );
+            }
+        }
+    }
+    let during = collector.distinct() - at_outage;
+    match down {
+        StoreDown::Refused => proxy.accept_connections(),
+        StoreDown::Status503 => proxy.set_faults(Faults::NONE),
+    }
+    let back = Instant::now();
+    let deadline = back + Duration::from_secs(120);
+    while collector.distinct() < total {
+        assert!(
+            Instant::now() < deadline,
+            "{down:?}: after the outage {} of {total} arrived; log:\n{}",
+            collector.distinct(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        collector.pump(Duration::from_millis(100));
+    }
+    let recovered = back.elapsed();
+    // The status stops saying so once the store answers again.
+    let cleared = (0..40).any(|_| {
+        collector.pump(Duration::from_millis(250));
+        trace().is_none()
+    });
+    let status = child.terminate();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{status:?}; log:\n{text}");
+    let duplicates: u64 = collector.seen.values().map(|n| u64::from(n - 1)).sum();
+    println!(
+        "object store down ({down:?}) for {outage:?} after {at_outage} of {total} records ({during} more arrived during it): consumed={} duplicates={duplicates} lost=0; everything {recovered:.1?} after the store was back; task failed: {}",
+        collector.records,
+        text.contains("task failed"),
+    );
+    assert!(!text.contains("task failed"), "the task failed:\n{text}");
+    assert!(
+        said.is_some(),
+        "the status never said the task waits for the store"
+    );
+    assert!(
+        cleared,
+        "the status still says the task waits: {:?}",
+        trace()
+    );
+}
+
+#[test]
+fn the_object_store_refusing_connections_is_waited_out() {
+    let outage = if heavy() { 120 } else { 40 };
+    store_outage_case(StoreDown::Refused, Duration::from_secs(outage));
+}
+
+#[test]
+fn the_object_store_answering_503_is_waited_out() {
+    let outage = if heavy() { 120 } else { 40 };
+    store_outage_case(StoreDown::Status503, Duration::from_secs(outage));
+}
