@@ -164,7 +164,8 @@ impl ObjectBackend for LocalBackend {
 
     /// A directory walk has no key order, so the (metadata-only) listing of the folder holding
     /// the prefix is filtered (prefix, start-after, ignored names) and sorted by key before it is
-    /// streamed out.
+    /// streamed out; files at or before `start_after` are passed over without reading their
+    /// metadata.
     fn list(
         &self,
         start_after: Option<&Path>,
@@ -173,7 +174,13 @@ impl ObjectBackend for LocalBackend {
         let folder = prefix
             .as_deref()
             .and_then(|p| p.rfind('/').map(|i| Path::from(&p[..i])));
-        let listing = self.store.list(folder.as_ref());
+        // With a start: paths up to it are skipped by the walk before any metadata is read
+        // (a restart after a million finished objects reads the folders, not a million
+        // files' metadata).
+        let listing = match start_after {
+            Some(s) => self.store.list_with_offset(folder.as_ref(), s),
+            None => self.store.list(folder.as_ref()),
+        };
         let start_after = start_after.cloned();
         let ignore = self.ignore.clone();
         stream::once(async move {
