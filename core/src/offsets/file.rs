@@ -96,8 +96,11 @@ impl FileOffsetStore {
                 None,
             ));
         }
-        let state = match fs::read(&path) {
-            Ok(bytes) => parse_file(&bytes).map_err(|(line, what, source)| {
+        // Read line by line: a file of millions of entries is never held whole.
+        let read = fs::File::open(&path)
+            .and_then(|f| parse_file(std::io::BufReader::with_capacity(1 << 16, f)));
+        let state = match read {
+            Ok(parsed) => parsed.map_err(|(line, what, source)| {
                 fail(
                     format!(
                         "the offset file is corrupt at line {line} ({what}): restore it from backup or delete it to start from zero"
@@ -164,55 +167,69 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 type LineError = (usize, String, Option<BoxError>);
 
-fn parse_file(bytes: &[u8]) -> std::result::Result<State, LineError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
+/// The entries of an offset file; the outer error is a failed read, the inner one a corrupt line.
+fn parse_file(
+    mut reader: impl std::io::BufRead,
+) -> std::io::Result<std::result::Result<State, LineError>> {
+    let mut state = State::default();
+    let mut bytes = Vec::new();
+    let mut n = 0;
+    loop {
+        bytes.clear();
+        if reader.read_until(b'\n', &mut bytes)? == 0 {
+            return Ok(Ok(state));
+        }
+        n += 1;
+        let line = match std::str::from_utf8(&bytes) {
+            Ok(line) => line,
+            Err(e) => {
+                return Ok(Err((
+                    n,
+                    "not UTF-8 text".to_owned(),
+                    Some(Box::new(e) as BoxError),
+                )))
+            }
+        };
+        if let Err(e) = parse_line(&mut state, n, line) {
+            return Ok(Err(e));
+        }
+    }
+}
+
+/// Applies one line of an offset file to `state`.
+fn parse_line(state: &mut State, n: usize, line: &str) -> std::result::Result<(), LineError> {
+    if line.trim().is_empty() {
+        return Ok(());
+    }
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
         (
-            line,
-            "not UTF-8 text".to_owned(),
+            n,
+            "not valid JSON".to_owned(),
             Some(Box::new(e) as BoxError),
         )
     })?;
-    let mut state = State::default();
-    for (i, line) in text.split('\n').enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            (
-                n,
-                "not valid JSON".to_owned(),
-                Some(Box::new(e) as BoxError),
-            )
-        })?;
-        let shape = || {
-            (
-                n,
-                "expected {\"key\":[\"<connector>\",{...}],\"value\":{...}}".to_owned(),
-                None,
-            )
-        };
-        let obj = v.as_object().ok_or_else(shape)?;
-        let (Some(key), Some(value)) = (obj.get("key"), obj.get("value")) else {
-            return Err(shape());
-        };
-        let (connector, partition) = parse_connect_offset_key(key)
-            .map_err(|e| (n, "bad key".to_owned(), Some(Box::new(e) as BoxError)))?;
-        let canonical = connect_offset_key(&connector, &partition);
-        if value.is_null() {
-            state.remove_text(&canonical);
-            continue;
-        }
-        let offset = map_from_json(value)
-            .map_err(|e| (n, "bad value".to_owned(), Some(Box::new(e) as BoxError)))?;
-        state.insert_text(canonical.into_boxed_str(), value_text(&offset));
+    let shape = || {
+        (
+            n,
+            "expected {\"key\":[\"<connector>\",{...}],\"value\":{...}}".to_owned(),
+            None,
+        )
+    };
+    let obj = v.as_object().ok_or_else(shape)?;
+    let (Some(key), Some(value)) = (obj.get("key"), obj.get("value")) else {
+        return Err(shape());
+    };
+    let (connector, partition) = parse_connect_offset_key(key)
+        .map_err(|e| (n, "bad key".to_owned(), Some(Box::new(e) as BoxError)))?;
+    let canonical = connect_offset_key(&connector, &partition);
+    if value.is_null() {
+        state.remove_text(&canonical);
+        return Ok(());
     }
-    Ok(state)
+    let offset = map_from_json(value)
+        .map_err(|e| (n, "bad value".to_owned(), Some(Box::new(e) as BoxError)))?;
+    state.insert_text(canonical.into_boxed_str(), value_text(&offset));
+    Ok(())
 }
 
 /// Writes the lines of `state` with `batch` applied, in key order (a merge of the two sorted
