@@ -14,6 +14,7 @@ use sluice_core::config::ConnectorConfig;
 use sluice_core::config::{KeySet, Keys, Owner};
 use sluice_core::contract::ObjectBackend;
 
+use crate::local_read::SmallReads;
 use crate::Error;
 
 /// The `local` backend's keys, declared beside its code.
@@ -124,11 +125,13 @@ impl LocalBackend {
         let ignore = ignore_patterns(ignore).map_err(|m| build_err(m, None))?;
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(|e| build_err("cannot use the folder".into(), Some(Box::new(e))))?;
+        let local = Arc::new(store);
+        // Whole-file reads come in chunks of READ_CHUNK (object_store's own are 8 KiB: one
+        // blocking-pool hand-off per 8 KiB); a small file is read whole in one hand-off.
+        let chunked = Arc::new(ChunkedStore::new(local.clone(), READ_CHUNK));
         Ok(LocalBackend {
             root: root.to_owned(),
-            // Whole-file reads come in chunks of READ_CHUNK (object_store's own are 8 KiB: one
-            // blocking-pool hand-off per 8 KiB).
-            store: Arc::new(ChunkedStore::new(Arc::new(store), READ_CHUNK)),
+            store: Arc::new(SmallReads::new(local, chunked)),
             prefix: prefix.filter(|p| !p.is_empty()).map(str::to_owned),
             ignore: Arc::new(ignore),
         })
