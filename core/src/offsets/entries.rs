@@ -487,6 +487,7 @@ mod tests {
         e.merge();
         assert_eq!(e.len(), n as usize);
         let per_entry = e.heap_bytes() as f64 / n as f64;
+        eprintln!("{per_entry:.1} bytes per finished object");
         assert!(per_entry < 100.0, "{per_entry} bytes per entry");
     }
 

@@ -348,6 +348,7 @@ mod tests {
         }
         s.merge();
         let per_object = s.heap_bytes() as f64 / n as f64;
+        eprintln!("{per_object:.1} bytes per finished object");
         assert!(per_object < 100.0, "{per_object} bytes per finished object");
     }
 
