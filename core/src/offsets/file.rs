@@ -245,22 +245,9 @@ fn render(out: &mut dyn Write, state: &State, batch: &Batch) -> std::io::Result<
     let mut changes = batch.iter().peekable();
     let mut failed = Ok(());
     state.each_text(&mut |key, value| {
-        if failed.is_err() {
-            return;
+        if failed.is_ok() {
+            failed = merged(&mut line, &mut changes, key, value);
         }
-        let mut write = || -> std::io::Result<()> {
-            while let Some((k, v)) = changes.next_if(|(k, _)| &***k < key) {
-                if let Some(v) = v {
-                    line(k, v)?;
-                }
-            }
-            match changes.next_if(|(k, _)| &***k == key) {
-                Some((_, Some(v))) => line(key, v),
-                Some((_, None)) => Ok(()),
-                None => line(key, value),
-            }
-        };
-        failed = write();
     });
     failed?;
     for (k, v) in changes {
@@ -269,6 +256,26 @@ fn render(out: &mut dyn Write, state: &State, batch: &Batch) -> std::io::Result<
         }
     }
     Ok(())
+}
+
+/// Writes the batch's lines sorting before the stored entry (`key`, `value`), then that entry
+/// as the batch leaves it (replaced, removed or as it was).
+fn merged<'a>(
+    line: &mut impl FnMut(&str, &str) -> std::io::Result<()>,
+    changes: &mut std::iter::Peekable<impl Iterator<Item = (&'a Box<str>, &'a Option<Box<str>>)>>,
+    key: &str,
+    value: &str,
+) -> std::io::Result<()> {
+    while let Some((k, v)) = changes.next_if(|(k, _)| &***k < key) {
+        if let Some(v) = v {
+            line(k, v)?;
+        }
+    }
+    match changes.next_if(|(k, _)| &***k == key) {
+        Some((_, Some(v))) => line(key, v),
+        Some((_, None)) => Ok(()),
+        None => line(key, value),
+    }
 }
 
 /// Applies a written batch to the state.
