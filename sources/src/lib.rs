@@ -17,6 +17,7 @@ mod cloud;
 pub mod gcs;
 mod listing;
 pub mod local;
+mod local_read;
 pub mod notify;
 mod redact;
 pub mod s3;

@@ -14,6 +14,7 @@ use sluice_core::config::ConnectorConfig;
 use sluice_core::config::{KeySet, Keys, Owner};
 use sluice_core::contract::ObjectBackend;
 
+use crate::local_read::SmallReads;
 use crate::Error;
 
 /// The `local` backend's keys, declared beside its code.
@@ -124,11 +125,13 @@ impl LocalBackend {
         let ignore = ignore_patterns(ignore).map_err(|m| build_err(m, None))?;
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(|e| build_err("cannot use the folder".into(), Some(Box::new(e))))?;
+        let local = Arc::new(store);
+        // Whole-file reads come in chunks of READ_CHUNK (object_store's own are 8 KiB: one
+        // blocking-pool hand-off per 8 KiB); a small file is read whole in one hand-off.
+        let chunked = Arc::new(ChunkedStore::new(local.clone(), READ_CHUNK));
         Ok(LocalBackend {
             root: root.to_owned(),
-            // Whole-file reads come in chunks of READ_CHUNK (object_store's own are 8 KiB: one
-            // blocking-pool hand-off per 8 KiB).
-            store: Arc::new(ChunkedStore::new(Arc::new(store), READ_CHUNK)),
+            store: Arc::new(SmallReads::new(local, chunked)),
             prefix: prefix.filter(|p| !p.is_empty()).map(str::to_owned),
             ignore: Arc::new(ignore),
         })
@@ -164,7 +167,8 @@ impl ObjectBackend for LocalBackend {
 
     /// A directory walk has no key order, so the (metadata-only) listing of the folder holding
     /// the prefix is filtered (prefix, start-after, ignored names) and sorted by key before it is
-    /// streamed out.
+    /// streamed out; files at or before `start_after` are passed over without reading their
+    /// metadata.
     fn list(
         &self,
         start_after: Option<&Path>,
@@ -173,7 +177,13 @@ impl ObjectBackend for LocalBackend {
         let folder = prefix
             .as_deref()
             .and_then(|p| p.rfind('/').map(|i| Path::from(&p[..i])));
-        let listing = self.store.list(folder.as_ref());
+        // With a start: paths up to it are skipped by the walk before any metadata is read
+        // (a restart after a million finished objects reads the folders, not a million
+        // files' metadata).
+        let listing = match start_after {
+            Some(s) => self.store.list_with_offset(folder.as_ref(), s),
+            None => self.store.list(folder.as_ref()),
+        };
         let start_after = start_after.cloned();
         let ignore = self.ignore.clone();
         stream::once(async move {

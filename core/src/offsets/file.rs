@@ -26,17 +26,21 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 
 use crate::error::{BoxError, Error, Result};
 
-use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore};
-use super::value::{map_from_json, map_to_json, OffsetMap};
+use super::entries::{value_text, Entries};
+use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore, Peek};
+use super::value::{map_from_json, OffsetMap};
 
-/// Every stored entry, by Kafka Connect offset key: (connector, partition, offset).
-type State = std::collections::BTreeMap<String, (String, OffsetMap, OffsetMap)>;
+/// Every stored entry, as the text of its key and value (see `entries.rs`).
+type State = Entries;
+
+/// A put's changes by offset key text: the new value text, or `None` to delete.
+type Batch = std::collections::BTreeMap<Box<str>, Option<Box<str>>>;
 
 /// Offsets in a local file, rewritten atomically on every put.
 ///
@@ -48,7 +52,7 @@ type State = std::collections::BTreeMap<String, (String, OffsetMap, OffsetMap)>;
 pub struct FileOffsetStore {
     path: PathBuf,
     tmp: PathBuf,
-    state: Arc<Mutex<State>>,
+    state: Arc<RwLock<State>>,
     /// Held from the start of a put until its file is durable (even if the put is cancelled).
     write_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -92,8 +96,11 @@ impl FileOffsetStore {
                 None,
             ));
         }
-        let state = match fs::read(&path) {
-            Ok(bytes) => parse_file(&bytes).map_err(|(line, what, source)| {
+        // Read line by line: a file of millions of entries is never held whole.
+        let read = fs::File::open(&path)
+            .and_then(|f| parse_file(std::io::BufReader::with_capacity(1 << 16, f)));
+        let state = match read {
+            Ok(parsed) => parsed.map_err(|(line, what, source)| {
                 fail(
                     format!(
                         "the offset file is corrupt at line {line} ({what}): restore it from backup or delete it to start from zero"
@@ -101,7 +108,7 @@ impl FileOffsetStore {
                     source,
                 )
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => {
                 return Err(fail(
                     "cannot read the offset file: check that it is a readable file".into(),
@@ -132,7 +139,7 @@ impl FileOffsetStore {
         Ok(FileOffsetStore {
             path,
             tmp: PathBuf::from(tmp),
-            state: Arc::new(Mutex::new(state)),
+            state: Arc::new(RwLock::new(state)),
             write_lock: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
@@ -142,8 +149,8 @@ impl FileOffsetStore {
         &self.path
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -160,85 +167,153 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 type LineError = (usize, String, Option<BoxError>);
 
-fn parse_file(bytes: &[u8]) -> std::result::Result<State, LineError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count()
-            + 1;
+/// The entries of an offset file; the outer error is a failed read, the inner one a corrupt line.
+fn parse_file(
+    mut reader: impl std::io::BufRead,
+) -> std::io::Result<std::result::Result<State, LineError>> {
+    let mut state = State::default();
+    let mut bytes = Vec::new();
+    let mut n = 0;
+    loop {
+        bytes.clear();
+        if reader.read_until(b'\n', &mut bytes)? == 0 {
+            return Ok(Ok(state));
+        }
+        n += 1;
+        let line = match std::str::from_utf8(&bytes) {
+            Ok(line) => line,
+            Err(e) => {
+                return Ok(Err((
+                    n,
+                    "not UTF-8 text".to_owned(),
+                    Some(Box::new(e) as BoxError),
+                )))
+            }
+        };
+        if let Err(e) = parse_line(&mut state, n, line) {
+            return Ok(Err(e));
+        }
+    }
+}
+
+/// Applies one line of an offset file to `state`.
+fn parse_line(state: &mut State, n: usize, line: &str) -> std::result::Result<(), LineError> {
+    if line.trim().is_empty() {
+        return Ok(());
+    }
+    let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
         (
-            line,
-            "not UTF-8 text".to_owned(),
+            n,
+            "not valid JSON".to_owned(),
             Some(Box::new(e) as BoxError),
         )
     })?;
-    let mut state = State::new();
-    for (i, line) in text.split('\n').enumerate() {
-        let n = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let v: serde_json::Value = serde_json::from_str(line).map_err(|e| {
-            (
-                n,
-                "not valid JSON".to_owned(),
-                Some(Box::new(e) as BoxError),
-            )
-        })?;
-        let shape = || {
-            (
-                n,
-                "expected {\"key\":[\"<connector>\",{...}],\"value\":{...}}".to_owned(),
-                None,
-            )
-        };
-        let obj = v.as_object().ok_or_else(shape)?;
-        let (Some(key), Some(value)) = (obj.get("key"), obj.get("value")) else {
-            return Err(shape());
-        };
-        let (connector, partition) = parse_connect_offset_key(key)
-            .map_err(|e| (n, "bad key".to_owned(), Some(Box::new(e) as BoxError)))?;
-        let canonical = connect_offset_key(&connector, &partition);
-        if value.is_null() {
-            state.remove(&canonical);
-            continue;
-        }
-        let offset = map_from_json(value)
-            .map_err(|e| (n, "bad value".to_owned(), Some(Box::new(e) as BoxError)))?;
-        state.insert(canonical, (connector, partition, offset));
+    let shape = || {
+        (
+            n,
+            "expected {\"key\":[\"<connector>\",{...}],\"value\":{...}}".to_owned(),
+            None,
+        )
+    };
+    let obj = v.as_object().ok_or_else(shape)?;
+    let (Some(key), Some(value)) = (obj.get("key"), obj.get("value")) else {
+        return Err(shape());
+    };
+    let (connector, partition) = parse_connect_offset_key(key)
+        .map_err(|e| (n, "bad key".to_owned(), Some(Box::new(e) as BoxError)))?;
+    let canonical = connect_offset_key(&connector, &partition);
+    if value.is_null() {
+        state.remove_text(&canonical);
+        return Ok(());
     }
-    Ok(state)
+    let offset = map_from_json(value)
+        .map_err(|e| (n, "bad value".to_owned(), Some(Box::new(e) as BoxError)))?;
+    state.insert_text(canonical.into_boxed_str(), value_text(&offset));
+    Ok(())
 }
 
-fn render(state: &State) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (connector, partition, offset) in state.values() {
-        let line = serde_json::json!({
-            "key": [connector, map_to_json(partition)],
-            "value": map_to_json(offset),
-        });
-        out.extend_from_slice(line.to_string().as_bytes());
-        out.push(b'\n');
+/// Writes the lines of `state` with `batch` applied, in key order (a merge of the two sorted
+/// sequences: nothing is copied).
+fn render(out: &mut dyn Write, state: &State, batch: &Batch) -> std::io::Result<()> {
+    let mut line = |key: &str, value: &str| -> std::io::Result<()> {
+        out.write_all(b"{\"key\":")?;
+        out.write_all(key.as_bytes())?;
+        out.write_all(b",\"value\":")?;
+        out.write_all(value.as_bytes())?;
+        out.write_all(b"}\n")
+    };
+    let mut changes = batch.iter().peekable();
+    let mut failed = Ok(());
+    state.each_text(&mut |key, value| {
+        if failed.is_ok() {
+            failed = merged(&mut line, &mut changes, key, value);
+        }
+    });
+    failed?;
+    for (k, v) in changes {
+        if let Some(v) = v {
+            line(k, v)?;
+        }
     }
-    out
+    Ok(())
 }
 
-/// Writes `bytes` to `tmp`, fsyncs, renames over `path`, fsyncs the directory. On failure, says
-/// which step failed.
+/// Writes the batch's lines sorting before the stored entry (`key`, `value`), then that entry
+/// as the batch leaves it (replaced, removed or as it was).
+fn merged<'a>(
+    line: &mut impl FnMut(&str, &str) -> std::io::Result<()>,
+    changes: &mut std::iter::Peekable<impl Iterator<Item = (&'a Box<str>, &'a Option<Box<str>>)>>,
+    key: &str,
+    value: &str,
+) -> std::io::Result<()> {
+    while let Some((k, v)) = changes.next_if(|(k, _)| &***k < key) {
+        if let Some(v) = v {
+            line(k, v)?;
+        }
+    }
+    match changes.next_if(|(k, _)| &***k == key) {
+        Some((_, Some(v))) => line(key, v),
+        Some((_, None)) => Ok(()),
+        None => line(key, value),
+    }
+}
+
+/// Applies a written batch to the state.
+fn apply(state: &mut State, batch: Batch) {
+    for (key, value) in batch {
+        match value {
+            Some(value) => state.insert_text(key, value),
+            None => state.remove_text(&key),
+        }
+    }
+}
+
+/// Writes `state` with `batch` applied to `tmp`, fsyncs, renames over `path`, fsyncs the
+/// directory; then applies `batch` to `state` (memory follows the file only once the file is
+/// durable). Readers of the state are not held up: the lines are written under a read lock,
+/// only the (short) application of the batch takes the write lock. On failure, says which
+/// step failed.
 fn write_atomically(
     path: &Path,
     tmp: &Path,
-    bytes: &[u8],
+    state: &RwLock<State>,
+    batch: Batch,
 ) -> std::result::Result<(), (String, std::io::Error)> {
     let step = |what: &str, p: &Path| format!("{what} {}", p.display());
-    let mut f = fs::OpenOptions::new()
+    let f = fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(tmp)
         .map_err(|e| (step("creating", tmp), e))?;
-    f.write_all(bytes).map_err(|e| (step("writing", tmp), e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, f);
+    {
+        let state = state.read().unwrap_or_else(|e| e.into_inner());
+        render(&mut out, &state, &batch).map_err(|e| (step("writing", tmp), e))?;
+    }
+    let f = out
+        .into_inner()
+        .map_err(|e| (step("writing", tmp), e.into_error()))?;
     f.sync_all().map_err(|e| (step("syncing", tmp), e))?;
     drop(f);
     fs::rename(tmp, path).map_err(|e| {
@@ -247,7 +322,10 @@ fn write_atomically(
             e,
         )
     })?;
-    sync_dir(&parent_dir(path)).map_err(|e| (step("syncing the directory", &parent_dir(path)), e))
+    sync_dir(&parent_dir(path))
+        .map_err(|e| (step("syncing the directory", &parent_dir(path)), e))?;
+    apply(&mut state.write().unwrap_or_else(|e| e.into_inner()), batch);
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -268,56 +346,53 @@ impl OffsetStore for FileOffsetStore {
         partitions: &[OffsetMap],
     ) -> Result<Vec<Option<OffsetMap>>> {
         let state = self.state();
-        Ok(partitions
-            .iter()
-            .map(|p| {
-                state
-                    .get(&connect_offset_key(connector, p))
-                    .map(|(_, _, offset)| offset.clone())
-            })
-            .collect())
+        partitions.iter().map(|p| state.get(connector, p)).collect()
     }
 
     async fn connectors(&self) -> Result<Vec<String>> {
-        let names: std::collections::BTreeSet<String> =
-            self.state().values().map(|(c, _, _)| c.clone()).collect();
-        Ok(names.into_iter().collect())
+        self.state().connectors()
     }
 
     async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
-        Ok(self
-            .state()
-            .values()
-            .filter(|(c, _, _)| c == connector)
-            .map(|(_, p, o)| (p.clone(), o.clone()))
-            .collect())
+        self.state().list(connector)
+    }
+
+    async fn for_each(
+        &self,
+        connector: &str,
+        visit: &mut (dyn FnMut(OffsetMap, OffsetMap) + Send),
+    ) -> Result<()> {
+        self.state().for_each(connector, visit)
+    }
+
+    fn peek(&self, connector: &str, partition: &OffsetMap) -> Peek {
+        Peek::from(self.state().get(connector, partition))
+    }
+
+    fn peeks(&self) -> bool {
+        true
     }
 
     async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
+        // Later entries of the batch win.
+        let batch: Batch = batch
+            .into_iter()
+            .map(|(partition, offset)| {
+                (
+                    connect_offset_key(connector, &partition).into_boxed_str(),
+                    offset.as_ref().map(value_text),
+                )
+            })
+            .collect();
         // Held until the blocking write ends, even if this future is dropped meanwhile.
         let guard = self.write_lock.clone().lock_owned().await;
-        let mut next = self.state().clone();
-        for (partition, offset) in batch {
-            let key = connect_offset_key(connector, &partition);
-            match offset {
-                Some(offset) => {
-                    next.insert(key, (connector.to_owned(), partition, offset));
-                }
-                None => {
-                    next.remove(&key);
-                }
-            }
-        }
         let (path, tmp, state) = (self.path.clone(), self.tmp.clone(), self.state.clone());
         let written = tokio::task::spawn_blocking(move || {
             let _guard = guard;
-            write_atomically(&path, &tmp, &render(&next))?;
-            // Memory follows the file only once the file is durable.
-            *state.lock().unwrap_or_else(|e| e.into_inner()) = next;
-            Ok(())
+            write_atomically(&path, &tmp, &state, batch)
         })
         .await;
         match written {
@@ -346,7 +421,8 @@ impl OffsetStore for FileOffsetStore {
 mod tests {
     use super::*;
     use crate::offsets::{
-        ObjectOffsetEntry, OffsetManagerEntry, OffsetManagerEntryExt, OffsetValue, RECORD_COUNT,
+        map_to_json, ObjectOffsetEntry, OffsetManagerEntry, OffsetManagerEntryExt, OffsetValue,
+        RECORD_COUNT,
     };
     use proptest::prelude::*;
 

@@ -9,7 +9,7 @@
 //! partition and reads each partition until it sees its own sentinel. Sentinels are tombstones
 //! under one fixed key per partition, so compaction keeps the topic small.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use crate::error::{Error, Result};
 
-use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore};
+use super::entries::{value_text, Entries};
+use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore, Peek};
 use super::value::{map_from_json, map_to_json, OffsetMap};
 
 /// Connector name used in sentinel keys; never a real connector (names cannot start with `__`
@@ -31,7 +32,8 @@ use super::value::{map_from_json, map_to_json, OffsetMap};
 const SENTINEL: &str = "__sluice.sentinel";
 const NONCE_HEADER: &str = "sluice.sentinel.nonce";
 
-type State = BTreeMap<String, (String, OffsetMap, OffsetMap)>;
+/// Every stored entry, as the text of its key and value (see `entries.rs`).
+type State = Entries;
 
 /// How to create the offsets topic when it is missing.
 #[derive(Debug, Clone)]
@@ -249,7 +251,7 @@ impl KafkaOffsetStore {
                 .assign(&tpl)
                 .map_err(|e| store_err(topic, "cannot assign", Some(Box::new(e))))?;
             let mut pending: HashSet<i32> = (0..partitions).collect();
-            let mut state = State::new();
+            let mut state = State::default();
             let deadline = Instant::now() + Duration::from_secs(120);
             while !pending.is_empty() {
                 if Instant::now() > deadline {
@@ -282,20 +284,18 @@ impl KafkaOffsetStore {
                 })?;
                 let canonical = connect_offset_key(&connector, &partition);
                 match msg.payload() {
-                    None => {
-                        state.remove(&canonical);
-                    }
+                    None => state.remove_text(&canonical),
                     Some(v) => {
                         let value: serde_json::Value = serde_json::from_slice(v).map_err(|e| {
                             store_err(topic, format!("{at}: the value is not JSON; the offsets topic is corrupt: fix or delete that record"), Some(Box::new(e)))
                         })?;
                         if value.is_null() {
-                            state.remove(&canonical);
+                            state.remove_text(&canonical);
                         } else {
                             let offset = map_from_json(&value).map_err(|e| {
                                 store_err(topic, format!("{at}: not an offset object"), Some(Box::new(e)))
                             })?;
-                            state.insert(canonical, (connector, partition, offset));
+                            state.insert_text(canonical.into_boxed_str(), value_text(&offset));
                         }
                     }
                 }
@@ -331,10 +331,7 @@ impl KafkaOffsetStore {
     pub fn remember(&self, connector: &str, batch: Vec<(OffsetMap, OffsetMap)>) {
         let mut state = self.state.lock().expect("offset state");
         for (p, o) in batch {
-            state.insert(
-                connect_offset_key(connector, &p),
-                (connector.to_owned(), p, o),
-            );
+            state.insert(connector, &p, &o);
         }
     }
 }
@@ -347,34 +344,39 @@ impl OffsetStore for KafkaOffsetStore {
         partitions: &[OffsetMap],
     ) -> Result<Vec<Option<OffsetMap>>> {
         let state = self.state.lock().expect("offset state");
-        Ok(partitions
-            .iter()
-            .map(|p| {
-                state
-                    .get(&connect_offset_key(connector, p))
-                    .map(|(_, _, o)| o.clone())
-            })
-            .collect())
+        partitions.iter().map(|p| state.get(connector, p)).collect()
+    }
+
+    fn peek(&self, connector: &str, partition: &OffsetMap) -> Peek {
+        Peek::from(
+            self.state
+                .lock()
+                .expect("offset state")
+                .get(connector, partition),
+        )
+    }
+
+    fn peeks(&self) -> bool {
+        true
     }
 
     async fn connectors(&self) -> Result<Vec<String>> {
-        let names: std::collections::BTreeSet<String> = self
-            .state
-            .lock()
-            .expect("offset state")
-            .values()
-            .map(|(c, _, _)| c.clone())
-            .collect();
-        Ok(names.into_iter().collect())
+        self.state.lock().expect("offset state").connectors()
     }
 
     async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
-        let state = self.state.lock().expect("offset state");
-        Ok(state
-            .values()
-            .filter(|(c, _, _)| c == connector)
-            .map(|(_, p, o)| (p.clone(), o.clone()))
-            .collect())
+        self.state.lock().expect("offset state").list(connector)
+    }
+
+    async fn for_each(
+        &self,
+        connector: &str,
+        visit: &mut (dyn FnMut(OffsetMap, OffsetMap) + Send),
+    ) -> Result<()> {
+        self.state
+            .lock()
+            .expect("offset state")
+            .for_each(connector, visit)
     }
 
     async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()> {
@@ -402,14 +404,10 @@ impl OffsetStore for KafkaOffsetStore {
             })?;
         }
         let mut state = self.state.lock().expect("offset state");
-        for (key, (p, o)) in latest {
+        for (key, (_, o)) in latest {
             match o {
-                Some(o) => {
-                    state.insert(key, (connector.to_owned(), p, o));
-                }
-                None => {
-                    state.remove(&key);
-                }
+                Some(o) => state.insert_text(key.into_boxed_str(), value_text(&o)),
+                None => state.remove_text(&key),
             }
         }
         Ok(())

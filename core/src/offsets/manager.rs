@@ -8,7 +8,8 @@ use crate::error::Result;
 use crate::record::SourceRecord;
 
 use super::entry::OffsetManagerEntry;
-use super::store::{canonical_partition, OffsetStore};
+use super::finished::FinishedSet;
+use super::store::{canonical_partition, OffsetStore, Peek};
 use super::value::OffsetMap;
 
 /// A connector's offsets: the store plus an in-memory cache of the entries seen or updated, keyed
@@ -16,12 +17,58 @@ use super::value::OffsetMap;
 ///
 /// The cache holds in-memory progress, which may be ahead of the store: loading from the store
 /// ([`populate`](Self::populate), [`populate_all`](Self::populate_all)) never overwrites a cached
-/// entry.
+/// entry, and [`cached`](Self::cached) answers from the cache first. A store that holds its
+/// offsets in memory anyway ([`OffsetStore::peeks`]: the file and Kafka topic stores) is not
+/// copied: `populate_all` leaves its entries where they are and `cached` asks the store
+/// ([`OffsetStore::peek`]) for a partition the cache does not hold, so a restarted task holds
+/// each stored offset once. Finished objects (`{recordCount, finished, etag, size}`) are cached compactly, about
+/// 40 bytes plus the ETag each (see `finished.rs`); other entries (objects in progress, anything
+/// of another shape) as maps.
 #[derive(Debug)]
 pub struct OffsetManager {
     connector: String,
     store: Arc<dyn OffsetStore>,
-    cache: Mutex<HashMap<String, OffsetMap>>,
+    cache: Mutex<Cache>,
+}
+
+/// The cached entries: each canonical partition is in at most one of the two.
+#[derive(Debug, Default)]
+struct Cache {
+    maps: HashMap<String, OffsetMap>,
+    finished: FinishedSet,
+}
+
+impl Cache {
+    fn get(&self, canonical: &str) -> Option<OffsetMap> {
+        match self.maps.get(canonical) {
+            Some(data) => Some(data.clone()),
+            None => self.finished.get(canonical),
+        }
+    }
+
+    fn contains(&self, canonical: &str) -> bool {
+        self.maps.contains_key(canonical) || self.finished.contains(canonical)
+    }
+
+    fn insert(&mut self, canonical: String, data: OffsetMap) {
+        if self.finished.insert(&canonical, &data) {
+            self.maps.remove(&canonical);
+        } else {
+            self.finished.remove(&canonical);
+            self.maps.insert(canonical, data);
+        }
+    }
+
+    fn insert_if_absent(&mut self, canonical: String, data: OffsetMap) {
+        if !self.contains(&canonical) {
+            self.insert(canonical, data);
+        }
+    }
+
+    fn remove(&mut self, canonical: &str) {
+        self.maps.remove(canonical);
+        self.finished.remove(canonical);
+    }
 }
 
 impl OffsetManager {
@@ -30,11 +77,11 @@ impl OffsetManager {
         OffsetManager {
             connector: connector.into(),
             store,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         }
     }
 
-    fn cache(&self) -> MutexGuard<'_, HashMap<String, OffsetMap>> {
+    fn cache(&self) -> MutexGuard<'_, Cache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -47,7 +94,7 @@ impl OffsetManager {
     ) -> Result<Option<E>> {
         let canonical = canonical_partition(key);
         if let Some(data) = self.cache().get(&canonical) {
-            return Ok(Some(creator(key.clone(), data.clone())));
+            return Ok(Some(creator(key.clone(), data)));
         }
         let stored = self
             .store
@@ -58,7 +105,14 @@ impl OffsetManager {
             .flatten();
         Ok(stored.map(|data| {
             // Progress cached meanwhile wins over the stored data.
-            let data = self.cache().entry(canonical).or_insert(data).clone();
+            let mut cache = self.cache();
+            let data = match cache.get(&canonical) {
+                Some(cached) => cached,
+                None => {
+                    cache.insert(canonical, data.clone());
+                    data
+                }
+            };
             creator(key.clone(), data)
         }))
     }
@@ -68,7 +122,7 @@ impl OffsetManager {
         let missing: Vec<OffsetMap> = {
             let cache = self.cache();
             keys.iter()
-                .filter(|k| !cache.contains_key(&canonical_partition(k)))
+                .filter(|k| !cache.contains(&canonical_partition(k)))
                 .cloned()
                 .collect()
         };
@@ -79,24 +133,34 @@ impl OffsetManager {
         let mut cache = self.cache();
         for (key, data) in missing.iter().zip(stored) {
             if let Some(data) = data {
-                cache.entry(canonical_partition(key)).or_insert(data);
+                cache.insert_if_absent(canonical_partition(key), data);
             }
         }
         Ok(())
     }
 
     /// Loads every stored entry of the connector into the cache (cached entries are kept), in
-    /// one read of the store; returns the stored entries (partition, offset), so a caller that
-    /// needs them too (the restart position) does not read the store again.
-    pub async fn populate_all(&self) -> Result<Vec<(OffsetMap, OffsetMap)>> {
-        let stored = self.store.list(&self.connector).await?;
-        let mut cache = self.cache();
-        for (key, data) in &stored {
-            cache
-                .entry(canonical_partition(key))
-                .or_insert_with(|| data.clone());
-        }
-        Ok(stored)
+    /// one pass over the store ([`OffsetStore::for_each`]: the entries are not collected);
+    /// `visit` sees each stored entry (partition, offset) first, so a caller that needs them
+    /// too (the restart position) does not read the store again. Returns the number of stored
+    /// entries.
+    pub async fn populate_all(
+        &self,
+        visit: &mut (dyn FnMut(&OffsetMap, &OffsetMap) + Send),
+    ) -> Result<u64> {
+        let mut count = 0u64;
+        let copy = !self.store.peeks();
+        self.store
+            .for_each(&self.connector, &mut |partition, offset| {
+                count += 1;
+                visit(&partition, &offset);
+                if copy {
+                    self.cache()
+                        .insert_if_absent(canonical_partition(&partition), offset);
+                }
+            })
+            .await?;
+        Ok(count)
     }
 
     /// Caches `entry`'s data (progress made in memory), replacing what was cached.
@@ -115,14 +179,29 @@ impl OffsetManager {
         self.remove(&record.source_partition);
     }
 
-    /// The cached data of source partition `key`.
+    /// The cached data of source partition `key`: progress of this run, else what the store
+    /// holds in memory ([`OffsetStore::peek`]), else what [`populate_all`](Self::populate_all)
+    /// or [`populate`](Self::populate) loaded.
     pub fn cached(&self, key: &OffsetMap) -> Option<OffsetMap> {
-        self.cache().get(&canonical_partition(key)).cloned()
+        if let Some(data) = self.cache().get(&canonical_partition(key)) {
+            return Some(data);
+        }
+        match self.store.peek(&self.connector, key) {
+            Peek::Stored(data) => Some(data),
+            Peek::Absent | Peek::Unknown => None,
+        }
     }
 
-    /// The number of cached entries.
+    /// The number of cached entries (not counting those left in a store that
+    /// [`peeks`](OffsetStore::peeks)).
     pub fn cached_len(&self) -> usize {
-        self.cache().len()
+        let cache = self.cache();
+        cache.maps.len() + cache.finished.len()
+    }
+
+    /// The number of cached entries held in the compact finished form (the others are maps).
+    pub fn cached_finished_len(&self) -> usize {
+        self.cache().finished.len()
     }
 
     /// The store.
@@ -149,8 +228,25 @@ mod tests {
         e
     }
 
+    fn finished(object: &str, count: i64, etag: &str) -> ObjectOffsetEntry {
+        let mut e = entry(object, count);
+        e.mark_finished();
+        e.set_etag(etag);
+        e.set_property(crate::offsets::SIZE, OffsetValue::Long(count * 10));
+        e
+    }
+
     async fn manager_with(stored: &[ObjectOffsetEntry]) -> (OffsetManager, Arc<MemoryOffsetStore>) {
         let store = Arc::new(MemoryOffsetStore::new());
+        (manager_over(store.clone(), stored).await, store)
+    }
+
+    /// A manager over `store` holding `stored` (and another connector's entry, which must
+    /// never show up).
+    async fn manager_over(
+        store: Arc<dyn OffsetStore>,
+        stored: &[ObjectOffsetEntry],
+    ) -> OffsetManager {
         store
             .put(
                 "conn",
@@ -161,7 +257,6 @@ mod tests {
             )
             .await
             .unwrap();
-        // Another connector's offsets must never show up.
         store
             .put(
                 "other",
@@ -172,7 +267,35 @@ mod tests {
             )
             .await
             .unwrap();
-        (OffsetManager::new("conn", store.clone()), store)
+        OffsetManager::new("conn", store)
+    }
+
+    #[tokio::test]
+    async fn a_store_holding_its_offsets_in_memory_is_not_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(crate::offsets::FileOffsetStore::open(dir.path().join("o")).unwrap());
+        assert!(store.peeks());
+        let m = manager_over(store, &[finished("a", 5, "e1"), entry("b", 1)]).await;
+        let mut seen = 0;
+        assert_eq!(m.populate_all(&mut |_, _| seen += 1).await.unwrap(), 2);
+        assert_eq!((seen, m.cached_len()), (2, 0));
+        let a = finished("a", 5, "e1");
+        assert_eq!(m.cached(&a.manager_key()), Some(a.properties()));
+        assert_eq!(
+            m.cached(&entry("b", 0).manager_key()),
+            Some(entry("b", 1).properties())
+        );
+        assert_eq!(
+            m.cached(&entry("x", 0).manager_key()),
+            None,
+            "another connector's"
+        );
+        assert_eq!(m.cached(&entry("c", 0).manager_key()), None);
+        // Progress made in memory wins over the store.
+        let progress = entry("a", 0);
+        m.add_entry(&progress);
+        assert_eq!(m.cached(&a.manager_key()), Some(progress.properties()));
+        assert_eq!(m.cached_len(), 1);
     }
 
     #[tokio::test]
@@ -234,8 +357,12 @@ mod tests {
         );
         assert_eq!(m.cached(&entry("c", 0).manager_key()), None);
         assert_eq!(m.cached_len(), 2);
-        let stored = m.populate_all().await.unwrap();
-        assert_eq!(stored.len(), 2);
+        let mut stored = Vec::new();
+        let n = m
+            .populate_all(&mut |p, o| stored.push((p.clone(), o.clone())))
+            .await
+            .unwrap();
+        assert_eq!((n, stored.len()), (2, 2));
         // The store's entries come back as stored; the cache keeps the progress ahead of them.
         assert!(stored.contains(&(a.manager_key(), entry("a", 5).properties())));
         assert_eq!(m.cached(&a.manager_key()), Some(a.properties()));
@@ -244,7 +371,7 @@ mod tests {
     #[tokio::test]
     async fn populate_all_and_remove() {
         let (m, _) = manager_with(&[entry("a", 1), entry("b", 2)]).await;
-        assert_eq!(m.populate_all().await.unwrap().len(), 2);
+        assert_eq!(m.populate_all(&mut |_, _| ()).await.unwrap(), 2);
         assert_eq!(m.cached_len(), 2);
         m.remove(&entry("a", 0).manager_key());
         assert_eq!(m.cached(&entry("a", 0).manager_key()), None);
@@ -255,6 +382,101 @@ mod tests {
         };
         m.remove_record(&record);
         assert_eq!(m.cached_len(), 0);
+    }
+
+    #[tokio::test]
+    async fn finished_entries_are_cached_compactly_and_come_back_exactly() {
+        let (m, _) = manager_with(&[finished("a", 5, "e1"), entry("b", 1)]).await;
+        m.populate_all(&mut |_, _| ()).await.unwrap();
+        assert_eq!((m.cached_len(), m.cached_finished_len()), (2, 1));
+        let a = finished("a", 5, "e1");
+        assert_eq!(m.cached(&a.manager_key()), Some(a.properties()));
+        // A finished object read again is in progress (a map), then finished again (compact).
+        let mut again = entry("a", 0);
+        m.add_entry(&again);
+        assert_eq!((m.cached_len(), m.cached_finished_len()), (2, 0));
+        assert_eq!(m.cached(&a.manager_key()), Some(again.properties()));
+        again.mark_finished();
+        m.add_entry(&again);
+        assert_eq!((m.cached_len(), m.cached_finished_len()), (2, 1));
+        assert_eq!(m.cached(&a.manager_key()), Some(again.properties()));
+        // Another shape of finished offset (a marker added) stays a map, exactly.
+        let mut marked = finished("a", 5, "e1");
+        marked.set_property("postRead", "done".into());
+        m.add_entry(&marked);
+        assert_eq!((m.cached_len(), m.cached_finished_len()), (2, 0));
+        assert_eq!(m.cached(&a.manager_key()), Some(marked.properties()));
+        m.remove(&a.manager_key());
+        assert_eq!(m.cached(&a.manager_key()), None);
+        assert_eq!(m.cached_len(), 1);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+        /// Whatever mix of in-progress, finished and other-shaped offsets is added, removed or
+        /// loaded, the manager answers exactly as a plain map of canonical partitions would,
+        /// and cached progress always wins over a later load from the store.
+        #[test]
+        fn the_cache_behaves_as_a_map(
+            ops in proptest::collection::vec(
+                (0u8..4, 0u16..300, 0i64..1000, proptest::option::of("[a-z0-9\"]{0,8}")), 0..1500),
+            stored in proptest::collection::vec((0u16..300, 0i64..1000, proptest::prelude::any::<bool>()), 0..200),
+            in_file in proptest::prelude::any::<bool>(),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let mut model: std::collections::HashMap<String, OffsetMap> = Default::default();
+            let stored: Vec<ObjectOffsetEntry> = stored
+                .iter()
+                .map(|(k, c, f)| if *f { finished(&format!("s{k}"), *c, "x") } else { entry(&format!("s{k}"), *c) })
+                .collect();
+            let dir = tempfile::tempdir().unwrap();
+            let store: Arc<dyn OffsetStore> = if in_file {
+                Arc::new(crate::offsets::FileOffsetStore::open(dir.path().join("o")).unwrap())
+            } else {
+                Arc::new(MemoryOffsetStore::new())
+            };
+            let m = rt.block_on(manager_over(store, &stored));
+            for (op, k, count, etag) in &ops {
+                let object = if k % 2 == 0 { format!("k{k}") } else { format!("s{k}") };
+                let mut e = entry(&object, *count);
+                match op {
+                    0 => {}
+                    1 | 2 => {
+                        e.mark_finished();
+                        if let Some(t) = etag { e.set_etag(t) }
+                        if *op == 2 { e.set_property("deleted", OffsetValue::Bool(true)) }
+                    }
+                    _ => {
+                        m.remove(&e.manager_key());
+                        model.remove(&canonical_partition(&e.manager_key()));
+                        continue;
+                    }
+                }
+                m.add_entry(&e);
+                model.insert(canonical_partition(&e.manager_key()), e.properties());
+            }
+            rt.block_on(m.populate_all(&mut |_, _| ())).unwrap();
+            // The store keeps the last of several entries of one partition.
+            let in_store: std::collections::HashMap<String, OffsetMap> = stored
+                .iter()
+                .map(|e| (canonical_partition(&e.manager_key()), e.properties()))
+                .collect();
+            for (k, v) in in_store {
+                model.entry(k).or_insert(v);
+            }
+            if !in_file {
+                proptest::prop_assert_eq!(m.cached_len(), model.len());
+            }
+            for k in 0..300u16 {
+                for object in [format!("k{k}"), format!("s{k}")] {
+                    let key = entry(&object, 0).manager_key();
+                    proptest::prop_assert_eq!(
+                        m.cached(&key),
+                        model.get(&canonical_partition(&key)).cloned()
+                    );
+                }
+            }
+        }
     }
 
     fn test_record() -> SourceRecord {

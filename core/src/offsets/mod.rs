@@ -5,12 +5,15 @@
 //! - [`OffsetManagerEntry`] / [`ObjectOffsetEntry`]: one source partition's key and data.
 //! - [`OffsetStore`]: where committed offsets live; [`MemoryOffsetStore`], [`FileOffsetStore`]
 //!   (standalone mode, atomic rewrites).
-//! - [`OffsetManager`]: a connector's offsets cached in front of its store.
+//! - [`OffsetManager`]: a connector's offsets cached in front of its store; finished objects
+//!   cached compactly (`finished.rs`).
 //! - [`SubmittedRecords`]: which offsets may be committed (contiguous acknowledged prefix per
 //!   source partition).
 
+mod entries;
 mod entry;
 mod file;
+mod finished;
 mod kafka;
 mod manager;
 mod store;
@@ -26,7 +29,7 @@ pub use kafka::{KafkaOffsetStore, TopicSettings};
 pub use manager::OffsetManager;
 pub use store::{
     canonical_partition, connect_offset_key, parse_connect_offset_key, MemoryOffsetStore,
-    OffsetStore,
+    OffsetStore, Peek,
 };
 pub use submitted::{SubmittedId, SubmittedRecords};
 pub use value::{map_from_json, map_to_json, OffsetMap, OffsetValue};

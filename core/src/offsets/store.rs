@@ -23,6 +23,34 @@ pub trait OffsetStore: Send + Sync + std::fmt::Debug {
     /// Every stored (partition, offset) of the connector.
     async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>>;
 
+    /// Calls `visit` with every stored (partition, offset) of the connector, one at a time,
+    /// without collecting them all first (a store of millions of entries is walked in bounded
+    /// memory). The default collects [`list`](Self::list).
+    async fn for_each(
+        &self,
+        connector: &str,
+        visit: &mut (dyn FnMut(OffsetMap, OffsetMap) + Send),
+    ) -> Result<()> {
+        for (partition, offset) in self.list(connector).await? {
+            visit(partition, offset);
+        }
+        Ok(())
+    }
+
+    /// The stored offset of `partition`, when the store holds its offsets in memory and can
+    /// answer at once, without I/O ([`Peek::Unknown`] otherwise, the default). The
+    /// [`OffsetManager`](super::OffsetManager) then keeps no copy of the stored offsets of its
+    /// own: the store's is the one copy in the process.
+    fn peek(&self, _connector: &str, _partition: &OffsetMap) -> Peek {
+        Peek::Unknown
+    }
+
+    /// True when [`peek`](Self::peek) answers for every partition (it never says
+    /// [`Peek::Unknown`] for want of the offsets in memory).
+    fn peeks(&self) -> bool {
+        false
+    }
+
     /// The names of the connectors that have stored offsets, sorted.
     async fn connectors(&self) -> Result<Vec<String>>;
 
@@ -37,6 +65,30 @@ pub trait OffsetStore: Send + Sync + std::fmt::Debug {
     /// offsets into it inside their transactions).
     fn kafka(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<super::KafkaOffsetStore>> {
         None
+    }
+}
+
+/// What [`OffsetStore::peek`] knows of a partition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Peek {
+    /// The stored offset.
+    Stored(OffsetMap),
+    /// Nothing is stored for the partition.
+    Absent,
+    /// The store cannot tell without I/O (or could not read what it holds).
+    Unknown,
+}
+
+impl From<Result<Option<OffsetMap>>> for Peek {
+    fn from(r: Result<Option<OffsetMap>>) -> Self {
+        match r {
+            Ok(Some(offset)) => Peek::Stored(offset),
+            Ok(None) => Peek::Absent,
+            Err(e) => {
+                tracing::warn!(error = %e, "a stored offset could not be read back from memory");
+                Peek::Unknown
+            }
+        }
     }
 }
 

@@ -23,8 +23,9 @@
 //! - An object deleted (or replaced) between listing and reading is reported and skipped; an
 //!   object found finished with another ETag or size follows `object.overwrite.policy`
 //!   (`stability.rs`).
-//! - The stored offsets are read once per task, in [`SourceTask::configure`]: they fill the
-//!   offset cache and give the restart position.
+//! - The stored offsets are read once per task, in [`SourceTask::configure`], one entry at a
+//!   time: they fill the offset cache and give the restart position (a second walk only when
+//!   an unfinished object sorts before the greatest finished one).
 //! - With a notification queue (`notify.rs`) new objects come from it; listings only reconcile.
 
 mod build;
@@ -494,16 +495,23 @@ impl SourceTask for ObjectSource {
                 m.template(),
             );
         }
-        let stored = self.offsets.populate_all().await?;
-        let restart = restart::restart_position(self.backend.as_ref(), &self.cfg, &stored);
-        info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored.len(),
+        let offsets = self.offsets.clone();
+        let mut scan = restart::Scan::new(self.backend.as_ref(), &self.cfg);
+        let stored = offsets.populate_all(&mut |p, o| scan.visit(p, o)).await?;
+        if scan.needs_second_walk() {
+            offsets
+                .store()
+                .for_each(offsets.connector(), &mut |p, o| scan.visit_again(&p, &o))
+                .await?;
+        }
+        let restart = scan.position();
+        info!(task = %self.cfg.task_name, bucket = %self.backend.bucket(), stored_offsets = stored,
             listing_starts_after = ?restart.as_ref().map(Path::as_ref), "task configured");
         self.plan.resume(restart, Instant::now());
         if let Some(n) = self.notify.as_mut() {
             n.start();
         }
-        self.pending_post_read =
-            restart::pending_post_read(self.backend.as_ref(), &self.cfg, &stored);
+        self.pending_post_read = scan.pending_post_read();
         if !self.pending_post_read.is_empty() {
             info!(task = %self.cfg.task_name, objects = self.pending_post_read.len(),
                 "post-read actions left pending by the last run are done first");

@@ -7,53 +7,119 @@ use crate::offsets::{OffsetMap, OffsetValue, FINISHED};
 
 use super::{ObjectBackend, ObjectSourceConfig};
 
-/// The restart position from the `stored` offsets: the greatest finished object of this task
-/// (bucket, prefix, template, distribution) that sorts before every unfinished one. Objects
-/// are opened in key order and each opened object has a stored entry, so every object of
-/// this task up to it was read to the end; listing starts after it. What the stored offsets
-/// cannot know about (a late arrival, objects whose task changed with `tasks.max`) is found
-/// by the next full listing.
-pub(super) fn restart_position(
+/// What the stored offsets of this task say at start, gathered one entry at a time (the store
+/// is walked, not collected):
+///
+/// - the restart position: the greatest finished object of this task (bucket, prefix,
+///   template, distribution) that sorts before every unfinished one. Objects are opened in key
+///   order and each opened object has a stored entry, so every object of this task up to it
+///   was read to the end; listing starts after it. What the stored offsets cannot know about (a
+///   late arrival, objects whose task changed with `tasks.max`) is found by the next full
+///   listing. When an unfinished object sorts before the greatest finished one, a second walk
+///   ([`Scan::visit_again`]) finds the greatest finished one before it;
+/// - the finished objects whose post-read action (`object.post.read`) is still pending: a
+///   crash came between their commit and their action. The source announces them again so
+///   the driver hands them to the post-read actions.
+pub(super) struct Scan<'a> {
+    backend: &'a dyn ObjectBackend,
+    cfg: &'a ObjectSourceConfig,
+    matcher: Option<KeyMatcher>,
+    greatest_finished: Option<String>,
+    first_unfinished: Option<String>,
+    /// The greatest finished key before `first_unfinished` (second walk).
+    before_unfinished: Option<String>,
+    pending: Vec<(OffsetMap, OffsetMap)>,
+}
+
+impl<'a> Scan<'a> {
+    pub(super) fn new(backend: &'a dyn ObjectBackend, cfg: &'a ObjectSourceConfig) -> Self {
+        Scan {
+            backend,
+            cfg,
+            matcher: matcher(backend, cfg),
+            greatest_finished: None,
+            first_unfinished: None,
+            before_unfinished: None,
+            pending: Vec::new(),
+        }
+    }
+
+    /// One stored entry (first walk).
+    pub(super) fn visit(&mut self, partition: &OffsetMap, data: &OffsetMap) {
+        let Some(key) = owned_key(self.backend, self.cfg, self.matcher.as_ref(), partition) else {
+            return;
+        };
+        if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) {
+            if self.greatest_finished.as_deref().is_none_or(|g| key > g) {
+                self.greatest_finished = Some(key.to_owned());
+            }
+            if self.cfg.post_read && crate::postread::is_pending(data) {
+                self.pending.push((partition.clone(), data.clone()));
+            }
+        } else if self.first_unfinished.as_deref().is_none_or(|u| key < u) {
+            self.first_unfinished = Some(key.to_owned());
+        }
+    }
+
+    /// Whether the restart position needs a second walk over the stored entries: an
+    /// unfinished object sorts before the greatest finished one.
+    pub(super) fn needs_second_walk(&self) -> bool {
+        matches!((&self.greatest_finished, &self.first_unfinished), (Some(g), Some(u)) if g > u)
+    }
+
+    /// One stored entry (second walk): finished objects before the first unfinished one.
+    pub(super) fn visit_again(&mut self, partition: &OffsetMap, data: &OffsetMap) {
+        if data.get(FINISHED).and_then(OffsetValue::as_bool) != Some(true) {
+            return;
+        }
+        let Some(key) = owned_key(self.backend, self.cfg, self.matcher.as_ref(), partition) else {
+            return;
+        };
+        let before = self.first_unfinished.as_deref().is_none_or(|u| key < u);
+        if before && self.before_unfinished.as_deref().is_none_or(|b| key > b) {
+            self.before_unfinished = Some(key.to_owned());
+        }
+    }
+
+    /// The restart position (after the second walk when [`needs_second_walk`](Self::needs_second_walk)).
+    pub(super) fn position(&self) -> Option<Path> {
+        let key = if self.needs_second_walk() {
+            self.before_unfinished.as_deref()
+        } else {
+            self.greatest_finished.as_deref()
+        };
+        key.and_then(|k| Path::parse(k).ok())
+    }
+
+    /// The finished objects whose post-read action is pending, in key order.
+    pub(super) fn pending_post_read(self) -> Vec<(OffsetMap, OffsetMap)> {
+        let (_, of) = self.backend.partition_fields();
+        let mut pending = self.pending;
+        pending.sort_by(|a, b| {
+            let key = |p: &OffsetMap| p.get(of).and_then(OffsetValue::as_str).map(str::to_owned);
+            key(&a.0).cmp(&key(&b.0))
+        });
+        pending
+    }
+}
+
+/// The restart position from the `stored` offsets (both walks of a [`Scan`]).
+#[cfg(test)]
+fn restart_position(
     backend: &dyn ObjectBackend,
     cfg: &ObjectSourceConfig,
     stored: &[(OffsetMap, OffsetMap)],
 ) -> Option<Path> {
-    let mut first_unfinished: Option<&str> = None;
-    let mut finished = Vec::new();
-    let matcher = matcher(backend, cfg);
-    for (partition, data) in stored {
-        let Some(key) = owned_key(backend, cfg, matcher.as_ref(), partition) else {
-            continue;
-        };
-        if data.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true) {
-            finished.push(key);
-        } else if first_unfinished.is_none_or(|u| key < u) {
-            first_unfinished = Some(key);
+    let mut scan = Scan::new(backend, cfg);
+    for (p, o) in stored {
+        scan.visit(p, o);
+    }
+    if scan.needs_second_walk() {
+        for (p, o) in stored {
+            scan.visit_again(p, o);
         }
     }
-    finished
-        .into_iter()
-        .filter(|k| first_unfinished.is_none_or(|u| *k < u))
-        .max()
-        .and_then(|k| Path::parse(k).ok())
-}
-
-/// The stored finished objects of this task whose post-read action (`object.post.read`) is
-/// still pending, in key order: a crash came between their commit and their action. The source
-/// announces them again so the driver hands them to the post-read actions.
-pub(super) fn pending_post_read(
-    backend: &dyn ObjectBackend,
-    cfg: &ObjectSourceConfig,
-    stored: &[(OffsetMap, OffsetMap)],
-) -> Vec<(OffsetMap, OffsetMap)> {
-    if !cfg.post_read {
-        return Vec::new();
-    }
-    let (_, of) = backend.partition_fields();
-    let matcher = matcher(backend, cfg);
-    crate::postread::pending(stored, of, |p| {
-        owned_key(backend, cfg, matcher.as_ref(), p).is_some()
-    })
+    scan.position()
 }
 
 /// The template with the backend's prefix (built once per call: it compiles regexes).
