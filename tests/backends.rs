@@ -664,7 +664,12 @@ fn bad_bucket_and_credentials(kind: StoreKind) {
     let s = Setup::new(kind, &[]);
     s.server.put("x.jsonl", &jsonl("x.jsonl", 1, "x", 1));
     // Missing bucket.
-    s.write_connector_for(&s.server.connector_settings_for("no-such-bucket"), &[]);
+    // fake-gcs-server answers a missing bucket with a 500, which is transient: listings are
+    // retried for store.retry.timeout.ms before the task fails.
+    s.write_connector_for(
+        &s.server.connector_settings_for("no-such-bucket"),
+        &[("store.retry.timeout.ms", "3000")],
+    );
     let out = s.backfill();
     let msg = text(&out);
     assert!(!out.status.success(), "{kind:?}: must fail: {msg}");

@@ -84,7 +84,9 @@ pub fn workspace_root() -> PathBuf {
 /// installs under `root/.test-servers/`.
 pub fn find_tansu(root: &Path) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("SLUICE_TANSU_BIN") {
-        return Some(PathBuf::from(p));
+        // A relative path (scripts/test.sh prints one) is relative to the workspace root, not
+        // to the package whose tests run (cargo runs each from its own folder).
+        return Some(root.join(p));
     }
     let venv = root.join(".test-servers/venv/lib");
     for e in std::fs::read_dir(venv).ok()?.flatten() {

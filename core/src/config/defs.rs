@@ -349,7 +349,7 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
             max: 1000,
         },
         "10",
-        "Cloud backends: retries of one request on a transient error (5xx, throttling, timeout, connection reset, connection refused), with exponential backoff. A GET interrupted mid-body resumes from the byte it reached; a read that makes no progress after this many resumes, and for `store.retry.timeout.ms`, fails (see `errors.tolerance`). A listing that fails is listed again after the idle backoff, without limit.",
+        "Cloud backends: retries of one request on a transient error (5xx, throttling, timeout, connection reset, connection refused), with exponential backoff. A GET interrupted mid-body resumes from the byte it reached; a read that makes no progress after this many resumes, and for `store.retry.timeout.ms`, fails (see `errors.tolerance`). A listing that fails is listed again after the idle backoff, until `store.retry.timeout.ms` has passed without a listing that worked.",
     ),
     key(
         "store.retry.backoff.initial.ms",
@@ -367,7 +367,7 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "store.retry.timeout.ms",
         POSITIVE,
         "180000",
-        "Cloud backends: a request is not retried any more once this long has passed since its first attempt; a read (or a listing page after the first) that makes no progress fails only once this long has passed too, so a store down for less than this is waited out (the task's status says it waits).",
+        "Cloud backends: a request is not retried any more once this long has passed since its first attempt; a read (or a listing page after the first) that makes no progress fails only once this long has passed too, and listings that keep failing fail the task once this long has passed since the last listing that worked; a store down for less than this is waited out (the task's status says it waits).",
     ),
     optional(
         "transforms",

@@ -150,6 +150,8 @@ pub struct ObjectSource {
     /// The backend's notification queue, when it has one (not in a backfill): new objects
     /// come from it, listings only reconcile.
     notify: Option<notify::Notify>,
+    /// When the listings started failing (transiently), if the last one failed.
+    listing_failing_since: Option<Instant>,
 }
 
 /// What the listing pass under way has seen so far.
@@ -202,6 +204,7 @@ impl ObjectSource {
             offsets,
             plan,
             notify,
+            listing_failing_since: None,
             readers: ReaderPool::new(cfg.concurrency),
             cfg,
             metrics,
@@ -542,6 +545,7 @@ impl SourceTask for ObjectSource {
                 if let Some(listing) = self.listing.as_mut() {
                     match listing.next().await {
                         Some(Ok(meta)) => {
+                            self.listing_failing_since = None;
                             if self.plan.listed(&meta.location) == Key::PastEnd {
                                 self.listing = None;
                                 self.pass_ended();
@@ -562,11 +566,15 @@ impl SourceTask for ObjectSource {
                             self.listing = None;
                             self.plan.listing_failed();
                             self.pass_ended();
-                            if crate::object::is_transient(&e) {
+                            let since =
+                                *self.listing_failing_since.get_or_insert_with(Instant::now);
+                            if crate::object::is_transient(&e)
+                                && since.elapsed() < self.cfg.read_retry.give_up_after
+                            {
                                 // The store is down or overloaded (after object_store's and
-                                // the listing's own retries): wait and list again, never give
-                                // up on the bucket. The idle backoff (capped at 5 s) paces it;
-                                // the next poll starts the pass again.
+                                // the listing's own retries): wait and list again, for up to
+                                // store.retry.timeout.ms. The idle backoff (capped at 5 s)
+                                // paces it; the next poll starts the pass again.
                                 warn!(task = %self.cfg.task_name, bucket = %self.backend.bucket(),
                                     error = %crate::error_chain(&e),
                                     "waiting for the object store: listing failed; listing again after a backoff");
@@ -580,6 +588,7 @@ impl SourceTask for ObjectSource {
                         }
                         None => {
                             self.listing = None;
+                            self.listing_failing_since = None;
                             self.plan.listing_ended();
                             self.pass_ended();
                         }
