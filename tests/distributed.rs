@@ -158,7 +158,12 @@ impl Cluster {
     fn running(&self, via: usize) -> Assignment {
         let mut out: BTreeMap<String, BTreeSet<(String, u64)>> = BTreeMap::new();
         for c in CONNECTORS {
-            let (_, st) = self.node(via).api.get(&format!("/connectors/{c}/status"));
+            let path = format!("/connectors/{c}/status");
+            let (_, st) = self
+                .node(via)
+                .api
+                .try_call("GET", &path, None)
+                .unwrap_or_else(|e| panic!("{e}\n{}", self.logs()));
             for t in st["tasks"].as_array().cloned().unwrap_or_default() {
                 if t["state"] == "RUNNING" {
                     out.entry(t["worker_id"].as_str().unwrap_or_default().to_owned())

@@ -30,6 +30,17 @@ impl Api {
 
     /// `method path` with an optional raw body; the status and the body (JSON, or a string).
     pub(crate) fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        self.try_call(method, path, body)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Api::call`], with a failed exchange (no answer, a timeout) as an error naming it.
+    pub(crate) fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<(u16, Value), String> {
         let url = format!("{}{path}", self.base);
         let resp = match (method, body) {
             ("GET", _) => self.agent.get(&url).call(),
@@ -53,11 +64,11 @@ impl Api {
                 .send(b),
             other => panic!("unsupported call {other:?}"),
         };
-        let mut resp = resp.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let mut resp = resp.map_err(|e| format!("{method} {} {path}: {e}", self.base))?;
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, value)
+        Ok((status, value))
     }
 
     pub(crate) fn get(&self, path: &str) -> (u16, Value) {
