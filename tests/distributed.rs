@@ -295,6 +295,12 @@ fn check_complete(seen: &BTreeMap<(String, String, u64), usize>, total: usize) -
 #[test]
 fn three_workers_share_six_tasks_and_rest_writes_reach_every_worker() {
     let cluster = Cluster::start(3);
+    // A connector a worker does not know is a 404, and the worker goes on answering (the
+    // error once locked the worker's state twice and wedged the whole process).
+    for _ in 0..2 {
+        let (status, body) = cluster.node(2).api.get("/connectors/nobody/status");
+        assert_eq!(status, 404, "{body}");
+    }
     let started = Instant::now();
     cluster.create_connectors(&[0, 1], &[]);
     let assignment = cluster.wait_balanced(2, Duration::from_secs(90));

@@ -259,10 +259,12 @@ impl Cluster {
 
     /// A connector's configuration as stored.
     pub fn connector_config(&self, name: &str) -> Result<Settings> {
-        lock(&self.state)
-            .connector(name)
-            .map(|e| e.config.clone())
-            .ok_or_else(|| self.unknown(name))
+        // The guard goes before the error is built: `unknown` locks the state again (a
+        // re-entrant lock of a std mutex hangs the thread, and then every thread of the
+        // worker that needs the state: a GET of a connector this worker had not read yet
+        // wedged the whole worker).
+        let config = lock(&self.state).connector(name).map(|e| e.config.clone());
+        config.ok_or_else(|| self.unknown(name))
     }
 
     fn unknown(&self, name: &str) -> Error {
