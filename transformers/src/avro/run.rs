@@ -5,6 +5,29 @@ use super::*;
 /// One record of a decoded block, ready to convert (or the error standing for it).
 type Pending = Result<(u64, u64, AvroValue), sluice_core::Error>;
 
+/// The error standing for record `index` (at byte `offset`) of a container that is not valid
+/// Avro; `recoverable` when reading can go on after it.
+fn malformed(
+    key: &str,
+    index: u64,
+    offset: u64,
+    recoverable: bool,
+    message: impl Into<String>,
+) -> sluice_core::Error {
+    let message = message.into();
+    record_error(
+        key,
+        index,
+        offset,
+        recoverable,
+        None,
+        Error::Malformed {
+            format: "avro",
+            message,
+        },
+    )
+}
+
 pub(super) struct Run {
     reader: ByteReader,
     key: String,
@@ -285,19 +308,15 @@ impl Run {
             return Ok(());
         }
         if let Err(e) = codec.decompress(&mut data) {
-            self.block = vec![Err(record_error(
+            self.block = vec![Err(malformed(
                 &self.key,
                 last,
                 start,
                 true,
-                None,
-                Error::Malformed {
-                    format: "avro",
-                    message: format!(
-                        "the block of records {first}..={last} cannot be decompressed ({}): {e}",
-                        codec_name(codec)
-                    ),
-                },
+                format!(
+                    "the block of records {first}..={last} cannot be decompressed ({}): {e}",
+                    codec_name(codec)
+                ),
             ))]
             .into_iter();
             return Ok(());
@@ -346,17 +365,7 @@ impl Run {
                 Err(e) => {
                     // Records have no delimiters: the rest of the block cannot be read.
                     let last = first + count - 1;
-                    out.push(Err(record_error(
-                        &self.key,
-                        last,
-                        start,
-                        true,
-                        None,
-                        Error::Malformed {
-                            format: "avro",
-                            message: format!("record {index} of the block of records {first}..={last} cannot be decoded, nor the rest of the block: {e}"),
-                        },
-                    )));
+                    out.push(Err(malformed(&self.key, last, start, true, format!("record {index} of the block of records {first}..={last} cannot be decoded, nor the rest of the block: {e}"))));
                     return out;
                 }
             }
@@ -381,18 +390,12 @@ impl Run {
             )
         })?;
         if &marker[..] != sync {
-            return Err(record_error(
+            return Err(malformed(
                 &self.key,
                 first,
                 start,
                 false,
-                None,
-                Error::Malformed {
-                    format: "avro",
-                    message:
-                        "a block does not end with the file's sync marker: the file is corrupt"
-                            .into(),
-                },
+                "a block does not end with the file's sync marker: the file is corrupt",
             ));
         }
         Ok(())
@@ -420,23 +423,19 @@ impl Run {
         })?;
         self.index += count;
         let last = first + count - 1;
-        let error = record_error(
+        let error = malformed(
             &self.key,
             last,
             start,
             found,
-            None,
-            Error::Malformed {
-                format: "avro",
-                message: format!(
-                    "{why}; records {first}..={last} are lost{}",
-                    if found {
-                        ", reading goes on at the next block"
-                    } else {
-                        " and no later block was found"
-                    }
-                ),
-            },
+            format!(
+                "{why}; records {first}..={last} are lost{}",
+                if found {
+                    ", reading goes on at the next block"
+                } else {
+                    " and no later block was found"
+                }
+            ),
         );
         if !found {
             self.done = true;

@@ -91,7 +91,7 @@ impl RowReader {
     }
 
     /// Gives back a buffer grown by one very long row.
-    pub(super) fn shrink(&mut self) {
+    fn shrink(&mut self) {
         if self.output.len() > 1 << 20 {
             self.output = vec![0; 1024];
         }

@@ -244,11 +244,11 @@ impl Run {
             .unwrap_or(ColumnType::String)
     }
 
-    pub(super) fn header_error(&self, offset: u64, e: Error) -> sluice_core::Error {
+    fn header_error(&self, offset: u64, e: Error) -> sluice_core::Error {
         record_error(&self.key, 0, offset, false, None, e)
     }
 
-    pub(super) fn convert(&self, index: u64, row: Row) -> sluice_core::Result<SchemaAndValue> {
+    fn convert(&self, index: u64, row: Row) -> sluice_core::Result<SchemaAndValue> {
         let columns = self.columns.as_ref().expect("columns are known");
         let (offset, fields) = match row {
             Row::Fields(offset, fields) => (offset, fields),
@@ -303,7 +303,7 @@ impl Run {
     }
 }
 
-pub(super) fn internal(e: sluice_core::Error) -> Error {
+fn internal(e: sluice_core::Error) -> Error {
     Error::UnmappableValue {
         message: e.to_string(),
     }
