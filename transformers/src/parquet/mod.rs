@@ -31,7 +31,7 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use futures::TryFutureExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{GetOptions, GetRange, ObjectStore};
 use sluice_core::data::{logical, Schema, SchemaAndValue, SchemaBuilder, Struct, Type, Value};
 use sluice_core::object::ObjectInput;
 use sluice_core::transformer::{RecordStream, Transformer};
@@ -102,22 +102,44 @@ impl Transformer for ParquetTransformer {
 /// Bytes of the footer read at once (most footers fit; a larger one costs one more request).
 const FOOTER_PREFETCH: usize = 64 * 1024;
 
-/// Range reads of one object for the Parquet reader: `get_range` / `get_ranges` on the store,
-/// so only the footer and the column chunks of the row groups read are fetched.
+/// Range reads of one object for the Parquet reader, so only the footer and the column chunks
+/// of the row groups read are fetched. Every range is read with `If-Match` the listed ETag
+/// (when the store gives one): the footer and the row groups all come from one version of the
+/// object, and a rewrite while it is being read fails the next read with `Precondition`
+/// (the source then treats the object as replaced, per `object.overwrite.policy`) instead of
+/// decoding new column chunks with the old footer.
 #[derive(Debug, Clone)]
 struct StoreReader {
     store: Arc<dyn ObjectStore>,
     path: Path,
     size: u64,
+    etag: Option<String>,
+}
+
+impl StoreReader {
+    /// One range of the listed version of the object.
+    fn fetch(
+        &self,
+        range: Range<u64>,
+    ) -> impl std::future::Future<Output = object_store::Result<Bytes>> + Send + 'static {
+        let store = self.store.clone();
+        let path = self.path.clone();
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: self.etag.clone(),
+            ..GetOptions::default()
+        };
+        async move { store.get_opts(&path, options).await?.bytes().await }
+    }
+}
+
+fn external(e: object_store::Error) -> ::parquet::errors::ParquetError {
+    ::parquet::errors::ParquetError::External(Box::new(e))
 }
 
 impl AsyncFileReader for StoreReader {
     fn get_bytes(&mut self, range: Range<u64>) -> BoxFuture<'_, ::parquet::errors::Result<Bytes>> {
-        Box::pin(
-            self.store
-                .get_range(&self.path, range)
-                .map_err(|e| ::parquet::errors::ParquetError::External(Box::new(e))),
-        )
+        Box::pin(self.fetch(range).map_err(external))
     }
 
     fn get_byte_ranges(
@@ -125,10 +147,14 @@ impl AsyncFileReader for StoreReader {
         ranges: Vec<Range<u64>>,
     ) -> BoxFuture<'_, ::parquet::errors::Result<Vec<Bytes>>> {
         Box::pin(async move {
-            self.store
-                .get_ranges(&self.path, &ranges)
-                .await
-                .map_err(|e| ::parquet::errors::ParquetError::External(Box::new(e)))
+            // Nearby ranges in one request, as `ObjectStore::get_ranges` does.
+            object_store::coalesce_ranges(
+                &ranges,
+                |r| self.fetch(r),
+                object_store::OBJECT_STORE_COALESCE_DEFAULT,
+            )
+            .await
+            .map_err(external)
         })
     }
 
@@ -147,8 +173,28 @@ impl AsyncFileReader for StoreReader {
     }
 }
 
+/// The store's error when `e` is one (the Parquet reader wraps what [`StoreReader`] returns),
+/// as the [`sluice_core::Error::Store`] of the object; otherwise `e` back.
+fn store_failure(
+    e: ::parquet::errors::ParquetError,
+    bucket: &str,
+    key: &str,
+) -> Result<sluice_core::Error, ::parquet::errors::ParquetError> {
+    match e {
+        ::parquet::errors::ParquetError::External(e) if e.is::<object_store::Error>() => {
+            Ok(sluice_core::Error::Store {
+                bucket: bucket.to_owned(),
+                object: Some(key.to_owned()),
+                source: e,
+            })
+        }
+        other => Err(other),
+    }
+}
+
 /// The state of reading one object.
 struct Run {
+    bucket: String,
     key: String,
     reader: StoreReader,
     metadata: ArrowReaderMetadata,
@@ -178,20 +224,16 @@ async fn records(input: ObjectInput, skip: u64, batch_size: usize) -> RecordStre
         store: input.store().clone(),
         path: input.meta().location.clone(),
         size: input.meta().size,
+        etag: input.meta().e_tag.clone(),
     };
     let metadata =
         match ArrowReaderMetadata::load_async(&mut reader, ArrowReaderOptions::new()).await {
             Ok(m) => m,
-            Err(::parquet::errors::ParquetError::External(e)) if e.is::<object_store::Error>() => {
-                // The store failed (not found, no access, ...), not the file.
-                let e = sluice_core::Error::Store {
-                    bucket: input.bucket().to_owned(),
-                    object: Some(key.clone()),
-                    source: e,
-                };
-                return stream::once(async move { Err(e) }).boxed();
-            }
-            Err(source) => return fail(Error::Parquet { source }),
+            Err(source) => match store_failure(source, input.bucket(), &key) {
+                // The store failed (not found, no access, changed, ...), not the file.
+                Ok(e) => return stream::once(async move { Err(e) }).boxed(),
+                Err(source) => return fail(Error::Parquet { source }),
+            },
         };
     let schema = match connect_schema(metadata.schema().fields()) {
         Ok(s) => s,
@@ -211,6 +253,7 @@ async fn records(input: ObjectInput, skip: u64, batch_size: usize) -> RecordStre
         group += 1;
     }
     let run = Run {
+        bucket: input.bucket().to_owned(),
         key,
         reader,
         metadata,
@@ -280,7 +323,7 @@ impl ReadRecords for Run {
                         self.next_index = self.group_first + offset as u64;
                     }
                     Err(source) => {
-                        if let Some(e) = self.group_failed(Error::Parquet { source }) {
+                        if let Some(e) = self.group_failed(source) {
                             return Some(Err(e));
                         }
                         continue;
@@ -301,7 +344,7 @@ impl ReadRecords for Run {
                     };
                 }
                 Some(Err(source)) => {
-                    if let Some(e) = self.group_failed(Error::Parquet { source }) {
+                    if let Some(e) = self.group_failed(source) {
                         return Some(Err(e));
                     }
                 }
@@ -318,7 +361,21 @@ impl ReadRecords for Run {
 impl Run {
     /// The current row group cannot be read further: one recoverable error standing for its
     /// remaining rows (index of its last row), then the next row group.
-    fn group_failed(&mut self, source: Error) -> Option<sluice_core::Error> {
+    ///
+    /// A failure of the store (the object changed or vanished, or reads kept failing) is not
+    /// the file's: it ends the read with the store's error, which the source recognises.
+    fn group_failed(
+        &mut self,
+        source: ::parquet::errors::ParquetError,
+    ) -> Option<sluice_core::Error> {
+        let source = match store_failure(source, &self.bucket, &self.key) {
+            Ok(e) => {
+                self.group = self.groups.len();
+                self.batches = None;
+                return Some(e);
+            }
+            Err(source) => Error::Parquet { source },
+        };
         let group = self.group;
         let last = (self.group_first + self.groups[group]).saturating_sub(1);
         let (first, unread) = (self.group_first, self.next_index);
