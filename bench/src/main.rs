@@ -890,6 +890,7 @@ impl Bench {
         std::fs::write(&c, connector)?;
         let out = Command::new(&self.sluice)
             .arg("validate")
+            .arg("--offline")
             .arg("--worker")
             .arg(&w)
             .arg(&c)
