@@ -123,6 +123,83 @@ fn a_ten_minute_broker_outage_loses_nothing() {
     );
 }
 
+/// The offsets topic unavailable mid-run (its partitions' leader down; the records' topic on
+/// another broker stays up): records keep flowing, offset writes wait for the leader instead
+/// of failing the task, no record is sent twice, and once the leader is back the offsets land:
+/// a restart afterwards delivers nothing again. `SLUICE_HEAVY=1`: a minute; else 15 s.
+#[test]
+fn the_offsets_topic_unavailable_holds_commits_and_resends_nothing() {
+    let outage = Duration::from_secs(if heavy() { 60 } else { 15 });
+    let cluster = rdkafka::mocking::MockCluster::new(2).unwrap();
+    let h = Harness::on(Broker::Mock(cluster), Offsets::Topic, 20, 40_000, 11);
+    let Broker::Mock(cluster) = &h.broker else {
+        unreachable!()
+    };
+    // Records on broker 1, offsets on broker 2 (the mock has no admin API: made here).
+    for p in 0..PARTITIONS {
+        cluster.partition_leader(TOPIC, p, Some(1)).unwrap();
+    }
+    cluster.create_topic("sluice-offsets", 3, 1).unwrap();
+    for p in 0..3 {
+        cluster
+            .partition_leader("sluice-offsets", p, Some(2))
+            .unwrap();
+    }
+    // Throttled, so the run outlasts the outage.
+    let rate = 40_000 / (outage.as_secs() * 3);
+    let mut text = std::fs::read_to_string(&h.connector).unwrap();
+    text.push_str(&format!("max.records.per.second={rate}\n"));
+    std::fs::write(&h.connector, text).unwrap();
+    let total = h.total();
+    let mut collector = Collector::new(&h.broker.bootstrap());
+    let mut child = h.spawn_logged(0);
+    collector.wait_for(
+        total / 10,
+        Duration::from_secs(60),
+        "records before the outage",
+    );
+    cluster.broker_down(2).unwrap();
+    let at_outage = collector.distinct();
+    let down = Instant::now();
+    while down.elapsed() < outage {
+        collector.pump(Duration::from_millis(50));
+    }
+    let during = collector.distinct() - at_outage;
+    cluster.broker_up(2).unwrap();
+    collector.wait_for(
+        total,
+        Duration::from_secs(180),
+        "every record after the outage",
+    );
+    // Offsets are written continuously: give the last write a moment, then stop gracefully.
+    collector.pump(Duration::from_secs(2));
+    let status = child.terminate();
+    let log = std::fs::read_to_string(h.log(0)).unwrap_or_default();
+    assert!(status.success(), "{status:?}; log:\n{log}");
+    assert!(!log.contains("task failed"), "the task failed:\n{log}");
+    let duplicates: u64 = collector.seen.values().map(|n| u64::from(n - 1)).sum();
+    println!(
+        "offsets topic unavailable for {outage:?} after {at_outage} of {total} records: {during} records delivered during the outage, consumed={} duplicates={duplicates}",
+        collector.records
+    );
+    assert!(
+        during > 0,
+        "records stopped while only the offsets topic was down"
+    );
+    assert_eq!(duplicates, 0, "nothing failed, so nothing may come twice");
+    // What was committed after the outage is what a restart resumes from: nothing is left.
+    let mut again = h.spawn_logged(1);
+    collector.pump(Duration::from_secs(8));
+    let status = again.terminate();
+    let log = std::fs::read_to_string(h.log(1)).unwrap_or_default();
+    assert!(status.success(), "{status:?}; log:\n{log}");
+    let duplicates: u64 = collector.seen.values().map(|n| u64::from(n - 1)).sum();
+    assert_eq!(
+        duplicates, 0,
+        "the restart delivered records again: their offsets were not written after the outage; log:\n{log}"
+    );
+}
+
 /// How the object store is down.
 #[derive(Debug, Clone, Copy)]
 enum StoreDown {

@@ -57,7 +57,17 @@ impl Harness {
         records: usize,
         seed: u64,
     ) -> Harness {
-        let broker = Broker::start(kind);
+        Harness::on(Broker::start(kind), offsets, objects, records, seed)
+    }
+
+    /// [`Harness::new`] on a broker the test started itself.
+    pub(crate) fn on(
+        broker: Broker,
+        offsets: Offsets,
+        objects: usize,
+        records: usize,
+        seed: u64,
+    ) -> Harness {
         broker.create_topic(TOPIC);
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("bucket");
