@@ -1,0 +1,366 @@
+//! At-least-once: order, continuous commits, a full queue, records the broker rejects.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivers_every_record_in_order_and_commits_each_objects_end() {
+    let mock = cluster(1, 1);
+    let store = Arc::new(MemoryOffsetStore::new());
+    let cfg = driver_config(producer(&mock, &[]), store.clone());
+    let steps = object("a", 300).into_iter().chain(object("b", 200));
+    assert_eq!(
+        run(FakeSource::new(steps), &cfg).await.unwrap(),
+        TaskEnd::Completed
+    );
+    assert_eq!(stored(&*store, "a").await, Some(offset(300, true)));
+    assert_eq!(stored(&*store, "b").await, Some(offset(200, true)));
+    assert_eq!(cfg.metrics.records_acked.load(Ordering::Relaxed), 500);
+    let got = consume(&mock, TOPIC, 1, 500);
+    let ids: Vec<(String, u64)> = got.iter().map(Consumed::id).collect();
+    let expected: Vec<(String, u64)> = (0..300)
+        .map(|i| ("a".to_owned(), i))
+        .chain((0..200).map(|i| ("b".to_owned(), i)))
+        .collect();
+    assert_eq!(ids, expected, "every record once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_out_of_order_commit_only_the_contiguous_prefix() {
+    // Partition 0's leader (broker 1) is down: its records wait, partition 1's are acknowledged.
+    let mock = cluster(2, 2);
+    mock.partition_leader(TOPIC, 0, Some(1)).unwrap();
+    mock.partition_leader(TOPIC, 1, Some(2)).unwrap();
+    mock.broker_down(1).unwrap();
+    let store = Arc::new(MemoryOffsetStore::new());
+    let cfg = driver_config(
+        producer(&mock, &[("reconnect.backoff.max.ms", "200")]),
+        store.clone(),
+    );
+    // Object "o": record 1 goes to the stuck partition, the nine others are acknowledged.
+    let o = source_object("o");
+    let mut steps: Vec<Step> = (0..10)
+        .map(|i| record(&o, i, 16, Some(if i == 1 { 0 } else { 1 })))
+        .collect();
+    steps.push(finished("o", 10));
+    // Object "p" is all on the healthy partition.
+    let p = source_object("p");
+    steps.extend((0..5).map(|i| record(&p, i, 16, Some(1))));
+    steps.push(finished("p", 5));
+    let (stop_tx, stop) = watch::channel(false);
+    let task = tokio::spawn(run_task(
+        FakeSource::new(steps).then_idle(),
+        cfg.clone(),
+        stop,
+    ));
+
+    eventually("the healthy partition's acks", async || {
+        cfg.metrics.records_acked.load(Ordering::Relaxed) == 14
+    })
+    .await;
+    eventually("object p committed", async || {
+        stored(&*store, "p").await == Some(offset(5, true))
+    })
+    .await;
+    // Several flushes later "o" is still at its prefix: record 0 only.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(stored(&*store, "o").await, Some(offset(1, false)));
+
+    mock.broker_up(1).unwrap();
+    eventually(
+        "object o committed once record 1 is acknowledged",
+        async || stored(&*store, "o").await == Some(offset(10, true)),
+    )
+    .await;
+    stop_tx.send(true).unwrap();
+    assert_eq!(task.await.unwrap().unwrap(), TaskEnd::Stopped);
+    let mut ids: Vec<(String, u64)> = consume(&mock, TOPIC, 2, 15)
+        .iter()
+        .map(Consumed::id)
+        .collect();
+    ids.sort();
+    let expected: Vec<(String, u64)> = (0..10)
+        .map(|i| ("o".to_owned(), i))
+        .chain((0..5).map(|i| ("p".to_owned(), i)))
+        .collect();
+    assert_eq!(ids, expected);
+}
+
+/// An offset store that takes `delay` per write and counts writes and how many overlap.
+#[derive(Debug)]
+struct SlowStore {
+    inner: MemoryOffsetStore,
+    delay: Duration,
+    active: std::sync::atomic::AtomicUsize,
+    most_active: std::sync::atomic::AtomicUsize,
+    puts: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl OffsetStore for SlowStore {
+    async fn get(
+        &self,
+        connector: &str,
+        partitions: &[OffsetMap],
+    ) -> Result<Vec<Option<OffsetMap>>> {
+        self.inner.get(connector, partitions).await
+    }
+    async fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
+        self.inner.list(connector).await
+    }
+    async fn connectors(&self) -> Result<Vec<String>> {
+        self.inner.connectors().await
+    }
+    async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()> {
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_active.fetch_max(now, Ordering::SeqCst);
+        self.puts.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.delay).await;
+        let r = self.inner.put(connector, batch).await;
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        r
+    }
+    fn location(&self) -> String {
+        "slow memory".into()
+    }
+}
+
+/// With `offset.flush.interval.ms` at an hour, offsets still reach the store while the task
+/// runs (continuous commits), one write at a time however fast the acks come, and each write
+/// carries what was acknowledged meanwhile (far fewer writes than records).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_are_committed_continuously_one_write_at_a_time() {
+    let mock = cluster(1, 1);
+    let store = Arc::new(SlowStore {
+        inner: MemoryOffsetStore::new(),
+        delay: Duration::from_millis(30),
+        active: Default::default(),
+        most_active: Default::default(),
+        puts: Default::default(),
+    });
+    let mut cfg = driver_config(producer(&mock, &[]), Arc::new(MemoryOffsetStore::new()));
+    cfg.offset_store = store.clone();
+    cfg.flush_interval = Duration::from_secs(3600);
+    let gate = Arc::new(Notify::new());
+    let mut steps: Vec<Step> = Vec::new();
+    for o in 0..8 {
+        steps.extend(object(&format!("o{o}"), 500));
+    }
+    let last = source_object("last");
+    steps.extend((0..10).map(|i| record(&last, i, 16, Some(0))));
+    // The task waits here, alive, until the test has seen the offsets.
+    steps.push(Step::Gate(gate.clone()));
+    steps.push(finished("last", 10));
+    let (stop_tx, stop) = watch::channel(false);
+    let task = tokio::spawn(run_task(
+        FakeSource::new(steps).then_idle(),
+        cfg.clone(),
+        stop,
+    ));
+    for o in 0..8 {
+        let object = format!("o{o}");
+        eventually(
+            &format!("{object} committed while the task runs"),
+            async || stored(&*store, &object).await == Some(offset(500, true)),
+        )
+        .await;
+    }
+    eventually(
+        "the acknowledged records of the open object committed",
+        async || stored(&*store, "last").await == Some(offset(10, false)),
+    )
+    .await;
+    assert!(!task.is_finished());
+    gate.notify_one();
+    eventually("the last object committed", async || {
+        stored(&*store, "last").await == Some(offset(10, true))
+    })
+    .await;
+    stop_tx.send(true).unwrap();
+    assert_eq!(task.await.unwrap().unwrap(), TaskEnd::Stopped);
+    let puts = store.puts.load(Ordering::SeqCst);
+    assert_eq!(
+        store.most_active.load(Ordering::SeqCst),
+        1,
+        "writes overlapped"
+    );
+    assert!(puts >= 2, "{puts} writes");
+    assert!(
+        puts < 4010 / 10,
+        "{puts} writes for 4,010 records: not coalesced"
+    );
+    assert_eq!(cfg.metrics.records_acked.load(Ordering::Relaxed), 4010);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_producer_queue_is_waited_out_and_nothing_is_lost() {
+    let mock = cluster(1, 1);
+    let tiny = [("queue.buffering.max.messages", "4"), ("linger.ms", "0")];
+    // The setting does make librdkafka refuse records while four are queued.
+    let probe: ThreadedProducer<DefaultProducerContext> = producer_config(
+        &mock.bootstrap_servers(),
+        &Settings::new(),
+        &Settings::new(),
+    )
+    .set(tiny[0].0, tiny[0].1)
+    .create()
+    .unwrap();
+    let full = (0..100)
+        .filter(|_| {
+            matches!(
+                probe.send(BaseRecord::<(), [u8]>::to(DLQ).payload(b"probe")),
+                Err((e, _)) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::QueueFull)
+            )
+        })
+        .count();
+    assert!(full > 0, "the queue never filled up");
+    drop(probe);
+
+    let store = Arc::new(MemoryOffsetStore::new());
+    let cfg = driver_config(producer(&mock, &tiny), store.clone());
+    let steps = object("a", 1000).into_iter().chain(object("b", 1000));
+    assert_eq!(
+        run(FakeSource::new(steps), &cfg).await.unwrap(),
+        TaskEnd::Completed
+    );
+    assert_eq!(stored(&*store, "a").await, Some(offset(1000, true)));
+    assert_eq!(stored(&*store, "b").await, Some(offset(1000, true)));
+    let ids: Vec<(String, u64)> = consume(&mock, TOPIC, 1, 2000)
+        .iter()
+        .map(Consumed::id)
+        .collect();
+    let expected: Vec<(String, u64)> = (0..1000)
+        .map(|i| ("a".to_owned(), i))
+        .chain((0..1000).map(|i| ("b".to_owned(), i)))
+        .collect();
+    assert_eq!(ids, expected, "every record once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_large_goes_to_the_dead_letter_queue_under_tolerance_all() {
+    let mock = cluster(1, 1);
+    let store = Arc::new(MemoryOffsetStore::new());
+    let (steps, settings) = with_a_record_too_large();
+    let mut cfg = driver_config(producer(&mock, &settings), store.clone());
+    cfg.tolerance = ErrorsTolerance::All;
+    cfg.dead_letter_queue = Some(DeadLetterQueue {
+        topic: DLQ.into(),
+        context_headers: true,
+    });
+    assert_eq!(
+        run(FakeSource::new(steps), &cfg).await.unwrap(),
+        TaskEnd::Completed
+    );
+    assert_eq!(stored(&*store, "o").await, Some(offset(6, true)));
+    assert_eq!(cfg.metrics.records_failed.load(Ordering::Relaxed), 1);
+    let ids: Vec<u64> = consume(&mock, TOPIC, 1, 5)
+        .iter()
+        .map(|c| c.id().1)
+        .collect();
+    assert_eq!(ids, [0, 1, 2, 4, 5]);
+    let dead = consume(&mock, DLQ, 1, 1);
+    assert_eq!(dead.len(), 1);
+    let d = &dead[0];
+    assert_eq!(d.key, "o");
+    assert_eq!(d.value, None, "Kafka's rejection has no raw bytes");
+    let h = &d.headers;
+    assert_eq!(h[header::CONNECTOR], CONNECTOR);
+    assert_eq!(h[header::TASK], "c-0");
+    assert_eq!(h[header::STAGE], "KAFKA_PRODUCE");
+    assert_eq!(h[header::BUCKET], BUCKET);
+    assert_eq!(h[header::OBJECT], "o");
+    assert_eq!(h[header::RECORD_INDEX], "3");
+    assert_eq!(h[header::CLASS], "Kafka");
+    assert!(
+        h[header::MESSAGE].contains("MessageSizeTooLarge")
+            || h[header::MESSAGE].contains("too large"),
+        "{h:?}"
+    );
+    assert!(!h.contains_key(header::BYTE_OFFSET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_large_is_skipped_and_counted_without_a_dead_letter_queue() {
+    let mock = cluster(1, 1);
+    let store = Arc::new(MemoryOffsetStore::new());
+    let (steps, settings) = with_a_record_too_large();
+    let mut cfg = driver_config(producer(&mock, &settings), store.clone());
+    cfg.tolerance = ErrorsTolerance::All;
+    assert_eq!(
+        run(FakeSource::new(steps), &cfg).await.unwrap(),
+        TaskEnd::Completed
+    );
+    assert_eq!(stored(&*store, "o").await, Some(offset(6, true)));
+    assert_eq!(cfg.metrics.records_failed.load(Ordering::Relaxed), 1);
+    assert_eq!(cfg.metrics.records_acked.load(Ordering::Relaxed), 5);
+    let ids: Vec<u64> = consume(&mock, TOPIC, 1, 5)
+        .iter()
+        .map(|c| c.id().1)
+        .collect();
+    assert_eq!(ids, [0, 1, 2, 4, 5]);
+    assert_eq!(records_in(&mock, DLQ), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_too_large_stops_the_task_under_tolerance_none() {
+    for with_dlq in [false, true] {
+        let mock = cluster(1, 1);
+        let store = Arc::new(MemoryOffsetStore::new());
+        let (steps, settings) = with_a_record_too_large();
+        let mut cfg = driver_config(producer(&mock, &settings), store.clone());
+        // A dead letter queue does not matter under tolerance none.
+        cfg.dead_letter_queue = with_dlq.then(|| DeadLetterQueue {
+            topic: DLQ.into(),
+            context_headers: true,
+        });
+        let err = run(FakeSource::new(steps), &cfg).await.unwrap_err();
+        let message = crate::error_chain(&err);
+        assert!(
+            message.contains("object \"o\" record 3 to topic \"t\"")
+                && message.contains("raise producer.message.max.bytes"),
+            "{message}"
+        );
+        // What was acknowledged before it is committed, nothing after.
+        assert_eq!(stored(&*store, "o").await, Some(offset(3, false)));
+        let ids: Vec<u64> = consume(&mock, TOPIC, 1, 3)
+            .iter()
+            .map(|c| c.id().1)
+            .collect();
+        assert_eq!(ids, [0, 1, 2]);
+        assert_eq!(records_in(&mock, DLQ), 0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_the_broker_rejects_go_to_the_dead_letter_queue_and_none_is_lost() {
+    // The broker refuses the first produce request as too large: each record of that request
+    // fails in its delivery report (not when sent).
+    let mock = cluster(1, 1);
+    mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE],
+    );
+    let store = Arc::new(MemoryOffsetStore::new());
+    let mut cfg = driver_config(producer(&mock, &[]), store.clone());
+    cfg.tolerance = ErrorsTolerance::All;
+    cfg.dead_letter_queue = Some(DeadLetterQueue {
+        topic: DLQ.into(),
+        context_headers: true,
+    });
+    assert_eq!(
+        run(FakeSource::new(object("o", 50)), &cfg).await.unwrap(),
+        TaskEnd::Completed
+    );
+    assert_eq!(stored(&*store, "o").await, Some(offset(50, true)));
+    let failed = cfg.metrics.records_failed.load(Ordering::Relaxed) as usize;
+    assert!(failed > 0, "the injected error failed no record");
+    let delivered = consume(&mock, TOPIC, 1, 50 - failed);
+    let dead = consume(&mock, DLQ, 1, failed);
+    assert_eq!(dead.len(), failed);
+    let mut indexes: Vec<u64> = delivered.iter().map(|c| c.id().1).collect();
+    indexes.extend(
+        dead.iter()
+            .map(|d| d.headers[header::RECORD_INDEX].parse::<u64>().unwrap()),
+    );
+    indexes.sort();
+    assert_eq!(indexes, (0..50).collect::<Vec<_>>(), "each record once");
+}
