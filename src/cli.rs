@@ -709,9 +709,9 @@ fn init_logging(worker_file: Option<&Path>) -> anyhow::Result<Arc<LogLevels>> {
     )))
 }
 
-/// The `sluice` command line with `registry` (usually
-/// `sluice_worker::registry::builtin()` plus the program's own backends and formats): parses the
-/// process's arguments, runs the command and returns its exit code.
+/// The `sluice` command line with `registry` (usually `sluice_worker::registry::builtin()` plus
+/// the program's own backends, formats, converters and transforms): parses the process's
+/// arguments, runs the command and returns its exit code.
 ///
 /// ```no_run
 /// fn main() -> std::process::ExitCode {
