@@ -254,7 +254,8 @@ async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
 }
 
 fn load_worker(path: &Path) -> sluice_core::Result<WorkerConfig> {
-    WorkerConfig::from_settings(&config::load_file(path)?).map_err(|e| with_context(e, path))
+    sluice_worker::registry::worker_config(&config::load_file(path)?)
+        .map_err(|e| with_context(e, path))
 }
 
 /// A connector file, its `${file:...}` / `${env:...}` references resolved with the config
@@ -471,8 +472,8 @@ async fn run_with_rest(
     loggers: Arc<LogLevels>,
 ) -> anyhow::Result<bool> {
     let settings = config::load_file(worker_path)?;
-    let worker_cfg =
-        WorkerConfig::from_settings(&settings).map_err(|e| with_context(e, worker_path))?;
+    let worker_cfg = sluice_worker::registry::worker_config(&settings)
+        .map_err(|e| with_context(e, worker_path))?;
     let rest_cfg = RestConfig::from_settings(&settings)?;
     let files = connector_files
         .iter()
@@ -548,8 +549,8 @@ async fn run_distributed(worker_path: &Path, connector_files: &[PathBuf]) -> any
         );
     }
     let settings = config::load_file(worker_path)?;
-    let worker_cfg =
-        WorkerConfig::from_settings(&settings).map_err(|e| with_context(e, worker_path))?;
+    let worker_cfg = sluice_worker::registry::worker_config(&settings)
+        .map_err(|e| with_context(e, worker_path))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     install_signals(stop_tx);
     sluice_worker::distributed::serve(&settings, worker_cfg, stop_rx).await?;
@@ -708,9 +709,9 @@ fn init_logging(worker_file: Option<&Path>) -> anyhow::Result<Arc<LogLevels>> {
     )))
 }
 
-/// The `sluice` command line with `registry` (usually
-/// `sluice_worker::registry::builtin()` plus the program's own backends and formats): parses the
-/// process's arguments, runs the command and returns its exit code.
+/// The `sluice` command line with `registry` (usually `sluice_worker::registry::builtin()` plus
+/// the program's own backends, formats, converters and transforms): parses the process's
+/// arguments, runs the command and returns its exit code.
 ///
 /// ```no_run
 /// fn main() -> std::process::ExitCode {

@@ -43,17 +43,8 @@ impl Setup {
         let broker = Broker::start(BrokerKind::Mock);
         broker.create_topic(TOPIC);
         let dir = tempfile::tempdir().unwrap();
-        let offsets = dir.path().join("offsets.jsonl");
-        let worker = dir.path().join("worker.properties");
-        write_props(
-            &worker,
-            &[
-                ("bootstrap.servers", broker.bootstrap().as_str()),
-                ("offset.storage.file.filename", offsets.to_str().unwrap()),
-                ("offset.flush.interval.ms", "20"),
-                ("value.converter.schemas.enable", "false"),
-            ],
-        );
+        let WorkerFiles { worker, offsets } =
+            worker_file(dir.path(), &broker, &[("offset.flush.interval.ms", "20")]);
         let connector = dir.path().join("connector.properties");
         let s = Setup {
             server,

@@ -49,15 +49,11 @@ impl Setup {
         broker.create_topic(TOPIC);
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let offsets = dir.path().join("offsets.jsonl");
-        let worker = dir.path().join("worker.properties");
-        write_props(
-            &worker,
+        let WorkerFiles { worker, offsets } = worker_file(
+            dir.path(),
+            &broker,
             &[
-                ("bootstrap.servers", broker.bootstrap().as_str()),
-                ("offset.storage.file.filename", offsets.to_str().unwrap()),
                 ("offset.flush.interval.ms", "100"),
-                ("value.converter.schemas.enable", "false"),
                 ("listeners", &format!("http://127.0.0.1:{port}")),
             ],
         );

@@ -36,17 +36,8 @@ impl Setup {
         let broker = Broker::start(BrokerKind::Tansu);
         broker.create_topic(TOPIC);
         let dir = tempfile::tempdir().unwrap();
-        let offsets = dir.path().join("offsets.jsonl");
-        let worker = dir.path().join("worker.properties");
-        write_props(
-            &worker,
-            &[
-                ("bootstrap.servers", broker.bootstrap().as_str()),
-                ("offset.storage.file.filename", offsets.to_str().unwrap()),
-                ("offset.flush.interval.ms", "50"),
-                ("value.converter.schemas.enable", "false"),
-            ],
-        );
+        let WorkerFiles { worker, offsets } =
+            worker_file(dir.path(), &broker, &[("offset.flush.interval.ms", "50")]);
         server.put_many(
             (0..objects)
                 .map(|o| {

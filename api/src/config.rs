@@ -1,8 +1,8 @@
 //! Declaring a component's keys and registering the component.
 //!
-//! Every component declares the keys it reads in a [`KeySet`]: each key's name, [`Kind`],
-//! default and documentation ([`key`], [`required`], [`optional`]), families of pass-through
-//! keys ([`PrefixDef`]) and an optional [`CheckFn`] for what the types alone do not catch. A
+//! Every component (a backend, a format, a converter, a transform) declares the keys it reads
+//! in a [`KeySet`]: each key's name, [`Kind`], default and documentation ([`key`],
+//! [`required`], [`optional`]), families of pass-through keys ([`PrefixDef`]) and an optional [`CheckFn`] for what the types alone do not catch. A
 //! [`Registry`] collects the sets: a connector's settings are checked against all of them
 //! (unknown keys rejected with the nearest declared key, values of the wrong type, required keys
 //! missing, another backend's keys), `sluice config-docs` prints their reference, and the
@@ -39,5 +39,6 @@
 
 pub use sluice_core::config::defs::{key, optional, required, KeyDef, Kind, PrefixDef};
 pub use sluice_core::config::{
-    BackendFactory, CheckFn, FormatFactory, KeySet, Keys, Owner, Registry, Settings,
+    BackendFactory, CheckFn, ConverterFactory, FormatFactory, KeySet, Keys, Owner, Registry,
+    Settings, TransformFactory,
 };

@@ -66,8 +66,10 @@ pub mod cli {
 }
 
 /// The registry of the built-in components: the connector's keys, the backends (`local`, `s3`,
-/// `gcs`, `azure`) and the formats (`jsonl`, `json`, `csv`, `text`, `avro`, `parquet`, `bytes`).
-/// Add your own with [`config::Registry::with_backend`] and [`config::Registry::with_format`].
+/// `gcs`, `azure`), the formats (`jsonl`, `json`, `csv`, `text`, `avro`, `parquet`, `bytes`),
+/// and, by their class names, the converters and Kafka Connect's transforms. Add your own with
+/// [`config::Registry::with_backend`], [`config::Registry::with_format`],
+/// [`config::Registry::with_converter`] and [`config::Registry::with_transform`].
 pub fn builtin() -> config::Registry {
     sluice_worker::registry::builtin()
 }

@@ -17,10 +17,10 @@ pub use sluice_worker::{ConnectorSummary, Error};
 /// [`crate::Error::Config`]), or the worker or connector could not start (Kafka unreachable, the
 /// backend cannot be built).
 pub async fn backfill(worker: &Settings, connector: &Settings) -> Result<ConnectorSummary, Error> {
-    use sluice_core::config::{ConnectorConfig, WorkerConfig};
+    use sluice_core::config::ConnectorConfig;
     use sluice_worker::{Mode, Worker};
 
-    let worker = WorkerConfig::from_settings(worker)?;
+    let worker = sluice_worker::registry::worker_config(worker)?;
     let connector = ConnectorConfig::from_settings(&sluice_worker::registry::current(), connector)?;
     let name = connector.name.clone();
     let worker = Worker::new(worker, Mode::Backfill).await?;

@@ -1,5 +1,9 @@
 //! Sluice core: Kafka Connect's data model, configuration, offsets, the source task driver,
 //! converters and the Kafka producer.
+//!
+//! This is an implementation crate with no stability promise: its items change whenever Sluice
+//! needs them to. Programs built on Sluice (their own backend, format, converter or transform)
+//! use `sluice-api`, the one documented, stable surface, which re-exports what they need.
 #![warn(missing_docs)]
 
 pub mod backoff;

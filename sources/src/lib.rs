@@ -2,6 +2,10 @@
 //! from the connector configuration, lists it and names its source partition fields. Matching,
 //! distribution, offsets and transformers are shared (see `sluice_core::source`).
 //!
+//! This is an implementation crate with no stability promise: its items change whenever Sluice
+//! needs them to. Programs built on Sluice (their own backend, format, converter or transform)
+//! use `sluice-api`, the one documented, stable surface, which re-exports what they need.
+//!
 //! - [`local`]: a folder.
 //! - [`s3`]: AWS S3 and S3-compatible stores (MinIO, ...).
 //! - [`gcs`]: Google Cloud Storage.

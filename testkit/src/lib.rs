@@ -10,10 +10,15 @@
 //!   this process ([`BrokerKind::Mock`]), with [`Broker::create_topic`];
 //! - [`consume_all`]: reads topics back from the beginning and returns every record ([`Got`]),
 //!   counting rather than trusting watermarks;
+//! - [`worker_file`]: a standalone worker's `worker.properties` on a broker, offsets in a file;
 //! - running the connector in-process is `sluice_api::run::backfill`.
 //!
 //! The rest ([`servers`], [`proxy`], [`registry`], [`http`], the fixtures) serves Sluice's own
 //! suites: the GCS and Azure emulators, a fault-injecting proxy, a test Schema Registry.
+//!
+//! A dev-only helper crate with no stability promise: what a pipeline's tests use of it may
+//! change with Sluice's own suites. The components under test are built on `sluice-api`, the
+//! stable surface.
 
 pub mod http;
 pub mod proxy;
@@ -380,6 +385,42 @@ pub fn write_props(path: &Path, pairs: &[(&str, &str)]) {
     std::fs::write(path, text).unwrap();
 }
 
+/// The files of a standalone worker written by [`worker_file`].
+#[derive(Debug, Clone)]
+pub struct WorkerFiles {
+    /// `worker.properties`, to give `sluice run` / `sluice backfill`.
+    pub worker: PathBuf,
+    /// The offsets file it names (`offset.storage.file.filename`); not created.
+    pub offsets: PathBuf,
+}
+
+/// Writes `dir/worker.properties` for a standalone worker on `broker`: its
+/// `bootstrap.servers`, offsets in `dir/offsets.jsonl`, schemaless JSON values
+/// (`value.converter.schemas.enable=false`), then `extra`. A key of `extra` replaces the
+/// default of the same name (`("value.converter.schemas.enable", "true")`), so the file never
+/// holds a key twice.
+pub fn worker_file(dir: &Path, broker: &Broker, extra: &[(&str, &str)]) -> WorkerFiles {
+    let files = WorkerFiles {
+        worker: dir.join("worker.properties"),
+        offsets: dir.join("offsets.jsonl"),
+    };
+    let bootstrap = broker.bootstrap();
+    let offsets = files.offsets.to_str().expect("a UTF-8 temporary path");
+    let mut pairs = vec![
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("offset.storage.file.filename", offsets),
+        ("value.converter.schemas.enable", "false"),
+    ];
+    for (k, v) in extra {
+        match pairs.iter_mut().find(|(d, _)| d == k) {
+            Some(default) => default.1 = v,
+            None => pairs.push((k, v)),
+        }
+    }
+    write_props(&files.worker, &pairs);
+    files
+}
+
 /// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves nothing
 /// running.
 pub struct ChildGuard(pub Child);
@@ -420,4 +461,31 @@ pub fn output_text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_file_has_each_key_once_and_extra_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker = Broker::start(BrokerKind::Mock);
+        let files = worker_file(
+            dir.path(),
+            &broker,
+            &[
+                ("value.converter.schemas.enable", "true"),
+                ("offset.flush.interval.ms", "20"),
+            ],
+        );
+        let text = std::fs::read_to_string(&files.worker).unwrap();
+        let expected = format!(
+            "bootstrap.servers={}\noffset.storage.file.filename={}\nvalue.converter.schemas.enable=true\noffset.flush.interval.ms=20\n",
+            broker.bootstrap(),
+            dir.path().join("offsets.jsonl").display()
+        );
+        assert_eq!(text, expected);
+        assert_eq!(files.offsets, dir.path().join("offsets.jsonl"));
+    }
 }

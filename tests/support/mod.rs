@@ -76,16 +76,10 @@ impl LocalPipeline {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("bucket");
         std::fs::create_dir(&data).unwrap();
-        let offsets = dir.path().join("offsets.jsonl");
-        let bootstrap = broker.bootstrap();
-        let mut w = vec![
-            ("bootstrap.servers", bootstrap.as_str()),
-            ("offset.storage.file.filename", offsets.to_str().unwrap()),
-            ("value.converter.schemas.enable", "false"),
-        ];
-        w.extend_from_slice(worker);
-        let worker_path = dir.path().join("worker.properties");
-        write_props(&worker_path, &w);
+        let WorkerFiles {
+            worker: worker_path,
+            offsets,
+        } = worker_file(dir.path(), &broker, worker);
         let mut c = vec![
             ("name", name),
             ("connector.class", "local"),

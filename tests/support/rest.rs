@@ -153,20 +153,17 @@ pub(crate) fn worker_setup(
     let data = dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
     let port = free_port();
-    let worker_file = dir.path().join("worker.properties");
-    let offsets = dir.path().join("offsets.jsonl");
     let log = dir.path().join("sluice.log");
     let listener = format!("http://127.0.0.1:{port}");
-    write_props(
-        &worker_file,
+    let worker_file = worker_file(
+        dir.path(),
+        &broker,
         &[
-            ("bootstrap.servers", broker.bootstrap().as_str()),
-            ("offset.storage.file.filename", offsets.to_str().unwrap()),
             ("offset.flush.interval.ms", "200"),
-            ("value.converter.schemas.enable", "false"),
             ("listeners", listener.as_str()),
         ],
-    );
+    )
+    .worker;
     (broker, dir, data, worker_file, log, port)
 }
 

@@ -1,5 +1,9 @@
 //! Sluice transformers: turn an object's bytes into Kafka Connect records.
 //!
+//! This is an implementation crate with no stability promise: its items change whenever Sluice
+//! needs them to. Programs built on Sluice (their own backend, format, converter or transform)
+//! use `sluice-api`, the one documented, stable surface, which re-exports what they need.
+//!
 //! A transformer is chosen by the connector's `input.format` through [`build`] (or
 //! [`build_from_config`]), one module per format:
 //!

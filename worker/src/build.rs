@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use sluice_core::config::{ConnectorConfig, ConverterConfig, PostRead, WorkerConfig};
+use sluice_core::config::{ConnectorConfig, ConverterConfig, PostRead, Registry, WorkerConfig};
 use sluice_core::contract::ObjectBackend;
-use sluice_core::convert::{converter_from_config, Converter, HeaderConverter};
+use sluice_core::convert::{Converter, HeaderConverter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::envelope::Envelope;
@@ -66,14 +66,21 @@ pub struct TaskParts {
     pub driver: DriverConfig,
 }
 
-/// Builds the converter from the connector's override or the worker's choice.
+/// Builds the converter from the connector's override or the worker's choice: a built-in or a
+/// registered one.
 fn converter(
+    registry: &Registry,
     own: &Option<ConverterConfig>,
     worker: &ConverterConfig,
     is_key: bool,
 ) -> Result<Arc<dyn Converter>> {
     let c = own.as_ref().unwrap_or(worker);
-    converter_from_config(&c.class, &c.settings, is_key)
+    let which = if is_key {
+        "key.converter"
+    } else {
+        "value.converter"
+    };
+    registry.build_converter(which, &c.class, &c.settings, is_key)
 }
 
 /// Checks that Kafka answers with the client settings `cfg`, so a wrong `bootstrap.servers`,
@@ -145,14 +152,24 @@ impl ConnectorParts {
             }
             None => None,
         };
-        let key_converter = converter(&config.key_converter, &worker.key_converter, true)?;
-        let value_converter = converter(&config.value_converter, &worker.value_converter, false)?;
+        let registry = crate::registry::current();
+        let key_converter = converter(
+            &registry,
+            &config.key_converter,
+            &worker.key_converter,
+            true,
+        )?;
+        let value_converter = converter(
+            &registry,
+            &config.value_converter,
+            &worker.value_converter,
+            false,
+        )?;
         let header = config
             .header_converter
             .as_ref()
             .unwrap_or(&worker.header_converter);
-        let header_converter = HeaderConverter::from_config(&header.class, &header.settings)?;
-        let registry = crate::registry::current();
+        let header_converter = registry.build_header_converter(&header.class, &header.settings)?;
         let transformer = crate::registry::build_transformer(&registry, config)
             .map_err(|e| Error::config(e.to_string()))?;
         let backend =

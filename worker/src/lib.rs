@@ -2,6 +2,10 @@
 //! ends: Kafka Connect's REST API ([`rest`]), Prometheus metrics ([`prometheus`]) and the
 //! connector configuration file that makes REST changes survive a restart ([`persist`]).
 //!
+//! This is an implementation crate with no stability promise: its items change whenever Sluice
+//! needs them to. Programs built on Sluice (their own backend, format, converter or transform)
+//! use `sluice-api`, the one documented, stable surface, which re-exports what they need.
+//!
 //! - [`Worker`] holds connectors by name; each is a connector handle with a target state
 //!   (running, paused, stopped), its tasks (each with its own state, stop signal and end) and
 //!   its counters. Connectors are created, reconfigured, paused, resumed, stopped, restarted

@@ -1,13 +1,15 @@
 //! The registry of every key this build knows: the connector's own keys, then each backend's
 //! (`sluice-sources`) and each format's (`sluice-transformers`), then the components a program
-//! built on Sluice registered ([`Registry::with_backend`], [`Registry::with_format`]) and
-//! [`install`]ed for its process. Config loading, `validate`, the REST API and
+//! built on Sluice registered ([`Registry::with_backend`], [`Registry::with_format`],
+//! [`Registry::with_converter`], [`Registry::with_transform`]) and [`install`]ed for its
+//! process. Converters and transforms are looked up by class name through it, the built-in ones
+//! and the registered ones alike. Config loading, `validate`, the REST API and
 //! `sluice config-docs` all use [`current`]; a new built-in backend or format registers its keys
 //! in its own crate's `keys()`, not here.
 
 use std::sync::{Arc, OnceLock};
 
-use sluice_core::config::{defs, ConnectorConfig, Keys};
+use sluice_core::config::{defs, providers, ConnectorConfig, Keys, Settings, WorkerConfig};
 use sluice_core::config::{Registry, CONNECTOR_SETS};
 use sluice_core::contract::ObjectBackend;
 use sluice_core::transformer::Transformer;
@@ -29,6 +31,15 @@ pub fn install(registry: Registry) -> Result<(), Box<Registry>> {
 /// The registry of this process: the [`install`]ed one, else [`builtin`].
 pub fn current() -> Registry {
     INSTALLED.get().cloned().unwrap_or_else(builtin)
+}
+
+/// The worker file's `settings` checked with [`current`]'s converters: a converter the program
+/// registered may be the worker's `key.converter`, `value.converter` or `header.converter`.
+///
+/// # Errors
+/// [`sluice_core::Error::Config`] listing every problem.
+pub fn worker_config(settings: &Settings) -> sluice_core::Result<WorkerConfig> {
+    WorkerConfig::from_settings_in(&current(), settings, &providers::System)
 }
 
 /// The backend `config` selects: a registered component's constructor, or a built-in backend.
@@ -84,7 +95,7 @@ pub fn reference_markdown() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sluice_core::config::{ConnectorConfig, Settings};
+    use sluice_core::config::ConnectorConfig;
 
     #[test]
     fn no_two_components_declare_the_same_key() {

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::plugins::{ConverterFactory, TransformFactory};
 use super::registry::{KeySet, Keys, Owner, Registry};
 use crate::contract::ObjectBackend;
 use crate::error::{Error, Result};
@@ -27,6 +28,10 @@ pub type FormatFactory =
 pub(super) struct Factories {
     pub(super) backends: Vec<(&'static str, BackendFactory)>,
     pub(super) formats: Vec<(&'static str, FormatFactory)>,
+    /// Registered converters, each with its key set (owner [`Owner::Converter`]).
+    pub(super) converters: Vec<(KeySet, ConverterFactory)>,
+    /// Registered transforms, each with its key set (owner [`Owner::Transform`]).
+    pub(super) transforms: Vec<(KeySet, TransformFactory)>,
 }
 
 impl fmt::Debug for Factories {
@@ -37,6 +42,22 @@ impl fmt::Debug for Factories {
         f.debug_struct("Factories")
             .field("backends", &names(&self.backends))
             .field("formats", &names(&self.formats))
+            .field(
+                "converters",
+                &self
+                    .converters
+                    .iter()
+                    .map(|(s, _)| s.owner)
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "transforms",
+                &self
+                    .transforms
+                    .iter()
+                    .map(|(s, _)| s.owner)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -130,7 +151,7 @@ impl Registry {
     }
 }
 
-fn not_a(keys: &KeySet, owner: &str, method: &str) -> Error {
+pub(super) fn not_a(keys: &KeySet, owner: &str, method: &str) -> Error {
     Error::config(format!(
         "Registry::{method}: the key set \"{}\" has owner {:?}; give it {owner}",
         keys.doc, keys.owner

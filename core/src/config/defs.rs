@@ -30,6 +30,10 @@ pub enum Kind {
     Format,
     /// One of the registered backends' `connector.class` values.
     Backend,
+    /// A `key.converter` / `value.converter` class: a built-in or a registered converter.
+    Converter,
+    /// A `header.converter` class: a built-in header converter or a registered converter.
+    HeaderConverter,
 }
 
 impl Kind {
@@ -45,6 +49,8 @@ impl Kind {
             Kind::List => "list".into(),
             Kind::Format => "one of the registered formats".into(),
             Kind::Backend => "one of the registered backends".into(),
+            Kind::Converter => "one of the registered converters".into(),
+            Kind::HeaderConverter => "one of the registered header converters".into(),
         }
     }
 }
@@ -381,17 +387,17 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
     ),
     optional(
         "key.converter",
-        Kind::Enum(CONVERTERS),
+        Kind::Converter,
         "Overrides the worker's `key.converter` for this connector.",
     ),
     optional(
         "value.converter",
-        Kind::Enum(CONVERTERS),
+        Kind::Converter,
         "Overrides the worker's `value.converter` for this connector.",
     ),
     optional(
         "header.converter",
-        Kind::Enum(crate::convert::HEADER_CONVERTERS),
+        Kind::HeaderConverter,
         "Overrides the worker's `header.converter` for this connector.",
     ),
 ];
@@ -486,19 +492,19 @@ pub const WORKER_KEYS: &[KeyDef] = &[
     ),
     key(
         "key.converter",
-        Kind::Enum(CONVERTERS),
+        Kind::Converter,
         "org.apache.kafka.connect.storage.StringConverter",
         "Converter for record keys (the object key by default, a string).",
     ),
     key(
         "value.converter",
-        Kind::Enum(CONVERTERS),
+        Kind::Converter,
         "org.apache.kafka.connect.json.JsonConverter",
         "Converter for record values.",
     ),
     key(
         "header.converter",
-        Kind::Enum(crate::convert::HEADER_CONVERTERS),
+        Kind::HeaderConverter,
         "org.apache.kafka.connect.storage.SimpleHeaderConverter",
         "Converter for record headers, as Kafka Connect's `header.converter`: `SimpleHeaderConverter` (each value's text as UTF-8), `StringConverter` (the same for the headers Sluice writes) or `JsonConverter` (each value as JSON, in the schema envelope unless `header.converter.schemas.enable=false`). Header values restored by `input.envelope` are written as they were. See docs/kafka.md.",
     ),
@@ -850,7 +856,7 @@ pub fn reference_markdown(registry: &super::registry::Registry) -> String {
         "## Worker keys\n\nThe worker file given to `sluice run` / `sluice backfill` (like `connect-standalone.properties`).\n\n",
     );
     out.push_str(&super::registry::table(WORKER_KEYS, WORKER_PREFIXES, |k| {
-        k.describe()
+        registry.describe(k)
     }));
     out.push_str(&converter_reference());
     out

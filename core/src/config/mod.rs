@@ -11,6 +11,7 @@ mod components;
 pub mod defs;
 mod escapes;
 pub mod kcql;
+mod plugins;
 pub mod providers;
 pub mod registry;
 mod resolve;
@@ -28,6 +29,7 @@ pub use backend::{
     PostReadSettings, RetrySettings, StoreSettings, OBJECT_STORE_PREFIX,
 };
 pub use components::{BackendFactory, FormatFactory};
+pub use plugins::{ConverterFactory, TransformFactory};
 pub use registry::{CheckFn, KeySet, Keys, Owner, Registry};
 pub use routing::{RateLimitSettings, RATE_LIMITS, RATE_LIMIT_KEYS, ROUTING, ROUTING_KEYS};
 pub use topic_creation::{TopicCreationGroup, TopicCreationSettings, TOPIC_CREATION};
@@ -180,8 +182,12 @@ fn parse_bool(v: &str) -> std::result::Result<bool, String> {
 fn converter_problems(r: &Keys<'_>, which: &str) -> Result<Vec<String>> {
     let class = r.raw(which)?.unwrap_or_default();
     let settings = r.prefixed(&format!("{which}."));
+    let is_key = which == "key.converter";
     Ok(
-        match crate::convert::converter_from_config(class, &settings, which == "key.converter") {
+        match r
+            .registry()
+            .build_converter(which, class, &settings, is_key)
+        {
             Ok(_) => Vec::new(),
             // The converter's own messages already name the full key.
             Err(Error::Config { problems, .. }) => problems,
@@ -199,7 +205,7 @@ fn header_converter_problems(r: &Keys<'_>) -> Result<Vec<String>> {
         None => crate::convert::SIMPLE_HEADER_CONVERTER,
     };
     Ok(
-        match crate::convert::HeaderConverter::from_config(class, &settings) {
+        match r.registry().build_header_converter(class, &settings) {
             Ok(_) => Vec::new(),
             Err(Error::Config { problems, .. }) => problems,
             Err(e) => vec![format!("header.converter: {e}")],
@@ -482,18 +488,19 @@ impl ConnectorConfig {
             }
         }
         problems.extend(header_converter_problems(&r)?);
-        let transforms = match crate::transforms::TransformChain::from_settings(settings) {
-            Ok(chain) => chain,
-            // Each problem already names its full key.
-            Err(Error::Config { problems: p, .. }) => {
-                problems.extend(p);
-                Default::default()
-            }
-            Err(e) => {
-                problems.push(format!("transforms: {e}"));
-                Default::default()
-            }
-        };
+        let transforms =
+            match crate::transforms::TransformChain::from_settings_with(settings, registry) {
+                Ok(chain) => chain,
+                // Each problem already names its full key.
+                Err(Error::Config { problems: p, .. }) => {
+                    problems.extend(p);
+                    Default::default()
+                }
+                Err(e) => {
+                    problems.push(format!("transforms: {e}"));
+                    Default::default()
+                }
+            };
         let topic_creation = match topic_creation::topic_creation(&r)? {
             Ok(t) => t,
             Err(p) => {

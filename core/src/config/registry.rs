@@ -32,6 +32,25 @@ pub enum Owner {
     Worker,
     /// A part of every connector with keys of its own (`routing`, `rate limits`), by name.
     Part(&'static str),
+    /// A converter a program registered ([`Registry::with_converter`]): the class name that
+    /// selects it in `key.converter`, `value.converter` or `header.converter`, and further names
+    /// that select it. Its keys are read after the converter's prefix
+    /// (`value.converter.<key>`).
+    Converter {
+        /// The class name (`com.example.MyConverter`).
+        class: &'static str,
+        /// Further names that select it (a short name).
+        aliases: &'static [&'static str],
+    },
+    /// A single message transform a program registered ([`Registry::with_transform`]): the
+    /// class name that selects it in `transforms.<alias>.type`, and further names that select
+    /// it. Its keys are read after the transform's prefix (`transforms.<alias>.<key>`).
+    Transform {
+        /// The class name (`com.example.MyTransform`).
+        class: &'static str,
+        /// Further names that select it (a short name).
+        aliases: &'static [&'static str],
+    },
 }
 
 /// A validation of a component's keys beyond their types (keys needed together, values that
@@ -69,7 +88,7 @@ impl KeySet {
             || self.prefixes.iter().any(|p| key.starts_with(p.prefix))
     }
 
-    fn title(&self) -> String {
+    pub(super) fn title(&self) -> String {
         match self.owner {
             Owner::Connector => "Connector keys".into(),
             Owner::Backend { name, .. } => format!("Backend `{name}`"),
@@ -77,6 +96,8 @@ impl KeySet {
             Owner::Formats => "Keys of every format".into(),
             Owner::Worker => "Worker keys".into(),
             Owner::Part(name) => format!("Connector keys: {name}"),
+            Owner::Converter { class, .. } => format!("Converter `{class}`"),
+            Owner::Transform { class, .. } => format!("Transform `{class}`"),
         }
     }
 }
@@ -190,11 +211,15 @@ impl Registry {
             })
     }
 
-    fn values(&self, kind: Kind) -> Option<Vec<&'static str>> {
+    /// The values a key of `kind` accepts, when they are a list (an enum, a format, a
+    /// backend's class, a converter's class).
+    pub fn values(&self, kind: Kind) -> Option<Vec<&'static str>> {
         match kind {
             Kind::Enum(values) => Some(values.to_vec()),
             Kind::Format => Some(self.formats()),
             Kind::Backend => Some(self.connector_classes()),
+            Kind::Converter => Some(self.converter_classes()),
+            Kind::HeaderConverter => Some(self.header_converter_classes()),
             _ => None,
         }
     }
@@ -300,7 +325,7 @@ impl Registry {
             .collect()
     }
 
-    fn check_value(&self, def: &KeyDef, v: &str) -> std::result::Result<(), String> {
+    pub(super) fn check_value(&self, def: &KeyDef, v: &str) -> std::result::Result<(), String> {
         match def.kind {
             Kind::Bool => parse_bool(v).map(|_| ()),
             Kind::Int { min, max } => {
@@ -316,7 +341,11 @@ impl Registry {
                     Ok(())
                 }
             }
-            Kind::Enum(_) | Kind::Format | Kind::Backend => {
+            Kind::Enum(_)
+            | Kind::Format
+            | Kind::Backend
+            | Kind::Converter
+            | Kind::HeaderConverter => {
                 let values = self.values(def.kind).unwrap_or_default();
                 if values.contains(&v) {
                     Ok(())
@@ -358,6 +387,7 @@ impl Registry {
             }
             out.push_str(&table(s.keys, s.prefixes, |k| self.describe(k)));
         }
+        out.push_str(&self.plugins_reference());
         out
     }
 }

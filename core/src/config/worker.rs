@@ -122,7 +122,8 @@ impl std::fmt::Debug for WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Validates `settings`, reporting every problem at once.
+    /// Validates `settings`, reporting every problem at once. Its converters are the built-in
+    /// ones; [`WorkerConfig::from_settings_in`] also accepts a registry's.
     ///
     /// # Errors
     /// [`Error::Config`] listing every problem.
@@ -136,12 +137,26 @@ impl WorkerConfig {
     /// # Errors
     /// [`Error::Config`] listing every problem.
     pub fn from_settings_with(settings: &Settings, lookup: &dyn providers::Lookup) -> Result<Self> {
+        Self::from_settings_in(&Registry::new([])?, settings, lookup)
+    }
+
+    /// [`WorkerConfig::from_settings_with`], where `key.converter`, `value.converter` and
+    /// `header.converter` may also name a converter registered in `plugins`
+    /// ([`Registry::with_converter`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem.
+    pub fn from_settings_in(
+        plugins: &Registry,
+        settings: &Settings,
+        lookup: &dyn providers::Lookup,
+    ) -> Result<Self> {
         let worker_problems = |problems| Error::Config {
             context: Some("worker".into()),
             problems,
         };
         let settings = &providers::resolve(settings, lookup).map_err(worker_problems)?;
-        let registry = Registry::new([defs::WORKER])?;
+        let registry = plugins.with_sets([defs::WORKER])?;
         let mut problems = registry.check_keys(settings);
         let r = Keys::new(&registry, settings);
         if problems.is_empty() {

@@ -15,6 +15,10 @@
 //! predicates.isOrders.pattern=orders.*
 //! ```
 //!
+//! Besides Connect's transforms, a chain runs those a program registered by class name
+//! ([`TransformPlugins`], which the config `Registry` implements; see
+//! [`TransformChain::from_settings_with`]).
+//!
 //! [`TransformChain::from_settings`] builds the chain from a connector's settings, reporting
 //! every problem at once (unknown types with the supported ones, unknown options with a
 //! suggestion, missing or invalid options, undefined predicates). [`TransformChain::apply`]
@@ -68,6 +72,45 @@ pub trait Transformation: Send + Sync + fmt::Debug {
 pub trait Predicate: Send + Sync + fmt::Debug {
     /// Whether `record` matches.
     fn test(&self, record: &SourceRecord) -> bool;
+}
+
+/// Transforms beyond the built-in ones, looked up by class name: those a program registered
+/// (the config `Registry` implements it; `()` has none).
+pub trait TransformPlugins {
+    /// The class names (and aliases) they are selected by, for messages.
+    fn transform_classes(&self) -> Vec<&'static str>;
+
+    /// Builds the transform selected by `class` from its `options` (the `prefix`, e.g.
+    /// `transforms.a.`, removed), with its class name; `None` when no transform is `class`.
+    /// The error lists every problem, each naming its full key.
+    #[allow(clippy::type_complexity)]
+    fn build_transform(
+        &self,
+        class: &str,
+        prefix: &str,
+        options: &BTreeMap<String, String>,
+    ) -> Option<(
+        &'static str,
+        std::result::Result<Arc<dyn Transformation>, Vec<String>>,
+    )>;
+}
+
+impl TransformPlugins for () {
+    fn transform_classes(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
+
+    fn build_transform(
+        &self,
+        _class: &str,
+        _prefix: &str,
+        _options: &BTreeMap<String, String>,
+    ) -> Option<(
+        &'static str,
+        std::result::Result<Arc<dyn Transformation>, Vec<String>>,
+    )> {
+        None
+    }
 }
 
 /// The package of Connect's transforms.
@@ -148,6 +191,16 @@ fn lookup<'k, T>(class: &str, package: &str, known: &'k [(&str, T)]) -> Option<&
     known.iter().find(|(n, _)| *n == short)
 }
 
+/// The transform a `transforms.<alias>.type` selects: a built-in one with its builder, or a
+/// registered one, built already.
+enum Chosen {
+    Builtin(&'static str, TransformBuilder),
+    Registered(
+        &'static str,
+        std::result::Result<Arc<dyn Transformation>, Vec<String>>,
+    ),
+}
+
 #[derive(Clone)]
 struct PredicateUse {
     alias: String,
@@ -213,11 +266,26 @@ pub enum Transformed {
 
 impl TransformChain {
     /// Builds the chain from a connector's settings (`transforms`, `transforms.*`,
-    /// `predicates`, `predicates.*`).
+    /// `predicates`, `predicates.*`), with the built-in transforms only.
     ///
     /// # Errors
     /// [`Error::Config`] listing every problem, each naming its key.
     pub fn from_settings(settings: &BTreeMap<String, String>) -> Result<Self> {
+        Self::from_settings_with(settings, &())
+    }
+
+    /// [`TransformChain::from_settings`], with the transforms of `plugins` besides the
+    /// built-in ones.
+    ///
+    /// # Errors
+    /// [`Error::Config`] listing every problem, each naming its key.
+    pub fn from_settings_with(
+        settings: &BTreeMap<String, String>,
+        plugins: &dyn TransformPlugins,
+    ) -> Result<Self> {
+        let supported = || {
+            supported_transforms().chain(plugins.transform_classes().into_iter().map(str::to_owned))
+        };
         let mut problems = Vec::new();
         let transform_aliases = aliases(settings, "transforms", &mut problems);
         let predicate_aliases = aliases(settings, "predicates", &mut problems);
@@ -262,18 +330,28 @@ impl TransformChain {
             let Some(class) = given.remove("type").filter(|c| !c.is_empty()) else {
                 problems.push(format!(
                     "transforms.{alias}.type: required; the transform's class, one of {}",
-                    supported_transforms().collect::<Vec<_>>().join(", ")
+                    supported().collect::<Vec<_>>().join(", ")
                 ));
                 continue;
             };
-            let Some((name, build)) = lookup(class, TRANSFORMS_PACKAGE, TRANSFORMS) else {
-                problems.push(unknown_type(
-                    "transforms",
-                    alias,
-                    class,
-                    supported_transforms(),
-                ));
-                continue;
+            let builtin = lookup(class, TRANSFORMS_PACKAGE, TRANSFORMS);
+            let registered = match builtin {
+                Some(_) => None,
+                None => {
+                    let options = given
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect();
+                    plugins.build_transform(class, &format!("transforms.{alias}."), &options)
+                }
+            };
+            let chosen = match (builtin, registered) {
+                (Some((name, build)), _) => Chosen::Builtin(name, *build),
+                (None, Some((name, built))) => Chosen::Registered(name, built),
+                (None, None) => {
+                    problems.push(unknown_type("transforms", alias, class, supported()));
+                    continue;
+                }
             };
             let negate = match negate {
                 None => false,
@@ -307,9 +385,15 @@ impl TransformChain {
                     negate,
                 }),
             };
-            let mut opts = Options::new("transforms", alias, name, given);
-            let built = build(&mut opts);
-            let p = opts.finish();
+            let (name, built, p) = match chosen {
+                Chosen::Builtin(name, build) => {
+                    let mut opts = Options::new("transforms", alias, name, given);
+                    let built = build(&mut opts);
+                    (name, built, opts.finish())
+                }
+                Chosen::Registered(name, Ok(built)) => (name, Some(built), Vec::new()),
+                Chosen::Registered(name, Err(p)) => (name, None, p),
+            };
             if p.is_empty() {
                 if let Some(transform) = built {
                     stages.push(Stage {

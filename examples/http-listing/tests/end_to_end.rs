@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sluice_testkit::{
-    consume_all, free_port, output_text, wait_port, write_props, Broker, BrokerKind, ChildGuard,
+    consume_all, free_port, output_text, wait_port, worker_file, write_props, Broker, BrokerKind,
+    ChildGuard,
 };
 
 const TOPIC: &str = "http";
@@ -67,16 +68,7 @@ fn every_file_below_the_prefix_lands_once_and_a_rerun_reads_nothing_again() {
     write(&site, "elsewhere/x.jsonl", 5);
     let (_server, url) = serve(&site);
 
-    let worker = dir.path().join("worker.properties");
-    let offsets = dir.path().join("offsets.jsonl");
-    write_props(
-        &worker,
-        &[
-            ("bootstrap.servers", &broker.bootstrap()),
-            ("offset.storage.file.filename", offsets.to_str().unwrap()),
-            ("value.converter.schemas.enable", "false"),
-        ],
-    );
+    let worker = worker_file(dir.path(), &broker, &[]).worker;
     let connector = dir.path().join("connector.properties");
     write_props(
         &connector,

@@ -6,7 +6,12 @@
 //! to it (stop, or log, count and send the raw line to the dead letter queue) and goes on with
 //! the next line.
 //!
+//! The crate also has a single message transform, [`route`]'s `LevelRouter`, that sends the
+//! records of chosen levels to a topic of their own.
+//!
 //! Built only on `sluice-api`; `docs/extending.md` walks through it.
+
+pub mod route;
 
 use std::sync::Arc;
 

@@ -1,21 +1,34 @@
-//! The `vendorlog` format end to end, through this crate's own binary (Sluice plus the format,
-//! built on `sluice-api` only) and the real tansu broker: every good line lands as a struct with
-//! its schema, every bad line in the dead letter queue, nothing else.
+//! The `vendorlog` format and the `LevelRouter` transform end to end, through this crate's own
+//! binary (Sluice plus both, built on `sluice-api` only) and the real tansu broker: every good
+//! line lands as a struct with its schema, in its level's topic, every bad line in the dead
+//! letter queue, nothing else.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use sluice_testkit::{consume_all, output_text, write_props, Broker, BrokerKind};
+use sluice_testkit::{consume_all, output_text, worker_file, write_props, Broker, BrokerKind};
 
 const TOPIC: &str = "vendor";
+/// Where `LevelRouter` sends the `ERROR` lines.
+const ERRORS: &str = "vendor-error";
 const DLQ: &str = "vendor-dlq";
 const PATTERN: &str = r"(?P<ts>\S+) \[(?P<level>[A-Z]+)\] (?P<host>[\w-]+) latency_ms=(?P<latency_ms>\S+) (?P<msg>.*)";
 
+/// Every 5th good line is an `ERROR`, the others `WARN`.
+fn level(n: usize) -> &'static str {
+    if n % 5 == 0 {
+        "ERROR"
+    } else {
+        "WARN"
+    }
+}
+
 fn good_line(file: usize, n: usize) -> String {
     format!(
-        "2026-12-03T10:{file:02}:{n:02}Z [WARN] disk-{file} latency_ms={} write {n} slow",
+        "2026-12-03T10:{file:02}:{n:02}Z [{}] disk-{file} latency_ms={} write {n} slow",
+        level(n),
         100 + n
     )
 }
@@ -48,9 +61,10 @@ fn sluice_plus_format() -> Command {
 }
 
 #[test]
-fn good_lines_land_as_structs_and_bad_lines_in_the_dead_letter_queue() {
+fn good_lines_land_as_structs_in_their_levels_topic_and_bad_lines_in_the_dead_letter_queue() {
     let broker = Broker::start(BrokerKind::Tansu);
     broker.create_topic(TOPIC);
+    broker.create_topic(ERRORS);
     broker.create_topic(DLQ);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("logs");
@@ -58,16 +72,12 @@ fn good_lines_land_as_structs_and_bad_lines_in_the_dead_letter_queue() {
     let (files, lines) = (3, 40);
     let bad = write_logs(&data, files, lines);
 
-    let worker = dir.path().join("worker.properties");
-    let offsets = dir.path().join("offsets.jsonl");
-    write_props(
-        &worker,
-        &[
-            ("bootstrap.servers", &broker.bootstrap()),
-            ("offset.storage.file.filename", offsets.to_str().unwrap()),
-            ("value.converter.schemas.enable", "true"),
-        ],
-    );
+    let worker = worker_file(
+        dir.path(),
+        &broker,
+        &[("value.converter.schemas.enable", "true")],
+    )
+    .worker;
     // Kafka Connect's JSON form: the pattern's backslashes need no .properties escaping.
     let connector = dir.path().join("vendor.json");
     let config = json!({
@@ -82,6 +92,9 @@ fn good_lines_land_as_structs_and_bad_lines_in_the_dead_letter_queue() {
             "vendorlog.int.fields": "latency_ms",
             "errors.tolerance": "all",
             "errors.deadletterqueue.topic.name": DLQ,
+            "transforms": "route",
+            "transforms.route.type": "com.example.vendorlog.LevelRouter",
+            "transforms.route.levels": "ERROR",
         }
     });
     std::fs::write(&connector, config.to_string()).unwrap();
@@ -102,13 +115,16 @@ fn good_lines_land_as_structs_and_bad_lines_in_the_dead_letter_queue() {
     assert!(out.status.success(), "{}", output_text(&out));
 
     let expected = files * lines;
+    let errors = files * (0..lines).filter(|n| level(*n) == "ERROR").count();
     let got = consume_all(
         &broker.bootstrap(),
-        &[TOPIC],
+        &[TOPIC, ERRORS],
         expected,
         Duration::from_secs(30),
     );
-    assert_eq!(got.len(), expected, "records in {TOPIC}");
+    assert_eq!(got.len(), expected, "records in {TOPIC} and {ERRORS}");
+    let in_errors = got.iter().filter(|g| g.topic == ERRORS).count();
+    assert_eq!(in_errors, errors, "records LevelRouter sent to {ERRORS}");
     let mut seen = std::collections::BTreeSet::new();
     for g in &got {
         let v: Value = serde_json::from_str(g.value.as_deref().unwrap()).unwrap();
@@ -133,7 +149,9 @@ fn good_lines_land_as_structs_and_bad_lines_in_the_dead_letter_queue() {
         let host = p["host"].as_str().unwrap();
         let f: usize = host.strip_prefix("disk-").unwrap().parse().unwrap();
         let n = p["latency_ms"].as_i64().unwrap() as usize - 100;
-        assert_eq!(p["level"], "WARN");
+        assert_eq!(p["level"], level(n));
+        let topic = if level(n) == "ERROR" { ERRORS } else { TOPIC };
+        assert_eq!(g.topic, topic, "{v}");
         assert_eq!(p["msg"], format!("write {n} slow"));
         let line = format!(
             "{} [{}] {} latency_ms={} {}",
@@ -191,8 +209,46 @@ fn config_mistakes_are_caught_like_the_builtins() {
         "{text}"
     );
 
+    // The transform's class and keys, once the keys of the connector itself are right.
+    write_props(
+        &connector,
+        &[
+            ("name", "v"),
+            ("connector.class", "local"),
+            ("local.path", dir.path().to_str().unwrap()),
+            ("topic", "t"),
+            ("input.format", "vendorlog"),
+            ("vendorlog.pattern", "(?P<level>.*)"),
+            ("transforms", "route,again"),
+            ("transforms.route.type", "com.example.vendorlog.LevelRoutr"),
+            ("transforms.again.type", "LevelRouter"),
+            ("transforms.again.levls", "ERROR"),
+        ],
+    );
+    let out = sluice_plus_format()
+        .arg("validate")
+        .arg(&connector)
+        .output()
+        .unwrap();
+    let text = output_text(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("did you mean \"com.example.vendorlog.LevelRouter\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("did you mean \"transforms.again.levels\""),
+        "{text}"
+    );
+    assert!(text.contains("transforms.again.levels: required"), "{text}");
+
     let out = sluice_plus_format().arg("config-docs").output().unwrap();
     let docs = String::from_utf8_lossy(&out.stdout);
     assert!(docs.contains("## Format `vendorlog`"), "{docs}");
     assert!(docs.contains("| `vendorlog.pattern` |"), "{docs}");
+    assert!(
+        docs.contains("## Transform `com.example.vendorlog.LevelRouter`"),
+        "{docs}"
+    );
+    assert!(docs.contains("| `topic.format` |"), "{docs}");
 }

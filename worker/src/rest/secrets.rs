@@ -4,7 +4,7 @@
 //! declared as passwords (`aws.secret.access.key`, ...), the Kafka client's secret settings under
 //! `producer.override.` (`sasl.jaas.config`, `*.password`, `*.secret`, key PEMs), and
 //! `object_store.*` options whose name says secret, key, token, password, credential, signature
-//! or SAS. A value holding a config provider reference (`${file:...}`, `${env:...}`) is shown as
+//! or SAS, and the password keys of a registered converter or transform. A value holding a config provider reference (`${file:...}`, `${env:...}`) is shown as
 //! written: it names where the secret is, not the secret.
 //!
 //! Round trip: a client that GETs a configuration and PUTs (or PATCHes) it back sends the mask;
@@ -41,9 +41,11 @@ pub fn is_secret(key: &str) -> bool {
         .iter()
         .any(|w| o.contains(w));
     }
-    current()
-        .key(key)
-        .is_ok_and(|def| def.kind == Kind::Password)
+    let registry = current();
+    registry.is_registered_secret(key)
+        || registry
+            .key(key)
+            .is_ok_and(|def| def.kind == Kind::Password)
 }
 
 /// True when `value` holds a config provider reference.

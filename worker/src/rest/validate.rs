@@ -58,7 +58,12 @@ fn connect_type(kind: &Kind) -> &'static str {
     match kind {
         Kind::Bool => "BOOLEAN",
         Kind::Int { .. } => "LONG",
-        Kind::String | Kind::Enum(_) | Kind::Format | Kind::Backend => "STRING",
+        Kind::String
+        | Kind::Enum(_)
+        | Kind::Format
+        | Kind::Backend
+        | Kind::Converter
+        | Kind::HeaderConverter => "STRING",
         Kind::Password => "PASSWORD",
         Kind::List => "LIST",
     }
@@ -140,6 +145,9 @@ pub fn config_infos(
             Kind::Enum(values) => values.to_vec(),
             Kind::Format => formats.clone(),
             Kind::Backend => classes.clone(),
+            Kind::Converter | Kind::HeaderConverter => {
+                registry.values(def.kind).unwrap_or_default()
+            }
             Kind::Bool => vec!["true", "false"],
             _ => Vec::new(),
         };
