@@ -219,7 +219,9 @@ impl Setup {
             .unwrap_or_default()
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|v| v["key"][1][field] == key)
+            // Puts append: the last line of a key is its offset.
+            .filter(|v| v["key"][1][field] == key)
+            .last()
             .map(|v| v["value"].clone())
     }
 }

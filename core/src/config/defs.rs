@@ -453,7 +453,7 @@ pub const WORKER_KEYS: &[KeyDef] = &[
     optional(
         "offset.storage.file.filename",
         Kind::String,
-        "File that stores source offsets (standalone mode). Rewritten atomically; survives kill -9. Required by `run`; `backfill` without it keeps offsets in memory (no resume).",
+        "File that stores source offsets (standalone mode): each commit appends its lines and fsyncs, and the file is compacted atomically once it doubles; survives kill -9. Required by `run`; `backfill` without it keeps offsets in memory (no resume).",
     ),
     optional(
         "offset.storage.topic",

@@ -3,7 +3,7 @@
 //!
 //! # File format
 //!
-//! UTF-8 text, one JSON object per line, one line per stored source partition, sorted by key:
+//! UTF-8 text, one JSON object per line, one line per change of a source partition's offset:
 //!
 //! ```text
 //! {"key":["my-connector",{"bucket":"b","object":"t-0-1.jsonl"}],"value":{"finished":true,"recordCount":42}}
@@ -13,15 +13,24 @@
 //! `value` the source offset object; both with sorted keys, so the key string is canonical.
 //! Every integer is read back as a Long (i64). When loading, blank lines are skipped, a later
 //! line wins over an earlier one with the same key, and a `"value":null` line (a tombstone)
-//! deletes the key; Sluice itself never writes either.
+//! deletes the key. A compacted file has one line per key, sorted by key.
 //!
-//! # Durability
+//! # Writes and durability
 //!
-//! Each [`put`](OffsetStore::put) rewrites the whole file atomically: it writes `<path>.tmp` in
-//! the same directory, fsyncs it, renames it over `<path>` and fsyncs the directory. A crash (even
-//! `kill -9` or a power cut) at any instant therefore leaves either the old or the new complete
-//! file; a leftover `<path>.tmp` is ignored when loading and overwritten by the next write.
-//! Puts are serialised. Only one process may use a given file at a time (nothing enforces it).
+//! A [`put`](OffsetStore::put) appends its lines to the file and fsyncs it before it returns, so
+//! a put costs what it changes, not the size of the file (offsets are written continuously: a
+//! rewrite per put made a backfill of many small objects quadratic). Once the lines appended
+//! since the last compaction outnumber the lines it left (and at least [`COMPACT_AFTER`]), the
+//! put compacts instead: it writes the whole state to `<path>.tmp`, fsyncs it, renames it over
+//! `<path>` and fsyncs the directory, so the file stays within about twice its compacted size.
+//!
+//! A crash (even `kill -9` or a power cut) during a compaction leaves the old or the new
+//! complete file (a leftover `<path>.tmp` is ignored when loading and overwritten by the next
+//! compaction). A crash during an append can leave a last line without its newline: that put
+//! never returned, so nothing it carried was committed; loading drops such a line with a
+//! warning and compacts the file. Any other line that does not parse is corruption: an error
+//! naming the line. Puts are serialised. Only one process may use a given file at a time
+//! (nothing enforces it).
 
 use std::fs;
 use std::io::Write;
@@ -42,19 +51,38 @@ type State = Entries;
 /// A put's changes by offset key text: the new value text, or `None` to delete.
 type Batch = std::collections::BTreeMap<Box<str>, Option<Box<str>>>;
 
-/// Offsets in a local file, rewritten atomically on every put.
+/// Lines appended since the last compaction before a put may compact (with fewer live entries
+/// than that, compacting would cost more than it saves).
+pub(crate) const COMPACT_AFTER: u64 = 4096;
+
+/// Offsets in a local file: puts append, and compact the file now and then (see the module
+/// documentation).
 ///
-/// Format: one JSON line per entry, `{"key":["<connector>",{<partition>}],"value":{<offset>}}`
-/// (Kafka Connect's offset key and value). Every put writes `<path>.tmp`, fsyncs it, renames it
-/// over `<path>` and fsyncs the folder, so a kill -9 at any instant leaves either the old or the
-/// new complete file.
+/// Format: one JSON line per change, `{"key":["<connector>",{<partition>}],"value":{<offset>}}`
+/// (Kafka Connect's offset key and value); a later line wins.
 #[derive(Debug)]
 pub struct FileOffsetStore {
     path: PathBuf,
     tmp: PathBuf,
     state: Arc<RwLock<State>>,
-    /// Held from the start of a put until its file is durable (even if the put is cancelled).
-    write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Held from the start of a put until its file is durable (even if the put is cancelled);
+    /// guards the line counts that decide when to compact.
+    write_lock: Arc<tokio::sync::Mutex<Lines>>,
+}
+
+/// The file's lines: those of the last compaction (or found at open) and those appended since.
+#[derive(Debug, Clone, Copy, Default)]
+struct Lines {
+    base: u64,
+    appended: u64,
+}
+
+impl Lines {
+    /// True when appending `more` lines would make the appended ones outnumber the base (and
+    /// [`COMPACT_AFTER`]): time to compact instead.
+    fn compact_before(&self, more: u64) -> bool {
+        self.appended + more > self.base.max(COMPACT_AFTER)
+    }
 }
 
 impl FileOffsetStore {
@@ -99,7 +127,7 @@ impl FileOffsetStore {
         // Read line by line: a file of millions of entries is never held whole.
         let read = fs::File::open(&path)
             .and_then(|f| parse_file(std::io::BufReader::with_capacity(1 << 16, f)));
-        let state = match read {
+        let (state, lines, torn) = match read {
             Ok(parsed) => parsed.map_err(|(line, what, source)| {
                 fail(
                     format!(
@@ -108,7 +136,7 @@ impl FileOffsetStore {
                     source,
                 )
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (State::default(), 0, None),
             Err(e) => {
                 return Err(fail(
                     "cannot read the offset file: check that it is a readable file".into(),
@@ -136,11 +164,29 @@ impl FileOffsetStore {
                     Some(Box::new(e)),
                 )
             })?;
+        let tmp = PathBuf::from(tmp);
+        let state = Arc::new(RwLock::new(state));
+        let mut counts = Lines {
+            base: lines as u64,
+            appended: 0,
+        };
+        if let Some(line) = torn {
+            // A put that was cut short by a crash: it never returned, so it committed nothing.
+            tracing::warn!(file = %path.display(), line,
+                "the offset file ends with an incomplete line (a write cut short by a crash; it had not been committed): dropped, and the file compacted");
+            counts.base =
+                write_atomically(&path, &tmp, &state, Batch::new()).map_err(|(step, e)| {
+                    fail(
+                        format!("could not compact the offset file ({step}): check free disk space and permissions"),
+                        Some(Box::new(e)),
+                    )
+                })?;
+        }
         Ok(FileOffsetStore {
             path,
-            tmp: PathBuf::from(tmp),
-            state: Arc::new(RwLock::new(state)),
-            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            tmp,
+            state,
+            write_lock: Arc::new(tokio::sync::Mutex::new(counts)),
         })
     }
 
@@ -167,33 +213,50 @@ fn parent_dir(path: &Path) -> PathBuf {
 
 type LineError = (usize, String, Option<BoxError>);
 
+/// What loading a file gives: the entries, the number of lines, and the number of the last
+/// line when it was an incomplete write to drop.
+type Parsed = (State, usize, Option<usize>);
+
 /// The entries of an offset file; the outer error is a failed read, the inner one a corrupt line.
+/// A last line without its newline that does not parse is an append cut short (dropped).
 fn parse_file(
     mut reader: impl std::io::BufRead,
-) -> std::io::Result<std::result::Result<State, LineError>> {
+) -> std::io::Result<std::result::Result<Parsed, LineError>> {
     let mut state = State::default();
     let mut bytes = Vec::new();
     let mut n = 0;
     loop {
         bytes.clear();
         if reader.read_until(b'\n', &mut bytes)? == 0 {
-            return Ok(Ok(state));
+            return Ok(Ok((state, n, None)));
         }
         n += 1;
-        let line = match std::str::from_utf8(&bytes) {
-            Ok(line) => line,
-            Err(e) => {
-                return Ok(Err((
+        let complete = bytes.last() == Some(&b'\n');
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|e| {
+                (
                     n,
                     "not UTF-8 text".to_owned(),
                     Some(Box::new(e) as BoxError),
-                )))
-            }
-        };
-        if let Err(e) = parse_line(&mut state, n, line) {
-            return Ok(Err(e));
+                )
+            })
+            .and_then(|line| parse_line(&mut state, n, line));
+        match parsed {
+            Ok(()) if complete => {}
+            // A last line without newline that parses: complete but for its end.
+            Ok(()) => return Ok(Ok((state, n, Some(n)))),
+            Err(e) if !complete && cut_short(&e) => return Ok(Ok((state, n - 1, Some(n)))),
+            Err(e) => return Ok(Err(e)),
         }
     }
+}
+
+/// True when a line failed as JSON that ends too early: what an interrupted write leaves (a
+/// line that is whole JSON of the wrong shape is corruption, not that).
+fn cut_short(e: &LineError) -> bool {
+    e.2.as_ref()
+        .and_then(|s| s.downcast_ref::<serde_json::Error>())
+        .is_some_and(serde_json::Error::is_eof)
 }
 
 /// Applies one line of an offset file to `state`.
@@ -232,15 +295,22 @@ fn parse_line(state: &mut State, n: usize, line: &str) -> std::result::Result<()
     Ok(())
 }
 
+/// Writes one line: `key` and `value` are JSON texts.
+fn write_line(out: &mut dyn Write, key: &str, value: &str) -> std::io::Result<()> {
+    out.write_all(b"{\"key\":")?;
+    out.write_all(key.as_bytes())?;
+    out.write_all(b",\"value\":")?;
+    out.write_all(value.as_bytes())?;
+    out.write_all(b"}\n")
+}
+
 /// Writes the lines of `state` with `batch` applied, in key order (a merge of the two sorted
 /// sequences: nothing is copied).
-fn render(out: &mut dyn Write, state: &State, batch: &Batch) -> std::io::Result<()> {
-    let mut line = |key: &str, value: &str| -> std::io::Result<()> {
-        out.write_all(b"{\"key\":")?;
-        out.write_all(key.as_bytes())?;
-        out.write_all(b",\"value\":")?;
-        out.write_all(value.as_bytes())?;
-        out.write_all(b"}\n")
+fn render(out: &mut dyn Write, state: &State, batch: &Batch) -> std::io::Result<u64> {
+    let mut written = 0;
+    let mut line = |key: &str, value: &str| {
+        written += 1;
+        write_line(out, key, value)
     };
     let mut changes = batch.iter().peekable();
     let mut failed = Ok(());
@@ -255,7 +325,7 @@ fn render(out: &mut dyn Write, state: &State, batch: &Batch) -> std::io::Result<
             line(k, v)?;
         }
     }
-    Ok(())
+    Ok(written)
 }
 
 /// Writes the batch's lines sorting before the stored entry (`key`, `value`), then that entry
@@ -298,7 +368,7 @@ fn write_atomically(
     tmp: &Path,
     state: &RwLock<State>,
     batch: Batch,
-) -> std::result::Result<(), (String, std::io::Error)> {
+) -> std::result::Result<u64, (String, std::io::Error)> {
     let step = |what: &str, p: &Path| format!("{what} {}", p.display());
     let f = fs::OpenOptions::new()
         .write(true)
@@ -307,10 +377,10 @@ fn write_atomically(
         .open(tmp)
         .map_err(|e| (step("creating", tmp), e))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, f);
-    {
+    let written = {
         let state = state.read().unwrap_or_else(|e| e.into_inner());
-        render(&mut out, &state, &batch).map_err(|e| (step("writing", tmp), e))?;
-    }
+        render(&mut out, &state, &batch).map_err(|e| (step("writing", tmp), e))?
+    };
     let f = out
         .into_inner()
         .map_err(|e| (step("writing", tmp), e.into_error()))?;
@@ -324,6 +394,32 @@ fn write_atomically(
     })?;
     sync_dir(&parent_dir(path))
         .map_err(|e| (step("syncing the directory", &parent_dir(path)), e))?;
+    apply(&mut state.write().unwrap_or_else(|e| e.into_inner()), batch);
+    Ok(written)
+}
+
+/// Appends `batch` to `path` (a tombstone line for a removal), fsyncs it, then applies it to
+/// `state`. On failure, says which step failed.
+fn append(
+    path: &Path,
+    state: &RwLock<State>,
+    batch: Batch,
+) -> std::result::Result<(), (String, std::io::Error)> {
+    let step = |what: &str| format!("{what} {}", path.display());
+    let f = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| (step("opening"), e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, f);
+    for (key, value) in &batch {
+        write_line(&mut out, key, value.as_deref().unwrap_or("null"))
+            .map_err(|e| (step("appending to"), e))?;
+    }
+    let f = out
+        .into_inner()
+        .map_err(|e| (step("appending to"), e.into_error()))?;
+    f.sync_data().map_err(|e| (step("syncing"), e))?;
     apply(&mut state.write().unwrap_or_else(|e| e.into_inner()), batch);
     Ok(())
 }
@@ -388,11 +484,18 @@ impl OffsetStore for FileOffsetStore {
             })
             .collect();
         // Held until the blocking write ends, even if this future is dropped meanwhile.
-        let guard = self.write_lock.clone().lock_owned().await;
+        let mut counts = self.write_lock.clone().lock_owned().await;
         let (path, tmp, state) = (self.path.clone(), self.tmp.clone(), self.state.clone());
         let written = tokio::task::spawn_blocking(move || {
-            let _guard = guard;
-            write_atomically(&path, &tmp, &state, batch)
+            let lines = batch.len() as u64;
+            if counts.compact_before(lines) {
+                counts.base = write_atomically(&path, &tmp, &state, batch)?;
+                counts.appended = 0;
+            } else {
+                append(&path, &state, batch)?;
+                counts.appended += lines;
+            }
+            Ok(())
         })
         .await;
         match written {
@@ -475,18 +578,99 @@ mod tests {
             s.list("c").await.unwrap(),
             vec![(part("a"), offset(2)), (part("b"), offset(1 << 40))]
         );
-        // The documented format, sorted by key.
+        // The documented format: each put appended its lines (a removal as a tombstone).
         let text = fs::read_to_string(&path).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(
             lines,
             vec![
-                r#"{"key":["c",{"bucket":"b","object":"a"}],"value":{"recordCount":2}}"#,
+                r#"{"key":["c",{"bucket":"b","object":"a"}],"value":{"recordCount":1}}"#,
                 r#"{"key":["c",{"bucket":"b","object":"b"}],"value":{"recordCount":1099511627776}}"#,
+                r#"{"key":["c",{"bucket":"b","object":"c"}],"value":{"recordCount":-9223372036854775808}}"#,
                 r#"{"key":["other",{"bucket":"b","object":"a"}],"value":{"recordCount":7}}"#,
+                r#"{"key":["c",{"bucket":"b","object":"a"}],"value":{"recordCount":2}}"#,
+                r#"{"key":["c",{"bucket":"b","object":"c"}],"value":null}"#,
             ]
         );
         assert!(!s.tmp.exists());
+    }
+
+    /// Puts append until the appended lines outnumber the live entries (and COMPACT_AFTER);
+    /// then a put compacts: one line per key, sorted. The file stays within about twice its
+    /// compacted size however many puts come.
+    #[tokio::test]
+    async fn puts_append_and_the_file_is_compacted_when_it_doubles() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.jsonl");
+        let s = FileOffsetStore::open(&path).unwrap();
+        let lines = || fs::read_to_string(&path).unwrap().lines().count() as u64;
+        let mut most = 0;
+        for round in 0..4 * COMPACT_AFTER as i64 {
+            // 100 objects, each advanced again and again.
+            s.put(
+                "c",
+                vec![(part(&format!("o{:03}", round % 100)), Some(offset(round)))],
+            )
+            .await
+            .unwrap();
+            most = most.max(lines());
+        }
+        assert!(most <= COMPACT_AFTER + 100, "{most} lines for 100 entries");
+        assert!(lines() < 4 * COMPACT_AFTER, "it was compacted");
+        let reopened = FileOffsetStore::open(&path).unwrap();
+        let stored = reopened.list("c").await.unwrap();
+        assert_eq!(stored.len(), 100);
+        let last = (0..4 * COMPACT_AFTER as i64)
+            .filter(|r| r % 100 == 99)
+            .max();
+        assert_eq!(stored[99], (part("o099"), offset(last.unwrap())));
+        // A compaction writes the sorted, one-line-per-key form.
+        let many: Vec<_> = (0..=COMPACT_AFTER as i64)
+            .map(|i| (part(&format!("p{i:05}")), Some(offset(i))))
+            .collect();
+        s.put("c", many).await.unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let keys: Vec<_> = text
+            .lines()
+            .map(|l| l.split(",\"value\"").next().unwrap())
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(keys, sorted, "sorted, one line per key");
+        assert_eq!(keys.len() as u64, 100 + COMPACT_AFTER + 1);
+    }
+
+    /// A crash during an append leaves a last line without its newline: that put never
+    /// returned, so the line is dropped (the earlier lines stand) and the file compacted.
+    #[tokio::test]
+    async fn a_last_line_cut_short_by_a_crash_is_dropped_and_the_file_compacted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("offsets.jsonl");
+        let s = FileOffsetStore::open(&path).unwrap();
+        s.put("c", vec![(part("a"), Some(offset(1)))])
+            .await
+            .unwrap();
+        s.put("c", vec![(part("a"), Some(offset(2)))])
+            .await
+            .unwrap();
+        let good = fs::read_to_string(&path).unwrap();
+        for torn in [r#"{"key":["c",{"bucket":"b","obj"#, "{"] {
+            fs::write(&path, format!("{good}{torn}")).unwrap();
+            let s = FileOffsetStore::open(&path).unwrap();
+            assert_eq!(s.get("c", &[part("a")]).await.unwrap()[0], Some(offset(2)));
+            let text = fs::read_to_string(&path).unwrap();
+            assert_eq!(
+                text,
+                "{\"key\":[\"c\",{\"bucket\":\"b\",\"object\":\"a\"}],\"value\":{\"recordCount\":2}}\n",
+                "compacted, without the torn line"
+            );
+            s.put("c", vec![(part("b"), Some(offset(5)))])
+                .await
+                .unwrap();
+            let again = FileOffsetStore::open(&path).unwrap();
+            assert_eq!(again.list("c").await.unwrap().len(), 2);
+        }
     }
 
     #[test]
@@ -495,7 +679,8 @@ mod tests {
         let path = dir.path().join("offsets.jsonl");
         let good = r#"{"key":["c",{"object":"a"}],"value":{"recordCount":1}}"#;
         for (bad, line) in [
-            (format!("{good}\n{{\"key\":[\"c\",{{\"obj"), 2),
+            (format!("{good}\n{{\"key\":[\"c\",{{\"obj\n{good}\n"), 2),
+            (format!("{good}\n{{\"key\":[\"c\",{{\"obj\n"), 2),
             (format!("{good}\n\n{good}\n[1,2]\n"), 4),
             (r#"{"key":["c"],"value":{}}"#.to_owned(), 1),
             (
@@ -588,12 +773,15 @@ mod tests {
             .await
             .unwrap();
         let good = fs::read(&path).unwrap();
+        // A batch big enough to compact: the whole file is written to the temporary file.
+        let big = |n: i64| -> Vec<(OffsetMap, Option<OffsetMap>)> {
+            std::iter::once((part("a"), Some(offset(n))))
+                .chain((0..COMPACT_AFTER as i64).map(|i| (part(&format!("p{i}")), Some(offset(i)))))
+                .collect()
+        };
         let tmp = dir.path().join("offsets.jsonl.tmp");
         std::os::unix::fs::symlink("/dev/full", &tmp).unwrap();
-        let e = s
-            .put("c", vec![(part("a"), Some(offset(2)))])
-            .await
-            .unwrap_err();
+        let e = s.put("c", big(2)).await.unwrap_err();
         let msg = crate::error_chain(&e);
         assert!(
             msg.contains(&path.display().to_string())
@@ -605,26 +793,37 @@ mod tests {
         assert_eq!(fs::read(&path).unwrap(), good, "the file is untouched");
         fs::remove_file(&tmp).unwrap();
         fs::create_dir(&tmp).unwrap();
-        let msg = crate::error_chain(
-            &s.put("c", vec![(part("a"), Some(offset(3)))])
-                .await
-                .unwrap_err(),
-        );
+        let msg = crate::error_chain(&s.put("c", big(3)).await.unwrap_err());
         assert!(
             msg.contains("creating") && msg.contains("Is a directory"),
             "{msg}"
         );
         assert_eq!(fs::read(&path).unwrap(), good, "the file is untouched");
+        fs::remove_dir(&tmp).unwrap();
+        // An append to a full disk fails the same way.
+        fs::rename(&path, dir.path().join("saved")).unwrap();
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let msg = crate::error_chain(
+            &s.put("c", vec![(part("a"), Some(offset(4)))])
+                .await
+                .unwrap_err(),
+        );
+        assert!(
+            msg.contains("appending to") && msg.contains("No space left on device"),
+            "{msg}"
+        );
+        fs::remove_file(&path).unwrap();
+        fs::rename(dir.path().join("saved"), &path).unwrap();
         // What is in memory follows the file: the failed batches are not there.
         assert_eq!(s.get("c", &[part("a")]).await.unwrap()[0], Some(offset(1)));
-        fs::remove_dir(&tmp).unwrap();
-        s.put("c", vec![(part("a"), Some(offset(4)))])
+        assert_eq!(s.list("c").await.unwrap().len(), 1);
+        s.put("c", vec![(part("a"), Some(offset(5)))])
             .await
             .unwrap();
         let reopened = FileOffsetStore::open(&path).unwrap();
         assert_eq!(
             reopened.get("c", &[part("a")]).await.unwrap()[0],
-            Some(offset(4))
+            Some(offset(5))
         );
     }
 
