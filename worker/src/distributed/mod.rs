@@ -259,10 +259,11 @@ impl Cluster {
 
     /// A connector's configuration as stored.
     pub fn connector_config(&self, name: &str) -> Result<Settings> {
-        lock(&self.state)
-            .connector(name)
-            .map(|e| e.config.clone())
-            .ok_or_else(|| self.unknown(name))
+        // The guard must be gone before `unknown` locks the state again (a std mutex is not
+        // reentrant: a request for an unknown connector used to deadlock the worker's REST
+        // API and its config-topic reader).
+        let found = lock(&self.state).connector(name).map(|e| e.config.clone());
+        found.ok_or_else(|| self.unknown(name))
     }
 
     fn unknown(&self, name: &str) -> Error {
