@@ -12,6 +12,7 @@
 //! - [`rest`]: Kafka Connect's REST API over the whole cluster.
 //! - [`Cluster`]: all of it for one worker process.
 
+mod admin;
 pub mod config;
 pub mod log;
 pub mod membership;
@@ -397,13 +398,14 @@ impl Cluster {
 pub async fn serve(
     settings: &Settings,
     worker: WorkerConfig,
+    loggers: Option<Arc<crate::loggers::LogLevels>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     let config = DistributedConfig::from_settings(settings)?;
     let rest = crate::rest::RestConfig::from_settings(settings)?;
     let bound = crate::rest::BoundRest::bind(&rest).await?;
     let cluster = Cluster::start(worker, config, bound.worker_id()).await?;
-    let server = bound.serve(rest::routes(cluster.clone()))?;
+    let server = bound.serve(rest::routes(cluster.clone(), loggers))?;
     let _ = stop.wait_for(|s| *s).await;
     cluster.shutdown().await;
     server.shutdown().await;

@@ -20,11 +20,7 @@ pub(super) async fn openapi() -> Response {
 /// `GET /`: the worker's version and Kafka cluster id as JSON, or the status page when the
 /// client prefers HTML (a browser's `Accept: text/html`).
 pub(super) async fn root(State(app): AppState, headers: axum::http::HeaderMap) -> Reply {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html {
+    if wants_html(&headers) {
         return ui().await;
     }
     ok(json!({
@@ -32,6 +28,14 @@ pub(super) async fn root(State(app): AppState, headers: axum::http::HeaderMap) -
         "commit": option_env!("SLUICE_GIT_COMMIT").unwrap_or("unknown"),
         "kafka_cluster_id": cluster_id(&app).await,
     }))
+}
+
+/// True when the client prefers HTML (a browser's `Accept: text/html`).
+pub(crate) fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
 }
 
 /// The Kafka cluster id, asked once (5 s at most) and remembered.
@@ -68,7 +72,7 @@ pub(super) async fn metrics(State(app): AppState) -> Response {
 }
 
 /// `GET /ui`: the status page.
-pub(super) async fn ui() -> Reply {
+pub(crate) async fn ui() -> Reply {
     Ok((
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         STATUS_PAGE,
