@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::rest::{read, Api};
+use support::rest::{metric_sum, read, Api};
 use support::*;
 
 const OBJECTS: usize = 150;
@@ -743,6 +743,73 @@ fn restarts_through_any_worker_restart_the_tasks_on_their_owners() {
     assert_eq!(
         duplicates, 0,
         "a restart is graceful: no record may come twice"
+    );
+
+    // What else the standalone API serves, on any worker: /metrics (the cluster's task states
+    // on each worker, each worker's own counters: their sum is everything delivered), expand,
+    // plugins, loggers, the status page.
+    let mut delivered = 0.0;
+    for i in 0..2 {
+        let api = &cluster.node(i).api;
+        let text = api.metrics();
+        for c in CONNECTORS {
+            assert_eq!(
+                metric_sum(&text, "sluice_task_status", c),
+                3.0,
+                "worker {i} shows one state per task of {c}:\n{text}"
+            );
+            delivered += metric_sum(&text, "sluice_source_record_write_total", c);
+        }
+        let (code, all) = api.get("/connectors?expand=status&expand=info");
+        assert_eq!(code, 200, "{all}");
+        for c in CONNECTORS {
+            assert_eq!(
+                all[c]["status"]["tasks"].as_array().map(Vec::len),
+                Some(3),
+                "{all}"
+            );
+            assert_eq!(all[c]["info"]["name"], c, "{all}");
+        }
+        let (code, plugins) = api.get("/connector-plugins");
+        assert!(
+            code == 200 && plugins.as_array().is_some_and(|p| !p.is_empty()),
+            "{plugins}"
+        );
+        let (code, loggers) = api.get("/admin/loggers");
+        assert!(code == 200 && loggers.get("root").is_some(), "{loggers}");
+        let (code, topics) = api.get("/connectors/alpha/topics");
+        assert_eq!(code, 200, "{topics}");
+        assert_eq!(
+            topics,
+            json!({"alpha": {"topics": ["out-alpha"]}}),
+            "worker {i}"
+        );
+        let (code, page) = api.get("/ui");
+        assert!(
+            code == 200 && page.as_str().is_some_and(|p| p.contains("<html")),
+            "{page}"
+        );
+    }
+    assert_eq!(
+        delivered, expected as f64,
+        "the workers' counters add up to what was delivered"
+    );
+    // A topics reset through one worker reaches every worker.
+    let (code, _) = cluster
+        .node(0)
+        .api
+        .call("PUT", "/connectors/beta/topics/reset", None);
+    assert_eq!(code, 202);
+    wait_for(
+        &cluster,
+        "beta's topics reset everywhere",
+        Duration::from_secs(10),
+        || {
+            (0..2).all(|i| {
+                cluster.node(i).api.get("/connectors/beta/topics").1
+                    == json!({"beta": {"topics": []}})
+            })
+        },
     );
 }
 

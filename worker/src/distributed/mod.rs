@@ -148,8 +148,10 @@ impl Cluster {
             .await?
         };
         let status = Arc::new(Mutex::new(ClusterStatus::default()));
+        let metrics = Arc::new(Mutex::new(LocalTasks::default()));
         let status_log = {
             let status = status.clone();
+            let metrics = metrics.clone();
             Arc::new(
                 TopicLog::open(
                     &client,
@@ -159,12 +161,22 @@ impl Cluster {
                         replication: config.status_replication,
                         compact: true,
                     },
-                    Box::new(move |r| lock(&status).apply(&r.key, r.value.as_deref())),
+                    Box::new(move |r| {
+                        // A topic record's tombstone is a reset (or a delete): this worker's
+                        // tasks of the connector announce the topics they write again.
+                        if r.value.is_none() {
+                            if let Some((name, _)) = records::parse_topic_status_key(&r.key) {
+                                if let Some(m) = lock(&metrics).metrics.get(name) {
+                                    m.reset_topics();
+                                }
+                            }
+                        }
+                        lock(&status).apply(&r.key, r.value.as_deref());
+                    }),
                 )
                 .await?,
             )
         };
-        let metrics = Arc::new(Mutex::new(LocalTasks::default()));
         let (group_tx, group_rx) = mpsc::unbounded_channel();
         let membership = Membership::start(&client, &config, group_tx)?;
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -302,6 +314,28 @@ impl Cluster {
             .collect())
     }
 
+    /// The topics `name`'s tasks wrote to, on any worker, since they were last reset.
+    pub fn topics(&self, name: &str) -> Result<Vec<String>> {
+        self.connector_config(name)?;
+        Ok(lock(&self.status).topics(name))
+    }
+
+    /// Forgets the topics `name` wrote to, cluster-wide (tombstones in the status topic; each
+    /// worker's tasks announce a topic again when they next write to it).
+    pub async fn reset_topics(&self, name: &str) -> Result<()> {
+        let topics = self.topics(name)?;
+        self.forget_topics(name, topics).await
+    }
+
+    async fn forget_topics(&self, name: &str, topics: Vec<String>) -> Result<()> {
+        for topic in topics {
+            self.status_log
+                .send(&records::topic_status_key(&topic, name), None, &[], None)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The counters of the tasks of `name` that ran on this worker.
     pub fn local_metrics(&self, name: &str) -> Option<Arc<ConnectorMetrics>> {
         lock(&self.metrics).metrics.get(name).cloned()
@@ -377,6 +411,7 @@ impl Cluster {
     /// Deletes a connector cluster-wide (its tasks stop wherever they run; offsets stay).
     pub async fn delete(&self, name: &str) -> Result<()> {
         let settings = self.connector_config(name)?;
+        let topics = lock(&self.status).topics(name);
         self.config_log
             .write(&records::connector_key(name), None, &[])
             .await?;
@@ -388,7 +423,8 @@ impl Cluster {
                 .send(&records::task_status_key(name, id), None, &[], None)
                 .await?;
         }
-        Ok(())
+        // Its topics go with it (KIP-558).
+        self.forget_topics(name, topics).await
     }
 }
 

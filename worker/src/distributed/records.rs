@@ -307,15 +307,48 @@ pub fn task_status_value(state: &str, trace: Option<&str>, worker_id: &str) -> V
         .into_bytes()
 }
 
-/// Every task state of the cluster, folded from the status topic (last write wins per key).
+/// `status-topic-<topic>:connector-<name>`: Kafka Connect's record of a topic a connector
+/// wrote to (KIP-558).
+pub fn topic_status_key(topic: &str, name: &str) -> String {
+    format!("status-topic-{topic}:connector-{name}")
+}
+
+/// The connector and topic a `status-topic-...` key names.
+pub fn parse_topic_status_key(key: &str) -> Option<(&str, &str)> {
+    let (topic, name) = key
+        .strip_prefix("status-topic-")?
+        .rsplit_once(":connector-")?;
+    Some((name, topic))
+}
+
+/// The value of a `status-topic-...` record (Connect's fields).
+pub fn topic_status_value(topic: &str, name: &str, task: u32, discovered_ms: i64) -> Vec<u8> {
+    json!({"topic": {"name": topic, "connector": name, "task": task, "discoverTimestamp": discovered_ms}})
+        .to_string()
+        .into_bytes()
+}
+
+/// Every task state of the cluster, and the topics each connector wrote to, folded from the
+/// status topic (last write wins per key).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterStatus {
     tasks: BTreeMap<(String, u32), TaskState>,
+    /// (connector, topic).
+    topics: std::collections::BTreeSet<(String, String)>,
 }
 
 impl ClusterStatus {
     /// Folds one status record in; other keys (connector statuses, sentinels) are skipped.
     pub fn apply(&mut self, key: &str, value: Option<&[u8]>) {
+        if let Some((name, topic)) = parse_topic_status_key(key) {
+            let k = (name.to_owned(), topic.to_owned());
+            if value.is_some() {
+                self.topics.insert(k);
+            } else {
+                self.topics.remove(&k);
+            }
+            return;
+        }
         let Some(rest) = key.strip_prefix("status-task-") else {
             return;
         };
@@ -346,6 +379,15 @@ impl ClusterStatus {
     /// The state of task `id` of `name`, if one was written.
     pub fn task(&self, name: &str, id: u32) -> Option<&TaskState> {
         self.tasks.get(&(name.to_owned(), id))
+    }
+
+    /// The topics connector `name` wrote to (since they were last reset), sorted.
+    pub fn topics(&self, name: &str) -> Vec<String> {
+        self.topics
+            .iter()
+            .filter(|(c, _)| c == name)
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 }
 
@@ -388,6 +430,13 @@ mod tests {
             Some(&task_status_value("RUNNING", None, "h:1")),
         );
         assert_eq!(st.task("a-b", 3).unwrap().worker_id, "h:1");
+        let key = topic_status_key("out-1", "a-b");
+        assert_eq!(key, "status-topic-out-1:connector-a-b");
+        st.apply(&key, Some(&topic_status_value("out-1", "a-b", 0, 1)));
+        assert_eq!(st.topics("a-b"), ["out-1"]);
+        assert!(st.topics("a").is_empty());
+        st.apply(&key, None);
+        assert!(st.topics("a-b").is_empty());
         st.apply(&task_status_key("a-b", 3), None);
         assert!(st.task("a-b", 3).is_none());
         // Connect's own v1 target state record.

@@ -17,7 +17,10 @@ use tracing::Instrument;
 
 use super::log::TopicLog;
 use super::membership::{GroupEvent, TaskId};
-use super::records::{task_status_key, task_status_value, ClusterConfig, RestartRequest};
+use super::records::{
+    task_status_key, task_status_value, topic_status_key, topic_status_value, ClusterConfig,
+    RestartRequest,
+};
 use crate::build::{BuildContext, ConnectorParts};
 use crate::metrics::ConnectorMetrics;
 use crate::offsets::open_offset_store;
@@ -80,6 +83,8 @@ pub struct Runner {
     closing: bool,
     /// The last restart request acted on (the config topic numbers them).
     restarts_seen: u64,
+    /// (connector, topic) this worker wrote to the status topic as written to.
+    announced: BTreeSet<(String, String)>,
 }
 
 impl Runner {
@@ -106,6 +111,7 @@ impl Runner {
             slots: BTreeMap::new(),
             closing: false,
             restarts_seen,
+            announced: BTreeSet::new(),
         }
     }
 
@@ -156,7 +162,10 @@ impl Runner {
                     }
                     let _ = done.send(());
                 }
-                _ = tick.tick() => self.reap().await,
+                _ = tick.tick() => {
+                    self.reap().await;
+                    self.announce_topics().await;
+                }
             }
         }
     }
@@ -205,6 +214,64 @@ impl Runner {
         match self.halt(t).await {
             Some(trace) => self.write_status(t, "FAILED", Some(&trace)).await,
             None => self.write_status(t, then, None).await,
+        }
+    }
+
+    /// Writes a `status-topic-...` record (Kafka Connect's, KIP-558) for each topic a task of
+    /// this worker wrote to that it has not announced yet, so `GET /connectors/{name}/topics`
+    /// answers for the whole cluster on any worker. A reset (tombstones, which clear the local
+    /// lists) makes the tasks announce a topic again when they next write to it.
+    async fn announce_topics(&mut self) {
+        let written: BTreeSet<(String, String, u32)> = {
+            let local = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+            local
+                .starts
+                .keys()
+                .filter_map(|(c, id)| {
+                    let m = local.metrics.get(c)?;
+                    Some(
+                        m.task(*id)
+                            .topics()
+                            .into_iter()
+                            .map(|t| (c.clone(), t, *id))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .flatten()
+                .collect()
+        };
+        self.announced
+            .retain(|(c, t)| written.iter().any(|(wc, wt, _)| wc == c && wt == t));
+        for (c, topic, task) in written {
+            let key = (c, topic);
+            if self.announced.contains(&key) {
+                continue;
+            }
+            let exists = self
+                .config
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .connector(&key.0)
+                .is_some();
+            if !exists {
+                continue;
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let value = topic_status_value(&key.1, &key.0, task, now);
+            match self
+                .status_log
+                .send(&topic_status_key(&key.1, &key.0), Some(&value), &[], None)
+                .await
+            {
+                Ok(_) => {
+                    self.announced.insert(key);
+                }
+                Err(e) => {
+                    tracing::warn!(connector = %key.0, topic = %key.1, error = %sluice_core::error_chain(&e), "cannot record the topic the connector wrote to; retrying");
+                }
+            }
         }
     }
 

@@ -7,7 +7,7 @@
 //! `GET|DELETE /connectors/{name}`, `GET|PUT|PATCH /connectors/{name}/config`,
 //! `GET /connectors/{name}/status`, `GET /connectors/{name}/tasks`,
 //! `GET /connectors/{name}/tasks/{id}/status`, `PUT /connectors/{name}/pause|resume|stop`.
-//! In `ops.rs`: restarts and offsets (cluster-wide), connector plugins, and what is this
+//! In `ops.rs`: restarts, offsets and topics (cluster-wide), connector plugins, and what is this
 //! worker's own: `GET /` (and the status page), `GET /metrics`, `/admin/loggers`,
 //! `GET /connectors/{name}/metrics`.
 
@@ -70,6 +70,8 @@ pub fn routes(cluster: Arc<Cluster>, loggers: Option<Arc<LogLevels>>) -> Router 
         )
         .route("/connectors/{name}/restart", post(ops::restart))
         .route("/connectors/{name}/metrics", get(ops::metrics))
+        .route("/connectors/{name}/topics", get(ops::topics))
+        .route("/connectors/{name}/topics/reset", put(ops::reset_topics))
         .route("/connectors/{name}/pause", put(pause))
         .route("/connectors/{name}/resume", put(resume))
         .route("/connectors/{name}/stop", put(stop))

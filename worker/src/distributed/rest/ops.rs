@@ -1,7 +1,7 @@
-//! Restarts and offsets (cluster-wide: the config and offsets topics), connector plugins, and
-//! what is this worker's own as in Kafka Connect: `GET /` (and the status page), `/metrics`
-//! (this worker's tasks' counters, the cluster's states), `/admin/loggers` and
-//! `GET /connectors/{name}/metrics`.
+//! Restarts, offsets and topics (cluster-wide: the config, offsets and status topics),
+//! connector plugins, and what is this worker's own as in Kafka Connect: `GET /` (and the
+//! status page), `/metrics` (this worker's tasks' counters, the cluster's states),
+//! `/admin/loggers` and `GET /connectors/{name}/metrics`.
 
 use super::*;
 
@@ -131,6 +131,19 @@ pub(super) async fn alter_offsets(
 pub(super) async fn reset_offsets(State(c): AppState, Path(name): Path<String>) -> Reply {
     c.reset_offsets(&name).await?;
     ok(reset_json(&name))
+}
+
+/// `GET /connectors/{name}/topics`: the topics its tasks wrote to on any worker (Kafka
+/// Connect's records in the status topic).
+pub(super) async fn topics(State(c): AppState, Path(name): Path<String>) -> Reply {
+    let topics = c.topics(&name)?;
+    ok(json!({ name: {"topics": topics} }))
+}
+
+/// `PUT /connectors/{name}/topics/reset`: forgets them cluster-wide (202).
+pub(super) async fn reset_topics(State(c): AppState, Path(name): Path<String>) -> Reply {
+    c.reset_topics(&name).await?;
+    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 /// `PUT /connector-plugins/{class}/config/validate`.
