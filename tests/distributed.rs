@@ -784,6 +784,13 @@ fn restarts_through_any_worker_restart_the_tasks_on_their_owners() {
             json!({"alpha": {"topics": ["out-alpha"]}}),
             "worker {i}"
         );
+        let (code, root) = api.get("/");
+        assert!(
+            code == 200
+                && root["worker_id"] == cluster.node(i).id.as_str()
+                && root["kafka_cluster_id"].is_string(),
+            "{root}"
+        );
         let (code, page) = api.get("/ui");
         assert!(
             code == 200 && page.as_str().is_some_and(|p| p.contains("<html")),

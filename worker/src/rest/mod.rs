@@ -40,9 +40,9 @@ pub use auth::Credentials;
 pub use config::{RestConfig, DEFAULT_LISTENER};
 pub(crate) use error::ApiError;
 pub(crate) use handlers::{
-    altered_json, config_values, logger_json, loggers_json, offsets_batch, offsets_json,
-    parse_body, plugins, put_name, query_bool, query_pairs, reset_json, set_level, settings_of, ui,
-    validated, wants_html,
+    altered_json, config_values, kafka_cluster_id, logger_json, loggers_json, offsets_batch,
+    offsets_json, parse_body, plugins, put_name, query_bool, query_pairs, reset_json, set_level,
+    settings_of, ui, validated, wants_html,
 };
 
 use crate::loggers::LogLevels;

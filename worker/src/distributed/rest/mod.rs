@@ -37,6 +37,8 @@ use crate::state::TargetState;
 pub struct Front {
     cluster: Arc<Cluster>,
     loggers: Option<Arc<LogLevels>>,
+    /// The Kafka cluster id, once known.
+    kafka_cluster_id: std::sync::Mutex<Option<String>>,
 }
 
 impl std::ops::Deref for Front {
@@ -102,7 +104,11 @@ pub fn routes(cluster: Arc<Cluster>, loggers: Option<Arc<LogLevels>>) -> Router 
                 "HTTP 405 Method Not Allowed: this endpoint does not take this method; see docs/distributed.md",
             )
         })
-        .with_state(Arc::new(Front { cluster, loggers }))
+        .with_state(Arc::new(Front {
+            cluster,
+            loggers,
+            kafka_cluster_id: std::sync::Mutex::new(None),
+        }))
 }
 
 fn ok(v: Value) -> Reply {

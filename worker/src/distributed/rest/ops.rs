@@ -7,11 +7,12 @@ use super::*;
 
 use crate::prometheus::{render_views, ConnectorView, CONTENT_TYPE};
 use crate::rest::{
-    altered_json, logger_json, loggers_json, offsets_batch, offsets_json, query_bool, reset_json,
-    set_level, ui, validated, wants_html,
+    altered_json, kafka_cluster_id, logger_json, loggers_json, offsets_batch, offsets_json,
+    query_bool, reset_json, set_level, ui, validated, wants_html,
 };
 
-/// `GET /`: the version and this worker's id as JSON, or the status page for a browser.
+/// `GET /`: the version, the Kafka cluster id and this worker's id as JSON, or the status page
+/// for a browser.
 pub(super) async fn root(State(c): AppState, headers: axum::http::HeaderMap) -> Reply {
     if wants_html(&headers) {
         return ui().await;
@@ -19,6 +20,7 @@ pub(super) async fn root(State(c): AppState, headers: axum::http::HeaderMap) -> 
     ok(json!({
         "version": env!("CARGO_PKG_VERSION"),
         "commit": option_env!("SLUICE_GIT_COMMIT").unwrap_or("unknown"),
+        "kafka_cluster_id": kafka_cluster_id(c.worker_config(), &c.kafka_cluster_id).await,
         "worker_id": c.worker_id(),
         "mode": "distributed",
     }))

@@ -16,7 +16,7 @@ pub(crate) use offsets::{altered_json, offsets_batch, offsets_json, reset_json};
 use plugins::*;
 pub(crate) use plugins::{plugins, validated};
 use worker::*;
-pub(crate) use worker::{ui, wants_html};
+pub(crate) use worker::{kafka_cluster_id, ui, wants_html};
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -40,10 +40,18 @@ pub(crate) fn wants_html(headers: &axum::http::HeaderMap) -> bool {
 
 /// The Kafka cluster id, asked once (5 s at most) and remembered.
 pub(super) async fn cluster_id(app: &App) -> Option<String> {
-    if let Some(id) = app.cluster_id.lock().ok().and_then(|g| g.clone()) {
+    kafka_cluster_id(app.worker.config(), &app.cluster_id).await
+}
+
+/// The Kafka cluster id of `worker`'s brokers, asked once (5 s at most) and kept in `cache`.
+pub(crate) async fn kafka_cluster_id(
+    worker: &sluice_core::config::WorkerConfig,
+    cache: &std::sync::Mutex<Option<String>>,
+) -> Option<String> {
+    if let Some(id) = cache.lock().ok().and_then(|g| g.clone()) {
         return Some(id);
     }
-    let worker = app.worker.config().clone();
+    let worker = worker.clone();
     let id = tokio::task::spawn_blocking(move || {
         let mut client = rdkafka::ClientConfig::new();
         client.set("bootstrap.servers", &worker.bootstrap_servers);
@@ -57,7 +65,7 @@ pub(super) async fn cluster_id(app: &App) -> Option<String> {
     .await
     .ok()
     .flatten();
-    if let (Some(id), Ok(mut g)) = (&id, app.cluster_id.lock()) {
+    if let (Some(id), Ok(mut g)) = (&id, cache.lock()) {
         *g = Some(id.clone());
     }
     id
