@@ -435,6 +435,8 @@ fn tasks_max_change_and_delete_reach_every_worker() {
     );
     let (_, tasks) = cluster.node(0).api.get("/connectors/alpha/tasks");
     assert_eq!(tasks.as_array().map(Vec::len), Some(2), "{tasks}");
+    assert_eq!(tasks[1]["config"]["task.id"], "1", "{tasks}");
+    assert_eq!(tasks[1]["config"]["tasks.max"], "2", "{tasks}");
     println!(
         "tasks.max 3 -> 2: 2 tasks running after {:?}",
         changed.elapsed()

@@ -284,7 +284,12 @@ async fn tasks(State(c): AppState, Path(name): Path<String>) -> Reply {
     let config = crate::rest::secrets::masked(&c.connector_config(&name)?);
     let n = c.task_states(&name)?.len();
     ok(json!((0..n)
-        .map(|t| json!({"id": {"connector": name, "task": t}, "config": config}))
+        .map(|t| {
+            // As the standalone API: each task's configuration names its id.
+            let mut config = config.clone();
+            config.insert("task.id".into(), t.to_string());
+            json!({"id": {"connector": name, "task": t}, "config": config})
+        })
         .collect::<Vec<_>>()))
 }
 
