@@ -9,7 +9,8 @@
 //!   topic, assigned with the cooperative-sticky assignor.
 //! - [`runner`]: this worker's tasks, started and stopped as the group and the config topic
 //!   say.
-//! - [`rest`]: Kafka Connect's REST API over the whole cluster.
+//! - [`rest`]: Kafka Connect's REST API over the whole cluster; `admin.rs`: the cluster-wide
+//!   restarts (requests in the config topic) and offset changes behind it.
 //! - [`Cluster`]: all of it for one worker process.
 
 mod admin;
