@@ -541,7 +541,11 @@ fix its configuration in that file, or remove the connector from it",
 
 /// `sluice worker` (or `sluice run` with `group.id`): a worker of a distributed cluster until
 /// a signal; then its tasks deliver and commit and it leaves the group.
-async fn run_distributed(worker_path: &Path, connector_files: &[PathBuf]) -> anyhow::Result<bool> {
+async fn run_distributed(
+    worker_path: &Path,
+    connector_files: &[PathBuf],
+    loggers: Arc<LogLevels>,
+) -> anyhow::Result<bool> {
     if !connector_files.is_empty() {
         anyhow::bail!(
             "{}: distributed mode (group.id is set) takes no connector files: create connectors through the REST API of any worker (POST /connectors); see docs/distributed.md",
@@ -553,7 +557,7 @@ async fn run_distributed(worker_path: &Path, connector_files: &[PathBuf]) -> any
         .map_err(|e| with_context(e, worker_path))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     install_signals(stop_tx);
-    sluice_worker::distributed::serve(&settings, worker_cfg, stop_rx).await?;
+    sluice_worker::distributed::serve(&settings, worker_cfg, Some(loggers), stop_rx).await?;
     Ok(true)
 }
 
@@ -749,12 +753,12 @@ pub fn main() -> ExitCode {
         .expect("tokio runtime");
     let result: anyhow::Result<bool> = rt.block_on(async {
         match cli.command {
-            Command::Worker { worker } => run_distributed(&worker, &[]).await,
+            Command::Worker { worker } => run_distributed(&worker, &[], loggers).await,
             Command::Run { worker, connectors }
                 if config::load_file(&worker)
                     .is_ok_and(|s| DistributedConfig::is_configured(&s)) =>
             {
-                run_distributed(&worker, &connectors).await
+                run_distributed(&worker, &connectors, loggers).await
             }
             Command::Run { worker, connectors } => {
                 let rest = connectors.is_empty()

@@ -220,8 +220,7 @@ impl Setup {
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             // Puts append: the last line of a key is its offset.
-            .filter(|v| v["key"][1][field] == key)
-            .last()
+            .rfind(|v| v["key"][1][field] == key)
             .map(|v| v["value"].clone())
     }
 }

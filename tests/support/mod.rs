@@ -4,6 +4,7 @@
 
 pub(crate) use sluice_testkit::*;
 
+pub(crate) mod cluster;
 pub(crate) mod harness;
 pub(crate) mod rest;
 pub(crate) mod tls;

@@ -16,9 +16,11 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Registry, Unit};
-use sluice_core::metrics::{HistogramSnapshot, IgnoreReason, MetricsSnapshot, SkipReason};
+use sluice_core::metrics::{
+    HistogramSnapshot, IgnoreReason, MetricsSnapshot, SkipReason, StoreStatsSnapshot,
+};
 
-use crate::{State, Worker};
+use crate::Worker;
 
 /// The content type of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -265,17 +267,6 @@ impl EncodeMetric for SnapshotHistogram {
     }
 }
 
-fn state_label(s: &State) -> &'static str {
-    match s {
-        State::Unassigned => "unassigned",
-        State::Running => "running",
-        State::Paused => "paused",
-        State::Stopped => "stopped",
-        State::Completed => "completed",
-        State::Failed(_) => "failed",
-    }
-}
-
 fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
@@ -283,8 +274,50 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
+/// What [`render_views`] shows of one connector.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectorView {
+    /// The connector's name.
+    pub name: String,
+    /// Its state, as the REST API names it (`RUNNING`, `PAUSED`, ...).
+    pub state: String,
+    /// Its tasks' states, by task id (one entry per task of the connector).
+    pub task_states: Vec<String>,
+    /// The counters of the tasks this process ran, by task id.
+    pub tasks: Vec<(u32, MetricsSnapshot)>,
+    /// Its object store's request counts, when this process has them.
+    pub store: Option<StoreStatsSnapshot>,
+}
+
 /// Renders every connector's and task's metrics in Prometheus' text (OpenMetrics) format.
 pub fn render(worker: &Worker) -> String {
+    let views = worker.names().into_iter().filter_map(|name| {
+        // A connector deleted while this scrape ran is left out.
+        let (Ok(status), Ok(per_task)) = (worker.status(&name), worker.task_metrics(&name)) else {
+            return None;
+        };
+        Some(ConnectorView {
+            state: status.state.name().to_owned(),
+            task_states: status
+                .tasks
+                .iter()
+                .map(|t| t.state.name().to_owned())
+                .collect(),
+            tasks: per_task
+                .into_iter()
+                .enumerate()
+                .map(|(id, m)| (id as u32, m))
+                .collect(),
+            store: worker.store_metrics(&name).ok(),
+            name,
+        })
+    });
+    render_views(views)
+}
+
+/// Renders connectors described by `views` (distributed mode: states from the status topic,
+/// counters of this worker's tasks).
+pub fn render_views(views: impl IntoIterator<Item = ConnectorView>) -> String {
     let mut registry = Registry::with_prefix("sluice");
     let counters: Vec<Family<Labels, Counter>> =
         COUNTERS.iter().map(|_| Family::default()).collect();
@@ -300,24 +333,23 @@ pub fn render(worker: &Worker) -> String {
     let connector_status: Family<Labels, Gauge> = Family::default();
     let task_count: Family<Labels, Gauge> = Family::default();
 
-    for name in worker.names() {
-        let (Ok(status), Ok(per_task)) = (worker.status(&name), worker.task_metrics(&name)) else {
-            // Deleted while this scrape ran.
-            continue;
-        };
+    for view in views {
+        let name = view.name;
+        let connector_state = view.state.to_ascii_lowercase();
         for state in STATES {
-            let value = i64::from(state_label(&status.state) == state);
+            let value = i64::from(connector_state == state);
             connector_status
                 .get_or_create(&labels(&[("connector", &name), ("status", state)]))
                 .set(value);
         }
         task_count
             .get_or_create(&labels(&[("connector", &name)]))
-            .set(status.tasks.len() as i64);
-        for t in &status.tasks {
-            let id = t.id.to_string();
+            .set(view.task_states.len() as i64);
+        for (id, task_state) in view.task_states.iter().enumerate() {
+            let id = id.to_string();
+            let task_state = task_state.to_ascii_lowercase();
             for state in STATES {
-                let value = i64::from(state_label(&t.state) == state);
+                let value = i64::from(task_state == state);
                 task_status
                     .get_or_create(&labels(&[
                         ("connector", &name),
@@ -327,7 +359,7 @@ pub fn render(worker: &Worker) -> String {
                     .set(value);
             }
         }
-        for (id, m) in per_task.iter().enumerate() {
+        for (id, m) in &view.tasks {
             let l = labels(&[("connector", &name), ("task", &id.to_string())]);
             for (family, (_, _, read)) in counters.iter().zip(COUNTERS) {
                 family.get_or_create(&l).inc_by(read(m));
@@ -346,7 +378,7 @@ pub fn render(worker: &Worker) -> String {
             poll_avg.get_or_create(&l).set(m.poll_batch.mean_ms());
             lag.get_or_create(&l).set(m.lag_secs(now));
         }
-        if let Ok(store) = worker.store_metrics(&name) {
+        if let Some(store) = view.store {
             for (op, outcome, n) in store.iter() {
                 store_requests
                     .get_or_create(&labels(&[

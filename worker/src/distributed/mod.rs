@@ -9,9 +9,11 @@
 //!   topic, assigned with the cooperative-sticky assignor.
 //! - [`runner`]: this worker's tasks, started and stopped as the group and the config topic
 //!   say.
-//! - [`rest`]: Kafka Connect's REST API over the whole cluster.
+//! - [`rest`]: Kafka Connect's REST API over the whole cluster; `admin.rs`: the cluster-wide
+//!   restarts (requests in the config topic) and offset changes behind it.
 //! - [`Cluster`]: all of it for one worker process.
 
+mod admin;
 pub mod config;
 pub mod log;
 pub mod membership;
@@ -147,8 +149,10 @@ impl Cluster {
             .await?
         };
         let status = Arc::new(Mutex::new(ClusterStatus::default()));
+        let metrics = Arc::new(Mutex::new(LocalTasks::default()));
         let status_log = {
             let status = status.clone();
+            let metrics = metrics.clone();
             Arc::new(
                 TopicLog::open(
                     &client,
@@ -158,12 +162,22 @@ impl Cluster {
                         replication: config.status_replication,
                         compact: true,
                     },
-                    Box::new(move |r| lock(&status).apply(&r.key, r.value.as_deref())),
+                    Box::new(move |r| {
+                        // A topic record's tombstone is a reset (or a delete): this worker's
+                        // tasks of the connector announce the topics they write again.
+                        if r.value.is_none() {
+                            if let Some((name, _)) = records::parse_topic_status_key(&r.key) {
+                                if let Some(m) = lock(&metrics).metrics.get(name) {
+                                    m.reset_topics();
+                                }
+                            }
+                        }
+                        lock(&status).apply(&r.key, r.value.as_deref());
+                    }),
                 )
                 .await?,
             )
         };
-        let metrics = Arc::new(Mutex::new(LocalTasks::default()));
         let (group_tx, group_rx) = mpsc::unbounded_channel();
         let membership = Membership::start(&client, &config, group_tx)?;
         let (control, control_rx) = mpsc::unbounded_channel();
@@ -259,12 +273,11 @@ impl Cluster {
 
     /// A connector's configuration as stored.
     pub fn connector_config(&self, name: &str) -> Result<Settings> {
-        // The guard goes before the error is built: `unknown` locks the state again (a
-        // re-entrant lock of a std mutex hangs the thread, and then every thread of the
-        // worker that needs the state: a GET of a connector this worker had not read yet
-        // wedged the whole worker).
-        let config = lock(&self.state).connector(name).map(|e| e.config.clone());
-        config.ok_or_else(|| self.unknown(name))
+        // The guard must be gone before `unknown` locks the state again (a std mutex is not
+        // reentrant: a request for an unknown connector used to deadlock the worker's REST
+        // API and its config-topic reader).
+        let found = lock(&self.state).connector(name).map(|e| e.config.clone());
+        found.ok_or_else(|| self.unknown(name))
     }
 
     fn unknown(&self, name: &str) -> Error {
@@ -300,6 +313,28 @@ impl Cluster {
                 })
             })
             .collect())
+    }
+
+    /// The topics `name`'s tasks wrote to, on any worker, since they were last reset.
+    pub fn topics(&self, name: &str) -> Result<Vec<String>> {
+        self.connector_config(name)?;
+        Ok(lock(&self.status).topics(name))
+    }
+
+    /// Forgets the topics `name` wrote to, cluster-wide (tombstones in the status topic; each
+    /// worker's tasks announce a topic again when they next write to it).
+    pub async fn reset_topics(&self, name: &str) -> Result<()> {
+        let topics = self.topics(name)?;
+        self.forget_topics(name, topics).await
+    }
+
+    async fn forget_topics(&self, name: &str, topics: Vec<String>) -> Result<()> {
+        for topic in topics {
+            self.status_log
+                .send(&records::topic_status_key(&topic, name), None, &[], None)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The counters of the tasks of `name` that ran on this worker.
@@ -377,6 +412,7 @@ impl Cluster {
     /// Deletes a connector cluster-wide (its tasks stop wherever they run; offsets stay).
     pub async fn delete(&self, name: &str) -> Result<()> {
         let settings = self.connector_config(name)?;
+        let topics = lock(&self.status).topics(name);
         self.config_log
             .write(&records::connector_key(name), None, &[])
             .await?;
@@ -388,7 +424,8 @@ impl Cluster {
                 .send(&records::task_status_key(name, id), None, &[], None)
                 .await?;
         }
-        Ok(())
+        // Its topics go with it (KIP-558).
+        self.forget_topics(name, topics).await
     }
 }
 
@@ -398,13 +435,14 @@ impl Cluster {
 pub async fn serve(
     settings: &Settings,
     worker: WorkerConfig,
+    loggers: Option<Arc<crate::loggers::LogLevels>>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     let config = DistributedConfig::from_settings(settings)?;
     let rest = crate::rest::RestConfig::from_settings(settings)?;
     let bound = crate::rest::BoundRest::bind(&rest).await?;
     let cluster = Cluster::start(worker, config, bound.worker_id()).await?;
-    let server = bound.serve(rest::routes(cluster.clone()))?;
+    let server = bound.serve(rest::routes(cluster.clone(), loggers))?;
     let _ = stop.wait_for(|s| *s).await;
     cluster.shutdown().await;
     server.shutdown().await;

@@ -3,7 +3,9 @@
 //!
 //! Config topic (one partition, compacted): `connector-<name>` → `{"properties": {...}}` (a
 //! tombstone deletes the connector), `target-state-<name>` → `{"state": "PAUSED", "state.v2":
-//! "STOPPED"}`. Status topic: `status-task-<name>-<id>` → `{"state": "RUNNING", "trace": null,
+//! "STOPPED"}`, `restart-connector-<name>` → `{"include-tasks": true, "only-failed": false}`
+//! (Connect's restart request; Sluice also writes `restart-task-<name>-<id>` → `{}` for one
+//! task, a key Kafka Connect skips). Status topic: `status-task-<name>-<id>` → `{"state": "RUNNING", "trace": null,
 //! "worker_id": "host:port", "generation": 0}`. Other keys (Connect's `task-*`, `commit-*`,
 //! `session-key`, Sluice's sentinels) are skipped: Sluice derives a task's work from its
 //! connector's configuration and task id, so it needs no task configurations.
@@ -53,11 +55,31 @@ pub struct ConnectorEntry {
     pub written_by: String,
 }
 
+/// A restart asked for through any worker: the owners of the tasks it names act on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestartRequest {
+    /// The connector.
+    pub connector: String,
+    /// One task (`restart-task-<name>-<id>`), or `None` for the connector's request.
+    pub task: Option<u32>,
+    /// Connect's `include-tasks`: restart the connector's tasks too.
+    pub include_tasks: bool,
+    /// Connect's `only-failed`: only the tasks that failed.
+    pub only_failed: bool,
+}
+
+/// How many restart requests the folded state keeps (a runner that fell further behind
+/// than this skips the oldest, with a warning).
+pub const RESTARTS_KEPT: usize = 256;
+
 /// Every connector and target state of the cluster, folded from the config topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterConfig {
     connectors: BTreeMap<String, ConnectorEntry>,
     targets: BTreeMap<String, TargetState>,
+    /// Restart requests in log order, numbered from 1 (the last [`RESTARTS_KEPT`]).
+    restarts: std::collections::VecDeque<(u64, RestartRequest)>,
+    restart_seq: u64,
     /// Records that could not be read, with why (shown in logs; never stop the others).
     pub skipped: Vec<String>,
 }
@@ -79,6 +101,23 @@ pub fn connector_key(name: &str) -> String {
 /// `target-state-<name>`.
 pub fn target_key(name: &str) -> String {
     format!("target-state-{name}")
+}
+
+/// `restart-connector-<name>` (Kafka Connect's restart request key).
+pub fn restart_key(name: &str) -> String {
+    format!("restart-connector-{name}")
+}
+
+/// `restart-task-<name>-<id>` (Sluice's: one task).
+pub fn restart_task_key(name: &str, task: u32) -> String {
+    format!("restart-task-{name}-{task}")
+}
+
+/// The value of a restart request record (Connect's field names).
+pub fn restart_value(include_tasks: bool, only_failed: bool) -> Vec<u8> {
+    json!({"include-tasks": include_tasks, "only-failed": only_failed})
+        .to_string()
+        .into_bytes()
 }
 
 /// `status-task-<name>-<id>`.
@@ -119,7 +158,13 @@ fn parse_target(v: &Value) -> Option<TargetState> {
 impl ClusterConfig {
     /// Folds one record in (records must come in log order).
     pub fn apply(&mut self, r: &ConfigRecord) {
-        if let Some(name) = r.key.strip_prefix("connector-") {
+        if let Some(request) = self.restart_request(r) {
+            self.restart_seq += 1;
+            self.restarts.push_back((self.restart_seq, request));
+            if self.restarts.len() > RESTARTS_KEPT {
+                self.restarts.pop_front();
+            }
+        } else if let Some(name) = r.key.strip_prefix("connector-") {
             let Some(value) = &r.value else {
                 self.connectors.remove(name);
                 return;
@@ -176,6 +221,55 @@ impl ClusterConfig {
         }
     }
 
+    /// A restart record's request; `None` for other keys and tombstones (a compacted topic
+    /// may drop a request's record: it was acted on when written).
+    fn restart_request(&mut self, r: &ConfigRecord) -> Option<RestartRequest> {
+        let (connector, task) = if let Some(name) = r.key.strip_prefix("restart-connector-") {
+            (name.to_owned(), None)
+        } else {
+            let rest = r.key.strip_prefix("restart-task-")?;
+            let (name, id) = rest.rsplit_once('-')?;
+            (name.to_owned(), Some(id.parse::<u32>().ok()?))
+        };
+        let value = r.value.as_ref()?;
+        let Ok(v) = serde_json::from_slice::<Value>(value) else {
+            self.skipped.push(format!(
+                "config record {:?}: not a restart request; skipped",
+                r.key
+            ));
+            return None;
+        };
+        let flag = |f: &str| v.get(f).and_then(Value::as_bool).unwrap_or(false);
+        Some(RestartRequest {
+            connector,
+            task,
+            include_tasks: flag("include-tasks"),
+            only_failed: flag("only-failed"),
+        })
+    }
+
+    /// The number of the last restart request folded in (0: none yet).
+    pub fn restart_seq(&self) -> u64 {
+        self.restart_seq
+    }
+
+    /// The restart requests numbered after `seen`, in log order, and the number of requests
+    /// that were no longer kept.
+    pub fn restarts_after(&self, seen: u64) -> (Vec<RestartRequest>, u64) {
+        let oldest = self
+            .restarts
+            .front()
+            .map_or(self.restart_seq + 1, |(n, _)| *n);
+        let missed = oldest.saturating_sub(seen + 1);
+        let requests = self
+            .restarts
+            .iter()
+            .filter(|(n, _)| *n > seen)
+            .map(|(_, r)| r.clone())
+            .collect();
+        (requests, missed)
+    }
+
     /// The connectors, by name.
     pub fn connectors(&self) -> &BTreeMap<String, ConnectorEntry> {
         &self.connectors
@@ -213,15 +307,48 @@ pub fn task_status_value(state: &str, trace: Option<&str>, worker_id: &str) -> V
         .into_bytes()
 }
 
-/// Every task state of the cluster, folded from the status topic (last write wins per key).
+/// `status-topic-<topic>:connector-<name>`: Kafka Connect's record of a topic a connector
+/// wrote to (KIP-558).
+pub fn topic_status_key(topic: &str, name: &str) -> String {
+    format!("status-topic-{topic}:connector-{name}")
+}
+
+/// The connector and topic a `status-topic-...` key names.
+pub fn parse_topic_status_key(key: &str) -> Option<(&str, &str)> {
+    let (topic, name) = key
+        .strip_prefix("status-topic-")?
+        .rsplit_once(":connector-")?;
+    Some((name, topic))
+}
+
+/// The value of a `status-topic-...` record (Connect's fields).
+pub fn topic_status_value(topic: &str, name: &str, task: u32, discovered_ms: i64) -> Vec<u8> {
+    json!({"topic": {"name": topic, "connector": name, "task": task, "discoverTimestamp": discovered_ms}})
+        .to_string()
+        .into_bytes()
+}
+
+/// Every task state of the cluster, and the topics each connector wrote to, folded from the
+/// status topic (last write wins per key).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterStatus {
     tasks: BTreeMap<(String, u32), TaskState>,
+    /// (connector, topic).
+    topics: std::collections::BTreeSet<(String, String)>,
 }
 
 impl ClusterStatus {
     /// Folds one status record in; other keys (connector statuses, sentinels) are skipped.
     pub fn apply(&mut self, key: &str, value: Option<&[u8]>) {
+        if let Some((name, topic)) = parse_topic_status_key(key) {
+            let k = (name.to_owned(), topic.to_owned());
+            if value.is_some() {
+                self.topics.insert(k);
+            } else {
+                self.topics.remove(&k);
+            }
+            return;
+        }
         let Some(rest) = key.strip_prefix("status-task-") else {
             return;
         };
@@ -252,6 +379,15 @@ impl ClusterStatus {
     /// The state of task `id` of `name`, if one was written.
     pub fn task(&self, name: &str, id: u32) -> Option<&TaskState> {
         self.tasks.get(&(name.to_owned(), id))
+    }
+
+    /// The topics connector `name` wrote to (since they were last reset), sorted.
+    pub fn topics(&self, name: &str) -> Vec<String> {
+        self.topics
+            .iter()
+            .filter(|(c, _)| c == name)
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 }
 
@@ -294,6 +430,13 @@ mod tests {
             Some(&task_status_value("RUNNING", None, "h:1")),
         );
         assert_eq!(st.task("a-b", 3).unwrap().worker_id, "h:1");
+        let key = topic_status_key("out-1", "a-b");
+        assert_eq!(key, "status-topic-out-1:connector-a-b");
+        st.apply(&key, Some(&topic_status_value("out-1", "a-b", 0, 1)));
+        assert_eq!(st.topics("a-b"), ["out-1"]);
+        assert!(st.topics("a").is_empty());
+        st.apply(&key, None);
+        assert!(st.topics("a-b").is_empty());
         st.apply(&task_status_key("a-b", 3), None);
         assert!(st.task("a-b", 3).is_none());
         // Connect's own v1 target state record.
@@ -352,6 +495,73 @@ mod tests {
             "w6",
         ));
         assert_eq!(cc.connector("a").unwrap().created_by, "w6");
+    }
+
+    #[test]
+    fn restart_requests_are_numbered_in_log_order() {
+        let mut cc = ClusterConfig::default();
+        assert_eq!(cc.restart_seq(), 0);
+        cc.apply(&rec(
+            &restart_key("a-b"),
+            Some(restart_value(true, true)),
+            None,
+            "w1",
+        ));
+        cc.apply(&rec(
+            &restart_task_key("a-b", 2),
+            Some(b"{}".to_vec()),
+            None,
+            "w2",
+        ));
+        // A tombstone (compaction, an operator) is no request; Connect's own record is one.
+        cc.apply(&rec(&restart_key("a-b"), None, None, "w3"));
+        cc.apply(&rec(
+            "restart-connector-c",
+            Some(br#"{"include-tasks":true}"#.to_vec()),
+            None,
+            "",
+        ));
+        assert_eq!(cc.restart_seq(), 3);
+        let (all, missed) = cc.restarts_after(0);
+        assert_eq!(missed, 0);
+        assert_eq!(
+            all,
+            vec![
+                RestartRequest {
+                    connector: "a-b".into(),
+                    task: None,
+                    include_tasks: true,
+                    only_failed: true
+                },
+                RestartRequest {
+                    connector: "a-b".into(),
+                    task: Some(2),
+                    include_tasks: false,
+                    only_failed: false
+                },
+                RestartRequest {
+                    connector: "c".into(),
+                    task: None,
+                    include_tasks: true,
+                    only_failed: false
+                },
+            ]
+        );
+        assert_eq!(cc.restarts_after(2).0.len(), 1);
+        assert!(cc.restarts_after(3).0.is_empty());
+        // Only the last RESTARTS_KEPT are kept; a reader further behind learns how many it
+        // missed.
+        for _ in 0..RESTARTS_KEPT {
+            cc.apply(&rec(
+                &restart_key("a"),
+                Some(restart_value(true, false)),
+                None,
+                "",
+            ));
+        }
+        let (kept, missed) = cc.restarts_after(0);
+        assert_eq!((kept.len(), missed), (RESTARTS_KEPT, 3));
+        assert!(cc.connectors().is_empty(), "restart records create nothing");
     }
 
     proptest! {

@@ -17,7 +17,10 @@ use tracing::Instrument;
 
 use super::log::TopicLog;
 use super::membership::{GroupEvent, TaskId};
-use super::records::{task_status_key, task_status_value, ClusterConfig};
+use super::records::{
+    task_status_key, task_status_value, topic_status_key, topic_status_value, ClusterConfig,
+    RestartRequest,
+};
 use crate::build::{BuildContext, ConnectorParts};
 use crate::metrics::ConnectorMetrics;
 use crate::offsets::open_offset_store;
@@ -32,8 +35,8 @@ enum Slot {
         stop: watch::Sender<bool>,
         join: tokio::task::JoinHandle<End>,
     },
-    /// Not running: failed to build or ended (failed), for this configuration.
-    Ended { config: Settings },
+    /// Not running: failed to build or ended by itself, for this configuration.
+    Ended { config: Settings, failed: bool },
     /// Owned, not running: its connector is paused or stopped (the state written).
     Idle { state: &'static str },
 }
@@ -78,6 +81,10 @@ pub struct Runner {
     pub(super) owned: BTreeSet<TaskId>,
     slots: BTreeMap<TaskId, Slot>,
     closing: bool,
+    /// The last restart request acted on (the config topic numbers them).
+    restarts_seen: u64,
+    /// (connector, topic) this worker wrote to the status topic as written to.
+    announced: BTreeSet<(String, String)>,
 }
 
 impl Runner {
@@ -89,6 +96,11 @@ impl Runner {
         status_log: Arc<TopicLog>,
         metrics: Arc<Mutex<LocalTasks>>,
     ) -> Self {
+        // Requests written before this worker started were acted on by the owners then.
+        let restarts_seen = config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .restart_seq();
         Runner {
             worker,
             worker_id,
@@ -98,6 +110,8 @@ impl Runner {
             owned: BTreeSet::new(),
             slots: BTreeMap::new(),
             closing: false,
+            restarts_seen,
+            announced: BTreeSet::new(),
         }
     }
 
@@ -138,6 +152,7 @@ impl Runner {
                     }
                     resubscribe();
                     self.reconcile().await;
+                    self.restart_requested().await;
                 }
                 Some(Control::Close(done)) = control.recv() => {
                     self.closing = true;
@@ -147,7 +162,10 @@ impl Runner {
                     }
                     let _ = done.send(());
                 }
-                _ = tick.tick() => self.reap().await,
+                _ = tick.tick() => {
+                    self.reap().await;
+                    self.announce_topics().await;
+                }
             }
         }
     }
@@ -199,6 +217,64 @@ impl Runner {
         }
     }
 
+    /// Writes a `status-topic-...` record (Kafka Connect's, KIP-558) for each topic a task of
+    /// this worker wrote to that it has not announced yet, so `GET /connectors/{name}/topics`
+    /// answers for the whole cluster on any worker. A reset (tombstones, which clear the local
+    /// lists) makes the tasks announce a topic again when they next write to it.
+    async fn announce_topics(&mut self) {
+        let written: BTreeSet<(String, String, u32)> = {
+            let local = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
+            local
+                .starts
+                .keys()
+                .filter_map(|(c, id)| {
+                    let m = local.metrics.get(c)?;
+                    Some(
+                        m.task(*id)
+                            .topics()
+                            .into_iter()
+                            .map(|t| (c.clone(), t, *id))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .flatten()
+                .collect()
+        };
+        self.announced
+            .retain(|(c, t)| written.iter().any(|(wc, wt, _)| wc == c && wt == t));
+        for (c, topic, task) in written {
+            let key = (c, topic);
+            if self.announced.contains(&key) {
+                continue;
+            }
+            let exists = self
+                .config
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .connector(&key.0)
+                .is_some();
+            if !exists {
+                continue;
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let value = topic_status_value(&key.1, &key.0, task, now);
+            match self
+                .status_log
+                .send(&topic_status_key(&key.1, &key.0), Some(&value), &[], None)
+                .await
+            {
+                Ok(_) => {
+                    self.announced.insert(key);
+                }
+                Err(e) => {
+                    tracing::warn!(connector = %key.0, topic = %key.1, error = %sluice_core::error_chain(&e), "cannot record the topic the connector wrote to; retrying");
+                }
+            }
+        }
+    }
+
     /// Tasks that ended by themselves (a failure): their state is written.
     async fn reap(&mut self) {
         let done: Vec<TaskId> = self
@@ -214,7 +290,8 @@ impl Runner {
                     Err(trace) => self.write_status(&t, "FAILED", Some(trace)).await,
                     Ok(_) => self.write_status(&t, "UNASSIGNED", None).await,
                 }
-                self.slots.insert(t, Slot::Ended { config });
+                let failed = end.is_err();
+                self.slots.insert(t, Slot::Ended { config, failed });
             }
         }
     }
@@ -250,7 +327,7 @@ impl Runner {
             let desired = self.desired(&t, &snapshot);
             let settled = match (self.slots.get(&t), &desired) {
                 (Some(Slot::Running { config, .. }), Desired::Run(c))
-                | (Some(Slot::Ended { config }), Desired::Run(c)) => config == c,
+                | (Some(Slot::Ended { config, .. }), Desired::Run(c)) => config == c,
                 (Some(Slot::Idle { state }), Desired::Idle(s)) => state == s,
                 (None, Desired::Gone) => true,
                 _ => false,
@@ -282,13 +359,61 @@ impl Runner {
                             let trace = sluice_core::error_chain(&e);
                             tracing::warn!(connector = %t.connector, task = t.task, error = %trace, "task failed to start");
                             self.write_status(&t, "FAILED", Some(&trace)).await;
-                            Slot::Ended { config }
+                            Slot::Ended {
+                                config,
+                                failed: true,
+                            }
                         }
                     };
                     self.slots.insert(t, slot);
                 }
             }
         }
+    }
+
+    /// Acts on the restart requests read since the last call: each task of this worker that
+    /// a request names is stopped (it delivers and commits) and started again; a failed task
+    /// is started again. Tasks of a paused or stopped connector stay as they are (they start
+    /// when it resumes), as do tasks a connector-only request does not include.
+    async fn restart_requested(&mut self) {
+        let (requests, missed) = {
+            let config = self.config.lock().unwrap_or_else(|e| e.into_inner());
+            let out = config.restarts_after(self.restarts_seen);
+            self.restarts_seen = config.restart_seq();
+            out
+        };
+        if missed > 0 {
+            tracing::warn!(missed, "restart requests came faster than this worker read them; the oldest were skipped (ask again)");
+        }
+        let mut restart = BTreeSet::new();
+        for RestartRequest {
+            connector,
+            task,
+            include_tasks,
+            only_failed,
+        } in requests
+        {
+            for (t, slot) in &self.slots {
+                let failed = matches!(slot, Slot::Ended { failed: true, .. });
+                let named = t.connector == connector
+                    && match task {
+                        Some(id) => t.task == id,
+                        None => include_tasks && (!only_failed || failed),
+                    };
+                if named && !matches!(slot, Slot::Idle { .. }) {
+                    restart.insert(t.clone());
+                }
+            }
+        }
+        if restart.is_empty() {
+            return;
+        }
+        for t in &restart {
+            tracing::info!(connector = %t.connector, task = t.task, "restart requested: restarting the task");
+            self.halt(t).await;
+        }
+        // Their slots are gone: reconciling starts them again with the current configuration.
+        self.reconcile().await;
     }
 
     /// Exactly-once: fences the task's previous producers (a dead or zombie owner) before its

@@ -39,7 +39,11 @@ use tokio::sync::watch;
 pub use auth::Credentials;
 pub use config::{RestConfig, DEFAULT_LISTENER};
 pub(crate) use error::ApiError;
-pub(crate) use handlers::{parse_body, put_name, settings_of};
+pub(crate) use handlers::{
+    altered_json, config_values, kafka_cluster_id, logger_json, loggers_json, offsets_batch,
+    offsets_json, parse_body, plugins, put_name, query_bool, query_pairs, reset_json, set_level,
+    settings_of, ui, validated, wants_html,
+};
 
 use crate::loggers::LogLevels;
 use crate::persist::ConfigFile;

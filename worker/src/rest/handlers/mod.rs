@@ -10,9 +10,13 @@ mod worker;
 pub(crate) use connectors::put_name;
 use connectors::*;
 use loggers::*;
+pub(crate) use loggers::{logger_json, loggers_json, set_level};
 use offsets::*;
+pub(crate) use offsets::{altered_json, offsets_batch, offsets_json, reset_json};
 use plugins::*;
+pub(crate) use plugins::{plugins, validated};
 use worker::*;
+pub(crate) use worker::{kafka_cluster_id, ui, wants_html};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +110,7 @@ fn accepted() -> Reply {
 }
 
 /// `key=value` pairs of a query string (values are plain words here: no decoding needed).
-fn query_pairs(q: &Option<String>) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(q: &Option<String>) -> Vec<(String, String)> {
     q.as_deref()
         .unwrap_or_default()
         .split('&')
@@ -118,7 +122,7 @@ fn query_pairs(q: &Option<String>) -> Vec<(String, String)> {
         .collect()
 }
 
-fn query_bool(q: &Option<String>, key: &str) -> Result<bool, ApiError> {
+pub(crate) fn query_bool(q: &Option<String>, key: &str) -> Result<bool, ApiError> {
     match query_pairs(q).into_iter().find(|(k, _)| k == key) {
         None => Ok(false),
         Some((_, v)) => match v.to_ascii_lowercase().as_str() {
@@ -143,7 +147,10 @@ pub(crate) fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
 
 /// A configuration object's values as strings (numbers and booleans as written; `null` kept as
 /// `None`, which only PATCH accepts).
-fn config_values(v: &Value, what: &str) -> Result<Vec<(String, Option<String>)>, ApiError> {
+pub(crate) fn config_values(
+    v: &Value,
+    what: &str,
+) -> Result<Vec<(String, Option<String>)>, ApiError> {
     let obj = v.as_object().ok_or_else(|| {
         ApiError::bad_request(format!(
             "{what} must be a JSON object of string values, e.g. {{\"connector.class\": \"s3\"}}"

@@ -3,18 +3,48 @@
 use super::*;
 
 pub(super) async fn get_offsets(State(app): AppState, Path(name): Path<String>) -> Reply {
-    let entries = app.worker.offsets(&name).await?;
+    ok(offsets_json(&app.worker.offsets(&name).await?))
+}
+
+/// Kafka Connect's `ConnectorOffsets`: `{"offsets": [{"partition": {...}, "offset": {...}}]}`.
+pub(crate) fn offsets_json(entries: &[(OffsetMap, OffsetMap)]) -> Value {
     let offsets: Vec<Value> = entries
         .iter()
         .map(|(p, o)| json!({"partition": map_to_json(p), "offset": map_to_json(o)}))
         .collect();
-    ok(json!({ "offsets": offsets }))
+    json!({ "offsets": offsets })
 }
 
-pub(super) fn offset_entry(
-    i: usize,
-    e: &Value,
-) -> Result<(OffsetMap, Option<OffsetMap>), ApiError> {
+/// The body of `PATCH /connectors/{name}/offsets`, checked: (partition, offset or `None`).
+pub(crate) fn offsets_batch(body: &Bytes) -> Result<Vec<(OffsetMap, Option<OffsetMap>)>, ApiError> {
+    let v = parse_body(body)?;
+    let entries = v
+        .get("offsets")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "give the partitions and offsets to change: {\"offsets\": [{\"partition\": {...}, \"offset\": {...} or null}]}",
+            )
+        })?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| offset_entry(i, e))
+        .collect()
+}
+
+/// Kafka Connect's answer to a successful `PATCH` of a connector's offsets.
+pub(crate) fn altered_json(name: &str) -> Value {
+    json!({"message": format!("The offsets of connector {name:?} were altered; resume it to read from them.")})
+}
+
+/// Kafka Connect's answer to a successful `DELETE` of a connector's offsets.
+pub(crate) fn reset_json(name: &str) -> Value {
+    json!({"message": format!("The offsets of connector {name:?} were reset; resumed, it reads every object again.")})
+}
+
+fn offset_entry(i: usize, e: &Value) -> Result<(OffsetMap, Option<OffsetMap>), ApiError> {
     let bad = |m: String| ApiError::bad_request(format!("offsets[{i}]: {m}"));
     let partition = e
         .get("partition")
@@ -47,32 +77,14 @@ pub(super) async fn alter_offsets(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Reply {
-    let v = parse_body(&body)?;
-    let entries = v
-        .get("offsets")
-        .and_then(Value::as_array)
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "give the partitions and offsets to change: {\"offsets\": [{\"partition\": {...}, \"offset\": {...} or null}]}",
-            )
-        })?;
-    let batch = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| offset_entry(i, e))
-        .collect::<Result<Vec<_>, _>>()?;
+    let batch = offsets_batch(&body)?;
     let _ops = app.ops.lock().await;
     app.worker.alter_offsets(&name, batch).await?;
-    ok(
-        json!({"message": format!("The offsets of connector {name:?} were altered; resume it to read from them.")}),
-    )
+    ok(altered_json(&name))
 }
 
 pub(super) async fn reset_offsets(State(app): AppState, Path(name): Path<String>) -> Reply {
     let _ops = app.ops.lock().await;
     app.worker.reset_offsets(&name).await?;
-    ok(
-        json!({"message": format!("The offsets of connector {name:?} were reset; resumed, it reads every object again.")}),
-    )
+    ok(reset_json(&name))
 }

@@ -4,7 +4,8 @@
 
 use super::*;
 
-pub(super) async fn plugins(RawQuery(q): RawQuery) -> Reply {
+/// `GET /connector-plugins` (`?connectorsOnly=false`: converters, transforms and predicates too).
+pub(crate) async fn plugins(RawQuery(q): RawQuery) -> Reply {
     let mut connectors_only = true;
     for (k, v) in query_pairs(&q) {
         if k == "connectorsOnly" {
@@ -57,6 +58,16 @@ pub(super) async fn validate_config(
     Path(class): Path<String>,
     body: Bytes,
 ) -> Reply {
+    validated(&class, &body, app.worker.config())
+}
+
+/// `PUT /connector-plugins/{class}/config/validate` for a worker of `worker`'s settings.
+pub(crate) fn validated(
+    class: &str,
+    body: &Bytes,
+    worker: &sluice_core::config::WorkerConfig,
+) -> Reply {
+    let class = class.to_owned();
     let registry = crate::registry::current();
     let backend_of = |c: &str| registry.backend_of(c);
     let Some(backend) = backend_of(&class) else {
@@ -64,7 +75,7 @@ pub(super) async fn validate_config(
             "unknown connector plugin {class:?}; GET /connector-plugins lists them"
         )));
     };
-    let mut settings = settings_of(&parse_body(&body)?, "the configuration")?;
+    let mut settings = settings_of(&parse_body(body)?, "the configuration")?;
     match settings.get("connector.class") {
         Some(c) if backend_of(c) != Some(backend) => {
             return Err(ApiError::bad_request(format!(
@@ -76,11 +87,7 @@ pub(super) async fn validate_config(
             settings.insert("connector.class".into(), class.clone());
         }
     }
-    ok(validate::config_infos(
-        &class,
-        &settings,
-        Some(app.worker.config()),
-    ))
+    ok(validate::config_infos(&class, &settings, Some(worker)))
 }
 
 #[cfg(test)]

@@ -20,11 +20,7 @@ pub(super) async fn openapi() -> Response {
 /// `GET /`: the worker's version and Kafka cluster id as JSON, or the status page when the
 /// client prefers HTML (a browser's `Accept: text/html`).
 pub(super) async fn root(State(app): AppState, headers: axum::http::HeaderMap) -> Reply {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
-    if wants_html {
+    if wants_html(&headers) {
         return ui().await;
     }
     ok(json!({
@@ -34,12 +30,28 @@ pub(super) async fn root(State(app): AppState, headers: axum::http::HeaderMap) -
     }))
 }
 
+/// True when the client prefers HTML (a browser's `Accept: text/html`).
+pub(crate) fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"))
+}
+
 /// The Kafka cluster id, asked once (5 s at most) and remembered.
 pub(super) async fn cluster_id(app: &App) -> Option<String> {
-    if let Some(id) = app.cluster_id.lock().ok().and_then(|g| g.clone()) {
+    kafka_cluster_id(app.worker.config(), &app.cluster_id).await
+}
+
+/// The Kafka cluster id of `worker`'s brokers, asked once (5 s at most) and kept in `cache`.
+pub(crate) async fn kafka_cluster_id(
+    worker: &sluice_core::config::WorkerConfig,
+    cache: &std::sync::Mutex<Option<String>>,
+) -> Option<String> {
+    if let Some(id) = cache.lock().ok().and_then(|g| g.clone()) {
         return Some(id);
     }
-    let worker = app.worker.config().clone();
+    let worker = worker.clone();
     let id = tokio::task::spawn_blocking(move || {
         let mut client = rdkafka::ClientConfig::new();
         client.set("bootstrap.servers", &worker.bootstrap_servers);
@@ -53,7 +65,7 @@ pub(super) async fn cluster_id(app: &App) -> Option<String> {
     .await
     .ok()
     .flatten();
-    if let (Some(id), Ok(mut g)) = (&id, app.cluster_id.lock()) {
+    if let (Some(id), Ok(mut g)) = (&id, cache.lock()) {
         *g = Some(id.clone());
     }
     id
@@ -68,7 +80,7 @@ pub(super) async fn metrics(State(app): AppState) -> Response {
 }
 
 /// `GET /ui`: the status page.
-pub(super) async fn ui() -> Reply {
+pub(crate) async fn ui() -> Reply {
     Ok((
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         STATUS_PAGE,
