@@ -165,50 +165,162 @@ impl ObjectBackend for LocalBackend {
         self.prefix.as_deref()
     }
 
-    /// A directory walk has no key order, so the (metadata-only) listing of the folder holding
-    /// the prefix is filtered (prefix, start-after, ignored names) and sorted by key before it is
-    /// streamed out; files at or before `start_after` are passed over without reading their
-    /// metadata.
+    /// Keys in order without holding the folder's listing: a walk one directory at a time
+    /// (`list_with_delimiter`), each directory's entries sorted with a subdirectory `d` placed
+    /// as `d/` (so `a-c.jsonl` comes before `a/b.jsonl`, as keys sort), subdirectories expanded
+    /// when their turn comes. Memory holds the directories on the current path, not the bucket.
+    /// Subdirectories wholly at or before `start_after`, or outside the prefix, are not read;
+    /// files are filtered by prefix, `start_after` and the ignored names.
     fn list(
         &self,
         start_after: Option<&Path>,
     ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        let prefix = self.prefix.clone();
-        let folder = prefix
+        let walk = Walk {
+            store: self.store.clone(),
+            prefix: self.prefix.clone(),
+            start_after: start_after.map(|s| s.as_ref().to_owned()),
+            ignore: self.ignore.clone(),
+        };
+        let folder = self
+            .prefix
             .as_deref()
             .and_then(|p| p.rfind('/').map(|i| Path::from(&p[..i])));
-        // With a start: paths up to it are skipped by the walk before any metadata is read
-        // (a restart after a million finished objects reads the folders, not a million
-        // files' metadata).
-        let listing = match start_after {
-            Some(s) => self.store.list_with_offset(folder.as_ref(), s),
-            None => self.store.list(folder.as_ref()),
-        };
-        let start_after = start_after.cloned();
-        let ignore = self.ignore.clone();
-        stream::once(async move {
-            let mut all: Vec<ObjectMeta> = listing
-                .try_filter(|m| {
-                    let keep = prefix
-                        .as_deref()
-                        .is_none_or(|p| m.location.as_ref().starts_with(p))
-                        && start_after.as_ref().is_none_or(|s| m.location > *s)
-                        && !ignored(&ignore, &m.location);
-                    futures::future::ready(keep)
-                })
-                .try_collect()
-                .await?;
-            all.sort_unstable_by(|a, b| a.location.cmp(&b.location));
-            Ok::<_, object_store::Error>(stream::iter(all.into_iter().map(Ok)))
-        })
-        .try_flatten()
+        stream::try_unfold(
+            (walk, vec![Entry::Dir(folder)]),
+            |(walk, mut stack)| async move {
+                while let Some(entry) = stack.pop() {
+                    match entry {
+                        Entry::File(meta) => return Ok(Some((meta, (walk, stack)))),
+                        Entry::Dir(dir) => walk.expand(dir.as_ref(), &mut stack).await?,
+                    }
+                }
+                Ok(None)
+            },
+        )
         .boxed()
+    }
+}
+
+/// A directory entry waiting its turn in [`LocalBackend::list`].
+enum Entry {
+    File(ObjectMeta),
+    /// A directory (`None`: the root).
+    Dir(Option<Path>),
+}
+
+/// What [`LocalBackend::list`] keeps.
+struct Walk {
+    store: Arc<dyn ObjectStore>,
+    prefix: Option<String>,
+    start_after: Option<String>,
+    ignore: Arc<GlobSet>,
+}
+
+impl Walk {
+    /// Lists `dir` and pushes its wanted entries on `stack`, the first key on top.
+    async fn expand(&self, dir: Option<&Path>, stack: &mut Vec<Entry>) -> object_store::Result<()> {
+        let listed = self.store.list_with_delimiter(dir).await?;
+        let mut entries: Vec<(String, Entry)> = Vec::new();
+        for d in listed.common_prefixes {
+            let key = format!("{}/", d.as_ref());
+            if self.wants_dir(&key) {
+                entries.push((key, Entry::Dir(Some(d))));
+            }
+        }
+        for m in listed.objects {
+            if self.wants_file(&m.location) {
+                entries.push((m.location.as_ref().to_owned(), Entry::File(m)));
+            }
+        }
+        entries.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        stack.extend(entries.into_iter().map(|(_, e)| e));
+        Ok(())
+    }
+
+    /// A subdirectory (its key ending in `/`) can hold a wanted key: it overlaps the prefix,
+    /// and not every key in it is at or before `start_after`.
+    fn wants_dir(&self, key: &str) -> bool {
+        let in_prefix = self
+            .prefix
+            .as_deref()
+            .is_none_or(|p| key.starts_with(p) || p.starts_with(key));
+        let passed = self
+            .start_after
+            .as_deref()
+            .is_some_and(|s| s > key && !s.starts_with(key));
+        in_prefix && !passed
+    }
+
+    fn wants_file(&self, location: &Path) -> bool {
+        let key = location.as_ref();
+        self.prefix.as_deref().is_none_or(|p| key.starts_with(p))
+            && self.start_after.as_deref().is_none_or(|s| key > s)
+            && !ignored(&self.ignore, location)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The walk gives exactly the keys a full sorted listing gives, whatever the tree: names
+    /// with characters sorting before and after `/`, nesting, prefixes, start positions.
+    #[tokio::test]
+    async fn the_directory_walk_lists_what_a_sorted_full_listing_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let parts = ["a", "a-b", "a.c", "b", "ab", "z", "a0"];
+        let mut seed = 7u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..150 {
+            let depth = next(4);
+            let mut rel = String::new();
+            for _ in 0..depth {
+                rel.push_str(parts[next(parts.len())]);
+                rel.push('/');
+            }
+            rel.push_str(parts[next(parts.len())]);
+            rel.push_str(".jsonl");
+            let p = dir.path().join(&rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"{}\n").unwrap();
+        }
+        let store = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let mut all: Vec<String> = store
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
+        all.sort();
+        assert!(all.len() > 60, "{all:?}");
+        for prefix in [None, Some("a"), Some("a/"), Some("a-b/a"), Some("zz")] {
+            let backend = LocalBackend::new(dir.path().to_str().unwrap(), prefix).unwrap();
+            let wanted: Vec<&String> = all
+                .iter()
+                .filter(|k| prefix.is_none_or(|p| k.starts_with(p)))
+                .collect();
+            for start in [None, Some(0), Some(all.len() / 3), Some(all.len() - 1)] {
+                let start_after = start.map(|i| Path::from(all[i].as_str()));
+                let listed: Vec<String> = backend
+                    .list(start_after.as_ref())
+                    .map_ok(|m| m.location.to_string())
+                    .try_collect()
+                    .await
+                    .unwrap();
+                let expected: Vec<String> = wanted
+                    .iter()
+                    .filter(|k| start_after.as_ref().is_none_or(|s| k.as_str() > s.as_ref()))
+                    .map(|k| (*k).clone())
+                    .collect();
+                assert_eq!(listed, expected, "prefix {prefix:?}, after {start_after:?}");
+            }
+        }
+    }
 
     #[tokio::test]
     async fn lists_in_key_order_under_the_prefix() {
