@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use futures::stream::{self, BoxStream};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use object_store::chunked::ChunkedStore;
 use object_store::local::LocalFileSystem;
@@ -262,6 +262,7 @@ impl Walk {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::TryStreamExt;
 
     /// The walk gives exactly the keys a full sorted listing gives, whatever the tree: names
     /// with characters sorting before and after `/`, nesting, prefixes, start positions.
