@@ -56,4 +56,7 @@
 
 pub use object_store;
 pub use sluice_core::contract::ObjectBackend;
+/// Event-driven discovery: what [`ObjectBackend::notifications`] returns (a queue of object
+/// events, as S3 → SQS and Azure Event Grid → Storage Queue deliver them).
+pub use sluice_core::contract::{NotificationQueue, Notifications, ObjectEvent, QueueMessage};
 pub use sluice_sources::install_crypto_provider;

@@ -69,7 +69,7 @@ use std::sync::Arc;
 use crate::config::Keys;
 use crate::{BoxError, Error, Result};
 
-pub use sluice_core::object::{ByteStream, ObjectInput};
+pub use sluice_core::object::{ByteStream, ObjectInput, ReadRetry, Tail};
 pub use sluice_core::transformer::{RecordStream, Transformer};
 
 /// The built-in line reader as a transformer: one required `string` record per line (without

@@ -55,6 +55,7 @@ pub mod data {
 
 /// The record a source task hands to the converters and the producer.
 pub mod record {
+    pub use sluice_core::offsets::{OffsetMap, OffsetValue};
     pub use sluice_core::record::{Header, RecordOrigin, SourceObject, SourceRecord};
 }
 

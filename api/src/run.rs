@@ -4,6 +4,8 @@
 
 use crate::config::Settings;
 
+pub use sluice_core::driver::TaskEnd;
+pub use sluice_core::metrics::{HistogramSnapshot, IgnoreReason, MetricsSnapshot};
 pub use sluice_worker::{ConnectorSummary, Error};
 
 /// One pass over what the connector's bucket holds now, as `sluice backfill` does: builds a

@@ -6,8 +6,10 @@
 
 use super::registry::{KeySet, Owner};
 
-/// The type of a configuration value, used to validate it.
+/// The type of a configuration value, used to validate it. More kinds may come (`Converter` and
+/// `HeaderConverter` were added): a `match` on it outside Sluice needs a `_` arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Kind {
     /// `true` or `false`.
     Bool,
@@ -51,6 +53,23 @@ impl Kind {
             Kind::Backend => "one of the registered backends".into(),
             Kind::Converter => "one of the registered converters".into(),
             Kind::HeaderConverter => "one of the registered header converters".into(),
+        }
+    }
+
+    /// Kafka Connect's `ConfigDef.Type` name for this kind, as the REST validate endpoint
+    /// reports it (`BOOLEAN`, `LONG`, `STRING`, `PASSWORD`, `LIST`).
+    pub fn connect_type(&self) -> &'static str {
+        match self {
+            Kind::Bool => "BOOLEAN",
+            Kind::Int { .. } => "LONG",
+            Kind::String
+            | Kind::Enum(_)
+            | Kind::Format
+            | Kind::Backend
+            | Kind::Converter
+            | Kind::HeaderConverter => "STRING",
+            Kind::Password => "PASSWORD",
+            Kind::List => "LIST",
         }
     }
 }

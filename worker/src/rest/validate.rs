@@ -54,21 +54,6 @@ pub fn invalid_message(problems: &[String]) -> String {
     m
 }
 
-fn connect_type(kind: &Kind) -> &'static str {
-    match kind {
-        Kind::Bool => "BOOLEAN",
-        Kind::Int { .. } => "LONG",
-        Kind::String
-        | Kind::Enum(_)
-        | Kind::Format
-        | Kind::Backend
-        | Kind::Converter
-        | Kind::HeaderConverter => "STRING",
-        Kind::Password => "PASSWORD",
-        Kind::List => "LIST",
-    }
-}
-
 /// The key a problem line is about: the text before its first `": "`.
 fn problem_key(problem: &str) -> &str {
     problem.split_once(": ").map_or("", |(k, _)| k.trim())
@@ -77,7 +62,7 @@ fn problem_key(problem: &str) -> &str {
 fn definition(def: &KeyDef, order: usize) -> Value {
     json!({
         "name": def.name,
-        "type": connect_type(&def.kind),
+        "type": def.kind.connect_type(),
         "required": def.required,
         "default_value": def.default,
         "importance": if def.required { "HIGH" } else { "MEDIUM" },
