@@ -153,15 +153,18 @@ impl ListingPlan {
         if self.reconcile_only && self.started && !self.deferred && !due {
             return None;
         }
+        // The first pass after a restart lists after the restart position even when every
+        // pass is to be full (interval zero): what was added since the stop comes first, and a
+        // bucket of a million finished objects is not listed (or, for a folder, stat'ed) whole
+        // before the first new record. The keys before the position follow: in the catch-up
+        // pass of a backfill, in the next (full) pass of a continuous task.
+        let first_after_restart = !self.started && self.catch_up.is_some();
         self.started = true;
         self.phase = Phase::Listing { until: None };
         let deferred = std::mem::take(&mut self.deferred);
         let full = self.listed_up_to.is_none()
             || deferred
-            || interval.is_zero()
-            || self
-                .last_full
-                .is_none_or(|t| now.saturating_duration_since(t) >= interval);
+            || (!first_after_restart && (interval.is_zero() || due));
         let start_after = if full {
             self.last_full = Some(now);
             // A full listing covers the keys before the restart position too.
@@ -355,13 +358,52 @@ mod tests {
     fn a_zero_interval_lists_fully_every_pass() {
         let t0 = Instant::now();
         let mut plan = ListingPlan::new(false, Duration::ZERO);
-        plan.resume(Some(p("k5")), t0);
+        plan.resume(None, t0);
         for _ in 0..3 {
             assert_eq!(plan.start_pass(t0), full());
             plan.listed(&p("k9"));
             plan.listing_ended();
             assert_eq!(plan.readers_idle(), PassEnd::Idle);
         }
+    }
+
+    #[test]
+    fn after_a_restart_a_zero_interval_lists_after_the_position_first_then_fully() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(false, Duration::ZERO);
+        plan.resume(Some(p("k5")), t0);
+        let bucket = set(&["k1", "k5", "k6"]);
+        let (got, end) = run_pass(&mut plan, t0, &bucket);
+        assert_eq!(
+            (got, end),
+            (vec!["k6".into()], PassEnd::Idle),
+            "the new key first"
+        );
+        for _ in 0..2 {
+            let (got, _) = run_pass(&mut plan, t0, &bucket);
+            assert_eq!(got, ["k1", "k5", "k6"], "then every pass is full");
+        }
+        // A backfill: the new keys, then the keys up to the position, then done.
+        let mut plan = ListingPlan::new(true, Duration::ZERO);
+        plan.resume(Some(p("k5")), t0);
+        let (got, end) = run_pass(&mut plan, t0, &bucket);
+        assert_eq!(
+            (got, end),
+            (vec!["k6".into(), "k1".into(), "k5".into()], PassEnd::Done)
+        );
+    }
+
+    #[test]
+    fn an_object_deferred_in_the_first_pass_after_a_restart_makes_the_next_one_full() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(false, Duration::ZERO);
+        plan.resume(Some(p("k5")), t0);
+        assert_eq!(plan.start_pass(t0), after("k5"));
+        plan.listed(&p("k6"));
+        plan.defer();
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(plan.start_pass(t0), full());
     }
 
     #[test]
@@ -427,11 +469,12 @@ mod tests {
         plan.resume(None, t0);
         let (got, end) = run_pass(&mut plan, t0, &set(&["a", "b"]));
         assert_eq!((got, end), (vec!["a".into(), "b".into()], PassEnd::Done));
-        // A restarted backfill whose full listing is due at once needs no catch-up pass.
+        // A restarted backfill whose every pass is full still lists after its restart
+        // position first, then the keys up to it: one pass over the bucket in all.
         let mut plan = ListingPlan::new(true, Duration::ZERO);
         plan.resume(Some(p("a")), t0);
         let (got, end) = run_pass(&mut plan, t0, &set(&["a", "b"]));
-        assert_eq!((got, end), (vec!["a".into(), "b".into()], PassEnd::Done));
+        assert_eq!((got, end), (vec!["b".into(), "a".into()], PassEnd::Done));
     }
 
     #[test]
@@ -527,8 +570,9 @@ mod tests {
             prop_assert_eq!(sorted, keys.into_iter().collect::<Vec<_>>());
         }
 
-        /// A continuous task: a full pass starts exactly when one is due and lists every key;
-        /// any other pass lists exactly the keys after the greatest one listed so far. So a new
+        /// A continuous task: a full pass starts exactly when one is due (never the first pass
+        /// after a restart position) and lists every key; any other pass lists exactly the keys
+        /// after the greatest one listed so far. So a new
         /// key is listed by the next pass, a late one by the next full pass, never later.
         #[test]
         fn a_continuous_task_lists_fully_when_due_else_after_the_greatest_key(
@@ -543,9 +587,12 @@ mod tests {
             let mut plan = ListingPlan::new(false, interval);
             let restart = restart.map(key);
             plan.resume(restart.as_ref().map(|r| p(r)), t0);
-            // The model: the greatest key listed, when the last full pass began.
+            // The model: the greatest key listed, when the last full pass began, whether a
+            // pass has run (the first after a restart position lists after it, even when every
+            // pass is otherwise full).
             let mut greatest: Option<String> = restart.clone();
             let mut last_full = t0;
+            let mut first = true;
             for s in steps {
                 match s {
                     Step::Arrive(n) => {
@@ -554,9 +601,10 @@ mod tests {
                     Step::Wait(secs) => now += Duration::from_secs(secs.into()),
                     Step::Pass => {
                         let listing = plan.start_pass(now).expect("between passes");
+                        let after_restart = std::mem::take(&mut first) && restart.is_some();
                         let due = greatest.is_none()
-                            || interval.is_zero()
-                            || now.duration_since(last_full) >= interval;
+                            || (!after_restart
+                                && (interval.is_zero() || now.duration_since(last_full) >= interval));
                         prop_assert_eq!(listing.start_after.is_none(), due, "full exactly when due");
                         prop_assert_eq!(listing.until.as_ref(), None);
                         let expected: Vec<String> = if due {
