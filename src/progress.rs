@@ -9,13 +9,14 @@
 //! offsets do not already mark finished. Once it is in, the line becomes a bar of bytes read
 //! out of that total, with a percentage and an ETA.
 
+use std::hash::BuildHasher;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sluice_core::metrics::MetricsSnapshot;
-use sluice_core::offsets::{OffsetValue, FINISHED};
+use sluice_core::offsets::{ObjectOffsetEntry, OffsetManagerEntry, OffsetValue, Peek, FINISHED};
 use sluice_worker::Worker;
 use tokio::sync::watch;
 
@@ -71,18 +72,34 @@ pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
     let backend =
         sluice_worker::registry::build_backend(&sluice_worker::registry::current(), &config)
             .ok()?;
-    let (_, object_field) = backend.partition_fields();
-    let finished: std::collections::HashSet<String> = worker
-        .offsets(name)
-        .await
-        .ok()?
-        .into_iter()
-        .filter(|(_, o)| o.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true))
-        .filter_map(|(p, _)| match p.get(object_field) {
-            Some(OffsetValue::String(k)) => Some(k.clone()),
-            _ => None,
-        })
-        .collect();
+    let store = worker.offset_store().clone();
+    let (bucket_field, object_field) = backend.partition_fields();
+    // Whether a listed object is finished. A store that holds its offsets in memory (both of
+    // Sluice's) is asked per key; otherwise the finished keys are collected as 64-bit hashes,
+    // one stored entry at a time (a collision only makes the count one smaller). Either way a
+    // million finished objects cost no copy of their offsets here.
+    let hasher = std::hash::RandomState::new();
+    let mut finished_hashes = std::collections::HashSet::new();
+    if !store.peeks() {
+        store
+            .for_each(name, &mut |partition, offset| {
+                if is_finished(&offset) {
+                    if let Some(OffsetValue::String(k)) = partition.get(object_field) {
+                        finished_hashes.insert(hasher.hash_one(k.as_str()));
+                    }
+                }
+            })
+            .await
+            .ok()?;
+    }
+    let finished = |key: &str| {
+        if !store.peeks() {
+            return finished_hashes.contains(&hasher.hash_one(key));
+        }
+        let partition =
+            ObjectOffsetEntry::new(bucket_field, backend.bucket(), object_field, key).manager_key();
+        matches!(store.peek(name, &partition), Peek::Stored(offset) if is_finished(&offset))
+    };
     let matcher = config
         .file_name_template
         .as_ref()
@@ -93,7 +110,7 @@ pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
         let meta = meta.ok()?;
         let key = meta.location.as_ref();
         if meta.size == 0
-            || finished.contains(key)
+            || finished(key)
             || matcher.as_ref().is_some_and(|m| m.matches(key).is_none())
         {
             continue;
@@ -102,6 +119,10 @@ pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
         c.bytes += meta.size;
     }
     Some(c)
+}
+
+fn is_finished(offset: &sluice_core::offsets::OffsetMap) -> bool {
+    offset.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true)
 }
 
 /// The bar's text once the census is in: `3 of 12 objects; ETA` comes from indicatif.
