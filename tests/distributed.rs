@@ -51,9 +51,9 @@ fn three_workers_share_six_tasks_and_rest_writes_reach_every_worker() {
         let all_paused = (0..3).all(|i| {
             let (_, st) = cluster.node(i).api.get("/connectors/alpha/status");
             st["connector"]["state"] == "PAUSED"
-                && st["tasks"]
-                    .as_array()
-                    .is_some_and(|t| t.len() == 3 && t.iter().all(|t| t["state"] == "PAUSED"))
+                && st["tasks"].as_array().is_some_and(|t| {
+                    t.len() == TASKS as usize && t.iter().all(|t| t["state"] == "PAUSED")
+                })
         });
         if all_paused {
             break;
@@ -145,14 +145,14 @@ fn kill_9_run(worker: &[(&str, &str)]) {
     let exactly_once = !worker.is_empty();
     let mut cluster = Cluster::start_with(3, worker);
     // Throttled (per task in distributed mode) so the kill comes mid-run.
-    cluster.create_connectors(&[0], &[("max.records.per.second", "50")]);
+    let keys = cluster.create_connectors(&[0], &[("max.records.per.second", "50")]);
     let before = cluster.wait_balanced(2, Duration::from_secs(90));
     let victim_id = cluster.node(2).id.clone();
     let moved = before[&victim_id].clone();
     // Kill once each of the victim's tasks delivered (and, under exactly-once, committed: a
     // transaction holds up to max.poll.records=500) more than 500 records and still has some
     // to deliver (the object_hash split is uneven: a task has its own total).
-    let totals = task_totals();
+    let totals = task_totals(&keys);
     let deadline = Instant::now() + Duration::from_secs(60);
     let acked_at_kill = loop {
         let local = cluster.local_tasks();
@@ -215,13 +215,12 @@ fn kill_9_run(worker: &[(&str, &str)]) {
     }
 }
 
-/// Records per task of a connector (`tasks.max` 3, `object_hash`): the objects whose key
+/// Records per task of a connector (`object_hash` over `TASKS` tasks): the objects whose key
 /// hashes to the task, as the tasks split them.
-fn task_totals() -> [u64; 3] {
-    let mut totals = [0u64; 3];
-    for o in 0..OBJECTS {
-        let key = format!("obj-{o:03}.jsonl");
-        let task = Distribution::task_for(DistributionType::ObjectHash, &key, None, 3);
+fn task_totals(keys: &[String]) -> Vec<u64> {
+    let mut totals = vec![0u64; TASKS as usize];
+    for key in keys {
+        let task = Distribution::task_for(DistributionType::ObjectHash, key, None, TASKS);
         totals[task as usize] += RECORDS as u64;
     }
     totals

@@ -67,9 +67,9 @@ fn restarts_through_any_worker_restart_the_tasks_on_their_owners() {
             .call("POST", "/connectors/beta/restart?includeTasks=true", None);
     assert_eq!(code, 202, "{body}");
     assert!(
-        body["tasks"]
-            .as_array()
-            .is_some_and(|t| t.len() == 3 && t.iter().all(|t| t["state"] == "RESTARTING")),
+        body["tasks"].as_array().is_some_and(
+            |t| t.len() == TASKS as usize && t.iter().all(|t| t["state"] == "RESTARTING")
+        ),
         "{body}"
     );
     wait_for(
@@ -288,7 +288,7 @@ fn offsets_changed_through_any_worker_take_effect_when_the_connector_resumes() {
         let (_, st) = w1.get("/connectors/alpha/status");
         st["tasks"]
             .as_array()
-            .is_some_and(|t| t.len() == 3 && t.iter().all(|t| t["state"] == "STOPPED"))
+            .is_some_and(|t| t.len() == TASKS as usize && t.iter().all(|t| t["state"] == "STOPPED"))
     });
     let (code, offsets) = w1.get("/connectors/alpha/offsets");
     assert_eq!(code, 200, "{offsets}");

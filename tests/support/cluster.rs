@@ -14,6 +14,8 @@ use super::*;
 
 pub(crate) const OBJECTS: usize = 150;
 pub(crate) const RECORDS: usize = 20;
+/// `tasks.max` of each connector.
+pub(crate) const TASKS: u32 = 3;
 pub(crate) const CONNECTORS: [&str; 2] = ["alpha", "beta"];
 
 /// Tasks RUNNING, by worker id.
@@ -119,12 +121,14 @@ impl Cluster {
     }
 
     /// Writes each connector's objects and creates it through worker `via` (a different
-    /// worker per connector when `via` has several).
-    pub(crate) fn create_connectors(&self, via: &[usize], extra: &[(&str, &str)]) {
+    /// worker per connector when `via` has several). Returns the object keys (the same for
+    /// every connector).
+    pub(crate) fn create_connectors(&self, via: &[usize], extra: &[(&str, &str)]) -> Vec<String> {
+        let mut keys = Vec::new();
         for (k, c) in CONNECTORS.iter().enumerate() {
             let data = self.dir.path().join(c);
             std::fs::create_dir_all(&data).unwrap();
-            write_jsonl(&data, OBJECTS, RECORDS);
+            keys = write_jsonl(&data, OBJECTS, RECORDS);
             let mut config = json!({
                 "connector.class": "local",
                 "local.path": data.to_str().unwrap(),
@@ -132,7 +136,7 @@ impl Cluster {
                 "object.partial.line.wait.ms": "0",
                 "topic": format!("out-{c}"),
                 "input.format": "jsonl",
-                "tasks.max": "3",
+                "tasks.max": TASKS.to_string(),
                 "distribution.type": "object_hash",
             });
             for (key, v) in extra {
@@ -146,6 +150,7 @@ impl Cluster {
             );
             assert_eq!(status, 201, "create {c}: {body}\n{}", self.logs());
         }
+        keys
     }
 
     /// Tasks RUNNING per worker id, as worker `via` reports the cluster.
