@@ -41,7 +41,7 @@ use async_trait::async_trait;
 
 use crate::error::{BoxError, Error, Result};
 
-use super::entries::{value_text, Entries};
+use super::entries::{value_text, Entries, Loader};
 use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore, Peek};
 use super::value::{map_from_json, OffsetMap};
 
@@ -222,13 +222,13 @@ type Parsed = (State, usize, Option<usize>);
 fn parse_file(
     mut reader: impl std::io::BufRead,
 ) -> std::io::Result<std::result::Result<Parsed, LineError>> {
-    let mut state = State::default();
+    let mut state = Loader::default();
     let mut bytes = Vec::new();
     let mut n = 0;
     loop {
         bytes.clear();
         if reader.read_until(b'\n', &mut bytes)? == 0 {
-            return Ok(Ok((state, n, None)));
+            return Ok(Ok((state.finish(), n, None)));
         }
         n += 1;
         let complete = bytes.last() == Some(&b'\n');
@@ -244,8 +244,10 @@ fn parse_file(
         match parsed {
             Ok(()) if complete => {}
             // A last line without newline that parses: complete but for its end.
-            Ok(()) => return Ok(Ok((state, n, Some(n)))),
-            Err(e) if !complete && cut_short(&e) => return Ok(Ok((state, n - 1, Some(n)))),
+            Ok(()) => return Ok(Ok((state.finish(), n, Some(n)))),
+            Err(e) if !complete && cut_short(&e) => {
+                return Ok(Ok((state.finish(), n - 1, Some(n))))
+            }
             Err(e) => return Ok(Err(e)),
         }
     }
@@ -260,7 +262,7 @@ fn cut_short(e: &LineError) -> bool {
 }
 
 /// Applies one line of an offset file to `state`.
-fn parse_line(state: &mut State, n: usize, line: &str) -> std::result::Result<(), LineError> {
+fn parse_line(state: &mut Loader, n: usize, line: &str) -> std::result::Result<(), LineError> {
     if line.trim().is_empty() {
         return Ok(());
     }
