@@ -9,7 +9,6 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sluice_testkit::proxy::{Faults, Target};
 use sluice_testkit::servers::{ObjectServer, StoreKind};
 use support::harness::*;
 use support::*;
@@ -87,10 +86,6 @@ fn broker_outage_case(outage: Duration, worker: &[(&str, &str)], resend: bool) {
     }
 }
 
-fn heavy() -> bool {
-    std::env::var_os("SLUICE_HEAVY").is_some()
-}
-
 /// The default delivery timeout is unbounded (Kafka Connect's): records wait out the outage.
 #[test]
 fn a_broker_outage_mid_run_loses_nothing() {
@@ -135,16 +130,7 @@ fn the_offsets_topic_unavailable_holds_commits_and_resends_nothing() {
     let Broker::Mock(cluster) = &h.broker else {
         unreachable!()
     };
-    // Records on broker 1, offsets on broker 2 (the mock has no admin API: made here).
-    for p in 0..PARTITIONS {
-        cluster.partition_leader(TOPIC, p, Some(1)).unwrap();
-    }
-    cluster.create_topic("sluice-offsets", 3, 1).unwrap();
-    for p in 0..3 {
-        cluster
-            .partition_leader("sluice-offsets", p, Some(2))
-            .unwrap();
-    }
+    records_on_1_offsets_on_2(cluster);
     // Throttled, so the run outlasts the outage.
     let rate = 40_000 / (outage.as_secs() * 3);
     let mut text = std::fs::read_to_string(&h.connector).unwrap();
@@ -200,15 +186,6 @@ fn the_offsets_topic_unavailable_holds_commits_and_resends_nothing() {
     );
 }
 
-/// How the object store is down.
-#[derive(Debug, Clone, Copy)]
-enum StoreDown {
-    /// Connections refused (nothing listens).
-    Refused,
-    /// Every request answered 503.
-    Status503,
-}
-
 /// `objects` jsonl objects of `records` lines each, numbered from `first`.
 fn store_objects(first: usize, objects: usize, records: usize) -> Vec<(String, Vec<u8>)> {
     (first..first + objects)
@@ -259,14 +236,7 @@ fn store_outage_case(down: StoreDown, outage: Duration) {
     write_props(&connector_file, &pairs);
     server.put_many(store_objects(0, 10, RECORDS / 10));
     let log = dir.path().join("run.log");
-    let mut child = ChildGuard::spawn(
-        sluice()
-            .arg("run")
-            .arg(&worker)
-            .arg(&connector_file)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap()),
-    );
+    let mut child = spawn_run_logged(&worker, &connector_file, &log);
     let api = support::rest::Api::new(port);
     let mut collector = Collector::new(&broker.bootstrap());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -274,15 +244,7 @@ fn store_outage_case(down: StoreDown, outage: Duration) {
         assert!(Instant::now() < deadline, "no progress before the outage");
         collector.pump(Duration::from_millis(20));
     }
-    match down {
-        StoreDown::Refused => proxy.refuse_connections(),
-        StoreDown::Status503 => proxy.set_faults(Faults {
-            status_503_every: 1,
-            reset_every: 0,
-            cut_body_every: 0,
-            target: Target::All,
-        }),
-    }
+    down.begin(proxy);
     let at_outage = collector.distinct();
     // More objects arrive while the store is down (written directly, not through the proxy).
     server.put_many(store_objects(10, 10, RECORDS / 10));
@@ -307,10 +269,7 @@ fn store_outage_case(down: StoreDown, outage: Duration) {
         }
     }
     let during = collector.distinct() - at_outage;
-    match down {
-        StoreDown::Refused => proxy.accept_connections(),
-        StoreDown::Status503 => proxy.set_faults(Faults::NONE),
-    }
+    down.end(proxy);
     let back = Instant::now();
     let deadline = back + Duration::from_secs(120);
     while collector.distinct() < total {

@@ -34,6 +34,70 @@ impl Rng {
     }
 }
 
+/// The worker settings of offsets kept in a Kafka topic, [`OFFSETS_TOPIC`] (3 partitions).
+pub(crate) const OFFSETS_TOPIC_SETTINGS: [(&str, &str); 3] = [
+    ("offset.storage.topic", OFFSETS_TOPIC),
+    ("offset.storage.partitions", "3"),
+    ("offset.storage.replication.factor", "1"),
+];
+
+/// The offsets topic of [`OFFSETS_TOPIC_SETTINGS`].
+pub(crate) const OFFSETS_TOPIC: &str = "sluice-offsets";
+
+/// On a mock cluster of two brokers on which [`TOPIC`] exists: [`TOPIC`] led by broker 1 and
+/// the offsets topic [`OFFSETS_TOPIC`] (made here: the mock has no admin API) by broker 2, so
+/// either can be taken down alone.
+pub(crate) fn records_on_1_offsets_on_2(
+    cluster: &rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
+) {
+    for p in 0..PARTITIONS {
+        cluster
+            .partition_leader(TOPIC, p, Some(1))
+            .expect("lead the records' topic from broker 1");
+    }
+    cluster
+        .create_topic(OFFSETS_TOPIC, 3, 1)
+        .expect("create the offsets topic");
+    for p in 0..3 {
+        cluster
+            .partition_leader(OFFSETS_TOPIC, p, Some(2))
+            .expect("lead the offsets topic from broker 2");
+    }
+}
+
+/// How an object store behind the test proxy is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreDown {
+    /// Connections refused (nothing listens).
+    Refused,
+    /// Every request answered 503.
+    Status503,
+}
+
+impl StoreDown {
+    /// Takes the store behind `proxy` down this way.
+    pub(crate) fn begin(self, proxy: &sluice_testkit::proxy::Proxy) {
+        use sluice_testkit::proxy::{Faults, Target};
+        match self {
+            StoreDown::Refused => proxy.refuse_connections(),
+            StoreDown::Status503 => proxy.set_faults(Faults {
+                status_503_every: 1,
+                reset_every: 0,
+                cut_body_every: 0,
+                target: Target::All,
+            }),
+        }
+    }
+
+    /// Brings the store behind `proxy` back.
+    pub(crate) fn end(self, proxy: &sluice_testkit::proxy::Proxy) {
+        match self {
+            StoreDown::Refused => proxy.accept_connections(),
+            StoreDown::Status503 => proxy.set_faults(sluice_testkit::proxy::Faults::NONE),
+        }
+    }
+}
+
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Offsets {
     File,
@@ -100,11 +164,7 @@ impl Harness {
                 "offset.storage.file.filename",
                 offsets_file.to_str().unwrap(),
             )),
-            Offsets::Topic => {
-                w.push(("offset.storage.topic", "sluice-offsets"));
-                w.push(("offset.storage.partitions", "3"));
-                w.push(("offset.storage.replication.factor", "1"));
-            }
+            Offsets::Topic => w.extend_from_slice(&OFFSETS_TOPIC_SETTINGS),
         }
         let worker = dir.path().join("worker.properties");
         write_props(&worker, &w);
@@ -155,15 +215,7 @@ impl Harness {
     /// Like [`spawn`](Self::spawn), with the run's log in `run-<n>.log` of the test's folder
     /// (read back when a run stalls).
     pub(crate) fn spawn_logged(&self, n: usize) -> ChildGuard {
-        let log = std::fs::File::create(self.log(n)).unwrap();
-        ChildGuard::spawn(
-            sluice()
-                .arg("run")
-                .arg(&self.worker)
-                .arg(&self.connector)
-                .stdout(std::process::Stdio::null())
-                .stderr(log),
-        )
+        spawn_run_logged(&self.worker, &self.connector, &self.log(n))
     }
 
     pub(crate) fn log(&self, n: usize) -> PathBuf {

@@ -41,6 +41,20 @@ pub(crate) fn spawn_run(worker: &Path, connector: &Path) -> ChildGuard {
     )
 }
 
+/// Spawns `sluice run <worker> <connector>` with its log (stderr) in `log`.
+pub(crate) fn spawn_run_logged(worker: &Path, connector: &Path, log: &Path) -> ChildGuard {
+    let file = std::fs::File::create(log)
+        .unwrap_or_else(|e| panic!("create the run's log {}: {e}", log.display()));
+    ChildGuard::spawn(
+        sluice()
+            .arg("run")
+            .arg(worker)
+            .arg(connector)
+            .stdout(Stdio::null())
+            .stderr(file),
+    )
+}
+
 /// A broker, a folder used as a bucket and the `.properties` files of a worker and one
 /// local-folder connector reading it: what most end-to-end tests start from.
 pub(crate) struct LocalPipeline {
