@@ -249,11 +249,30 @@ pub(crate) struct Collector {
     pub(crate) collisions: usize,
     /// Per partition, the offset after the highest read.
     pub(crate) next_offset: HashMap<i32, i64>,
-    /// Offsets the consumer passed over without reading a record there (a broker serving a
-    /// later batch before an earlier one is visible would show here; Kafka offsets of a topic
-    /// without transactions have no holes).
+    /// Offsets the consumer passed over without reading a record there and that no re-read
+    /// filled since (Kafka offsets of a topic without transactions have no holes).
     pub(crate) skipped_offsets: i64,
+    /// Ranges of offsets passed over, to read again (see [`Gap`]).
+    gaps: Vec<Gap>,
 }
+
+/// A range of offsets the consumer passed over. tansu can serve a later batch of a partition
+/// before an earlier one is visible to fetches (two producers writing one partition): the
+/// earlier records are in the log, and a later fetch from their offsets returns them (a fresh
+/// consumer reads them all). So the collector seeks back to a gap a few times, a second apart;
+/// records read again at positions already read are recognised by their position.
+#[derive(Debug)]
+struct Gap {
+    partition: i32,
+    from: i64,
+    to: i64,
+    /// Seeks back so far, and when the next is due.
+    tries: u32,
+    due: Instant,
+}
+
+/// Seeks back to one gap at most this many times.
+const GAP_TRIES: u32 = 5;
 
 impl Collector {
     pub(crate) fn new(bootstrap: &str) -> Collector {
@@ -282,6 +301,38 @@ impl Collector {
             collisions: 0,
             next_offset: HashMap::new(),
             skipped_offsets: 0,
+            gaps: Vec::new(),
+        }
+    }
+
+    /// Seeks back to the first gap due for another read, if any.
+    fn reread_a_gap(&mut self) {
+        let now = Instant::now();
+        let Some(gap) = self
+            .gaps
+            .iter_mut()
+            .find(|g| g.tries < GAP_TRIES && g.due <= now)
+        else {
+            return;
+        };
+        gap.tries += 1;
+        gap.due = now + Duration::from_secs(1);
+        let (partition, from) = (gap.partition, gap.from);
+        // Unfilled offsets only: the lowest offset of the gap not read yet.
+        let from = (from..gap.to)
+            .find(|o| !self.positions.contains_key(&(partition, *o)))
+            .unwrap_or(gap.to);
+        if from < gap.to {
+            if let Err(e) = self.consumer.seek(
+                TOPIC,
+                partition,
+                Offset::Offset(from),
+                Duration::from_secs(5),
+            ) {
+                eprintln!("seeking back to offset {from} of partition {partition}: {e}");
+            }
+        } else {
+            gap.tries = GAP_TRIES;
         }
     }
 
@@ -289,6 +340,7 @@ impl Collector {
     pub(crate) fn pump(&mut self, d: Duration) {
         let end = Instant::now() + d;
         while Instant::now() < end {
+            self.reread_a_gap();
             let Some(m) = self.consumer.poll(Duration::from_millis(50)) else {
                 continue;
             };
@@ -298,11 +350,18 @@ impl Collector {
             if m.offset() > *next {
                 self.skipped_offsets += m.offset() - *next;
                 eprintln!(
-                    "the consumer passed over offsets {}..{} of partition {}",
+                    "the consumer passed over offsets {}..{} of partition {} (it reads them again)",
                     *next,
                     m.offset(),
                     m.partition()
                 );
+                self.gaps.push(Gap {
+                    partition: m.partition(),
+                    from: *next,
+                    to: m.offset(),
+                    tries: 0,
+                    due: Instant::now() + Duration::from_secs(1),
+                });
             }
             *next = (*next).max(m.offset() + 1);
             let h = m.headers().expect("headers");
@@ -339,6 +398,12 @@ impl Collector {
                     );
                 }
                 None => {
+                    if self.gaps.iter().any(|g| {
+                        g.partition == m.partition() && (g.from..g.to).contains(&m.offset())
+                    }) {
+                        // A passed-over offset read after all.
+                        self.skipped_offsets -= 1;
+                    }
                     self.positions
                         .insert((m.partition(), m.offset()), (object.clone(), index));
                 }
