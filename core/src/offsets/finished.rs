@@ -34,9 +34,90 @@ use super::value::{OffsetMap, OffsetValue};
 /// The digest of a canonical source partition.
 type Digest = [u64; 2];
 
-const HAS_ETAG: u8 = 1;
-const HAS_SIZE: u8 = 2;
-const UNTERMINATED: u8 = 4;
+/// Flags of a [`FinishedOffset`] in a compact form: which optional fields it has.
+pub(super) const HAS_ETAG: u8 = 1;
+pub(super) const HAS_SIZE: u8 = 2;
+pub(super) const HAS_UNTERMINATED: u8 = 4;
+/// The value of `lastLineUnterminated`, when it has one.
+pub(super) const UNTERMINATED: u8 = 8;
+
+/// The shape of a finished object's offset: `finished: true`, a Long `recordCount` and,
+/// optionally, a String `etag`, a Long `size` and a Boolean `lastLineUnterminated`, nothing
+/// else. Both compact forms of finished offsets hold exactly this shape: the manager's
+/// [`FinishedSet`] and the stores' entries (`entries.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct FinishedOffset<'a> {
+    pub(super) record_count: i64,
+    pub(super) etag: Option<&'a str>,
+    pub(super) size: Option<i64>,
+    pub(super) unterminated: Option<bool>,
+}
+
+impl<'a> FinishedOffset<'a> {
+    /// `data` split into its fields when it has the finished shape; `None` otherwise.
+    pub(super) fn of(data: &'a OffsetMap) -> Option<Self> {
+        let (mut count, mut etag, mut size, mut unterminated, mut finished) =
+            (None, None, None, None, false);
+        for (k, v) in data {
+            match (k.as_str(), v) {
+                (FINISHED, OffsetValue::Bool(true)) => finished = true,
+                (RECORD_COUNT, OffsetValue::Long(n)) => count = Some(*n),
+                (ETAG, OffsetValue::String(s)) => etag = Some(s.as_str()),
+                (SIZE, OffsetValue::Long(n)) => size = Some(*n),
+                (LAST_LINE_UNTERMINATED, OffsetValue::Bool(b)) => unterminated = Some(*b),
+                _ => return None,
+            }
+        }
+        finished.then_some(())?;
+        Some(FinishedOffset {
+            record_count: count?,
+            etag,
+            size,
+            unterminated,
+        })
+    }
+
+    /// Which optional fields it has ([`HAS_ETAG`], ...).
+    pub(super) fn flags(&self) -> u8 {
+        self.etag.map_or(0, |_| HAS_ETAG)
+            | self.size.map_or(0, |_| HAS_SIZE)
+            | match self.unterminated {
+                Some(true) => HAS_UNTERMINATED | UNTERMINATED,
+                Some(false) => HAS_UNTERMINATED,
+                None => 0,
+            }
+    }
+
+    /// The offset from its fields, as [`flags`](Self::flags) said them.
+    pub(super) fn from_flags(flags: u8, record_count: i64, etag: &'a str, size: i64) -> Self {
+        FinishedOffset {
+            record_count,
+            etag: (flags & HAS_ETAG != 0).then_some(etag),
+            size: (flags & HAS_SIZE != 0).then_some(size),
+            unterminated: (flags & HAS_UNTERMINATED != 0).then_some(flags & UNTERMINATED != 0),
+        }
+    }
+
+    /// The offset map.
+    pub(super) fn to_map(self) -> OffsetMap {
+        let mut data = OffsetMap::new();
+        data.insert(FINISHED.to_owned(), OffsetValue::Bool(true));
+        data.insert(
+            RECORD_COUNT.to_owned(),
+            OffsetValue::Long(self.record_count),
+        );
+        if let Some(e) = self.etag {
+            data.insert(ETAG.to_owned(), e.into());
+        }
+        if let Some(size) = self.size {
+            data.insert(SIZE.to_owned(), OffsetValue::Long(size));
+        }
+        if let Some(u) = self.unterminated {
+            data.insert(LAST_LINE_UNTERMINATED.to_owned(), OffsetValue::Bool(u));
+        }
+        data
+    }
+}
 
 /// One finished object: 40 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,31 +162,6 @@ impl Default for FinishedSet {
     }
 }
 
-/// The parts of a compactable offset: record count, ETag, size, last line unterminated.
-type Parts<'a> = (i64, Option<&'a str>, Option<i64>, bool);
-
-/// `data` split into its parts when it has the finished shape (`finished: true`, a Long
-/// `recordCount`, optionally a String `etag` shorter than 64 KiB, a Long `size` and
-/// `lastLineUnterminated: true`, nothing else); `None` otherwise.
-fn parts(data: &OffsetMap) -> Option<Parts<'_>> {
-    let (mut count, mut etag, mut size, mut unterminated, mut finished) =
-        (None, None, None, false, false);
-    for (k, v) in data {
-        match (k.as_str(), v) {
-            (FINISHED, OffsetValue::Bool(true)) => finished = true,
-            (RECORD_COUNT, OffsetValue::Long(n)) => count = Some(*n),
-            (ETAG, OffsetValue::String(s)) if s.len() <= usize::from(u16::MAX) => {
-                etag = Some(s.as_str())
-            }
-            (SIZE, OffsetValue::Long(n)) => size = Some(*n),
-            (LAST_LINE_UNTERMINATED, OffsetValue::Bool(true)) => unterminated = true,
-            _ => return None,
-        }
-    }
-    finished.then_some(())?;
-    Some((count?, etag, size, unterminated))
-}
-
 impl FinishedSet {
     fn digest(&self, canonical: &str) -> Digest {
         let d = xxhash_rust::xxh3::xxh3_128_with_seed(canonical.as_bytes(), self.seed);
@@ -138,22 +194,10 @@ impl FinishedSet {
     /// inserted.
     pub(crate) fn get(&self, canonical: &str) -> Option<OffsetMap> {
         let slot = self.slot(&self.digest(canonical))?;
-        let mut data = OffsetMap::new();
-        data.insert(FINISHED.to_owned(), OffsetValue::Bool(true));
-        data.insert(
-            RECORD_COUNT.to_owned(),
-            OffsetValue::Long(slot.record_count),
-        );
-        if slot.flags & HAS_ETAG != 0 {
-            data.insert(ETAG.to_owned(), self.etag(&slot).into());
-        }
-        if slot.flags & HAS_SIZE != 0 {
-            data.insert(SIZE.to_owned(), OffsetValue::Long(slot.size));
-        }
-        if slot.flags & UNTERMINATED != 0 {
-            data.insert(LAST_LINE_UNTERMINATED.to_owned(), OffsetValue::Bool(true));
-        }
-        Some(data)
+        Some(
+            FinishedOffset::from_flags(slot.flags, slot.record_count, self.etag(&slot), slot.size)
+                .to_map(),
+        )
     }
 
     /// Whether a finished offset is held for `canonical`.
@@ -161,14 +205,19 @@ impl FinishedSet {
         self.slot(&self.digest(canonical)).is_some()
     }
 
-    /// Holds `data` for `canonical` when it has the finished shape (see [`parts`]), replacing
-    /// what was held; returns false (and changes nothing) otherwise.
+    /// Holds `data` for `canonical` when it has the finished shape ([`FinishedOffset`]) and an
+    /// ETag under 64 KiB, replacing what was held; returns false (and changes nothing)
+    /// otherwise.
     pub(crate) fn insert(&mut self, canonical: &str, data: &OffsetMap) -> bool {
-        let Some((record_count, etag, size, unterminated)) = parts(data) else {
+        let Some(f) = FinishedOffset::of(data) else {
             return false;
         };
-        if self.etags.len() + etag.map_or(0, str::len) > u32::MAX as usize {
-            // The arena's offsets are 32-bit: an entry that cannot fit stays a map.
+        let etag = f.etag;
+        if etag.is_some_and(|e| e.len() > usize::from(u16::MAX))
+            || self.etags.len() + etag.map_or(0, str::len) > u32::MAX as usize
+        {
+            // The slot's ETag length is 16-bit and the arena's offsets 32-bit: an entry that
+            // cannot fit stays a map.
             return false;
         }
         let digest = self.digest(canonical);
@@ -179,13 +228,11 @@ impl FinishedSet {
         }
         let slot = Slot {
             digest,
-            record_count,
-            size: size.unwrap_or(0),
+            record_count: f.record_count,
+            size: f.size.unwrap_or(0),
             etag_at,
             etag_len: etag.map_or(0, str::len) as u16,
-            flags: etag.map_or(0, |_| HAS_ETAG)
-                | size.map_or(0, |_| HAS_SIZE)
-                | if unterminated { UNTERMINATED } else { 0 },
+            flags: f.flags(),
         };
         match old {
             Some(old) => self.garbage += usize::from(old.etag_len),
@@ -303,7 +350,7 @@ mod tests {
             },
             {
                 let mut m = finished(1, None, None, false);
-                m.insert(LAST_LINE_UNTERMINATED.into(), OffsetValue::Bool(false));
+                m.insert(LAST_LINE_UNTERMINATED.into(), OffsetValue::Long(0));
                 m
             },
             {
@@ -326,6 +373,12 @@ mod tests {
         let m = finished(7, Some("\"abc\""), Some(1024), true);
         assert!(s.insert("k", &m));
         assert_eq!(s.get("k"), Some(m));
+        // `lastLineUnterminated: false` comes back as it went in.
+        let mut m = finished(2, None, None, false);
+        m.insert(LAST_LINE_UNTERMINATED.into(), OffsetValue::Bool(false));
+        assert!(s.insert("f", &m));
+        assert_eq!(s.get("f"), Some(m));
+        assert!(s.remove("f"));
         assert_eq!(s.get("other"), None);
         assert!(s.remove("k"));
         assert!(!s.remove("k"));
