@@ -192,6 +192,14 @@ fn without_transforms(results: &[CaseResult], r: &CaseResult) -> Option<f64> {
         .and_then(|o| o.rate(Contender::Sluice))
 }
 
+/// Sluice's own CPU per record, in µs: its CPU seconds minus those of the raw produce
+/// contender (the same records, keys and headers through a bare producer), over the records.
+fn own_cpu_us(r: &CaseResult) -> Option<f64> {
+    let sluice = r.get(Contender::Sluice)?.cpu()?;
+    let produce = r.get(Contender::RawProduce)?.cpu()?;
+    (r.records > 0).then(|| (sluice - produce) / r.records as f64 * 1e6)
+}
+
 /// min(raw produce, raw read) in records/s.
 fn bound(r: &CaseResult) -> Option<f64> {
     match (r.rate(Contender::RawProduce), r.rate(Contender::RawRead)) {
@@ -290,6 +298,26 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
                         c.id,
                         fmt_ratio(x),
                         verdict(x.map(|x| x >= t))
+                    );
+                }
+                // Issue 15: the per-record cost of a 1 KiB jsonl record, one task.
+                if c.format == crate::Format::Jsonl && c.tasks == 1 && c.section == Section::Formats
+                {
+                    let x = ratio(s, bound(r));
+                    let _ = writeln!(
+                        w,
+                        "| jsonl end to end ≥ 0.9 × min(raw produce, raw read), 1 task | {} | {} | {} |",
+                        c.id,
+                        fmt_ratio(x),
+                        verdict(x.map(|x| x >= 0.9))
+                    );
+                    let own = own_cpu_us(r);
+                    let _ = writeln!(
+                        w,
+                        "| Sluice's own CPU ≤ 1 µs per 1 KiB jsonl record | {} | {} | {} |",
+                        c.id,
+                        own.map(|u| format!("{u:.2} µs")).unwrap_or("—".into()),
+                        verdict(own.map(|u| u <= 1.0))
                     );
                 }
                 if r.get(Contender::PyParse).is_some() {
@@ -396,7 +424,8 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
         w,
         "Records/s and MB/s of input are end to end: records counted in Kafka over the wall time of the process, start-up and final flush included. \
          Ratios are Sluice's records/s over the other contender's, measured in the same run. \
-         *bound* = min(raw produce limit, raw read limit).\n"
+         *bound* = min(raw produce limit, raw read limit). \
+         *own CPU* = Sluice's CPU seconds minus the raw produce contender's (the same records through a bare producer), per record.\n"
     );
     for (section, title) in sections {
         let rows: Vec<&CaseResult> = results
@@ -409,15 +438,15 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
         let _ = writeln!(w, "### {title}\n");
         let _ = writeln!(
             w,
-            "| case | records | input MB | records/s | MB/s | peak RSS MB | CPU s | × raw produce | × raw read | × bound | × python (parse) | × python (passthrough) |"
+            "| case | records | input MB | records/s | MB/s | peak RSS MB | CPU s | own CPU µs/record | × raw produce | × raw read | × bound | × python (parse) | × python (passthrough) |"
         );
-        let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        let _ = writeln!(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         for r in rows {
             let c = &r.case;
             if let Some(s) = &r.skipped {
                 let _ = writeln!(
                     w,
-                    "| {} | {} | {} | {} |  |  |  |  |  |  |  |  |",
+                    "| {} | {} | {} | {} |  |  |  |  |  |  |  |  |  |",
                     c.id,
                     if r.records > 0 {
                         thousands(r.records as f64)
@@ -436,7 +465,7 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
             if let Some(s) = status_of(r, Contender::Sluice) {
                 let _ = writeln!(
                     w,
-                    "| {} | {} | {} | {} |  |  |  |  |  |  |  |  |",
+                    "| {} | {} | {} | {} |  |  |  |  |  |  |  |  |  |",
                     c.id,
                     thousands(r.records as f64),
                     mb(r.bytes),
@@ -449,7 +478,7 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
             let wall = sl.wall().unwrap_or(f64::NAN);
             let _ = writeln!(
                 w,
-                "| {} | {} | {} | **{}** | {:.1} | {} | {:.1} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | **{}** | {:.1} | {} | {:.1} | {} | {} | {} | {} | {} | {} |",
                 c.id,
                 thousands(r.records as f64),
                 mb(r.bytes),
@@ -457,6 +486,9 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
                 r.bytes as f64 / 1e6 / wall,
                 sl.rss().map(mb).unwrap_or_default(),
                 sl.cpu().unwrap_or(f64::NAN),
+                own_cpu_us(r)
+                    .map(|u| format!("{u:.2}"))
+                    .unwrap_or("—".into()),
                 fmt_ratio(ratio(rate, r.rate(Contender::RawProduce))),
                 fmt_ratio(ratio(rate, r.rate(Contender::RawRead))),
                 fmt_ratio(ratio(rate, bound(r))),
