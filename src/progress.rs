@@ -273,6 +273,104 @@ impl Progress {
 mod tests {
     use super::*;
 
+    /// The census of a local folder of five objects (one empty) whose stored offsets say two
+    /// are finished and one is half read, over `store`.
+    async fn census_over(store: Arc<dyn sluice_core::offsets::OffsetStore>) -> Option<Census> {
+        use sluice_core::config::{ConnectorConfig, Settings, WorkerConfig};
+        use sluice_core::offsets::{OffsetMap, RECORD_COUNT};
+
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).expect("the data folder");
+        for (name, records) in [("a", 1), ("b", 2), ("c", 3), ("d", 4), ("e", 0)] {
+            std::fs::write(data.join(format!("{name}.jsonl")), "{}\n".repeat(records))
+                .expect("an object");
+        }
+        let settings = |pairs: &[(&str, &str)]| -> Settings {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let path = data.display().to_string();
+        let config = ConnectorConfig::from_settings(
+            &sluice_worker::registry::current(),
+            &settings(&[
+                ("name", "c"),
+                ("connector.class", "local"),
+                ("local.path", &path),
+                ("topic", "t"),
+                ("input.format", "jsonl"),
+                ("local.file.min.age.ms", "0"),
+            ]),
+        )
+        .expect("the connector's settings");
+        let backend =
+            sluice_worker::registry::build_backend(&sluice_worker::registry::current(), &config)
+                .expect("the local backend");
+        let (bucket_field, object_field) = backend.partition_fields();
+        let offset = |records: i64, finished: bool| -> OffsetMap {
+            [
+                (RECORD_COUNT.to_owned(), OffsetValue::Long(records)),
+                (FINISHED.to_owned(), OffsetValue::Bool(finished)),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let listed: Vec<String> = backend
+            .list(None)
+            .map(|m| m.expect("listed").location.to_string())
+            .collect()
+            .await;
+        let key = |name: &str| {
+            let object = listed
+                .iter()
+                .find(|k| k.ends_with(name))
+                .expect("the object is listed");
+            ObjectOffsetEntry::new(bucket_field, backend.bucket(), object_field, object)
+                .manager_key()
+        };
+        let batch = vec![
+            (key("b.jsonl"), Some(offset(2, true))),
+            (key("c.jsonl"), Some(offset(1, false))),
+            (key("d.jsonl"), Some(offset(4, true))),
+        ];
+        store.put("c", batch).await.expect("offsets stored");
+        let worker = Worker::with_offset_store(
+            WorkerConfig::from_settings(&settings(&[("bootstrap.servers", "127.0.0.1:9")]))
+                .expect("the worker's settings"),
+            store,
+            sluice_worker::Mode::Backfill,
+        );
+        worker
+            .add(config, sluice_worker::TargetState::Stopped)
+            .expect("the connector added");
+        census(&worker, "c").await
+    }
+
+    #[tokio::test]
+    async fn the_census_leaves_out_finished_objects_whether_the_store_peeks_or_not() {
+        // a (3 bytes) and c (9 bytes, half read) are left; b and d are finished, e is empty.
+        let expected = Census {
+            objects: 2,
+            bytes: 3 + 9,
+        };
+        use sluice_core::offsets::OffsetStore as _;
+        let memory = Arc::new(sluice_core::offsets::MemoryOffsetStore::new());
+        assert!(
+            !memory.peeks(),
+            "the memory store is the one that cannot peek"
+        );
+        assert_eq!(census_over(memory).await, Some(expected));
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = Arc::new(
+            sluice_core::offsets::FileOffsetStore::open(dir.path().join("offsets.jsonl"))
+                .expect("an offsets file"),
+        );
+        assert!(file.peeks(), "the file store peeks");
+        assert_eq!(census_over(file).await, Some(expected));
+    }
+
     #[test]
     fn describes_counts_and_rate() {
         let m = MetricsSnapshot {
