@@ -106,11 +106,7 @@ impl Setup {
             settings.insert(k.to_string(), v.to_string());
         }
         let connector = dir.path().join("connector.properties");
-        let pairs: Vec<(&str, &str)> = settings
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        write_props(&connector, &pairs);
+        write_props_from(&connector, &settings);
         let log = dir.path().join("sluice.log");
         Setup {
             server,

@@ -229,11 +229,7 @@ fn store_outage_case(down: StoreDown, outage: Duration) {
         connector.push((k.into(), v.into()));
     }
     let connector_file = dir.path().join("connector.properties");
-    let pairs: Vec<(&str, &str)> = connector
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    write_props(&connector_file, &pairs);
+    write_props_from(&connector_file, connector);
     server.put_many(store_objects(0, 10, RECORDS / 10));
     let log = dir.path().join("run.log");
     let mut child = spawn_run_logged(&worker, &connector_file, &log);

@@ -381,7 +381,19 @@ pub fn write_jsonl(dir: &Path, objects: usize, records: usize) -> Vec<String> {
 
 /// Writes a `.properties` file.
 pub fn write_props(path: &Path, pairs: &[(&str, &str)]) {
-    let text: String = pairs.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    write_props_from(path, pairs.iter().copied());
+}
+
+/// Writes a `.properties` file from (key, value) pairs of any string type: a map's entries,
+/// owned pairs.
+pub fn write_props_from<K: AsRef<str>, V: AsRef<str>>(
+    path: &Path,
+    pairs: impl IntoIterator<Item = (K, V)>,
+) {
+    let text: String = pairs
+        .into_iter()
+        .map(|(k, v)| format!("{}={}\n", k.as_ref(), v.as_ref()))
+        .collect();
     std::fs::write(path, text).unwrap();
 }
 

@@ -31,27 +31,25 @@ pub(crate) fn backfill(worker: &Path, connector: &Path) -> std::process::Output 
 
 /// Spawns `sluice run <worker> <connector>`, its output discarded.
 pub(crate) fn spawn_run(worker: &Path, connector: &Path) -> ChildGuard {
-    ChildGuard::spawn(
-        sluice()
-            .arg("run")
-            .arg(worker)
-            .arg(connector)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    )
+    spawn_run_to(worker, connector, Stdio::null())
 }
 
 /// Spawns `sluice run <worker> <connector>` with its log (stderr) in `log`.
 pub(crate) fn spawn_run_logged(worker: &Path, connector: &Path, log: &Path) -> ChildGuard {
     let file = std::fs::File::create(log)
         .unwrap_or_else(|e| panic!("create the run's log {}: {e}", log.display()));
+    spawn_run_to(worker, connector, file.into())
+}
+
+/// Spawns `sluice run <worker> <connector>` with its stderr to `stderr`, stdout discarded.
+fn spawn_run_to(worker: &Path, connector: &Path, stderr: Stdio) -> ChildGuard {
     ChildGuard::spawn(
         sluice()
             .arg("run")
             .arg(worker)
             .arg(connector)
             .stdout(Stdio::null())
-            .stderr(file),
+            .stderr(stderr),
     )
 }
 
