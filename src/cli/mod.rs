@@ -11,15 +11,22 @@ use clap::{Parser, Subcommand};
 
 use sluice_core::config::{self, ConnectorConfig, WorkerConfig};
 use sluice_core::error_chain;
-use sluice_core::metrics::SkipReason;
 use std::sync::Arc;
 
 use sluice_worker::distributed::DistributedConfig;
 use sluice_worker::loggers::LogLevels;
 use sluice_worker::persist::{parse_target, ConfigFile};
 use sluice_worker::rest::{RestConfig, RestServer};
-use sluice_worker::{ConnectorSummary, Mode, State, TargetState, Worker};
+use sluice_worker::{Mode, State, TargetState, Worker};
 use tokio::sync::watch;
+
+mod offsets;
+mod summary;
+mod validate;
+
+use offsets::{offsets, OffsetsAction};
+use summary::{print_summary, summary_json};
+use validate::validate;
 
 #[derive(Parser)]
 #[command(
@@ -108,151 +115,6 @@ enum Command {
     ConfigDocs,
 }
 
-#[derive(Subcommand)]
-enum OffsetsAction {
-    /// One line per object: key, record count, finished or partial, Kafka Connect offset key.
-    List {
-        /// Worker file (says where offsets are stored).
-        worker: PathBuf,
-        /// Connector name.
-        #[arg(long)]
-        connector: String,
-        /// Only objects whose key starts with this.
-        #[arg(long)]
-        prefix: Option<String>,
-    },
-    /// Forget the offsets of every object (or of those under --prefix): they are read again.
-    Reset {
-        /// Worker file.
-        worker: PathBuf,
-        /// Connector name.
-        #[arg(long)]
-        connector: String,
-        /// Only objects whose key starts with this.
-        #[arg(long)]
-        prefix: Option<String>,
-    },
-    /// Set one object's record count: the next run resumes it at that record.
-    Set {
-        /// Worker file.
-        worker: PathBuf,
-        /// Connector name.
-        #[arg(long)]
-        connector: String,
-        /// Object key.
-        #[arg(long)]
-        object: String,
-        /// Records already delivered.
-        #[arg(long)]
-        record_count: i64,
-        /// Bucket, when the object has no stored offset yet.
-        #[arg(long)]
-        bucket: Option<String>,
-    },
-    /// Import the offsets a Kafka Connect worker stored for an Aiven S3 or Azure source
-    /// connector (in its offsets topic): the connector resumes where Aiven's stopped.
-    Import {
-        /// Worker file: where the imported offsets are written, and the Kafka cluster (with its
-        /// security settings) that holds Kafka Connect's offsets topic.
-        worker: PathBuf,
-        /// The Sluice connector's name.
-        #[arg(long)]
-        connector: String,
-        /// Kafka Connect's offsets topic (its worker's offset.storage.topic).
-        #[arg(long, value_name = "TOPIC")]
-        from_topic: String,
-        /// The Aiven connector's name in that topic (default: --connector).
-        #[arg(long, value_name = "NAME")]
-        from_connector: Option<String>,
-        /// Replace offsets the Sluice connector already has for the same objects.
-        #[arg(long)]
-        overwrite: bool,
-        /// Say what would be imported, write nothing.
-        #[arg(long)]
-        dry_run: bool,
-    },
-}
-
-async fn offsets(action: OffsetsAction) -> anyhow::Result<bool> {
-    use crate::offsets_cli;
-    match action {
-        OffsetsAction::List {
-            worker,
-            connector,
-            prefix,
-        } => {
-            print!(
-                "{}",
-                offsets_cli::list(&load_worker(&worker)?, &connector, prefix.as_deref()).await?
-            );
-        }
-        OffsetsAction::Reset {
-            worker,
-            connector,
-            prefix,
-        } => {
-            let n =
-                offsets_cli::reset(&load_worker(&worker)?, &connector, prefix.as_deref()).await?;
-            println!("reset the offsets of {n} objects of connector {connector:?}");
-        }
-        OffsetsAction::Set {
-            worker,
-            connector,
-            object,
-            record_count,
-            bucket,
-        } => {
-            offsets_cli::set(
-                &load_worker(&worker)?,
-                &connector,
-                &object,
-                record_count,
-                bucket.as_deref(),
-            )
-            .await?;
-            println!(
-                "object {object:?} of connector {connector:?} resumes at record {record_count}"
-            );
-        }
-        OffsetsAction::Import {
-            worker,
-            connector,
-            from_topic,
-            from_connector,
-            overwrite,
-            dry_run,
-        } => {
-            let from = from_connector.as_deref().unwrap_or(&connector);
-            let done = crate::offsets_import::import(
-                &load_worker(&worker)?,
-                &crate::offsets_import::Import {
-                    connector: &connector,
-                    topic: &from_topic,
-                    from_connector: from,
-                    overwrite,
-                    dry_run,
-                },
-            )
-            .await?;
-            println!(
-                "{} {} offsets of connector {from:?} from topic {from_topic:?} as connector {connector:?} into {}{}; each object resumes at its recordCount (objects Aiven finished are opened once more, deliver nothing and are then marked finished)",
-                if dry_run { "would import" } else { "imported" },
-                done.written,
-                done.location,
-                if done.kept > 0 {
-                    format!(
-                        "; {} objects already had Sluice offsets and were kept (--overwrite replaces them)",
-                        done.kept
-                    )
-                } else {
-                    String::new()
-                }
-            );
-        }
-    }
-    Ok(true)
-}
-
 fn load_worker(path: &Path) -> sluice_core::Result<WorkerConfig> {
     sluice_worker::registry::worker_config(&config::load_file(path)?)
         .map_err(|e| with_context(e, path))
@@ -304,93 +166,6 @@ fn install_signals(stop: watch::Sender<bool>) {
             }
         }
     });
-}
-
-fn print_summary(s: &ConnectorSummary) {
-    let m = &s.metrics;
-    let secs = s.elapsed.as_secs_f64().max(1e-9);
-    println!(
-        "connector {}: {} objects finished, {} failed; {} records delivered, {} skipped by errors.tolerance; {:.1} MB read; {:.2} s ({:.0} records/s)",
-        s.name,
-        m.objects_finished,
-        m.objects_failed,
-        m.records_acked,
-        m.records_failed,
-        m.bytes_read as f64 / 1e6,
-        secs,
-        m.records_acked as f64 / secs
-    );
-    if m.objects_unrouted > 0 {
-        println!(
-            "  {} objects matched no rule of topic.regex.list and were not read (see the log)",
-            m.objects_unrouted
-        );
-    }
-    let skipped: u64 = m.objects_skipped.iter().sum();
-    if skipped > 0 {
-        let reasons: Vec<String> = SkipReason::ALL
-            .iter()
-            .filter(|r| m.objects_skipped[r.index()] > 0)
-            .map(|r| format!("{} {r}", m.objects_skipped[r.index()]))
-            .collect();
-        println!(
-            "  {skipped} listed objects were not read: {}",
-            reasons.join(", ")
-        );
-    }
-    if m.listings_took_nothing > 0 {
-        println!(
-            "  WARNING: a listing found objects but took none of them (see the log for the template and sample keys; `sluice validate --preview 20 CONNECTOR` shows what each key maps to)"
-        );
-    }
-    if m.throttled_ms > 0 {
-        println!(
-            "  throttled {:.1} s by max.records.per.second / max.bytes.per.second (all tasks added)",
-            m.throttled_ms as f64 / 1e3
-        );
-    }
-    for (i, t) in s.tasks.iter().enumerate() {
-        if let Err(e) = t {
-            println!("  task {}-{i} FAILED: {e}", s.name);
-        }
-    }
-}
-
-/// A connector's summary for scripts (`sluice backfill --summary-json`).
-fn summary_json(s: &ConnectorSummary) -> serde_json::Value {
-    let m = &s.metrics;
-    let secs = s.elapsed.as_secs_f64().max(1e-9);
-    let tasks: Vec<serde_json::Value> = s
-        .tasks
-        .iter()
-        .enumerate()
-        .map(|(id, t)| match t {
-            Ok(end) => {
-                serde_json::json!({"id": id, "ok": true, "end": format!("{end:?}").to_uppercase()})
-            }
-            Err(e) => serde_json::json!({"id": id, "ok": false, "error": e}),
-        })
-        .collect();
-    serde_json::json!({
-        "name": s.name,
-        "ok": s.ok(),
-        "elapsed_ms": s.elapsed.as_millis() as u64,
-        "objects_finished": m.objects_finished,
-        "objects_failed": m.objects_failed,
-        "objects_unrouted": m.objects_unrouted,
-        "objects_skipped": SkipReason::ALL
-            .iter()
-            .map(|r| (r.name().to_owned(), serde_json::json!(m.objects_skipped[r.index()])))
-            .collect::<serde_json::Map<_, _>>(),
-        "listings_took_nothing": m.listings_took_nothing,
-        "records_read": m.records_read,
-        "records_delivered": m.records_acked,
-        "records_skipped": m.records_failed,
-        "records_to_dead_letter_queue": m.dlq_records,
-        "bytes_read": m.bytes_read,
-        "records_per_second": (m.records_acked as f64 / secs * 10.0).round() / 10.0,
-        "tasks": tasks,
-    })
 }
 
 /// What a backfill reports besides its text summary.
@@ -559,105 +334,6 @@ async fn run_distributed(
     install_signals(stop_tx);
     sluice_worker::distributed::serve(&settings, worker_cfg, Some(loggers), stop_rx).await?;
     Ok(true)
-}
-
-/// Warnings about values a `.properties` file changed on reading (a dropped backslash, a line
-/// continued by a trailing one); JSON files have no such trap.
-fn escape_warnings(path: &Path) -> Vec<String> {
-    let is_properties = path.extension().is_none_or(|e| e != "json");
-    match std::fs::read_to_string(path) {
-        Ok(text) if is_properties && !text.trim_start().starts_with('{') => {
-            config::properties_escape_warnings(&text)
-        }
-        _ => Vec::new(),
-    }
-}
-
-fn validate(worker: Option<&Path>, connectors: &[PathBuf], connect: bool) -> bool {
-    let mut ok = true;
-    // The connectors' config provider references resolve with the worker's providers.
-    let worker_cfg = worker.and_then(|w| load_worker(w).ok());
-    let mut report = |what: &Path, r: sluice_core::Result<()>| {
-        for w in escape_warnings(what) {
-            println!("{}: WARNING {w}", what.display());
-        }
-        match r {
-            Ok(()) => println!("{}: OK", what.display()),
-            Err(e) => {
-                ok = false;
-                println!("{}: {}", what.display(), error_chain(&e));
-            }
-        }
-    };
-    if let Some(w) = worker {
-        report(
-            w,
-            load_worker(w).and_then(|w| {
-                let client = sluice_core::kafka::producer_config(
-                    &w.bootstrap_servers,
-                    &w.producer,
-                    &Default::default(),
-                );
-                // librdkafka's message may echo a setting's value: never a secret.
-                sluice_core::kafka::create_producer(&client).map_err(|e| {
-                    sluice_core::Error::config(sluice_core::kafka::security::redact(
-                        &error_chain(&e),
-                        &w.security.secrets,
-                    ))
-                })?;
-                // The offsets file must be writable before a record is sent (opening it reads it
-                // and proves its directory writable; nothing is created).
-                if let (Some(path), None) = (&w.offset_file, &w.offset_topic) {
-                    sluice_core::offsets::FileOffsetStore::open(path)?;
-                }
-                if connect {
-                    // The connectors' fixed topics: the client must be allowed to write them.
-                    let topics: Vec<String> = connectors
-                        .iter()
-                        .filter_map(|c| load_connector(c, Some(&w)).ok()?.topic)
-                        .collect();
-                    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
-                    sluice_core::kafka::probe::check_connection(
-                        &client,
-                        &topics,
-                        std::time::Duration::from_secs(10),
-                        &w.security.secrets,
-                    )?;
-                }
-                Ok(())
-            }),
-        );
-    }
-    for c in connectors {
-        if let Ok(settings) = config::load_file(c) {
-            for notice in config::aiven::notices(&settings) {
-                println!("{}: NOTICE {notice}", c.display());
-            }
-        }
-        report(
-            c,
-            load_connector(c, worker_cfg.as_ref()).and_then(|c| {
-                // Build what the connector would build, so every problem shows up now.
-                let mut problems = Vec::new();
-                let registry = sluice_worker::registry::current();
-                if let Err(e) = sluice_worker::registry::build_backend(&registry, &c) {
-                    problems.push(format!("backend: {e}"));
-                }
-                if let Err(e) = sluice_worker::registry::build_transformer(&registry, &c) {
-                    problems.push(format!("input.format {:?}: {e}", c.input_format));
-                }
-                if problems.is_empty() {
-                    Ok(())
-                } else {
-                    Err(sluice_core::Error::Config {
-                        context: None,
-                        problems,
-                    })
-                }
-            }),
-        );
-    }
-    ok
 }
 
 /// The log filter when `RUST_LOG` is not set.
