@@ -101,9 +101,13 @@ fn schedule(run: f64) -> Vec<(f64, f64, Fault)> {
 
 /// The warm-up: the first two fault cycles (16/30 of the run), so each fault's own descriptors
 /// and threads are part of what "bounded" is measured against, and the allocator has settled.
-/// A broker outage holds its backlog in memory; after the first two the floor RSS stayed higher
-/// (+11.2 MiB and +7.6 MiB in the 30-minute run of 2026-12-04 16:08 UTC), after the two later
-/// ones by under 0.5 MiB: pages freed by the delivered backlog that stay partly used.
+/// A broker outage holds its backlog in memory, and after it is delivered the process keeps
+/// some of it for a while: in the run of 2026-12-04 16:08 UTC the floor rose after the first
+/// two outages (+11.2 and +7.6 MiB) and not after the later ones, which suggested two cycles
+/// to settle; in the run of 17:09 UTC it rose after the second (+7 MiB), fell back after the
+/// third, and rose after the fourth (+14 MiB, kept to the end), failing the floor's slope. So
+/// the floor after an outage varies between runs by up to 15 MiB with no growth over time, and
+/// this assertion is not yet dependable (docs/guarantees.md, "Soak").
 fn warm_up(run: f64) -> f64 {
     run * 16.0 / 30.0
 }
