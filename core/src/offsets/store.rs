@@ -200,14 +200,8 @@ pub(crate) fn apply(entries: &mut Entries, batch: Vec<(OffsetMap, Option<OffsetM
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::offsets::OffsetValue;
 
-    fn map(pairs: &[(&str, OffsetValue)]) -> OffsetMap {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect()
-    }
+    use crate::offsets::value::map_of as map;
 
     /// Found by the `connect_offsets` fuzz target: a number beyond i64 in a stored key is a
     /// double, and its canonical key must name the same partition when read back (serde_json's

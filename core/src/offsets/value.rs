@@ -137,3 +137,12 @@ pub fn map_from_json(v: &serde_json::Value) -> Result<OffsetMap> {
         .map(|(k, v)| Ok((k.clone(), OffsetValue::from_json(v)?)))
         .collect()
 }
+
+/// An offset map from (key, value) pairs (tests).
+#[cfg(test)]
+pub(crate) fn map_of(pairs: &[(&str, OffsetValue)]) -> OffsetMap {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}

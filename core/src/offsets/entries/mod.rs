@@ -1,0 +1,479 @@
+//! [`Entries`]: a store's stored offsets in memory, as the canonical JSON text they are written
+//! in, front-coded.
+//!
+//! An entry held as (connector, partition map, offset map) costs well over a kilobyte (each
+//! `BTreeMap` allocates a whole node). Here an entry is its two canonical strings, Kafka
+//! Connect's offset key `["<connector>",{<partition>}]` and the offset object, and the strings
+//! are front-coded: entries are kept sorted by key in blocks of [`BLOCK`], each key stored as
+//! the length it shares with the key before it plus the rest, each value likewise against the
+//! value before it. Keys of one bucket share everything up to the object's name, so an entry
+//! costs its name's tail and its offset (about 40 bytes for a finished local file) instead of
+//! about 1.5 KB. Maps are built only for the entries asked for.
+//!
+//! A finished object's offset (`{etag, finished: true, lastLineUnterminated, recordCount,
+//! size}`, the shape of nearly every entry of a long backfill) is held in a binary form:
+//! flags, the two numbers as varints and the ETag front-coded against the entry before's
+//! (about 25 bytes where its text took about 75). It is taken only when its canonical text
+//! renders back byte for byte ([`Finished::parse`]), so every entry reads back as the very text
+//! that was stored; any other offset is held as text.
+//!
+//! Changes go to a small sorted overlay first, merged into the blocks (rebuilt one block at a
+//! time, so a rebuild holds one extra block, not a second copy) once it outgrows a sixteenth of
+//! them. A lookup searches the overlay, then the block whose first key is the greatest not
+//! above the key, decoding at most [`BLOCK`] entries. Keys are sorted as strings, so one
+//! connector's entries are one range (every key of connector `c` starts with `["c",`).
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+use crate::error::{Error, Result};
+
+mod coding;
+#[cfg(test)]
+mod tests;
+
+use super::store::{connect_offset_key, parse_connect_offset_key};
+use super::value::{map_from_json, map_to_json, OffsetMap};
+use coding::{front_coded, put_front_coded, Finished, Owned, Val, FINISHED_OFFSET, TEXT};
+
+/// Entries per block.
+const BLOCK: usize = 64;
+/// Overlay entries merged at least this many at a time.
+const MIN_MERGE: usize = 4096;
+
+/// Stored offsets by Kafka Connect offset key (canonical JSON text), values as canonical JSON
+/// text (see the module documentation).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Entries {
+    blocks: Vec<Block>,
+    /// Entries in `blocks`.
+    frozen: usize,
+    /// Changes not merged yet: the new value, or `None` for a removed key.
+    recent: BTreeMap<Box<str>, Option<Box<str>>>,
+}
+
+/// Up to [`BLOCK`] consecutive entries: `(shared, rest)` of the key, each length a LEB128
+/// varint, then the value: `0` and `(shared, rest)` of its text against the text value before
+/// it, or `1` and a [`Finished`] offset (flags, `recordCount`, `size`, the ETag front-coded
+/// against the ETag before it).
+#[derive(Debug, Clone)]
+struct Block {
+    first: Box<str>,
+    data: Box<[u8]>,
+}
+
+impl Block {
+    /// Calls `f` with each entry; stops (and returns false) when `f` does.
+    fn each(&self, f: &mut dyn FnMut(&str, Val<'_>) -> bool) -> bool {
+        let (mut key, mut text, mut at) = (String::new(), String::new(), 0);
+        let mut finished = Finished::default();
+        while at < self.data.len() {
+            front_coded(&self.data, &mut at, &mut key);
+            let tag = self.data[at];
+            at += 1;
+            let going = if tag == FINISHED_OFFSET {
+                finished.read(&self.data, &mut at);
+                f(&key, Val::Finished(&finished))
+            } else {
+                front_coded(&self.data, &mut at, &mut text);
+                f(&key, Val::Text(&text))
+            };
+            if !going {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Builds blocks from entries pushed in key order.
+#[derive(Default)]
+struct Builder {
+    blocks: Vec<Block>,
+    data: Vec<u8>,
+    first: String,
+    count: usize,
+    total: usize,
+    key: String,
+    /// The last text value of the block.
+    text: String,
+    /// The last ETag of a finished offset of the block.
+    etag: String,
+}
+
+impl Builder {
+    fn push(&mut self, key: &str, value: Val<'_>) {
+        if self.count == BLOCK {
+            self.finish_block();
+        }
+        if self.count == 0 {
+            self.first = key.to_owned();
+            self.key.clear();
+            self.text.clear();
+            self.etag.clear();
+        }
+        put_front_coded(&mut self.data, &mut self.key, key);
+        match value {
+            Val::Finished(f) => self.put_finished(f),
+            Val::Text(t) => match Finished::parse(t) {
+                Some(f) => self.put_finished(&f),
+                None => {
+                    self.data.push(TEXT);
+                    put_front_coded(&mut self.data, &mut self.text, t);
+                }
+            },
+        }
+        self.count += 1;
+        self.total += 1;
+    }
+
+    fn put_finished(&mut self, f: &Finished) {
+        self.data.push(FINISHED_OFFSET);
+        f.put(&mut self.data, &mut self.etag);
+    }
+
+    fn finish_block(&mut self) {
+        if self.count > 0 {
+            self.blocks.push(Block {
+                first: std::mem::take(&mut self.first).into_boxed_str(),
+                data: std::mem::take(&mut self.data).into_boxed_slice(),
+            });
+            self.count = 0;
+        }
+    }
+
+    fn finish(mut self) -> (Vec<Block>, usize) {
+        self.finish_block();
+        self.blocks.shrink_to_fit();
+        (self.blocks, self.total)
+    }
+}
+
+/// Loads entries in the order they were stored: an offset file as compaction wrote it (sorted
+/// by key), then the lines appended since. While keys come in increasing order they go
+/// straight into blocks; the first key out of order (or a removal) ends that, and the rest go
+/// through the overlay as any change does. Loading a compacted file of a million entries this
+/// way encodes each entry once, where inserting them one by one re-encoded the blocks at every
+/// merge (about seventeen times each).
+pub(crate) struct Loader {
+    sorted: Option<Builder>,
+    entries: Entries,
+}
+
+impl Default for Loader {
+    fn default() -> Self {
+        Loader {
+            sorted: Some(Builder::default()),
+            entries: Entries::default(),
+        }
+    }
+}
+
+impl Loader {
+    /// Inserts (or replaces) the entry of `key` (a canonical offset key).
+    pub(crate) fn insert_text(&mut self, key: Box<str>, value: Box<str>) {
+        if let Some(b) = &mut self.sorted {
+            // After a push the builder's `key` is the last key pushed.
+            if b.total == 0 || *key > *b.key {
+                b.push(&key, Val::Text(&value));
+                return;
+            }
+        }
+        self.entries().insert_text(key, value);
+    }
+
+    /// Removes the entry of `key` (a canonical offset key).
+    pub(crate) fn remove_text(&mut self, key: &str) {
+        self.entries().remove_text(key);
+    }
+
+    /// The entries, the sorted run ended.
+    fn entries(&mut self) -> &mut Entries {
+        if let Some(b) = self.sorted.take() {
+            let (blocks, frozen) = b.finish();
+            self.entries = Entries {
+                blocks,
+                frozen,
+                recent: BTreeMap::new(),
+            };
+        }
+        &mut self.entries
+    }
+
+    /// The loaded entries.
+    pub(crate) fn finish(mut self) -> Entries {
+        self.entries();
+        self.entries
+    }
+}
+
+/// The overlay's entries from some key on.
+type Overlay<'a> =
+    std::iter::Peekable<std::collections::btree_map::Range<'a, Box<str>, Option<Box<str>>>>;
+
+/// Feeds `f` the overlay entries sorting before `key` (`None` when `f` said stop), then returns
+/// the overlay's change of `key` itself, if any (consumed): `Some(Some(value))` replaced,
+/// `Some(None)` removed.
+fn overlay_before<'a>(
+    overlay: &mut Overlay<'a>,
+    key: &str,
+    f: &mut dyn FnMut(&str, Val<'_>) -> bool,
+) -> Option<Option<Option<&'a str>>> {
+    while let Some((k, v)) = overlay.next_if(|(k, _)| &***k < key) {
+        if let Some(v) = v {
+            if !f(k, Val::Text(v)) {
+                return None;
+            }
+        }
+    }
+    Some(
+        overlay
+            .next_if(|(k, _)| &***k == key)
+            .map(|(_, v)| v.as_deref()),
+    )
+}
+
+/// The text every offset key of `connector` starts with: `["<connector>",`.
+fn key_prefix(connector: &str) -> String {
+    let mut prefix = serde_json::Value::Array(vec![connector.into()]).to_string();
+    prefix.pop();
+    prefix.push(',');
+    prefix
+}
+
+/// The partition in a canonical offset key.
+fn partition_of(key: &str) -> Result<(String, OffsetMap)> {
+    let v: serde_json::Value = serde_json::from_str(key)
+        .map_err(|e| Error::Offset(format!("stored offset key {key} is not JSON: {e}")))?;
+    parse_connect_offset_key(&v)
+}
+
+/// The offset in a canonical value.
+fn offset_of(value: &str) -> Result<OffsetMap> {
+    let v: serde_json::Value = serde_json::from_str(value)
+        .map_err(|e| Error::Offset(format!("stored offset {value} is not JSON: {e}")))?;
+    map_from_json(&v)
+}
+
+/// The canonical text of an offset.
+pub(crate) fn value_text(offset: &OffsetMap) -> Box<str> {
+    map_to_json(offset).to_string().into_boxed_str()
+}
+
+impl Entries {
+    /// Inserts (or replaces) the entry of `key` (a canonical offset key).
+    pub(crate) fn insert_text(&mut self, key: Box<str>, value: Box<str>) {
+        self.recent.insert(key, Some(value));
+        self.maybe_merge();
+    }
+
+    /// Removes the entry of `key` (a canonical offset key).
+    pub(crate) fn remove_text(&mut self, key: &str) {
+        self.recent.insert(key.into(), None);
+        self.maybe_merge();
+    }
+
+    /// Inserts (or replaces) one entry.
+    pub(crate) fn insert(&mut self, connector: &str, partition: &OffsetMap, offset: &OffsetMap) {
+        self.insert_text(
+            connect_offset_key(connector, partition).into_boxed_str(),
+            value_text(offset),
+        );
+    }
+
+    fn maybe_merge(&mut self) {
+        if self.recent.len() >= MIN_MERGE.max(self.frozen / 16) {
+            self.merge();
+        }
+    }
+
+    /// Merges the overlay into the blocks, consuming the old blocks one at a time.
+    fn merge(&mut self) {
+        let recent = std::mem::take(&mut self.recent);
+        let mut overlay: Overlay<'_> = recent
+            .range::<str, _>((Bound::Unbounded, Bound::Unbounded))
+            .peekable();
+        let mut out = Builder::default();
+        let mut push = |k: &str, v: Val<'_>| {
+            out.push(k, v);
+            true
+        };
+        for block in std::mem::take(&mut self.blocks) {
+            block.each(&mut |k, v| {
+                match overlay_before(&mut overlay, k, &mut push) {
+                    Some(Some(Some(changed))) => push(k, Val::Text(changed)),
+                    Some(Some(None)) => true,
+                    _ => push(k, v),
+                };
+                true
+            });
+        }
+        for (k, v) in overlay {
+            if let Some(v) = v {
+                push(k, Val::Text(v));
+            }
+        }
+        (self.blocks, self.frozen) = out.finish();
+    }
+
+    /// The value of `key`.
+    fn get_owned(&self, key: &str) -> Option<Owned> {
+        if let Some(change) = self.recent.get(key) {
+            return change.as_deref().map(|v| Owned::Text(v.to_owned()));
+        }
+        let i = self.blocks.partition_point(|b| &*b.first <= key);
+        let block = self.blocks.get(i.checked_sub(1)?)?;
+        let mut found = None;
+        block.each(&mut |k, v| {
+            if k == key {
+                found = Some(v.to_owned());
+            }
+            found.is_none() && k < key
+        });
+        found
+    }
+
+    /// The value text of `key`.
+    #[cfg(test)]
+    fn get_text(&self, key: &str) -> Option<String> {
+        let mut buf = String::new();
+        self.get_owned(key)
+            .map(|v| v.val().text(&mut buf).to_owned())
+    }
+
+    /// The stored offset of `partition`.
+    pub(crate) fn get(&self, connector: &str, partition: &OffsetMap) -> Result<Option<OffsetMap>> {
+        self.get_owned(&connect_offset_key(connector, partition))
+            .map(|v| v.val().offset())
+            .transpose()
+    }
+
+    /// Calls `f` with every entry (key text, value text) whose key is at least `start`, in key
+    /// order, until `f` returns false.
+    fn walk_from(&self, start: &str, f: &mut dyn FnMut(&str, Val<'_>) -> bool) {
+        let mut overlay: Overlay<'_> = self
+            .recent
+            .range::<str, _>((Bound::Included(start), Bound::Unbounded))
+            .peekable();
+        let first = self
+            .blocks
+            .partition_point(|b| &*b.first <= start)
+            .saturating_sub(1);
+        for block in &self.blocks[first.min(self.blocks.len())..] {
+            let going = block.each(&mut |k, v| {
+                if k < start {
+                    return true;
+                }
+                match overlay_before(&mut overlay, k, f) {
+                    None => false,
+                    Some(Some(Some(changed))) => f(k, Val::Text(changed)),
+                    Some(Some(None)) => true,
+                    Some(None) => f(k, v),
+                }
+            });
+            if !going {
+                return;
+            }
+        }
+        for (k, v) in overlay {
+            if let Some(v) = v {
+                if !f(k, Val::Text(v)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with every entry (key text, value text), in key order.
+    pub(crate) fn each_text(&self, f: &mut dyn FnMut(&str, &str)) {
+        let mut buf = String::new();
+        self.walk_from("", &mut |k, v| {
+            f(k, v.text(&mut buf));
+            true
+        });
+    }
+
+    /// Calls `visit` with each entry of `connector` (partition, offset), in key order.
+    pub(crate) fn for_each(
+        &self,
+        connector: &str,
+        visit: &mut (dyn FnMut(OffsetMap, OffsetMap) + Send),
+    ) -> Result<()> {
+        let prefix = key_prefix(connector);
+        let mut result = Ok(());
+        self.walk_from(&prefix, &mut |key, value| {
+            if !key.starts_with(prefix.as_str()) {
+                return false;
+            }
+            match (partition_of(key), value.offset()) {
+                (Ok((_, partition)), Ok(offset)) => {
+                    visit(partition, offset);
+                    true
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    result = Err(e);
+                    false
+                }
+            }
+        });
+        result
+    }
+
+    /// Every entry of `connector` (partition, offset), in key order.
+    pub(crate) fn list(&self, connector: &str) -> Result<Vec<(OffsetMap, OffsetMap)>> {
+        let mut out = Vec::new();
+        self.for_each(connector, &mut |p, o| out.push((p, o)))?;
+        Ok(out)
+    }
+
+    /// The connectors with entries, sorted.
+    pub(crate) fn connectors(&self) -> Result<Vec<String>> {
+        let mut names = Vec::new();
+        let mut prefix = String::new();
+        let mut result = Ok(());
+        self.walk_from("", &mut |key, _| {
+            if !prefix.is_empty() && key.starts_with(prefix.as_str()) {
+                return true;
+            }
+            match partition_of(key) {
+                Ok((connector, _)) => {
+                    prefix = key_prefix(&connector);
+                    names.push(connector);
+                    true
+                }
+                Err(e) => {
+                    result = Err(e);
+                    false
+                }
+            }
+        });
+        result?;
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// Bytes held by the blocks and the overlay (what the entries cost in memory).
+    #[cfg(test)]
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.blocks.capacity() * std::mem::size_of::<Block>()
+            + self
+                .blocks
+                .iter()
+                .map(|b| b.first.len() + b.data.len())
+                .sum::<usize>()
+            + self
+                .recent
+                .iter()
+                .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 48)
+                .sum::<usize>()
+    }
+
+    /// The number of entries (every connector).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        let mut n = 0;
+        self.each_text(&mut |_, _| n += 1);
+        n
+    }
+}
