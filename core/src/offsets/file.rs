@@ -45,7 +45,7 @@ use super::entries::{value_text, Entries, Loader};
 use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore, Peek};
 use super::value::{map_from_json, OffsetMap};
 
-/// Every stored entry, as the text of its key and value (see `entries.rs`).
+/// Every stored entry, as the text of its key and value (see `entries/mod.rs`).
 type State = Entries;
 
 /// A put's changes by offset key text: the new value text, or `None` to delete.

@@ -44,7 +44,7 @@ pub(super) const UNTERMINATED: u8 = 8;
 /// The shape of a finished object's offset: `finished: true`, a Long `recordCount` and,
 /// optionally, a String `etag`, a Long `size` and a Boolean `lastLineUnterminated`, nothing
 /// else. Both compact forms of finished offsets hold exactly this shape: the manager's
-/// [`FinishedSet`] and the stores' entries (`entries.rs`).
+/// [`FinishedSet`] and the stores' entries (`entries/`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct FinishedOffset<'a> {
     pub(super) record_count: i64,

@@ -32,7 +32,7 @@ use super::value::{map_from_json, map_to_json, OffsetMap};
 const SENTINEL: &str = "__sluice.sentinel";
 const NONCE_HEADER: &str = "sluice.sentinel.nonce";
 
-/// Every stored entry, as the text of its key and value (see `entries.rs`).
+/// Every stored entry, as the text of its key and value (see `entries/mod.rs`).
 type State = Entries;
 
 /// How to create the offsets topic when it is missing.
