@@ -184,10 +184,12 @@ impl ObjectInput {
             done: false,
         };
         reader.reopen(None).await.map_err(|e| reader.error(e))?;
+        // Fused: a reader polled again after the end gets the end again, not a panic.
         Ok(futures::stream::unfold(reader, |mut r| async move {
             let item = r.next_chunk().await?;
             Some((item, r))
         })
+        .fuse()
         .boxed())
     }
 

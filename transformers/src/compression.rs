@@ -185,6 +185,7 @@ pub(crate) async fn decompress(key: &str, codec: Compression, stream: ByteStream
 async fn sniff(mut stream: ByteStream) -> (Compression, ByteStream) {
     let mut head: Vec<io::Result<Bytes>> = Vec::new();
     let mut prefix = Vec::with_capacity(MAGIC_LEN);
+    let mut ended = false;
     while prefix.len() < MAGIC_LEN {
         match stream.next().await {
             Some(Ok(chunk)) => {
@@ -196,11 +197,21 @@ async fn sniff(mut stream: ByteStream) -> (Compression, ByteStream) {
                 head.push(Err(e));
                 break;
             }
-            None => break,
+            None => {
+                ended = true;
+                break;
+            }
         }
     }
     let codec = Compression::from_magic(&prefix).unwrap_or(Compression::None);
-    (codec, stream::iter(head).chain(stream).boxed())
+    // A stream that has ended must not be polled again (an object shorter than a magic number
+    // would otherwise be polled past its end by the decoder: a panic, found by fuzzing).
+    let rest = if ended {
+        stream::empty().boxed()
+    } else {
+        stream
+    };
+    (codec, stream::iter(head).chain(rest).boxed())
 }
 
 /// Decodes `stream` with `codec` on a blocking thread; see the module documentation.
@@ -215,33 +226,50 @@ fn decode_blocking(codec: Compression, stream: ByteStream) -> ByteStream {
     let reader = SyncIoBridge::new_with_handle(StreamReader::new(stream), handle.clone());
     let (tx, mut rx) = tokio::sync::mpsc::channel::<io::Result<Bytes>>(CHANNEL_CHUNKS);
     handle.spawn_blocking(move || {
-        let mut decoder = match decoder(codec, reader) {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(context(codec, e)));
-                return;
-            }
-        };
-        loop {
-            let mut buf = BytesMut::zeroed(CHUNK);
-            let (n, error) = read_full(&mut decoder, &mut buf);
-            if n > 0 {
-                buf.truncate(n);
-                if tx.blocking_send(Ok(buf.freeze())).is_err() {
-                    // The reader went away: stop decoding.
-                    return;
-                }
-            }
-            if let Some(e) = error {
-                let _ = tx.blocking_send(Err(context(codec, e)));
-                return;
-            }
-            if n == 0 {
-                return;
-            }
+        // A decoder that panics on corrupt input must end the stream with an error: unwinding
+        // would only drop the sender, which reads as a clean end of the object.
+        let decoding = std::panic::AssertUnwindSafe(|| decode_into(codec, reader, &tx));
+        if let Err(panic) = std::panic::catch_unwind(decoding) {
+            let what = crate::panic_message(panic.as_ref());
+            let e = io::Error::other(format!("the decoder failed on corrupt data ({what})"));
+            let _ = tx.blocking_send(Err(context(codec, e)));
         }
     });
     stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// Decodes `reader` with `codec` into `tx`, chunk by chunk, ending with the error that stopped
+/// it, if any.
+fn decode_into<R: Read + Send + 'static>(
+    codec: Compression,
+    reader: R,
+    tx: &tokio::sync::mpsc::Sender<io::Result<Bytes>>,
+) {
+    let mut decoder = match decoder(codec, reader) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = tx.blocking_send(Err(context(codec, e)));
+            return;
+        }
+    };
+    loop {
+        let mut buf = BytesMut::zeroed(CHUNK);
+        let (n, error) = read_full(&mut decoder, &mut buf);
+        if n > 0 {
+            buf.truncate(n);
+            if tx.blocking_send(Ok(buf.freeze())).is_err() {
+                // The reader went away: stop decoding.
+                return;
+            }
+        }
+        if let Some(e) = error {
+            let _ = tx.blocking_send(Err(context(codec, e)));
+            return;
+        }
+        if n == 0 {
+            return;
+        }
+    }
 }
 
 /// Reads until `buf` is full or the decoder ends (decoders often return short reads): the bytes
@@ -438,6 +466,44 @@ mod tests {
                     .unwrap();
             assert_eq!(out, plain);
         }
+    }
+
+    /// Regression (fuzzing, `decompress`): an object shorter than a magic number, with a gzip
+    /// magic, read with `auto` from a stream that panics when polled after its end (as the
+    /// object reader's does). The truncated gzip is an error, not a panic.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_short_object_is_never_polled_past_its_end() {
+        let object: &[u8] = &[0x1f, 0x8b, 0, 0, 0, 0, 0x23];
+        let unfused = futures::stream::unfold(Some(Bytes::from_static(object)), |chunk| async {
+            chunk.map(|c| (Ok(c), None))
+        })
+        .boxed();
+        let out = read_all(decompress("o", Compression::Auto, unfused).await).await;
+        assert!(out.is_err(), "{out:?}");
+    }
+
+    /// A panic while decoding (a decoder crate's, or a stream's) ends the bytes with an error,
+    /// never with what reads as a clean end of the object.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_panic_while_decoding_is_an_error_not_an_end() {
+        let mut packed = compress(Compression::Gzip, &sample());
+        packed.truncate(packed.len() / 2);
+        let mut sent = false;
+        let panicking = futures::stream::poll_fn(move |_| {
+            if sent {
+                panic!("polled again");
+            }
+            sent = true;
+            std::task::Poll::Ready(Some(Ok(Bytes::from(packed.clone()))))
+        })
+        .boxed();
+        let out = read_all(decompress("o", Compression::Gzip, panicking).await).await;
+        let e = out.expect_err("an error, not a short object");
+        assert!(
+            e.to_string()
+                .contains("failed on corrupt data (polled again)"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

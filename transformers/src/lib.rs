@@ -245,6 +245,15 @@ pub fn build(format: &str, options: &TransformerOptions) -> Result<Arc<dyn Trans
     }
 }
 
+/// The message of a caught panic (a decoder's, on corrupt data), for the error that replaces it.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message")
+}
+
 fn unknown_format(format: &str) -> Error {
     let wanted = format.trim().to_ascii_lowercase();
     let formats = formats();

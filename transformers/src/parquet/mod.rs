@@ -309,11 +309,7 @@ impl ReadRecords for Run {
                         // error of this row group, never the end of the task.
                         let caught = std::panic::AssertUnwindSafe(s).catch_unwind().map(|item| {
                             item.unwrap_or_else(|panic| {
-                                let what = panic
-                                    .downcast_ref::<String>()
-                                    .map(String::as_str)
-                                    .or_else(|| panic.downcast_ref::<&str>().copied())
-                                    .unwrap_or("no message");
+                                let what = crate::panic_message(panic.as_ref());
                                 Err(::parquet::errors::ParquetError::General(format!(
                                     "the Parquet decoder failed on corrupt data ({what})"
                                 )))
