@@ -5,7 +5,7 @@
 #
 # Stable Rust only (no nightly here): `--sanitizer none`, so libFuzzer finds panics, hangs
 # (-timeout) and runaway allocations (-malloc_limit_mb / -rss_limit_mb), not the memory errors
-# AddressSanitizer would (Sluice's own crates forbid unsafe code). Crashes land in
+# AddressSanitizer would (the crates fuzzed here have no unsafe code). Crashes land in
 # fuzz/artifacts/TARGET/; reproduce one with `cargo fuzz run --sanitizer none TARGET FILE`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,8 @@ seed() { # seed TARGET MODE_BYTE FILE...
 fx=target/fixtures
 seed format_jsonl 00 "$fx"/jsonl/*.jsonl
 seed format_jsonl 01 "$fx"/jsonl/records.jsonl
+mkdir -p fuzz/corpus/format_jsonl_plain # no mode byte: the object as it is
+for f in "$fx"/jsonl/*.jsonl; do [ -f "$f" ] && cp "$f" fuzz/corpus/format_jsonl_plain/seed-"$(basename "$f")"; done
 seed format_json 02 "$fx"/json/*.json
 seed format_json 03 "$fx"/json/array.json
 seed format_csv 00 "$fx"/csv/*.csv

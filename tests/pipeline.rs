@@ -360,3 +360,57 @@ fn a_malformed_line_is_skipped_and_counted_under_tolerance_all() {
     let offsets = read_offsets(&s.dir.path().join("offsets.jsonl"));
     assert_eq!(offsets[&keys[1]], (10, true));
 }
+
+/// jsonl values reach Kafka exactly as Kafka Connect's JsonConverter (`schemas.enable=false`)
+/// writes them, however the lines spell them: on the fast path (no transforms: lines already in
+/// the converter's form are sent as they are, the others parsed and written again) and on the
+/// slow path (a transform that changes nothing, so every value is parsed), the same bytes.
+#[test]
+fn jsonl_values_are_sent_in_the_converters_form_on_both_paths() {
+    let lines = [
+        r#"{"id":1,"name":"plain"}"#,
+        r#"{ "id" : 2, "name" : "spaced" }"#,
+        r#"{"id":3,"s":"\u0041\/\u00e9\u001f"}"#,
+        r#"{"id":4,"f":1e3,"g":0.10,"z":-0,"h":1.0E-5}"#,
+        r#"{"id":5,"a":1,"a":2}"#,
+        "null",
+        r#"[1,"two",{"three":3.5}]"#,
+    ];
+    let expected = [
+        Some(r#"{"id":1,"name":"plain"}"#),
+        Some(r#"{"id":2,"name":"spaced"}"#),
+        Some("{\"id\":3,\"s\":\"A/é\\u001F\"}"),
+        Some(r#"{"id":4,"f":1000.0,"g":0.1,"z":-0.0,"h":1.0E-5}"#),
+        Some(r#"{"id":5,"a":2}"#),
+        None,
+        Some(r#"[1,"two",{"three":3.5}]"#),
+    ];
+    let unchanged = [
+        ("transforms", "keep"),
+        (
+            "transforms.keep.type",
+            "org.apache.kafka.connect.transforms.Filter",
+        ),
+        ("transforms.keep.predicate", "never"),
+        (
+            "predicates.never.type",
+            "org.apache.kafka.connect.transforms.predicates.HasHeaderKey",
+        ),
+        ("predicates", "never"),
+        ("predicates.never.name", "absent"),
+    ];
+    for extra in [&[][..], &unchanged[..]] {
+        let s = setup(BrokerKind::Tansu, extra, &[]);
+        std::fs::write(s.data.join("spellings.jsonl"), lines.join("\n") + "\n").unwrap();
+        let out = backfill(&s.worker, &s.connector);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got = consume_all(&s.broker.bootstrap(), &[TOPIC], 7, Duration::from_secs(10));
+        got.sort_by_key(|g| g.index());
+        let values: Vec<Option<&str>> = got.iter().map(|g| g.value.as_deref()).collect();
+        assert_eq!(values, expected, "transforms: {extra:?}");
+    }
+}

@@ -11,7 +11,7 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use sluice_core::config::Settings;
-use sluice_core::convert::{Converter, JsonConverter, JsonConverterConfig};
+use sluice_core::convert::{ByteArrayConverter, Converter, JsonConverter, JsonConverterConfig};
 use sluice_core::object::ObjectInput;
 use sluice_transformers::TransformerOptions;
 
@@ -67,4 +67,52 @@ pub fn read_object(format: &str, settings: &Settings, key: &str, data: &[u8], sk
             }
         }
     });
+}
+
+/// Reads `data` as a `jsonl` object twice, as a pipeline without transforms whose value
+/// converter is `JsonConverter` with `schemas.enable=false` would: with the transformer and that
+/// converter, and with the transformer's plain JSON form and the `ByteArrayConverter` (the fast
+/// path the worker picks for it).
+///
+/// # Panics
+/// When the two differ in any record's bytes or error: the fast path must be invisible.
+pub fn jsonl_both_paths(data: &[u8]) {
+    let options = TransformerOptions::from_settings(&settings(&[])).expect("valid fuzz options");
+    let slow = sluice_transformers::build("jsonl", &options).expect("known format");
+    let fast = slow.plain_json().expect("jsonl has a plain JSON form");
+    let json = JsonConverter::new(JsonConverterConfig {
+        schemas_enable: false,
+        ..Default::default()
+    });
+    block_on(async {
+        let store = Arc::new(InMemory::new());
+        let path = Path::from("o.jsonl");
+        store
+            .put(&path, data.to_vec().into())
+            .await
+            .expect("in-memory put");
+        let meta = store.head(&path).await.expect("in-memory head");
+        let input =
+            || ObjectInput::new("fuzz", store.clone() as Arc<dyn ObjectStore>, meta.clone());
+        let a = converted(slow.transform(input(), 0), &json).await;
+        let b = converted(fast.transform(input(), 0), &ByteArrayConverter).await;
+        assert_eq!(a, b, "the fast path differs");
+    });
+}
+
+/// Every record of `records` converted by `converter`: its bytes, or the error as text.
+async fn converted(
+    mut records: sluice_core::transformer::RecordStream,
+    converter: &dyn Converter,
+) -> Vec<Result<Option<Vec<u8>>, String>> {
+    let mut out = Vec::new();
+    while let Some(record) = records.next().await {
+        out.push(match record {
+            Ok(r) => converter
+                .from_connect_data("fuzz", &r)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        });
+    }
+    out
 }

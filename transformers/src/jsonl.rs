@@ -1,9 +1,12 @@
 //! The `jsonl` format: one JSON value per line.
 
+use std::sync::Arc;
+
 use sluice_core::data::SchemaAndValue;
 use sluice_core::object::{ByteStream, ObjectInput};
 use sluice_core::transformer::{RecordStream, Transformer};
 
+use crate::json_plain::PlainJson;
 use crate::lines::{is_blank, LineKind, LineReader, ReadError};
 use crate::{
     json_value, open_then, record_error, record_stream, Compression, Error, ReadRecords,
@@ -27,6 +30,8 @@ pub(crate) struct JsonlTransformer {
     max_record_size: usize,
     infer_schema: bool,
     compression: Compression,
+    /// Values as the bytes of their plain JSON form ([`Transformer::plain_json`]).
+    plain: bool,
 }
 
 impl JsonlTransformer {
@@ -41,6 +46,7 @@ impl JsonlTransformer {
             max_record_size: options.max_record_size,
             infer_schema: options.infer_schema,
             compression: options.compression,
+            plain: false,
         })
     }
 
@@ -53,6 +59,7 @@ impl JsonlTransformer {
             skip,
             max_record_size: self.max_record_size,
             infer_schema: self.infer_schema,
+            plain: self.plain.then(PlainJson::new),
         };
         record_stream(run)
     }
@@ -73,6 +80,17 @@ impl Transformer for JsonlTransformer {
     fn name(&self) -> &'static str {
         "jsonl"
     }
+
+    /// Schemaless values only: with an inferred schema the converter writes what the schema
+    /// says.
+    fn plain_json(&self) -> Option<Arc<dyn Transformer>> {
+        (!self.infer_schema).then(|| {
+            Arc::new(JsonlTransformer {
+                plain: true,
+                ..self.clone()
+            }) as Arc<dyn Transformer>
+        })
+    }
 }
 
 /// The reading of one object.
@@ -84,6 +102,8 @@ struct Run {
     skip: u64,
     max_record_size: usize,
     infer_schema: bool,
+    /// Values in their plain JSON form.
+    plain: Option<PlainJson>,
 }
 
 impl ReadRecords for Run {
@@ -132,7 +152,10 @@ impl ReadRecords for Run {
 impl Run {
     fn parse(&self, line: &[u8]) -> Result<SchemaAndValue, Error> {
         let text = std::str::from_utf8(line).map_err(|source| Error::InvalidUtf8 { source })?;
-        json_value::parse_record(text, self.infer_schema)
+        match &self.plain {
+            Some(plain) => plain.record(text),
+            None => json_value::parse_record(text, self.infer_schema),
+        }
     }
 
     /// The unrecoverable error for a failed read (the reader yields nothing after it).

@@ -51,6 +51,7 @@ mod cursor;
 mod encoding;
 mod error;
 mod json;
+mod json_plain;
 mod json_value;
 mod jsonl;
 mod lines;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use sluice_core::config::{ConnectorConfig, ConverterConfig, PostRead, Registry, WorkerConfig};
 use sluice_core::contract::ObjectBackend;
-use sluice_core::convert::{Converter, HeaderConverter};
+use sluice_core::convert::{ByteArrayConverter, Converter, HeaderConverter};
 use sluice_core::distribution::Distribution;
 use sluice_core::driver::{DeadLetterQueue, DriverConfig, ExactlyOnce};
 use sluice_core::envelope::Envelope;
@@ -20,6 +20,7 @@ use sluice_core::object::ReadRetry;
 use sluice_core::offsets::{KafkaOffsetStore, OffsetManager, OffsetStore};
 use sluice_core::postread::PostReadConfig;
 use sluice_core::ratelimit::RateLimits;
+use sluice_core::routing::RecordKey;
 use sluice_core::source::{ObjectSource, ObjectSourceConfig};
 use sluice_core::transformer::Transformer;
 use sluice_core::{Error, Result};
@@ -172,6 +173,7 @@ impl ConnectorParts {
         let header_converter = registry.build_header_converter(&header.class, &header.settings)?;
         let transformer = crate::registry::build_transformer(&registry, config)
             .map_err(|e| Error::config(e.to_string()))?;
+        let (transformer, value_converter) = plain_json(config, transformer, value_converter);
         let backend =
             crate::registry::build_backend(&registry, config).map_err(|source| Error::Store {
                 bucket: sluice_sources::bucket_name(config),
@@ -322,5 +324,95 @@ impl ConnectorParts {
             topic_creation: self.topic_creation.clone(),
         };
         Ok(TaskParts { source, driver })
+    }
+}
+
+/// The JSON fast path: when the value converter writes schemaless values as plain JSON and
+/// nothing between the transformer and it reads a value (no transforms, no key from a field, no
+/// envelope), a transformer with a plain JSON form hands over each value already written, and
+/// the `ByteArrayConverter` sends those bytes as they are. The records on the wire are the same
+/// (the transformers' property tests hold the two paths equal); the values are not built and
+/// written out again.
+fn plain_json(
+    config: &ConnectorConfig,
+    transformer: Arc<dyn Transformer>,
+    value_converter: Arc<dyn Converter>,
+) -> (Arc<dyn Transformer>, Arc<dyn Converter>) {
+    let value_unread = config.transforms.is_empty()
+        && !matches!(config.routing.key, RecordKey::Field(_))
+        && Envelope::new(&config.envelope).is_none();
+    if !(value_unread && value_converter.writes_plain_json()) {
+        return (transformer, value_converter);
+    }
+    match transformer.plain_json() {
+        Some(plain) => {
+            tracing::debug!(connector = %config.name, format = plain.name(), "values pass through as the converter's plain JSON");
+            (plain, Arc::new(ByteArrayConverter::new()))
+        }
+        None => (transformer, value_converter),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_core::config::Settings;
+    use sluice_core::convert::{JsonConverter, JsonConverterConfig, StringConverter};
+
+    fn config(extra: &[(&str, &str)]) -> ConnectorConfig {
+        let s: Settings = [
+            ("name", "c"),
+            ("connector.class", "local"),
+            ("local.path", "/tmp"),
+            ("topic", "t"),
+            ("input.format", "jsonl"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        ConnectorConfig::from_settings(&crate::registry::builtin(), &s).unwrap()
+    }
+
+    fn json(schemas_enable: bool) -> Arc<dyn Converter> {
+        Arc::new(JsonConverter::new(JsonConverterConfig {
+            schemas_enable,
+            ..JsonConverterConfig::default()
+        }))
+    }
+
+    /// Whether the fast path is chosen for `extra` settings and `converter`.
+    fn plain(extra: &[(&str, &str)], converter: Arc<dyn Converter>) -> bool {
+        let config = config(extra);
+        let transformer =
+            crate::registry::build_transformer(&crate::registry::builtin(), &config).unwrap();
+        let before = Arc::as_ptr(&transformer);
+        let (t, _) = plain_json(&config, transformer, converter);
+        !std::ptr::addr_eq(Arc::as_ptr(&t), before)
+    }
+
+    #[test]
+    fn the_json_fast_path_is_taken_only_where_nothing_reads_the_value() {
+        assert!(plain(&[], json(false)));
+        // The converter would write something else.
+        assert!(!plain(&[], json(true)));
+        assert!(!plain(&[], Arc::new(StringConverter)));
+        // Something reads the value, or the format has no plain form, or values have a schema.
+        let transforms = [
+            ("transforms", "f"),
+            (
+                "transforms.f.type",
+                "org.apache.kafka.connect.transforms.Flatten$Value",
+            ),
+        ];
+        assert!(!plain(&transforms, json(false)));
+        let key = [("record.key", "field"), ("record.key.field", "id")];
+        assert!(!plain(&key, json(false)));
+        assert!(!plain(&[("input.envelope", "aiven")], json(false)));
+        assert!(!plain(&[("input.format", "csv")], json(false)));
+        assert!(!plain(
+            &[("transformer.json.infer.schema", "true")],
+            json(false)
+        ));
     }
 }

@@ -289,6 +289,10 @@ impl Converter for JsonConverter {
             .store(out.len(), std::sync::atomic::Ordering::Relaxed);
         Ok(Some(out))
     }
+
+    fn writes_plain_json(&self) -> bool {
+        !self.config.schemas_enable
+    }
 }
 
 /// Connect's `convertToJson` without a schema (the type is inferred from the value), written

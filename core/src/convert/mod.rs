@@ -54,6 +54,13 @@ pub trait Converter: Send + Sync + std::fmt::Debug {
     ) -> Option<futures::future::BoxFuture<'a, Result<()>>> {
         None
     }
+    /// Whether this converter writes every schemaless value exactly as Kafka Connect's
+    /// `JsonConverter` with `schemas.enable=false` does (that converter so configured): then a
+    /// transformer's [plain JSON form](crate::transformer::Transformer::plain_json) may stand
+    /// in for it.
+    fn writes_plain_json(&self) -> bool {
+        false
+    }
 }
 
 /// Short name of the JSON converter (see [`ConverterSetting::classes`]).
