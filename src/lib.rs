@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod demo;
+mod native_memory;
 pub mod offsets_cli;
 pub mod offsets_import;
 pub mod preview;

@@ -191,6 +191,7 @@ async fn run_files(
     let worker = std::sync::Arc::new(Worker::new(worker, mode).await?);
     let (stop_tx, mut stop_rx) = watch::channel(false);
     install_signals(stop_tx);
+    crate::native_memory::spawn_trimmer();
     let mut all_ok = true;
     let creates = connectors.into_iter().map(|c| worker.create(c));
     for result in futures::future::join_all(creates).await {
@@ -265,6 +266,7 @@ async fn run_with_rest(
     let worker = std::sync::Arc::new(Worker::new(worker_cfg, Mode::Continuous).await?);
     let (stop_tx, mut stop_rx) = watch::channel(false);
     install_signals(stop_tx);
+    crate::native_memory::spawn_trimmer();
     let mut names = Vec::new();
     let mut stored_targets = std::collections::BTreeMap::new();
     for c in stored {
@@ -332,6 +334,7 @@ async fn run_distributed(
         .map_err(|e| with_context(e, worker_path))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     install_signals(stop_tx);
+    crate::native_memory::spawn_trimmer();
     sluice_worker::distributed::serve(&settings, worker_cfg, Some(loggers), stop_rx).await?;
     Ok(true)
 }
