@@ -415,6 +415,10 @@ pub(crate) fn markdown(meta: &Meta, results: &[CaseResult]) -> String {
             Section::Many,
             "100k objects of 1 KiB (listing and per-object cost)",
         ),
+        (
+            Section::Offsets,
+            "Offset writes: continuous against every 5 s (Kafka Connect's timer)",
+        ),
     ];
     let _ = writeln!(
         w,

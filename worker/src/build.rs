@@ -303,6 +303,7 @@ impl ConnectorParts {
             transforms: config.transforms.clone(),
             offset_store: self.ctx.offset_store.clone(),
             flush_interval: Duration::from_millis(worker.offset_flush_interval_ms),
+            continuous_commits: worker.offset_flush_continuous,
             shutdown_timeout: Duration::from_millis(worker.shutdown_timeout_ms),
             max_poll_records: config.max_poll_records,
             tolerance: config.errors_tolerance,

@@ -507,7 +507,13 @@ pub const WORKER_KEYS: &[KeyDef] = &[
             max: i64::MAX,
         },
         "5000",
-        "At-least-once: the longest time acknowledged offsets wait before they are written to the offset store. Sluice writes them continuously (one write in flight per task, each carrying everything acknowledged meanwhile, at most 50 a second), so this is only an upper bound, kept for Kafka Connect compatibility; they are also written on stop.",
+        "At-least-once: the longest time acknowledged offsets wait before they are written to the offset store. Sluice writes them continuously (one write in flight per task, each carrying everything acknowledged meanwhile, at most 50 a second), so this is only an upper bound, kept for Kafka Connect compatibility; they are also written on stop. With `offset.flush.continuous=false` it is the period of the writes, as in Kafka Connect.",
+    ),
+    key(
+        "offset.flush.continuous",
+        Kind::Bool,
+        "true",
+        "At-least-once: write acknowledged offsets continuously (`true`: after a `kill -9` only what was sent and not yet committed comes again) or only every `offset.flush.interval.ms` (`false`: Kafka Connect's way; fewer offset writes, and a crash sends again up to an interval's worth of records). Offsets are written on stop either way; exactly-once ignores it.",
     ),
     key(
         "key.converter",

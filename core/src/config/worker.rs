@@ -24,6 +24,8 @@ pub struct WorkerConfig {
     pub offset_create_missing: bool,
     /// `offset.flush.interval.ms`.
     pub offset_flush_interval_ms: u64,
+    /// `offset.flush.continuous`.
+    pub offset_flush_continuous: bool,
     /// `task.shutdown.graceful.timeout.ms`.
     pub shutdown_timeout_ms: u64,
     /// `exactly.once.source.support=enabled`.
@@ -200,6 +202,7 @@ impl WorkerConfig {
             offset_topic_replication: r.int("offset.storage.replication.factor")? as i32,
             offset_create_missing: r.raw("offset.storage.missing")? != Some("fail"),
             offset_flush_interval_ms: r.int("offset.flush.interval.ms")? as u64,
+            offset_flush_continuous: r.bool("offset.flush.continuous")?,
             shutdown_timeout_ms: r.int("task.shutdown.graceful.timeout.ms")? as u64,
             exactly_once_enabled: r.raw("exactly.once.source.support")? == Some("enabled"),
             topic_creation_enable: r.bool("topic.creation.enable")?,

@@ -2,7 +2,8 @@
 //! differ. A [`Committer`] has two implementations:
 //!
 //! - [`AtLeastOnce`]: continuously (one coalesced write in flight at a time, see
-//!   [`super::writer`]; `offset.flush.interval.ms` is an upper bound) and at the end, the offset
+//!   [`super::writer`]; `offset.flush.interval.ms` is an upper bound), or only on that timer
+//!   with `offset.flush.continuous=false`, and at the end, the offset
 //!   of the contiguous acknowledged prefix of each source partition goes to the offset store. A
 //!   crash re-delivers what was sent and not yet committed: the records in flight and those
 //!   acknowledged during the last write or two (milliseconds to a few hundred, not a flush
@@ -102,7 +103,7 @@ pub(super) trait Committer: Send {
 
 /// At-least-once delivery: the acknowledged prefix goes to the offset store continuously, one
 /// coalesced write in flight at a time ([`OffsetWriter`]); `offset.flush.interval.ms` stays as
-/// an upper bound.
+/// an upper bound. `offset.flush.continuous=false`: only the flush timer (and the end) writes.
 #[derive(Default)]
 pub(super) struct AtLeastOnce {
     writer: OffsetWriter,
@@ -148,9 +149,10 @@ impl Committer for AtLeastOnce {
         headers
     }
 
-    /// Always: a commit only starts a background write when none is in flight.
-    fn due(&self, _at: Boundary, _cfg: &DriverConfig) -> bool {
-        true
+    /// Always when continuous (a commit only starts a background write when none is in
+    /// flight); else only the flush timer commits.
+    fn due(&self, _at: Boundary, cfg: &DriverConfig) -> bool {
+        cfg.continuous_commits
     }
 
     /// Starts a write of the offset of each source partition's newly acknowledged prefix,
@@ -164,11 +166,19 @@ impl Committer for AtLeastOnce {
         self.writer.event()
     }
 
+    /// A write ended (continuous: the next one starts if something new was acknowledged), or
+    /// a paced write became due.
     async fn on_event(&mut self, event: WriterEvent, out: &mut Output<'_>) -> Result<()> {
-        if let WriterEvent::Written(w) = event {
-            Self::written(out, w)?;
+        match event {
+            WriterEvent::Written(w) => {
+                Self::written(out, w)?;
+                if out.cfg.continuous_commits {
+                    self.commit(out).await?;
+                }
+                Ok(())
+            }
+            WriterEvent::Due => self.commit(out).await,
         }
-        self.commit(out).await
     }
 
     /// Waits for the write in flight, then writes what is left, also when the task failed.

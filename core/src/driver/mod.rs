@@ -100,6 +100,9 @@ pub struct DriverConfig {
     pub offset_store: Arc<dyn OffsetStore>,
     /// `offset.flush.interval.ms`.
     pub flush_interval: Duration,
+    /// `offset.flush.continuous`: at-least-once offsets are written as they are acknowledged,
+    /// not only every `flush_interval`.
+    pub continuous_commits: bool,
     /// `task.shutdown.graceful.timeout.ms`.
     pub shutdown_timeout: Duration,
     /// `max.poll.records`: capacity of the queue between reading and producing.

@@ -95,6 +95,19 @@ struct SlowStore {
     puts: std::sync::atomic::AtomicUsize,
 }
 
+impl SlowStore {
+    /// An empty store whose puts take `delay`.
+    fn new(delay: Duration) -> Arc<Self> {
+        Arc::new(SlowStore {
+            inner: MemoryOffsetStore::new(),
+            delay,
+            active: Default::default(),
+            most_active: Default::default(),
+            puts: Default::default(),
+        })
+    }
+}
+
 #[async_trait]
 impl OffsetStore for SlowStore {
     async fn get(
@@ -130,13 +143,7 @@ impl OffsetStore for SlowStore {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_are_committed_continuously_one_write_at_a_time() {
     let mock = cluster(1, 1);
-    let store = Arc::new(SlowStore {
-        inner: MemoryOffsetStore::new(),
-        delay: Duration::from_millis(30),
-        active: Default::default(),
-        most_active: Default::default(),
-        puts: Default::default(),
-    });
+    let store = SlowStore::new(Duration::from_millis(30));
     let mut cfg = driver_config(producer(&mock, &[]), Arc::new(MemoryOffsetStore::new()));
     cfg.offset_store = store.clone();
     cfg.flush_interval = Duration::from_secs(3600);
@@ -189,6 +196,56 @@ async fn offsets_are_committed_continuously_one_write_at_a_time() {
         "{puts} writes for 4,010 records: not coalesced"
     );
     assert_eq!(cfg.metrics.records_acked.load(Ordering::Relaxed), 4010);
+}
+
+/// `offset.flush.continuous=false`: offsets are written only on the flush timer (Kafka
+/// Connect's way). With an hour's interval nothing reaches the store while the task runs, and
+/// everything acknowledged is written on stop; with a 300 ms interval the writes follow the
+/// timer, not the acknowledgements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_continuous_commits_offsets_are_written_on_the_timer_and_on_stop() {
+    for (interval, wanted_while_running) in [(3_600_000, false), (300, true)] {
+        let mock = cluster(1, 1);
+        let store = SlowStore::new(Duration::from_millis(1));
+        let mut cfg = driver_config(producer(&mock, &[]), Arc::new(MemoryOffsetStore::new()));
+        cfg.offset_store = store.clone();
+        cfg.flush_interval = Duration::from_millis(interval);
+        cfg.continuous_commits = false;
+        let gate = Arc::new(Notify::new());
+        let mut steps: Vec<Step> = object("a", 500);
+        steps.push(Step::Gate(gate.clone()));
+        steps.extend(object("b", 500));
+        let (stop_tx, stop) = watch::channel(false);
+        let task = tokio::spawn(run_task(
+            FakeSource::new(steps).then_idle(),
+            cfg.clone(),
+            stop,
+        ));
+        eventually("every record of a acknowledged", async || {
+            cfg.metrics.records_acked.load(Ordering::Relaxed) == 500
+        })
+        .await;
+        // Continuous commits write within milliseconds of the acks: give them a second.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let while_running = stored(&*store, "a").await;
+        if wanted_while_running {
+            assert_eq!(while_running, Some(offset(500, true)), "the timer wrote it");
+            let puts = store.puts.load(Ordering::SeqCst);
+            assert!(puts <= 5, "{puts} writes in about a second of 300 ms ticks");
+        } else {
+            assert_eq!(while_running, None, "written before the timer ticked");
+            assert_eq!(store.puts.load(Ordering::SeqCst), 0);
+        }
+        gate.notify_one();
+        eventually("every record of b acknowledged", async || {
+            cfg.metrics.records_acked.load(Ordering::Relaxed) == 1000
+        })
+        .await;
+        stop_tx.send(true).unwrap();
+        assert_eq!(task.await.unwrap().unwrap(), TaskEnd::Stopped);
+        assert_eq!(stored(&*store, "a").await, Some(offset(500, true)));
+        assert_eq!(stored(&*store, "b").await, Some(offset(500, true)));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -190,6 +190,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         transforms: Default::default(),
         offset_store: store,
         flush_interval: Duration::from_millis(50),
+        continuous_commits: true,
         shutdown_timeout: Duration::from_secs(30),
         max_poll_records: 100,
         tolerance: ErrorsTolerance::None,
