@@ -291,7 +291,7 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
             min: 0,
             max: i64::MAX,
         },
-        "`run` mode: listings normally start after the greatest key already seen (S3/GCS start-after, Azure startFrom), so new objects cost one small LIST; at most this often a listing starts from the beginning of the prefix instead, which picks up late arrivals (an object whose key sorts before keys already processed) and objects overwritten or appended to since (`object.overwrite.policy`). 0: every listing is a full one, except the first after a restart, which starts after the restart position (what arrived since the stop comes first; the keys before it follow in the next, full, pass). Unset: 0 for the `local` backend (files appended to are noticed at the next pass), 300000 for the others.",
+        "`run` mode: listings normally start after the greatest key already seen (S3/GCS start-after, Azure startFrom), so new objects cost one small LIST; at most this often a listing starts from the beginning of the prefix instead, which picks up late arrivals (an object whose key sorts before keys already processed) and objects overwritten or appended to since (`object.overwrite.policy`). 0: every listing is a full one, except the first after a restart, which starts after the restart position (what arrived since the stop comes first; the keys before it follow in the next, full, pass). Unset: 0 for the `local` backend (files appended to are noticed at the next pass), 300000 for the others. Whatever the value, full listings start at least ten times the last one's duration apart (at most 5 minutes), so a folder of a million files is not walked without rest; the passes between list after the greatest key.",
     ),
     key(
         "object.min.age.ms",

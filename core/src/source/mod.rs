@@ -169,6 +169,9 @@ struct PassStats {
     skipped: skips::PassSkips,
     /// Objects the pass opened, or found finished already.
     taken: u64,
+    /// Time spent waiting for the listing's next key (the listing's own cost, without the
+    /// reading of what it found).
+    listing_time: Duration,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -396,7 +399,10 @@ impl SourceTask for ObjectSource {
                     }
                 }
                 if let Some(listing) = self.listing.as_mut() {
-                    match listing.next().await {
+                    let asked = Instant::now();
+                    let next = listing.next().await;
+                    self.pass.listing_time += asked.elapsed();
+                    match next {
                         Some(Ok(meta)) => {
                             self.listing_failing_since = None;
                             if self.plan.listed(&meta.location) == Key::PastEnd {
@@ -442,6 +448,7 @@ impl SourceTask for ObjectSource {
                         None => {
                             self.listing = None;
                             self.listing_failing_since = None;
+                            self.plan.listing_took(self.pass.listing_time);
                             self.plan.listing_ended();
                             self.pass_ended();
                         }

@@ -19,11 +19,25 @@
 //! restart the first pass lists after the restart position; a backfill (`once`) then lists the
 //! keys up to it (the catch-up pass) and is done; a continuous task finds them at its next full
 //! pass. An object the source could not take yet (still being written) is deferred: the next
-//! pass is a full one, and a backfill is not done until a pass deferred nothing.
+//! full pass picks it up (a backfill's next pass is full at once), and a backfill is not done
+//! until a pass deferred nothing. A continuous task's full listings are spaced by their cost:
+//! after one that took `t`, the next starts no sooner than `10 × t` after it began (at most 5
+//! minutes), so walking a folder of a million files takes about a tenth of the time, not all of
+//! it; the passes between list after the greatest key.
 
 use std::time::{Duration, Instant};
 
 use object_store::path::Path;
+
+/// A continuous task spends at most about a tenth of its time in full listings: the next full
+/// listing starts no sooner than this many times the last one's duration after it began (a
+/// folder of a million files takes seconds to walk, and `listing.full.interval.ms` is 0 for
+/// folders). Listings after the greatest key, which find new keys, are not held back.
+const FULL_SPACING_FACTOR: u32 = 10;
+
+/// The most [`FULL_SPACING_FACTOR`] holds a full listing back (a full pass that also read many
+/// new objects took long for that reason, not for its listing).
+const MAX_FULL_SPACING: Duration = Duration::from_secs(300);
 
 /// A listing the source is to start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +107,10 @@ pub(super) struct ListingPlan {
     reconcile_only: bool,
     /// A pass was started since the task (re)started.
     started: bool,
+    /// The pass under way lists from the beginning.
+    pass_full: bool,
+    /// How long the last full listing took (see [`FULL_SPACING_FACTOR`]).
+    full_took: Duration,
 }
 
 impl ListingPlan {
@@ -109,6 +127,8 @@ impl ListingPlan {
             deferred: false,
             reconcile_only: false,
             started: false,
+            pass_full: false,
+            full_took: Duration::ZERO,
         }
     }
 
@@ -140,8 +160,11 @@ impl ListingPlan {
 
     /// A reader slot is free and no listing runs: when no pass is under way, one starts at
     /// `now` with the listing returned. Full (from the beginning) when no key was listed yet, the
-    /// interval is zero, or the last full listing began at least an interval ago; else after the
-    /// greatest key listed. `None` while a pass's objects are still read, and once done.
+    /// interval is zero, an object was deferred, or the last full listing began at least an
+    /// interval ago, except that a continuous task's full listings start at least
+    /// [`FULL_SPACING_FACTOR`] times the last one's duration apart (at most
+    /// [`MAX_FULL_SPACING`]); else after the greatest key listed. `None` while a pass's objects
+    /// are still read, and once done.
     pub(super) fn start_pass(&mut self, now: Instant) -> Option<Listing> {
         if self.phase != Phase::Between {
             return None;
@@ -161,11 +184,20 @@ impl ListingPlan {
         let first_after_restart = !self.started && self.catch_up.is_some();
         self.started = true;
         self.phase = Phase::Listing { until: None };
-        let deferred = std::mem::take(&mut self.deferred);
-        let full = self.listed_up_to.is_none()
-            || deferred
-            || (!first_after_restart && (interval.is_zero() || due));
+        // A continuous task's full listings are spaced by their cost; a pass that would be
+        // full lists after the greatest key instead, and a deferred object waits for the next
+        // full one.
+        let spacing = (self.full_took * FULL_SPACING_FACTOR).min(MAX_FULL_SPACING);
+        let too_soon = !self.once
+            && !self.reconcile_only
+            && self
+                .last_full
+                .is_some_and(|t| now.saturating_duration_since(t) < spacing);
+        let wants_full = self.deferred || (!first_after_restart && (interval.is_zero() || due));
+        let full = self.listed_up_to.is_none() || (wants_full && !too_soon);
+        self.pass_full = full;
         let start_after = if full {
+            self.deferred = false;
             self.last_full = Some(now);
             // A full listing covers the keys before the restart position too.
             self.catch_up = None;
@@ -192,6 +224,15 @@ impl ListingPlan {
             self.listed_up_to = Some(key.clone());
         }
         Key::InPass
+    }
+
+    /// The pass's listing ended, having taken `took` (the time spent waiting for its keys, not
+    /// reading what it found). Remembered when the listing was a full one, to space the next
+    /// full ones.
+    pub(super) fn listing_took(&mut self, took: Duration) {
+        if self.pass_full {
+            self.full_took = took;
+        }
     }
 
     /// The listing has no more keys: the pass goes on while its objects are read.
@@ -365,6 +406,78 @@ mod tests {
             plan.listing_ended();
             assert_eq!(plan.readers_idle(), PassEnd::Idle);
         }
+    }
+
+    /// A full listing that took 2 s (a big folder) holds the next full one back until 20 s
+    /// after it began: the passes between list after the greatest key (new keys are found at
+    /// once), and a late key or a deferred object waits for the next full listing.
+    #[test]
+    fn full_listings_of_a_continuous_task_are_spaced_by_their_cost() {
+        let s = Duration::from_secs(1);
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(false, Duration::ZERO);
+        plan.resume(None, t0);
+        assert_eq!(plan.start_pass(t0), full());
+        plan.listed(&p("k5"));
+        plan.listing_took(2 * s);
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        // A new key after the greatest is found; a late one (k1) is not yet.
+        let bucket = set(&["k1", "k5", "k6"]);
+        let (got, _) = run_pass(&mut plan, t0 + 3 * s, &bucket);
+        assert_eq!(got, ["k6"], "after the greatest key, not a full listing");
+        // A deferred object asks for a full pass: it waits for the spacing too.
+        plan.defer();
+        assert_eq!(plan.start_pass(t0 + 19 * s), after("k6"));
+        plan.listing_took(Duration::from_millis(1));
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        // 20 s after the last full listing began (the incremental pass's duration did not
+        // count): full, so the late key and the deferred object are listed.
+        let listing = plan.start_pass(t0 + 20 * s).unwrap();
+        assert_eq!(Some(listing.clone()), full());
+        assert_eq!(
+            run_listing(&mut plan, &listing, &bucket),
+            ["k1", "k5", "k6"]
+        );
+        plan.listing_took(Duration::ZERO);
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(
+            plan.start_pass(t0 + 20 * s),
+            full(),
+            "a full listing that took no time holds nothing back"
+        );
+    }
+
+    /// A pass that also read many objects took long for that: the spacing is capped at 5
+    /// minutes. A backfill is never held back (a deferred object's next pass is full at once).
+    #[test]
+    fn the_spacing_is_capped_and_a_backfill_is_not_held_back() {
+        let t0 = Instant::now();
+        let mut plan = ListingPlan::new(false, Duration::ZERO);
+        plan.resume(None, t0);
+        assert_eq!(plan.start_pass(t0), full());
+        plan.listed(&p("k5"));
+        plan.listing_took(Duration::from_secs(3600));
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(
+            plan.start_pass(t0 + 5 * MIN - Duration::from_secs(1)),
+            after("k5")
+        );
+        plan.listing_ended();
+        assert_eq!(plan.readers_idle(), PassEnd::Idle);
+        assert_eq!(plan.start_pass(t0 + 5 * MIN), full());
+
+        let mut backfill = ListingPlan::new(true, Duration::ZERO);
+        backfill.resume(None, t0);
+        assert_eq!(backfill.start_pass(t0), full());
+        backfill.listed(&p("k5"));
+        backfill.defer();
+        backfill.listing_took(Duration::from_secs(60));
+        backfill.listing_ended();
+        assert_eq!(backfill.readers_idle(), PassEnd::Idle);
+        assert_eq!(backfill.start_pass(t0 + Duration::from_secs(61)), full());
     }
 
     #[test]
