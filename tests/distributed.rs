@@ -120,8 +120,19 @@ fn three_workers_share_six_tasks_and_rest_writes_reach_every_worker() {
     );
     let path =
         |i: usize| cluster.node(i).api.get("/connectors/gamma/config").1["local.path"].clone();
+    // A create returns once the writing worker read it back; the third worker tails the config
+    // topic and follows within moments (CI once asked it first and read null).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (0..3).any(|i| path(i).is_null()) {
+        assert!(
+            Instant::now() < deadline,
+            "a worker did not see gamma: {:?}",
+            (0..3).map(path).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(path(0), path(1), "both workers agree on the winner");
-    assert_eq!(path(1), path(2));
+    assert_eq!(path(1), path(2), "the third worker agrees too");
 }
 
 /// kill -9 of a worker mid-run: its two tasks start on the two others (3 each) within the
