@@ -1,17 +1,29 @@
-//! [`SmallReads`]: a small local file read whole in one blocking hand-off.
+//! [`SmallReads`]: a small local file read whole in one go, on the task that asks for it.
 //!
 //! `LocalFileSystem` opens a file in one trip to tokio's blocking pool, and its chunked
 //! stream seeks in a second, reads in a third and finds the end in a fourth: four hand-offs
 //! (and four futex wake-ups) for a file of a kilobyte, which dominated the profile of a bucket
 //! of 100k small files. Here a whole read of a file up to [`SMALL`] bytes opens, stats and reads
-//! it in one; any other read (a range, a larger file, one whose size changed while it was read)
-//! goes to the store underneath as before. The object's metadata, ETag included, is the one
-//! `LocalFileSystem` gives (`"<inode>-<mtime µs>-<size>"` in hex; a test pins the two equal), so
-//! stored offsets and resumed reads see the same versions whichever way a file was read.
+//! it in one piece; any other read (a range, a larger file, one whose size changed while it was
+//! read) goes to the store underneath as before. The object's metadata, ETag included, is the
+//! one `LocalFileSystem` gives (`"<inode>-<mtime µs>-<size>"` in hex; a test pins the two
+//! equal), so stored offsets and resumed reads see the same versions whichever way a file was
+//! read.
+//!
+//! Even one hand-off per file cost more than the read: with 100k files of 1 KiB, waking a
+//! blocking-pool thread and being woken back took about a quarter of the process's CPU and ten
+//! context switches per file (docs/benchmarks/2026-12-05-small-reads.md). A read of a small
+//! file the page cache holds takes microseconds, so it is done right on the asking task
+//! ([`Inline`]), as a synchronous program would. A read that takes longer than [`SLOW_READ`]
+//! (a cold disk, a network mount) counts: a few of them close together send the reads of the
+//! next [`COOL_DOWN`] back to the blocking pool, so a slow file system never keeps a runtime
+//! thread blocked for long.
 
 use std::io::Read;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -27,12 +39,82 @@ use object_store::{
 /// Files up to this size are read in one piece.
 pub(crate) const SMALL: u64 = 256 << 10;
 
-/// A local store whose small whole-file reads take one blocking hand-off.
+/// A read of a small file that takes longer than this is slow: the file system may not be
+/// answering from memory.
+pub(crate) const SLOW_READ: Duration = Duration::from_millis(2);
+
+/// What a slow read adds to the score (a fast one takes 1 off): eight slow reads among a few
+/// dozen send reads to the blocking pool. A few do not: on a busy machine a thread is sometimes
+/// preempted in the middle of a read that the page cache answers, and such preemptions come
+/// in bursts (seen: a burst sent a benchmark run's reads to the pool when three were enough).
+const SLOW_WEIGHT: u32 = 8;
+/// The score at which reads go to the blocking pool.
+const SLOW_SCORE: u32 = 8 * SLOW_WEIGHT;
+
+/// How long reads go to the blocking pool once they were slow, before they are tried inline
+/// again.
+pub(crate) const COOL_DOWN: Duration = Duration::from_secs(10);
+
+/// Whether small reads are done on the asking task: yes, unless reads were slow (see
+/// [`SLOW_SCORE`]) less than [`COOL_DOWN`] ago.
+#[derive(Debug)]
+pub(crate) struct Inline {
+    start: Instant,
+    /// Nanoseconds after `start` until which reads go to the blocking pool (0: none).
+    blocking_until: AtomicU64,
+    /// Recent slow reads: +[`SLOW_WEIGHT`] each, −1 for each fast one.
+    score: AtomicU32,
+}
+
+impl Inline {
+    pub(crate) fn new() -> Self {
+        Inline {
+            start: Instant::now(),
+            blocking_until: AtomicU64::new(0),
+            score: AtomicU32::new(0),
+        }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.start).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// Whether a read starting at `now` is done inline.
+    pub(crate) fn now(&self, now: Instant) -> bool {
+        self.nanos(now) >= self.blocking_until.load(Ordering::Relaxed)
+    }
+
+    /// An inline read started at `started` ended at `ended`. Returns whether the reads of the
+    /// next [`COOL_DOWN`] now go to the blocking pool (reads were slow).
+    pub(crate) fn took(&self, started: Instant, ended: Instant) -> bool {
+        let slow = ended.saturating_duration_since(started) > SLOW_READ;
+        let before = self
+            .score
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                Some(if slow {
+                    s.saturating_add(SLOW_WEIGHT)
+                } else {
+                    s.saturating_sub(1)
+                })
+            })
+            .unwrap_or_default();
+        if !slow || before + SLOW_WEIGHT < SLOW_SCORE {
+            return false;
+        }
+        self.score.store(0, Ordering::Relaxed);
+        let until = self.nanos(ended + COOL_DOWN);
+        self.blocking_until.fetch_max(until, Ordering::Relaxed);
+        true
+    }
+}
+
+/// A local store whose small whole-file reads are one read, done on the asking task.
 #[derive(Debug)]
 pub(crate) struct SmallReads {
     local: Arc<LocalFileSystem>,
     /// What every other call goes to (the same folder, read in chunks).
     inner: Arc<dyn ObjectStore>,
+    inline: Inline,
 }
 
 impl std::fmt::Display for SmallReads {
@@ -44,7 +126,11 @@ impl std::fmt::Display for SmallReads {
 impl SmallReads {
     /// Small whole reads from `local`, everything else through `inner` (over the same folder).
     pub(crate) fn new(local: Arc<LocalFileSystem>, inner: Arc<dyn ObjectStore>) -> Self {
-        SmallReads { local, inner }
+        SmallReads {
+            local,
+            inner,
+            inline: Inline::new(),
+        }
     }
 }
 
@@ -131,13 +217,23 @@ impl ObjectStore for SmallReads {
             return self.inner.get_opts(location, options).await;
         }
         let path = self.local.path_to_filesystem(location)?;
-        let (loc, opts) = (location.clone(), options.clone());
-        let read = tokio::task::spawn_blocking(move || read_small(&path, loc, &opts))
-            .await
-            .map_err(|e| object_store::Error::Generic {
-                store: "LocalFileSystem",
-                source: Box::new(e),
-            })??;
+        let started = Instant::now();
+        let read = if self.inline.now(started) {
+            let read = read_small(&path, location.clone(), &options);
+            if self.inline.took(started, Instant::now()) {
+                tracing::debug!(path = %path.display(), took = ?started.elapsed(),
+                    "small local reads were slow: they go to the blocking pool for a while");
+            }
+            read?
+        } else {
+            let (loc, opts) = (location.clone(), options.clone());
+            tokio::task::spawn_blocking(move || read_small(&path, loc, &opts))
+                .await
+                .map_err(|e| object_store::Error::Generic {
+                    store: "LocalFileSystem",
+                    source: Box::new(e),
+                })??
+        };
         match read {
             Some((bytes, meta)) => Ok(GetResult {
                 range: 0..meta.size,
@@ -194,6 +290,68 @@ mod tests {
     use futures::TryStreamExt;
     use object_store::chunked::ChunkedStore;
     use object_store::ObjectStoreExt;
+
+    #[test]
+    fn slow_reads_send_reads_to_the_blocking_pool_for_a_while() {
+        let inline = Inline::new();
+        let t0 = Instant::now();
+        let fast = |at: Instant| inline.took(at, at + Duration::from_micros(30));
+        let slow = |at: Instant| inline.took(at, at + Duration::from_millis(5));
+        assert!(inline.now(t0));
+        assert!(!fast(t0));
+        // A few slow reads among fast ones (a preempted thread) change nothing, however often.
+        for _ in 0..100 {
+            for _ in 0..3 {
+                assert!(!slow(t0));
+            }
+            for _ in 0..3 * SLOW_WEIGHT {
+                assert!(!fast(t0));
+            }
+        }
+        assert!(inline.now(t0));
+        // Nine close together (eight, and one for the fast one between): the blocking pool
+        // until COOL_DOWN after the last ended.
+        for _ in 0..4 {
+            assert!(!slow(t0));
+        }
+        assert!(!fast(t0));
+        for _ in 0..4 {
+            assert!(!slow(t0));
+        }
+        assert!(slow(t0));
+        let ended = t0 + Duration::from_millis(5);
+        assert!(!inline.now(ended));
+        assert!(!inline.now(ended + COOL_DOWN - Duration::from_millis(1)));
+        assert!(inline.now(ended + COOL_DOWN));
+        // The count starts again from nothing.
+        assert!(!slow(ended + COOL_DOWN));
+        assert!(inline.now(ended + COOL_DOWN));
+    }
+
+    /// Both ways of reading (inline, and in the blocking pool after a slow read) give the same
+    /// bytes and metadata.
+    #[tokio::test]
+    async fn reads_in_the_blocking_pool_after_a_slow_one_are_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let body = b"{\"a\":1}\n".to_vec();
+        std::fs::write(dir.path().join("o.jsonl"), &body).unwrap();
+        let local = Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap());
+        let store = SmallReads::new(local.clone(), local.clone());
+        let location = Path::from("o.jsonl");
+        let inline = store
+            .get_opts(&location, GetOptions::default())
+            .await
+            .unwrap();
+        let t = Instant::now();
+        while !store.inline.took(t, t + SLOW_READ * 2) {}
+        assert!(!store.inline.now(Instant::now()));
+        let pooled = store
+            .get_opts(&location, GetOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(inline.meta, pooled.meta);
+        assert_eq!(inline.bytes().await.unwrap(), pooled.bytes().await.unwrap());
+    }
 
     #[tokio::test]
     async fn small_files_read_whole_with_the_metadata_of_the_local_store() {
