@@ -10,7 +10,7 @@ use crate::record::SourceRecord;
 use super::entry::OffsetManagerEntry;
 use super::finished::FinishedSet;
 use super::store::{canonical_partition, OffsetStore, Peek};
-use super::value::OffsetMap;
+use super::value::{CompactMap, OffsetMap};
 
 /// A connector's offsets: the store plus an in-memory cache of the entries seen or updated, keyed
 /// by the canonical form of the source partition.
@@ -34,14 +34,14 @@ pub struct OffsetManager {
 /// The cached entries: each canonical partition is in at most one of the two.
 #[derive(Debug, Default)]
 struct Cache {
-    maps: HashMap<String, OffsetMap>,
+    maps: HashMap<String, CompactMap>,
     finished: FinishedSet,
 }
 
 impl Cache {
     fn get(&self, canonical: &str) -> Option<OffsetMap> {
         match self.maps.get(canonical) {
-            Some(data) => Some(data.clone()),
+            Some(data) => Some(data.to_map()),
             None => self.finished.get(canonical),
         }
     }
@@ -55,7 +55,7 @@ impl Cache {
             self.maps.remove(&canonical);
         } else {
             self.finished.remove(&canonical);
-            self.maps.insert(canonical, data);
+            self.maps.insert(canonical, data.into());
         }
     }
 

@@ -8,9 +8,10 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use super::store::canonical_partition;
-use super::value::OffsetMap;
+use super::value::{CompactMap as Compact, OffsetMap};
 
 /// Tags each [`SubmittedRecords`], so an id from another instance is ignored.
 static NEXT_OWNER: AtomicU32 = AtomicU32::new(0);
@@ -25,14 +26,15 @@ pub struct SubmittedId {
 
 #[derive(Debug)]
 struct Slot {
-    offset: OffsetMap,
+    offset: Compact,
     acked: bool,
 }
 
 #[derive(Debug)]
 struct PartitionQueue {
-    partition: OffsetMap,
-    canonical: String,
+    partition: Compact,
+    /// Its JSON form, the key of [`SubmittedRecords::ids`] too (one allocation for both).
+    canonical: Arc<str>,
     /// Sequence number (within this partition) of `queue[0]`.
     base_seq: u64,
     queue: VecDeque<Slot>,
@@ -41,7 +43,7 @@ struct PartitionQueue {
     /// The offset of the last record of the acknowledged prefix already taken off `queue`
     /// (taken off at once, so memory follows the records in flight, not those since the last
     /// commit), and how many records that prefix had.
-    settled: Option<OffsetMap>,
+    settled: Option<Compact>,
     settled_count: usize,
 }
 
@@ -54,7 +56,7 @@ pub struct SubmittedRecords {
     /// Partition id → its queue. Ids are never reused, so a stale id is harmless.
     queues: HashMap<u64, PartitionQueue>,
     /// Canonical partition → partition id.
-    ids: HashMap<String, u64>,
+    ids: HashMap<Arc<str>, u64>,
     next_partition: u64,
     /// Partitions whose front record is acknowledged, in the order they became so.
     ready: Vec<u64>,
@@ -89,22 +91,23 @@ impl SubmittedRecords {
         let same_as_last = self
             .last
             .and_then(|id| self.queues.get(&id).map(|q| (id, q)))
-            .filter(|(_, q)| q.partition == partition)
+            .filter(|(_, q)| q.partition.is(&partition))
             .map(|(id, _)| id);
         let id = match same_as_last {
             Some(id) => id,
             None => {
                 let canonical = canonical_partition(&partition);
-                match self.ids.get(&canonical) {
+                match self.ids.get(canonical.as_str()) {
                     Some(&id) => id,
                     None => {
                         let id = self.next_partition;
                         self.next_partition += 1;
+                        let canonical: Arc<str> = canonical.into();
                         self.ids.insert(canonical.clone(), id);
                         self.queues.insert(
                             id,
                             PartitionQueue {
-                                partition,
+                                partition: partition.into(),
                                 canonical,
                                 base_seq: 0,
                                 queue: VecDeque::new(),
@@ -125,7 +128,7 @@ impl SubmittedRecords {
             .expect("queue of a known partition id");
         let seq = q.base_seq + q.queue.len() as u64;
         q.queue.push_back(Slot {
-            offset,
+            offset: offset.into(),
             acked: false,
         });
         self.pending += 1;
@@ -186,9 +189,9 @@ impl SubmittedRecords {
                 if self.last == Some(id) {
                     self.last = None;
                 }
-                out.push((q.partition, offset));
+                out.push((q.partition.into_map(), offset.into_map()));
             } else {
-                out.push((q.partition.clone(), offset));
+                out.push((q.partition.to_map(), offset.into_map()));
             }
         }
         out

@@ -8,6 +8,42 @@ use crate::error::{Error, Result};
 /// A source partition or source offset map. Keys are sorted, so the JSON form is canonical.
 pub type OffsetMap = BTreeMap<String, OffsetValue>;
 
+/// An offset map held as a boxed slice of its entries, in key order: for maps kept in numbers
+/// (one per record or object in flight). A `BTreeMap` allocates a node for eleven entries
+/// (about 600 bytes) whatever it holds, and offsets and partitions hold two to four; a task may
+/// have tens of thousands of records in flight, one per object when the objects are small
+/// (docs/benchmarks/2026-12-05-small-reads.md).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CompactMap(Box<[(String, OffsetValue)]>);
+
+impl From<OffsetMap> for CompactMap {
+    fn from(map: OffsetMap) -> Self {
+        CompactMap(map.into_iter().collect())
+    }
+}
+
+impl CompactMap {
+    /// The map again (the entries are in key order, so it is built without a search).
+    pub(crate) fn into_map(self) -> OffsetMap {
+        self.0.into_vec().into_iter().collect()
+    }
+
+    /// A copy as a map.
+    pub(crate) fn to_map(&self) -> OffsetMap {
+        self.0.iter().cloned().collect()
+    }
+
+    /// Whether it holds the same entries as `map`.
+    pub(crate) fn is(&self, map: &OffsetMap) -> bool {
+        self.0.len() == map.len()
+            && self
+                .0
+                .iter()
+                .zip(map)
+                .all(|((k, v), (mk, mv))| k == mk && v == mv)
+    }
+}
+
 /// A value in an offset map. Integers of every width are stored as `Long(i64)`, so a value written
 /// as an `i32` reads back equal after a JSON round trip.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,4 +181,42 @@ pub(crate) fn map_of(pairs: &[(&str, OffsetValue)]) -> OffsetMap {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compact_map_gives_back_the_map_it_was_made_of() {
+        let maps = [
+            OffsetMap::new(),
+            map_of(&[("recordCount", OffsetValue::Long(0))]),
+            map_of(&[
+                ("bucket", OffsetValue::String("b".into())),
+                ("object", OffsetValue::String("dir/o.jsonl".into())),
+            ]),
+            map_of(&[
+                ("etag", OffsetValue::String("\"x\"".into())),
+                ("finished", OffsetValue::Bool(true)),
+                ("recordCount", OffsetValue::Long(-3)),
+                ("ratio", OffsetValue::Double(0.5)),
+                ("z", OffsetValue::Null),
+            ]),
+        ];
+        for map in &maps {
+            let compact = CompactMap::from(map.clone());
+            assert!(compact.is(map));
+            assert_eq!(&compact.to_map(), map);
+            assert_eq!(&compact.into_map(), map);
+        }
+        // Another map of the same size, or one entry more or less, is not the same.
+        let compact = CompactMap::from(maps[2].clone());
+        let mut other = maps[2].clone();
+        other.insert("object".into(), OffsetValue::String("dir/p.jsonl".into()));
+        assert!(!compact.is(&other));
+        other.insert("x".into(), OffsetValue::Null);
+        assert!(!compact.is(&other));
+        assert!(!compact.is(&maps[1]));
+    }
 }
