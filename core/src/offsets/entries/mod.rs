@@ -48,6 +48,9 @@ pub(crate) struct Entries {
     blocks: Vec<Block>,
     /// Entries in `blocks`.
     frozen: usize,
+    /// The greatest key in `blocks`: a lookup of a key above it (a new object in a bucket
+    /// listed in key order, the usual case) decodes no block.
+    last: Option<Box<str>>,
     /// Changes not merged yet: the new value, or `None` for a removed key.
     recent: BTreeMap<Box<str>, Option<Box<str>>>,
 }
@@ -142,10 +145,12 @@ impl Builder {
         }
     }
 
-    fn finish(mut self) -> (Vec<Block>, usize) {
+    /// The blocks, how many entries they hold, and the greatest key.
+    fn finish(mut self) -> (Vec<Block>, usize, Option<Box<str>>) {
         self.finish_block();
         self.blocks.shrink_to_fit();
-        (self.blocks, self.total)
+        let last = (self.total > 0).then(|| std::mem::take(&mut self.key).into_boxed_str());
+        (self.blocks, self.total, last)
     }
 }
 
@@ -190,10 +195,11 @@ impl Loader {
     /// The entries, the sorted run ended.
     fn entries(&mut self) -> &mut Entries {
         if let Some(b) = self.sorted.take() {
-            let (blocks, frozen) = b.finish();
+            let (blocks, frozen, last) = b.finish();
             self.entries = Entries {
                 blocks,
                 frozen,
+                last,
                 recent: BTreeMap::new(),
             };
         }
@@ -313,13 +319,16 @@ impl Entries {
                 push(k, Val::Text(v));
             }
         }
-        (self.blocks, self.frozen) = out.finish();
+        (self.blocks, self.frozen, self.last) = out.finish();
     }
 
     /// The value of `key`.
     fn get_owned(&self, key: &str) -> Option<Owned> {
         if let Some(change) = self.recent.get(key) {
             return change.as_deref().map(|v| Owned::Text(v.to_owned()));
+        }
+        if self.last.as_deref().is_none_or(|last| key > last) {
+            return None;
         }
         let i = self.blocks.partition_point(|b| &*b.first <= key);
         let block = self.blocks.get(i.checked_sub(1)?)?;

@@ -208,6 +208,17 @@ proptest::proptest! {
             proptest::prop_assert_eq!(got.as_deref(), Some(v.as_str()));
         }
         proptest::prop_assert_eq!(e.get_text(&key("none", 1)), None);
+        // Keys removed or never put, and keys above every stored one, are absent.
+        for op in &ops {
+            if let Op::Put(c, k, _) | Op::Remove(c, k) = op {
+                for k in [*k, k + 1, u16::MAX] {
+                    if !model.contains_key(&key(c, k)) {
+                        proptest::prop_assert_eq!(e.get_text(&key(c, k)), None);
+                    }
+                }
+            }
+        }
+        proptest::prop_assert_eq!(e.get_text(&key("zzz", 1)), None);
         for c in ["c", "c2", "", "é"] {
             let listed: Vec<(String, Box<str>)> = e.list(c).unwrap().iter().map(|(p, o)| (connect_offset_key(c, p), value_text(o))).collect();
             let prefix = key_prefix(c);
