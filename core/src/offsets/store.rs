@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 
-use super::value::{map_from_json, map_to_json, OffsetMap};
+use super::value::{map_from_json, write_map_json, OffsetMap};
 
 /// A pluggable store of committed source offsets, per connector and source partition.
 #[async_trait]
@@ -95,13 +95,21 @@ impl From<Result<Option<OffsetMap>>> for Peek {
 /// The canonical string of a source partition: its JSON object with sorted keys. Two equal
 /// partitions always give the same string.
 pub fn canonical_partition(partition: &OffsetMap) -> String {
-    map_to_json(partition).to_string()
+    let mut out = Vec::with_capacity(64);
+    write_map_json(partition, &mut out);
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// The Kafka Connect offset key of a source partition: the JSON array
 /// `["<connector>",{<partition>}]` with the partition's keys sorted (canonical).
 pub fn connect_offset_key(connector: &str, partition: &OffsetMap) -> String {
-    serde_json::Value::Array(vec![connector.into(), map_to_json(partition)]).to_string()
+    let mut out = Vec::with_capacity(96);
+    out.push(b'[');
+    serde_json::to_writer(&mut out, connector).expect("JSON written to memory");
+    out.push(b',');
+    write_map_json(partition, &mut out);
+    out.push(b']');
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// Parses a Kafka Connect offset key (`["<connector>",{<partition>}]`) back into the connector

@@ -164,6 +164,30 @@ pub fn map_to_json(map: &OffsetMap) -> serde_json::Value {
     serde_json::Value::Object(map.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
 }
 
+/// Writes `map` as compact JSON, byte for byte as `map_to_json(map).to_string()` does, without
+/// building the JSON value on the way (the canonical partition and the Connect offset key are
+/// rendered for every object, several times).
+pub(crate) fn write_map_json(map: &OffsetMap, out: &mut Vec<u8>) {
+    use serde::ser::{Serialize, Serializer};
+    struct Json<'a>(&'a OffsetValue);
+    impl Serialize for Json<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+            match self.0 {
+                OffsetValue::Null => s.serialize_unit(),
+                OffsetValue::Bool(b) => s.serialize_bool(*b),
+                OffsetValue::Long(i) => s.serialize_i64(*i),
+                // As `to_json`: a number JSON cannot hold is null.
+                OffsetValue::Double(d) if d.is_finite() => s.serialize_f64(*d),
+                OffsetValue::Double(_) => s.serialize_unit(),
+                OffsetValue::String(v) => s.serialize_str(v),
+            }
+        }
+    }
+    serde_json::Serializer::new(out)
+        .collect_map(map.iter().map(|(k, v)| (k, Json(v))))
+        .expect("JSON written to memory");
+}
+
 /// Parses a JSON object into a map, normalising integers to i64.
 pub fn map_from_json(v: &serde_json::Value) -> Result<OffsetMap> {
     let obj = v
@@ -186,6 +210,46 @@ pub(crate) fn map_of(pairs: &[(&str, OffsetValue)]) -> OffsetMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn any_value() -> impl proptest::strategy::Strategy<Value = OffsetValue> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(OffsetValue::Null),
+            any::<bool>().prop_map(OffsetValue::Bool),
+            any::<i64>().prop_map(OffsetValue::Long),
+            any::<f64>().prop_map(OffsetValue::Double),
+            prop_oneof![
+                Just(f64::NAN),
+                Just(f64::INFINITY),
+                Just(-0.0),
+                Just(1e300),
+                Just(0.1)
+            ]
+            .prop_map(OffsetValue::Double),
+            ".{0,12}".prop_map(OffsetValue::String),
+            "[\\x00-\\x1f\"\\\\/é😀]{0,6}".prop_map(OffsetValue::String),
+        ]
+    }
+
+    proptest::proptest! {
+        /// The direct writer gives the bytes of the JSON value's text, whatever the keys and
+        /// values (escapes, control characters, non-finite and negative-zero doubles).
+        #[test]
+        fn write_map_json_is_the_json_values_text(
+            map in proptest::collection::btree_map(".{0,8}|[\\x00-\\x1f\"\\\\é]{0,4}", any_value(), 0..6),
+            connector in ".{0,6}|[\"\\\\\\x00]{1,3}",
+        ) {
+            let mut out = Vec::new();
+            write_map_json(&map, &mut out);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), map_to_json(&map).to_string());
+            // And the Connect offset key built on it.
+            let key = serde_json::Value::Array(vec![connector.as_str().into(), map_to_json(&map)]);
+            proptest::prop_assert_eq!(
+                crate::offsets::connect_offset_key(&connector, &map),
+                key.to_string()
+            );
+        }
+    }
 
     #[test]
     fn a_compact_map_gives_back_the_map_it_was_made_of() {
