@@ -11,13 +11,13 @@
 //! read.
 //!
 //! Even one hand-off per file cost more than the read: with 100k files of 1 KiB, waking a
-//! blocking-pool thread and being woken back took about a quarter of the process's CPU and ten
+//! blocking-pool thread and being woken back took about a quarter of the process's CPU and two
 //! context switches per file (docs/benchmarks/2026-12-05-small-reads.md). A read of a small
 //! file the page cache holds takes microseconds, so it is done right on the asking task
 //! ([`Inline`]), as a synchronous program would. A read that takes longer than [`SLOW_READ`]
-//! (a cold disk, a network mount) counts: a few of them close together send the reads of the
-//! next [`COOL_DOWN`] back to the blocking pool, so a slow file system never keeps a runtime
-//! thread blocked for long.
+//! (a cold disk, a network mount) counts: about eight of them close together send the reads
+//! of the next [`COOL_DOWN`] back to the blocking pool, so a slow file system never keeps a
+//! runtime thread blocked for long.
 
 use std::io::Read;
 use std::ops::Range;
