@@ -125,6 +125,56 @@ fn three_tasks_deliver_every_record_once_mock() {
     backfill_case(BrokerKind::Mock, "3");
 }
 
+/// Many one-record objects with `object.in.flight.max` far below their number: every record
+/// arrives once, and with `offset.flush.continuous=false` and a minute's flush interval the
+/// task does not wait for the timer each time it reaches the bound.
+#[test]
+fn object_in_flight_max_holds_few_objects_and_loses_nothing_tansu() {
+    const SMALL: usize = 300;
+    for continuous in ["true", "false"] {
+        let s = setup(
+            BrokerKind::Tansu,
+            &[("object.in.flight.max", "4")],
+            &[
+                ("offset.flush.continuous", continuous),
+                ("offset.flush.interval.ms", "60000"),
+            ],
+        );
+        let keys = write_jsonl(&s.data, SMALL, 1);
+        let start = Instant::now();
+        let out = backfill(&s.worker, &s.connector);
+        let took = start.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "sluice failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("{SMALL} objects finished")),
+            "{stdout}"
+        );
+        assert!(
+            took < Duration::from_secs(50),
+            "offset.flush.continuous={continuous}: the backfill took {took:.2?}, as if it waited for the flush timer"
+        );
+        let got = consume_all(
+            &s.broker.bootstrap(),
+            &[TOPIC],
+            SMALL,
+            Duration::from_secs(30),
+        );
+        check_exactly_once(&s, &got, &keys, 1);
+        let offsets = read_offsets(&s.offsets);
+        assert_eq!(offsets.len(), SMALL, "{offsets:?}");
+        assert!(
+            offsets.values().all(|&(n, finished)| n == 1 && finished),
+            "{offsets:?}"
+        );
+        println!("offset.flush.continuous={continuous}: {SMALL} one-record objects, 4 in flight at most, in {took:.2?}");
+    }
+}
+
 /// The offsets file as `object -> (recordCount, finished)`.
 fn read_offsets(path: &Path) -> BTreeMap<String, (i64, bool)> {
     let Ok(text) = std::fs::read_to_string(path) else {

@@ -306,6 +306,7 @@ impl ConnectorParts {
             continuous_commits: worker.offset_flush_continuous,
             shutdown_timeout: Duration::from_millis(worker.shutdown_timeout_ms),
             max_poll_records: config.max_poll_records,
+            max_objects_in_flight: config.max_objects_in_flight,
             tolerance: config.errors_tolerance,
             errors_log: config.errors_log_enable,
             errors_log_messages: config.errors_log_include_messages,

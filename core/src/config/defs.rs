@@ -263,6 +263,15 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "Records a task may have read ahead of the producer (the bounded queue between reading and producing).",
     ),
     key(
+        "object.in.flight.max",
+        Kind::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+        "8192",
+        "Objects a task may hold with records sent and offsets not yet committed; at the bound it reads on only as their offsets are committed. Bounds the task's memory when objects are small (each object in flight costs a few KB besides its records: offset bookkeeping, delivery state, librdkafka's per-record overhead); objects with many records are not slowed. At-least-once only (an exactly-once task is bounded by its transactions). 0: no bound.",
+    ),
+    key(
         "record.timestamp",
         Kind::Enum(&["object_last_modified", "none"]),
         "object_last_modified",

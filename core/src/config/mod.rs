@@ -358,6 +358,8 @@ pub struct ConnectorConfig {
     pub transaction_boundary_interval_ms: Option<u64>,
     /// `max.poll.records`.
     pub max_poll_records: usize,
+    /// `object.in.flight.max`.
+    pub max_objects_in_flight: usize,
     /// `record.key`, `record.partition`, `topic.regex.list` and their options.
     pub routing: crate::routing::Routing,
     /// `max.records.per.second`, `max.bytes.per.second`.
@@ -547,6 +549,7 @@ impl ConnectorConfig {
                 .raw("transaction.boundary.interval.ms")?
                 .and_then(|v| v.parse().ok()),
             max_poll_records: r.int("max.poll.records")? as usize,
+            max_objects_in_flight: r.int("object.in.flight.max")? as usize,
             routing,
             rate_limits: routing::rate_limits(&r)?,
             record_timestamp: match r.raw("record.timestamp")? {

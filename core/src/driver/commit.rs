@@ -61,6 +61,12 @@ pub(super) trait Committer: Send {
     /// `errors.tolerance=all`; inside a transaction it never is (the transaction must abort).
     const TOLERATES_REJECTED_RECORDS: bool;
 
+    /// Whether the driver may stop taking items from the reading side while the task holds
+    /// `object.in.flight.max` objects: only when commits come without more items (acks, the
+    /// offset writer, the timer); a transaction that ends after a number of records or at an
+    /// object's end would wait for items that never come.
+    const BOUNDS_OBJECTS_IN_FLIGHT: bool;
+
     /// Prepares the producer before the first record.
     fn start(&mut self, cfg: &DriverConfig) -> impl Future<Output = Result<()>> + Send;
 
@@ -128,6 +134,8 @@ impl AtLeastOnce {
 
 impl Committer for AtLeastOnce {
     const TOLERATES_REJECTED_RECORDS: bool = true;
+
+    const BOUNDS_OBJECTS_IN_FLIGHT: bool = true;
 
     type Event = WriterEvent;
 
@@ -269,6 +277,9 @@ impl Transactional {
 
 impl Committer for Transactional {
     const TOLERATES_REJECTED_RECORDS: bool = false;
+
+    /// A transaction bounds what the task holds instead.
+    const BOUNDS_OBJECTS_IN_FLIGHT: bool = false;
 
     /// Nothing runs in the background: a transaction commits in line.
     type Event = std::convert::Infallible;

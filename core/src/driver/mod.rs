@@ -107,6 +107,10 @@ pub struct DriverConfig {
     pub shutdown_timeout: Duration,
     /// `max.poll.records`: capacity of the queue between reading and producing.
     pub max_poll_records: usize,
+    /// `object.in.flight.max`: at-least-once tasks take no more from the reading side while
+    /// they hold this many objects with records sent and offsets not yet committed (0: no
+    /// bound).
+    pub max_objects_in_flight: usize,
     /// `errors.tolerance`.
     pub tolerance: ErrorsTolerance,
     /// `errors.log.enable`.
@@ -215,10 +219,13 @@ async fn drive<S: SourceTask, C: Committer>(
             event = d.committer.event() => {
                 if let Err(e) = d.committer.on_event(event, &mut d.out).await {
                     d.out.fail(e);
+                } else if !d.takes_items() {
+                    // At `object.in.flight.max`, the next write starts as this one ends.
+                    d.commit().await;
                 }
             }
             _ = flush.tick(), if flush_every.is_some() => d.commit().await,
-            batch = rx.recv() => match batch {
+            batch = rx.recv(), if d.takes_items() => match batch {
                 None => break,
                 Some(items) => {
                     for item in items {
@@ -279,6 +286,14 @@ struct Driver<'a, C> {
 }
 
 impl<C: Committer> Driver<'_, C> {
+    /// Whether to take more from the reading side: not while the task holds
+    /// `object.in.flight.max` objects (their acks and the offset writer free room; a batch
+    /// taken may go past the bound by its own objects).
+    fn takes_items(&self) -> bool {
+        let max = self.out.cfg.max_objects_in_flight;
+        !C::BOUNDS_OBJECTS_IN_FLIGHT || max == 0 || self.out.submitted.partitions() < max
+    }
+
     /// Registers a record (or progress) with its offset, with the committer too.
     fn submit(&mut self, partition: OffsetMap, offset: OffsetMap) -> SubmittedId {
         self.committer.submitted(&partition, &offset);
@@ -292,9 +307,11 @@ impl<C: Committer> Driver<'_, C> {
         }
     }
 
-    /// Commits if the committer's boundary is reached `at` this point.
+    /// Commits if the committer's boundary is reached `at` this point, or if the task holds
+    /// `object.in.flight.max` objects (also with `offset.flush.continuous=false`: waiting for
+    /// the timer would stall reading).
     async fn commit_at(&mut self, at: Boundary) {
-        if self.committer.due(at, self.out.cfg) {
+        if self.committer.due(at, self.out.cfg) || !self.takes_items() {
             self.commit().await;
         }
     }

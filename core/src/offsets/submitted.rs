@@ -213,6 +213,12 @@ impl SubmittedRecords {
         self.pending
     }
 
+    /// The number of source partitions (objects) with records submitted and not yet removed by
+    /// [`committable`](Self::committable).
+    pub fn partitions(&self) -> usize {
+        self.queues.len()
+    }
+
     /// True when nothing is pending.
     pub fn is_empty(&self) -> bool {
         self.pending == 0

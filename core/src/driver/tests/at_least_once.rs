@@ -85,7 +85,8 @@ async fn acks_out_of_order_commit_only_the_contiguous_prefix() {
     assert_eq!(ids, expected);
 }
 
-/// An offset store that takes `delay` per write and counts writes and how many overlap.
+/// An offset store that takes `delay` per write and counts writes, how many overlap and the
+/// most partitions one write carried.
 #[derive(Debug)]
 struct SlowStore {
     inner: MemoryOffsetStore,
@@ -93,6 +94,7 @@ struct SlowStore {
     active: std::sync::atomic::AtomicUsize,
     most_active: std::sync::atomic::AtomicUsize,
     puts: std::sync::atomic::AtomicUsize,
+    largest: std::sync::atomic::AtomicUsize,
 }
 
 impl SlowStore {
@@ -104,6 +106,7 @@ impl SlowStore {
             active: Default::default(),
             most_active: Default::default(),
             puts: Default::default(),
+            largest: Default::default(),
         })
     }
 }
@@ -127,6 +130,7 @@ impl OffsetStore for SlowStore {
         let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_active.fetch_max(now, Ordering::SeqCst);
         self.puts.fetch_add(1, Ordering::SeqCst);
+        self.largest.fetch_max(batch.len(), Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         let r = self.inner.put(connector, batch).await;
         self.active.fetch_sub(1, Ordering::SeqCst);
@@ -196,6 +200,95 @@ async fn offsets_are_committed_continuously_one_write_at_a_time() {
         "{puts} writes for 4,010 records: not coalesced"
     );
     assert_eq!(cfg.metrics.records_acked.load(Ordering::Relaxed), 4010);
+}
+
+/// `object.in.flight.max`: a task with many one-record objects and a slow offset store holds
+/// at most about that many objects (a write carries every partition the task held, as its
+/// offsets are taken off when the write starts), and everything still arrives and is
+/// committed. Without the bound the same run holds many more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn object_in_flight_max_bounds_the_objects_a_task_holds() {
+    const OBJECTS: u64 = 2000;
+    const BOUND: usize = 20;
+    // A batch from the reading side is taken whole: 64 items, two per object here.
+    const SLACK: usize = 32;
+    let mut largest = Vec::new();
+    for bound in [BOUND, 0] {
+        let mock = cluster(1, 1);
+        let store = SlowStore::new(Duration::from_millis(40));
+        let mut cfg = driver_config(producer(&mock, &[]), Arc::new(MemoryOffsetStore::new()));
+        cfg.offset_store = store.clone();
+        cfg.max_poll_records = 500;
+        cfg.max_objects_in_flight = bound;
+        let steps = (0..OBJECTS).flat_map(|o| object(&format!("o{o:05}"), 1));
+        let (_stop_tx, stop) = watch::channel(false);
+        let end = run_task(FakeSource::new(steps), cfg.clone(), stop).await;
+        assert_eq!(end.unwrap(), TaskEnd::Completed);
+        for o in [0, OBJECTS / 2, OBJECTS - 1] {
+            let object = format!("o{o:05}");
+            assert_eq!(
+                stored(&*store, &object).await,
+                Some(offset(1, true)),
+                "{object}"
+            );
+        }
+        assert_eq!(
+            store.inner.list(CONNECTOR).await.unwrap().len(),
+            OBJECTS as usize
+        );
+        let mut ids: Vec<(String, u64)> = consume(&mock, TOPIC, 1, OBJECTS as usize)
+            .iter()
+            .map(Consumed::id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), OBJECTS as usize, "every record arrived");
+        largest.push(store.largest.load(Ordering::SeqCst));
+    }
+    eprintln!("largest writes (bounded, unbounded): {largest:?}");
+    assert!(
+        largest[0] <= BOUND + SLACK,
+        "a write carried {} objects with object.in.flight.max={BOUND}",
+        largest[0]
+    );
+    assert!(
+        largest[1] > BOUND + SLACK,
+        "without the bound the largest write carried only {} objects: the test shows nothing",
+        largest[1]
+    );
+}
+
+/// With `offset.flush.continuous=false` and an hour's flush interval, a task at
+/// `object.in.flight.max` writes its offsets early instead of waiting for the timer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_object_in_flight_max_offsets_are_written_before_the_timer() {
+    const OBJECTS: u64 = 300;
+    let mock = cluster(1, 1);
+    // Slow enough that acks land while a write is in flight.
+    let store = SlowStore::new(Duration::from_millis(20));
+    let mut cfg = driver_config(producer(&mock, &[]), Arc::new(MemoryOffsetStore::new()));
+    cfg.offset_store = store.clone();
+    cfg.continuous_commits = false;
+    cfg.flush_interval = Duration::from_secs(3600);
+    cfg.max_objects_in_flight = 10;
+    let steps = (0..OBJECTS).flat_map(|o| object(&format!("o{o:05}"), 1));
+    let (_stop_tx, stop) = watch::channel(false);
+    let end = tokio::time::timeout(
+        Duration::from_secs(60),
+        run_task(FakeSource::new(steps), cfg.clone(), stop),
+    )
+    .await
+    .expect("the task waited for the flush timer");
+    assert_eq!(end.unwrap(), TaskEnd::Completed);
+    assert_eq!(
+        store.inner.list(CONNECTOR).await.unwrap().len(),
+        OBJECTS as usize
+    );
+    let puts = store.puts.load(Ordering::SeqCst);
+    assert!(
+        puts >= 5,
+        "{puts} writes for {OBJECTS} objects held 10 at a time"
+    );
 }
 
 /// `offset.flush.continuous=false`: offsets are written only on the flush timer (Kafka

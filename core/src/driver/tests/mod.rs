@@ -193,6 +193,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         continuous_commits: true,
         shutdown_timeout: Duration::from_secs(30),
         max_poll_records: 100,
+        max_objects_in_flight: 0,
         tolerance: ErrorsTolerance::None,
         errors_log: true,
         errors_log_messages: false,
