@@ -78,12 +78,34 @@ impl Finished {
     /// The binary form of an offset's canonical text, when it has the finished shape, no
     /// negative number, and renders back to exactly `text`.
     pub(super) fn parse(text: &str) -> Option<Finished> {
+        /// The finished shape's fields, read without building a map (every finished object's
+        /// offset is parsed here as it is written, and again when the file is loaded).
+        /// Anything this reads wrongly is caught below: the form is kept only when it renders
+        /// back to `text` exactly.
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Shape<'a> {
+            #[serde(borrow, default)]
+            etag: Option<std::borrow::Cow<'a, str>>,
+            finished: bool,
+            #[serde(rename = "lastLineUnterminated", default)]
+            unterminated: Option<bool>,
+            #[serde(rename = "recordCount")]
+            record_count: i64,
+            #[serde(default)]
+            size: Option<i64>,
+        }
         if !text.contains("\"finished\":true") {
             return None;
         }
-        let map = offset_of(text).ok()?;
-        let o = FinishedOffset::of(&map)?;
-        if o.record_count < 0 || o.size.is_some_and(|s| s < 0) {
+        let shape: Shape<'_> = serde_json::from_str(text).ok()?;
+        let o = FinishedOffset {
+            record_count: shape.record_count,
+            etag: shape.etag.as_deref(),
+            size: shape.size,
+            unterminated: shape.unterminated,
+        };
+        if !shape.finished || o.record_count < 0 || o.size.is_some_and(|s| s < 0) {
             return None;
         }
         let f = Finished {
@@ -110,7 +132,9 @@ impl Finished {
         out.push('{');
         if let Some(e) = o.etag {
             out.push_str("\"etag\":");
-            out.push_str(&serde_json::Value::from(e).to_string());
+            let mut bytes = std::mem::take(out).into_bytes();
+            serde_json::to_writer(&mut bytes, e).expect("JSON written to memory");
+            *out = String::from_utf8(bytes).expect("serde_json writes UTF-8");
             out.push(',');
         }
         out.push_str("\"finished\":true");

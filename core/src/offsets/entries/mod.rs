@@ -33,7 +33,7 @@ mod coding;
 mod tests;
 
 use super::store::{connect_offset_key, parse_connect_offset_key};
-use super::value::{map_from_json, map_to_json, OffsetMap};
+use super::value::{map_from_json, write_map_json, OffsetMap};
 use coding::{front_coded, put_front_coded, Finished, Owned, Val, FINISHED_OFFSET, TEXT};
 
 /// Entries per block.
@@ -263,7 +263,11 @@ fn offset_of(value: &str) -> Result<OffsetMap> {
 
 /// The canonical text of an offset.
 pub(crate) fn value_text(offset: &OffsetMap) -> Box<str> {
-    map_to_json(offset).to_string().into_boxed_str()
+    let mut out = Vec::with_capacity(96);
+    write_map_json(offset, &mut out);
+    String::from_utf8(out)
+        .expect("serde_json writes UTF-8")
+        .into_boxed_str()
 }
 
 impl Entries {
