@@ -127,7 +127,7 @@ impl AtLeastOnce {
             out.committed(&w.batch);
         }
         cfg.metrics
-            .offsets_committed(&cfg.task_name, w.batch.len(), w.took);
+            .offsets_committed(&cfg.task_name, w.count, w.took);
         Ok(())
     }
 }
@@ -207,6 +207,7 @@ impl Committer for AtLeastOnce {
             Self::written(
                 out,
                 Written {
+                    count: batch.len(),
                     batch,
                     result,
                     took: started.elapsed(),

@@ -94,8 +94,10 @@ impl Pacer {
 
 /// A finished background write.
 pub(super) struct Written {
-    /// What was written.
+    /// What was written, when `post.read.*` or a commit listener reads it (else empty).
     pub(super) batch: Vec<(OffsetMap, OffsetMap)>,
+    /// How many partitions were written.
+    pub(super) count: usize,
     /// Whether the store holds it.
     pub(super) result: Result<()>,
     /// How long the write took.
@@ -110,7 +112,7 @@ pub(super) enum WriterEvent {
     Due,
 }
 
-type WriteTask = JoinHandle<(Vec<(OffsetMap, OffsetMap)>, Result<()>)>;
+type WriteTask = JoinHandle<(Vec<(OffsetMap, OffsetMap)>, usize, Result<()>)>;
 
 /// Runs a task's offset writes in the background, one at a time (see the module).
 #[derive(Default)]
@@ -134,13 +136,22 @@ impl OffsetWriter {
                 self.wake = None;
                 let store = cfg.offset_store.clone();
                 let connector = cfg.connector.clone();
+                // The batch comes back only for those who read it after the write.
+                let keep = cfg.post_read.is_some() || cfg.commit_listener.is_some();
                 let task = tokio::spawn(async move {
-                    let put = batch
-                        .iter()
-                        .map(|(p, o)| (p.clone(), Some(o.clone())))
-                        .collect();
+                    let len = batch.len();
+                    let (put, kept) = if keep {
+                        let put = batch
+                            .iter()
+                            .map(|(p, o)| (p.clone(), Some(o.clone())))
+                            .collect();
+                        (put, batch)
+                    } else {
+                        let put = batch.into_iter().map(|(p, o)| (p, Some(o))).collect();
+                        (put, Vec::new())
+                    };
                     let result = store.put(&connector, put).await;
-                    (batch, result)
+                    (kept, len, result)
                 });
                 self.task = Some((now, task));
             }
@@ -156,16 +167,18 @@ impl OffsetWriter {
             self.task = None;
             let ended = Instant::now();
             self.pacer.finished(started, ended);
-            let (batch, result) = match joined {
+            let (batch, count, result) = match joined {
                 Ok(done) => done,
                 Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
                 Err(join) => (
                     Vec::new(),
+                    0,
                     Err(Error::io("writing offsets", std::io::Error::other(join))),
                 ),
             };
             return WriterEvent::Written(Written {
                 batch,
+                count,
                 result,
                 took: ended - started,
             });

@@ -135,6 +135,11 @@ impl ObjectOffsetEntry {
         &self.data
     }
 
+    /// The source partition and the offset data, without copying them.
+    pub fn into_parts(self) -> (OffsetMap, OffsetMap) {
+        (self.key, self.data)
+    }
+
     /// True once every record of the object has been produced ([`FINISHED`]).
     pub fn is_finished(&self) -> bool {
         self.property(FINISHED)
@@ -211,6 +216,7 @@ mod tests {
         assert_eq!(back, e);
         assert_eq!(back.key(), e.key());
         assert_eq!(back.data(), e.data());
+        assert_eq!(back.into_parts(), (e.manager_key(), e.properties()));
     }
 
     #[test]

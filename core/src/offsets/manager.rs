@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::error::Result;
 use crate::record::SourceRecord;
 
-use super::entry::OffsetManagerEntry;
+use super::entry::{ObjectOffsetEntry, OffsetManagerEntry};
 use super::finished::FinishedSet;
 use super::store::{canonical_partition, OffsetStore, Peek};
 use super::value::{CompactMap, OffsetMap};
@@ -56,6 +56,16 @@ impl Cache {
         } else {
             self.finished.remove(&canonical);
             self.maps.insert(canonical, data.into());
+        }
+    }
+
+    /// [`insert`](Self::insert), copying `data` only when it is not a finished offset.
+    fn insert_borrowed(&mut self, canonical: String, data: &OffsetMap) {
+        if self.finished.insert(&canonical, data) {
+            self.maps.remove(&canonical);
+        } else {
+            self.finished.remove(&canonical);
+            self.maps.insert(canonical, data.clone().into());
         }
     }
 
@@ -169,6 +179,13 @@ impl OffsetManager {
         self.cache().insert(key, entry.properties());
     }
 
+    /// [`add_entry`](Self::add_entry) for an object's entry, without copying its key, nor its
+    /// data when the object is finished (once per object read).
+    pub fn add_object_entry(&self, entry: &ObjectOffsetEntry) {
+        let key = canonical_partition(entry.key());
+        self.cache().insert_borrowed(key, entry.data());
+    }
+
     /// Forgets the cached data of source partition `key` (the store is untouched).
     pub fn remove(&self, key: &OffsetMap) {
         self.cache().remove(&canonical_partition(key));
@@ -268,6 +285,39 @@ mod tests {
             .await
             .unwrap();
         OffsetManager::new("conn", store)
+    }
+
+    /// An object's entry added without copies is cached as `add_entry` caches it: a finished
+    /// one in the compact set, one in progress as a map, the later one replacing the earlier.
+    #[tokio::test]
+    async fn object_entries_are_cached_as_add_entry_caches_them() {
+        let (m, _) = manager_with(&[]).await;
+        let (by_ref, _) = manager_with(&[]).await;
+        for e in [
+            entry("a", 3),
+            finished("b", 4, "e"),
+            finished("a", 5, "f"),
+            entry("b", 1),
+        ] {
+            m.add_entry(&e);
+            by_ref.add_object_entry(&e);
+            for o in ["a", "b"] {
+                let key = entry(o, 0).manager_key();
+                assert_eq!(by_ref.cached(&key), m.cached(&key), "{o} after {e:?}");
+            }
+            assert_eq!(
+                (by_ref.cached_len(), by_ref.cached_finished_len()),
+                (m.cached_len(), m.cached_finished_len())
+            );
+        }
+        assert_eq!(
+            by_ref.cached(&entry("a", 0).manager_key()),
+            Some(finished("a", 5, "f").properties())
+        );
+        assert_eq!(
+            by_ref.cached(&entry("b", 0).manager_key()),
+            Some(entry("b", 1).properties())
+        );
     }
 
     #[tokio::test]

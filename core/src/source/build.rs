@@ -153,13 +153,11 @@ impl ObjectSource {
         if cur.input.tail() == Tail::Unterminated {
             entry.set_property(LAST_LINE_UNTERMINATED, OffsetValue::Bool(true));
         }
-        self.offsets.add_entry(&entry);
+        self.offsets.add_object_entry(&entry);
         self.metrics
             .object_finished(&self.cfg.task_name, cur.input.key(), cur.count);
-        Poll::Progress {
-            partition: entry.manager_key(),
-            offset: entry.properties(),
-        }
+        let (partition, offset) = entry.into_parts();
+        Poll::Progress { partition, offset }
     }
 
     /// The offset closing an object that vanished while being read (deleted, or replaced by
@@ -171,10 +169,8 @@ impl ObjectSource {
         entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
         entry.set_property(FINISHED, OffsetValue::Bool(true));
         entry.set_property(DELETED, OffsetValue::Bool(true));
-        self.offsets.add_entry(&entry);
-        Poll::Progress {
-            partition: entry.manager_key(),
-            offset: entry.properties(),
-        }
+        self.offsets.add_object_entry(&entry);
+        let (partition, offset) = entry.into_parts();
+        Poll::Progress { partition, offset }
     }
 }
