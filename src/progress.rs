@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sluice_core::metrics::MetricsSnapshot;
-use sluice_core::offsets::{ObjectOffsetEntry, OffsetManagerEntry, OffsetValue, Peek, FINISHED};
+use sluice_core::offsets::{ObjectOffsetEntry, OffsetValue, Peek, FINISHED};
 use sluice_worker::Worker;
 use tokio::sync::watch;
 
@@ -96,8 +96,8 @@ pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
         if !store.peeks() {
             return finished_hashes.contains(&hasher.hash_one(key));
         }
-        let partition =
-            ObjectOffsetEntry::new(bucket_field, backend.bucket(), object_field, key).manager_key();
+        let (partition, _) =
+            ObjectOffsetEntry::new(bucket_field, backend.bucket(), object_field, key).into_parts();
         matches!(store.peek(name, &partition), Peek::Stored(offset) if is_finished(&offset))
     };
     let matcher = config
@@ -328,7 +328,8 @@ mod tests {
                 .find(|k| k.ends_with(name))
                 .expect("the object is listed");
             ObjectOffsetEntry::new(bucket_field, backend.bucket(), object_field, object)
-                .manager_key()
+                .into_parts()
+                .0
         };
         let batch = vec![
             (key("b.jsonl"), Some(offset(2, true))),

@@ -86,7 +86,9 @@ impl ObjectSource {
     /// The source partition of object `key`: `{bucket, object}` as the backend names the fields.
     pub(super) fn partition_of(&self, key: &str) -> OffsetMap {
         let (bf, of) = self.backend.partition_fields();
-        ObjectOffsetEntry::new(bf, self.backend.bucket(), of, key).manager_key()
+        ObjectOffsetEntry::new(bf, self.backend.bucket(), of, key)
+            .into_parts()
+            .0
     }
 
     /// The offset a fresh object first yields, `{recordCount: 0, etag}`, so the stored offsets
