@@ -21,6 +21,7 @@ mod cloud;
 pub mod gcs;
 mod listing;
 pub mod local;
+mod local_list;
 mod local_read;
 pub mod notify;
 mod redact;

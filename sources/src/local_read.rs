@@ -135,7 +135,7 @@ impl SmallReads {
 }
 
 /// `LocalFileSystem`'s metadata of a file.
-fn meta_of(md: &std::fs::Metadata, location: Path) -> std::io::Result<ObjectMeta> {
+pub(crate) fn meta_of(md: &std::fs::Metadata, location: Path) -> std::io::Result<ObjectMeta> {
     #[cfg(unix)]
     let inode = std::os::unix::fs::MetadataExt::ino(md);
     #[cfg(not(unix))]
@@ -271,7 +271,29 @@ impl ObjectStore for SmallReads {
         self.inner.list_with_offset(prefix, offset)
     }
 
+    /// A directory of plain names is listed with one stat per file (`local_list`), in one
+    /// blocking-pool trip; any other goes to `LocalFileSystem`.
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        let key = prefix.cloned().unwrap_or_default();
+        // The directory as LocalFileSystem maps it (through a child: a key's own name may be
+        // one it refuses, and the root has none).
+        let dir = self
+            .local
+            .path_to_filesystem(&key.clone().join("x"))
+            .ok()
+            .and_then(|p| p.parent().map(std::path::Path::to_owned));
+        if let Some(dir) = dir {
+            let listed =
+                tokio::task::spawn_blocking(move || crate::local_list::list_plain(&dir, &key))
+                    .await
+                    .map_err(|e| object_store::Error::Generic {
+                        store: "LocalFileSystem",
+                        source: Box::new(e),
+                    })?;
+            if let Some(listed) = listed {
+                return Ok(listed);
+            }
+        }
         self.inner.list_with_delimiter(prefix).await
     }
 
