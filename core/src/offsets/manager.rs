@@ -1,6 +1,7 @@
 //! [`OffsetManager`]: a connector's offsets, cached in memory in front of an [`OffsetStore`];
 //! modelled on Aiven's commons `OffsetManager`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -50,28 +51,20 @@ impl Cache {
         self.maps.contains_key(canonical) || self.finished.contains(canonical)
     }
 
-    fn insert(&mut self, canonical: String, data: OffsetMap) {
+    /// Caches `data` for `canonical`, compactly when it is a finished offset; `data` is copied
+    /// only when it is borrowed and is not a finished offset.
+    fn insert(&mut self, canonical: String, data: Cow<'_, OffsetMap>) {
         if self.finished.insert(&canonical, &data) {
             self.maps.remove(&canonical);
         } else {
             self.finished.remove(&canonical);
-            self.maps.insert(canonical, data.into());
-        }
-    }
-
-    /// [`insert`](Self::insert), copying `data` only when it is not a finished offset.
-    fn insert_borrowed(&mut self, canonical: String, data: &OffsetMap) {
-        if self.finished.insert(&canonical, data) {
-            self.maps.remove(&canonical);
-        } else {
-            self.finished.remove(&canonical);
-            self.maps.insert(canonical, data.clone().into());
+            self.maps.insert(canonical, data.into_owned().into());
         }
     }
 
     fn insert_if_absent(&mut self, canonical: String, data: OffsetMap) {
         if !self.contains(&canonical) {
-            self.insert(canonical, data);
+            self.insert(canonical, Cow::Owned(data));
         }
     }
 
@@ -119,7 +112,7 @@ impl OffsetManager {
             let data = match cache.get(&canonical) {
                 Some(cached) => cached,
                 None => {
-                    cache.insert(canonical, data.clone());
+                    cache.insert(canonical, Cow::Borrowed(&data));
                     data
                 }
             };
@@ -176,14 +169,14 @@ impl OffsetManager {
     /// Caches `entry`'s data (progress made in memory), replacing what was cached.
     pub fn add_entry(&self, entry: &dyn OffsetManagerEntry) {
         let key = canonical_partition(&entry.manager_key());
-        self.cache().insert(key, entry.properties());
+        self.cache().insert(key, Cow::Owned(entry.properties()));
     }
 
     /// [`add_entry`](Self::add_entry) for an object's entry, without copying its key, nor its
     /// data when the object is finished (once per object read).
     pub fn add_object_entry(&self, entry: &ObjectOffsetEntry) {
         let key = canonical_partition(entry.key());
-        self.cache().insert_borrowed(key, entry.data());
+        self.cache().insert(key, Cow::Borrowed(entry.data()));
     }
 
     /// Forgets the cached data of source partition `key` (the store is untouched).
