@@ -142,22 +142,28 @@ impl ObjectSource {
     /// The offset closing an object read to the end: `{recordCount, finished, etag, size}` as
     /// listed (plus `lastLineUnterminated` when so), also cached so a later listing skips it.
     /// (The listing's ETag, not the GET's: some stores spell the two differently.)
-    pub(super) fn finished(&self, cur: &Reader) -> Poll {
-        let (bf, of) = self.backend.partition_fields();
-        let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
-        entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
+    pub(super) fn finished(&self, cur: Reader) -> Poll {
+        // The reader's partition is the entry's key (`partition_of`): moved, not built again.
+        let Reader {
+            input,
+            partition,
+            count,
+            ..
+        } = cur;
+        let mut entry = ObjectOffsetEntry::from_properties(partition, OffsetMap::new());
+        entry.set_property(RECORD_COUNT, OffsetValue::Long(count as i64));
         entry.set_property(FINISHED, OffsetValue::Bool(true));
-        let meta = cur.input.meta();
+        let meta = input.meta();
         if let Some(etag) = &meta.e_tag {
             entry.set_property(ETAG, OffsetValue::String(etag.clone()));
         }
         entry.set_property(SIZE, OffsetValue::Long(meta.size as i64));
-        if cur.input.tail() == Tail::Unterminated {
+        if input.tail() == Tail::Unterminated {
             entry.set_property(LAST_LINE_UNTERMINATED, OffsetValue::Bool(true));
         }
         self.offsets.add_object_entry(&entry);
         self.metrics
-            .object_finished(&self.cfg.task_name, cur.input.key(), cur.count);
+            .object_finished(&self.cfg.task_name, input.key(), count);
         let (partition, offset) = entry.into_parts();
         Poll::Progress { partition, offset }
     }
@@ -165,9 +171,8 @@ impl ObjectSource {
     /// The offset closing an object that vanished while being read (deleted, or replaced by
     /// another version): finished, so it is not retried forever and the restart position can
     /// move past it; without an ETag, so `object.overwrite.policy=reread` reads a new version.
-    pub(super) fn vanished(&self, cur: &Reader) -> Poll {
-        let (bf, of) = self.backend.partition_fields();
-        let mut entry = ObjectOffsetEntry::new(bf, self.backend.bucket(), of, cur.input.key());
+    pub(super) fn vanished(&self, cur: Reader) -> Poll {
+        let mut entry = ObjectOffsetEntry::from_properties(cur.partition, OffsetMap::new());
         entry.set_property(RECORD_COUNT, OffsetValue::Long(cur.count as i64));
         entry.set_property(FINISHED, OffsetValue::Bool(true));
         entry.set_property(DELETED, OffsetValue::Bool(true));

@@ -502,7 +502,7 @@ impl SourceTask for ObjectSource {
                             cur.count,
                             &e,
                         );
-                        return Ok(self.vanished(&cur));
+                        return Ok(self.vanished(cur));
                     }
                     let (recoverable, index) = match &e {
                         Error::Record {
@@ -545,7 +545,7 @@ impl SourceTask for ObjectSource {
                         self.hold(&cur, at);
                         continue;
                     }
-                    return Ok(self.finished(&cur));
+                    return Ok(self.finished(cur));
                 }
             }
         }
