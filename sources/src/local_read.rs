@@ -150,9 +150,31 @@ pub(crate) fn meta_of(md: &std::fs::Metadata, location: Path) -> std::io::Result
         location,
         last_modified: modified.into(),
         size,
-        e_tag: Some(format!("\"{inode:x}-{mtime:x}-{size:x}\"")),
+        e_tag: Some(etag(inode, mtime, size)),
         version: None,
     })
+}
+
+/// `"<inode>-<mtime µs>-<size>"` in lower-case hex, as `LocalFileSystem` writes a file's ETag
+/// (`format!("\"{inode:x}-{mtime:x}-{size:x}\"")`), written by hand: once per listed file, and
+/// `format!` took about a twentieth of a listing pass over 1M files.
+fn etag(inode: u64, mtime: u128, size: u64) -> String {
+    fn hex(out: &mut String, n: u128) {
+        let digits = (128 - n.leading_zeros()).div_ceil(4).max(1);
+        for i in (0..digits).rev() {
+            let d = ((n >> (i * 4)) & 0xf) as u8;
+            out.push(char::from(if d < 10 { b'0' + d } else { b'a' + d - 10 }));
+        }
+    }
+    let mut out = String::with_capacity(48);
+    out.push('"');
+    hex(&mut out, u128::from(inode));
+    out.push('-');
+    hex(&mut out, mtime);
+    out.push('-');
+    hex(&mut out, u128::from(size));
+    out.push('"');
+    out
 }
 
 fn io_error(e: std::io::Error, path: &std::path::Path) -> object_store::Error {
@@ -309,6 +331,21 @@ impl ObjectStore for SmallReads {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn etags_are_written_as_local_file_system_writes_them() {
+        let values = [0u64, 1, 9, 10, 15, 16, 255, 0xdead_beef, u64::MAX];
+        for inode in values {
+            for size in values {
+                for mtime in [0u128, 1, 0x1_7f00_0000_0000, u128::from(u64::MAX) + 1, u128::MAX] {
+                    assert_eq!(
+                        etag(inode, mtime, size),
+                        format!("\"{inode:x}-{mtime:x}-{size:x}\"")
+                    );
+                }
+            }
+        }
+    }
     use futures::TryStreamExt;
     use object_store::chunked::ChunkedStore;
     use object_store::ObjectStoreExt;

@@ -20,7 +20,9 @@
 //! Changes go to a small sorted overlay first, merged into the blocks (rebuilt one block at a
 //! time, so a rebuild holds one extra block, not a second copy) once it outgrows a sixteenth of
 //! them. A lookup searches the overlay, then the block whose first key is the greatest not
-//! above the key, decoding at most [`BLOCK`] entries. Keys are sorted as strings, so one
+//! above the key, decoding at most [`BLOCK`] entries; a lookup of a key after the one before
+//! it in the same block (a listing asks in key order) goes on from where that one stopped
+//! ([`Cursor`]), decoding about one entry. Keys are sorted as strings, so one
 //! connector's entries are one range (every key of connector `c` starts with `["c",`).
 
 use std::collections::BTreeMap;
@@ -53,6 +55,9 @@ pub(crate) struct Entries {
     last: Option<Box<str>>,
     /// Changes not merged yet: the new value, or `None` for a removed key.
     recent: BTreeMap<Box<str>, Option<Box<str>>>,
+    /// Counts the rebuilds of `blocks`, so a [`Cursor`] taken before one is not used after.
+    generation: u64,
+    cursor: CursorCell,
 }
 
 /// Up to [`BLOCK`] consecutive entries: `(shared, rest)` of the key, each length a LEB128
@@ -68,24 +73,81 @@ struct Block {
 impl Block {
     /// Calls `f` with each entry; stops (and returns false) when `f` does.
     fn each(&self, f: &mut dyn FnMut(&str, Val<'_>) -> bool) -> bool {
-        let (mut key, mut text, mut at) = (String::new(), String::new(), 0);
-        let mut finished = Finished::default();
-        while at < self.data.len() {
-            front_coded(&self.data, &mut at, &mut key);
-            let tag = self.data[at];
-            at += 1;
-            let going = if tag == FINISHED_OFFSET {
-                finished.read(&self.data, &mut at);
-                f(&key, Val::Finished(&finished))
-            } else {
-                front_coded(&self.data, &mut at, &mut text);
-                f(&key, Val::Text(&text))
-            };
-            if !going {
+        let mut d = Decoder::default();
+        while d.next(&self.data) {
+            if !f(&d.key, d.val()) {
                 return false;
             }
         }
         true
+    }
+}
+
+/// Reads a block's entries one after the other: the state front coding needs (the last key,
+/// text value and ETag) and where the next entry starts.
+#[derive(Debug, Default)]
+struct Decoder {
+    /// Where the next entry starts.
+    at: usize,
+    /// The key of the entry read last.
+    key: String,
+    /// Whether that entry's value is a finished offset (else text).
+    finished_value: bool,
+    /// The last text value read.
+    text: String,
+    /// The last finished offset read.
+    finished: Finished,
+}
+
+impl Decoder {
+    /// Reads the next entry of `data`; false at the block's end.
+    fn next(&mut self, data: &[u8]) -> bool {
+        if self.at >= data.len() {
+            return false;
+        }
+        front_coded(data, &mut self.at, &mut self.key);
+        let tag = data[self.at];
+        self.at += 1;
+        self.finished_value = tag == FINISHED_OFFSET;
+        if self.finished_value {
+            self.finished.read(data, &mut self.at);
+        } else {
+            front_coded(data, &mut self.at, &mut self.text);
+        }
+        true
+    }
+
+    /// The value of the entry read last.
+    fn val(&self) -> Val<'_> {
+        if self.finished_value {
+            Val::Finished(&self.finished)
+        } else {
+            Val::Text(&self.text)
+        }
+    }
+}
+
+/// Where the last lookup stopped: a listing asks for its keys in order, so the next key is
+/// usually the next entry of the same block, and a lookup that goes on from here decodes one
+/// entry instead of half a block. Valid while the blocks are the ones it was taken in.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// [`Entries::generation`] when it was taken.
+    generation: u64,
+    block: usize,
+    /// Positioned after at least one entry of `block`.
+    decoder: Decoder,
+}
+
+/// The cursor of an [`Entries`]: behind a lock because lookups take `&self`; a lookup that
+/// finds it taken (another task looking up at the same moment) searches from the block's start.
+#[derive(Debug, Default)]
+struct CursorCell(std::sync::Mutex<Option<Cursor>>);
+
+impl Clone for CursorCell {
+    /// A copy of the entries starts without a cursor.
+    fn clone(&self) -> Self {
+        CursorCell::default()
     }
 }
 
@@ -200,7 +262,7 @@ impl Loader {
                 blocks,
                 frozen,
                 last,
-                recent: BTreeMap::new(),
+                ..Entries::default()
             };
         }
         &mut self.entries
@@ -324,6 +386,7 @@ impl Entries {
             }
         }
         (self.blocks, self.frozen, self.last) = out.finish();
+        self.generation += 1;
     }
 
     /// The value of `key`.
@@ -335,15 +398,39 @@ impl Entries {
             return None;
         }
         let i = self.blocks.partition_point(|b| &*b.first <= key);
-        let block = self.blocks.get(i.checked_sub(1)?)?;
-        let mut found = None;
-        block.each(&mut |k, v| {
-            if k == key {
-                found = Some(v.to_owned());
+        let index = i.checked_sub(1)?;
+        let block = self.blocks.get(index)?;
+        // Another lookup holding the cursor at this moment: this one searches from the
+        // block's start with a cursor of its own.
+        let mut guard = self.cursor.0.try_lock().ok();
+        let mut own = None;
+        let cursor = guard.as_deref_mut().unwrap_or(&mut own);
+        let c = match cursor.as_mut() {
+            Some(c)
+                if c.generation == self.generation
+                    && c.block == index
+                    && c.decoder.at > 0
+                    && *c.decoder.key <= *key =>
+            {
+                if *c.decoder.key == *key {
+                    return Some(c.decoder.val().to_owned());
+                }
+                c
             }
-            found.is_none() && k < key
-        });
-        found
+            _ => cursor.insert(Cursor {
+                generation: self.generation,
+                block: index,
+                decoder: Decoder::default(),
+            }),
+        };
+        while c.decoder.next(&block.data) {
+            match (*c.decoder.key).cmp(key) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Some(c.decoder.val().to_owned()),
+                std::cmp::Ordering::Greater => return None,
+            }
+        }
+        None
     }
 
     /// The value text of `key`.

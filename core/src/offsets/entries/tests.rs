@@ -156,6 +156,8 @@ enum Op {
     Put(String, u16, u8),
     Remove(String, u16),
     Merge,
+    /// A lookup, between the changes (the lookup cursor must not outlive a merge).
+    Get(String, u16),
 }
 
 fn op() -> impl proptest::strategy::Strategy<Value = Op> {
@@ -163,8 +165,9 @@ fn op() -> impl proptest::strategy::Strategy<Value = Op> {
     let connector = prop_oneof![Just("c".to_owned()), Just("c2".to_owned()), "[a-zé\"]{0,3}"];
     prop_oneof![
         8 => (connector.clone(), 0u16..400, any::<u8>()).prop_map(|(c, k, v)| Op::Put(c, k, v)),
-        3 => (connector, 0u16..400).prop_map(|(c, k)| Op::Remove(c, k)),
+        3 => (connector.clone(), 0u16..400).prop_map(|(c, k)| Op::Remove(c, k)),
         1 => Just(Op::Merge),
+        4 => (connector, 0u16..400).prop_map(|(c, k)| Op::Get(c, k)),
     ]
 }
 
@@ -197,6 +200,13 @@ proptest::proptest! {
                     e.remove_text(&key(c, *k));
                 }
                 Op::Merge => e.merge(),
+                Op::Get(c, k) => {
+                    // The key, the one after it and the one before it: forwards, backwards,
+                    // the same key again, keys present and absent.
+                    for k in [*k, k + 1, k.saturating_sub(1), *k] {
+                        proptest::prop_assert_eq!(e.get_text(&key(c, k)), model.get(&key(c, k)).cloned());
+                    }
+                }
             }
         }
         let mut all = Vec::new();
@@ -210,7 +220,7 @@ proptest::proptest! {
         proptest::prop_assert_eq!(e.get_text(&key("none", 1)), None);
         // Keys removed or never put, and keys above every stored one, are absent.
         for op in &ops {
-            if let Op::Put(c, k, _) | Op::Remove(c, k) = op {
+            if let Op::Put(c, k, _) | Op::Remove(c, k) | Op::Get(c, k) = op {
                 for k in [*k, k + 1, u16::MAX] {
                     if !model.contains_key(&key(c, k)) {
                         proptest::prop_assert_eq!(e.get_text(&key(c, k)), None);
