@@ -337,7 +337,13 @@ mod tests {
         let values = [0u64, 1, 9, 10, 15, 16, 255, 0xdead_beef, u64::MAX];
         for inode in values {
             for size in values {
-                for mtime in [0u128, 1, 0x1_7f00_0000_0000, u128::from(u64::MAX) + 1, u128::MAX] {
+                for mtime in [
+                    0u128,
+                    1,
+                    0x1_7f00_0000_0000,
+                    u128::from(u64::MAX) + 1,
+                    u128::MAX,
+                ] {
                     assert_eq!(
                         etag(inode, mtime, size),
                         format!("\"{inode:x}-{mtime:x}-{size:x}\"")
