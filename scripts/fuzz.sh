@@ -67,11 +67,13 @@ for t in "${targets[@]}"; do
   times=target/fuzz-$t.time
   rm -f "$times"
   rc=0
+  # Built first, so that the times below are the fuzzing's alone.
+  (cd fuzz && cargo fuzz build --sanitizer none "$t") >"$log" 2>&1 || true
   # CPU time (user + system, the fuzzer included) beside wall time: on a shared machine the wall
   # time says little about how long a target really ran.
   (cd fuzz && ${timer[@]:+"${timer[@]}" "../$times"} cargo fuzz run --sanitizer none "$t" -- \
     -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -malloc_limit_mb=1024 \
-    -print_final_stats=1) >"$log" 2>&1 || rc=$?
+    -print_final_stats=1) >>"$log" 2>&1 || rc=$?
   read -r wall cpu < <(awk '{ printf "%.0f %.0f\n", $1, $2 + $3 }' "$times" 2>/dev/null || true)
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
