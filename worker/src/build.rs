@@ -321,6 +321,7 @@ impl ConnectorParts {
                 backoff_max: Duration::from_millis(config.store.retry.backoff_max_ms),
             }),
             commit_listener: source.commit_listener(),
+            offset_manager: Some(self.offsets.clone()),
             metrics,
             rate_limits: self.rate_limits.clone(),
             topic_creation: self.topic_creation.clone(),

@@ -204,6 +204,9 @@ impl Committer for AtLeastOnce {
                 .map(|(p, o)| (p.clone(), Some(o.clone())))
                 .collect();
             let result = cfg.offset_store.put(&cfg.connector, put).await;
+            if let (Some(m), Ok(())) = (&cfg.offset_manager, &result) {
+                m.forget_stored(m.finished_in(&batch));
+            }
             Self::written(
                 out,
                 Written {

@@ -126,6 +126,9 @@ pub struct DriverConfig {
     /// Told about every committed offset (the source's notification queue, which deletes a
     /// message once the objects it announced are committed).
     pub commit_listener: Option<Arc<dyn crate::contract::CommitListener>>,
+    /// The connector's offset manager: once an offset write is done, its cached copies of the
+    /// finished offsets written are dropped ([`OffsetManager::forget_stored`](crate::offsets::OffsetManager::forget_stored)).
+    pub offset_manager: Option<Arc<crate::offsets::OffsetManager>>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// The connector's rate limits, shared by its tasks (`None`: unlimited).

@@ -138,8 +138,13 @@ impl OffsetWriter {
                 let connector = cfg.connector.clone();
                 // The batch comes back only for those who read it after the write.
                 let keep = cfg.post_read.is_some() || cfg.commit_listener.is_some();
+                let manager = cfg.offset_manager.clone();
                 let task = tokio::spawn(async move {
                     let len = batch.len();
+                    let stored = manager
+                        .as_ref()
+                        .map(|m| m.finished_in(&batch))
+                        .unwrap_or_default();
                     let (put, kept) = if keep {
                         let put = batch
                             .iter()
@@ -151,6 +156,9 @@ impl OffsetWriter {
                         (put, Vec::new())
                     };
                     let result = store.put(&connector, put).await;
+                    if let (Some(m), Ok(())) = (&manager, &result) {
+                        m.forget_stored(stored);
+                    }
                     (kept, len, result)
                 });
                 self.task = Some((now, task));

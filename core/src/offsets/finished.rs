@@ -119,6 +119,29 @@ impl<'a> FinishedOffset<'a> {
     }
 }
 
+/// A finished offset, owned: what a write stored, to be compared with what a [`FinishedSet`]
+/// holds once the write is done ([`FinishedSet::remove_if`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Held {
+    record_count: i64,
+    size: i64,
+    flags: u8,
+    etag: Box<str>,
+}
+
+impl Held {
+    /// `data`'s fields when it has the finished shape; `None` otherwise.
+    pub(crate) fn of(data: &OffsetMap) -> Option<Held> {
+        let f = FinishedOffset::of(data)?;
+        Some(Held {
+            record_count: f.record_count,
+            size: f.size.unwrap_or(0),
+            flags: f.flags(),
+            etag: f.etag.unwrap_or_default().into(),
+        })
+    }
+}
+
 /// One finished object: 40 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slot {
@@ -254,6 +277,18 @@ impl FinishedSet {
         self.recent.insert(digest, None);
         self.maybe_merge();
         true
+    }
+
+    /// Forgets what is held for `canonical` when it is exactly `held`; true when it was.
+    pub(crate) fn remove_if(&mut self, canonical: &str, held: &Held) -> bool {
+        let Some(slot) = self.slot(&self.digest(canonical)) else {
+            return false;
+        };
+        let same = slot.record_count == held.record_count
+            && slot.size == held.size
+            && slot.flags == held.flags
+            && self.etag(&slot) == &*held.etag;
+        same && self.remove(canonical)
     }
 
     fn maybe_merge(&mut self) {

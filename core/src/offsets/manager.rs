@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::record::SourceRecord;
 
 use super::entry::{ObjectOffsetEntry, OffsetManagerEntry};
-use super::finished::FinishedSet;
+use super::finished::{FinishedSet, Held};
 use super::store::{canonical_partition, OffsetStore, Peek};
 use super::value::{CompactMap, OffsetMap};
 
@@ -73,6 +73,10 @@ impl Cache {
         self.finished.remove(canonical);
     }
 }
+
+/// Finished offsets an offset write is storing ([`OffsetManager::finished_in`]).
+#[derive(Debug, Default)]
+pub struct StoredFinished(Vec<(String, Held)>);
 
 impl OffsetManager {
     /// The offsets of connector `connector`, kept in `store`.
@@ -187,6 +191,35 @@ impl OffsetManager {
     /// Forgets the cached data of `record`'s source partition.
     pub fn remove_record(&self, record: &SourceRecord) {
         self.remove(&record.source_partition);
+    }
+
+    /// The finished offsets of `batch`, an offset write about to start, for
+    /// [`forget_stored`](Self::forget_stored) once the store holds them; nothing when the store
+    /// does not answer lookups itself ([`OffsetStore::peeks`]: the cache is then the only copy
+    /// in memory).
+    pub fn finished_in(&self, batch: &[(OffsetMap, OffsetMap)]) -> StoredFinished {
+        if !self.store.peeks() {
+            return StoredFinished(Vec::new());
+        }
+        StoredFinished(
+            batch
+                .iter()
+                .filter_map(|(p, o)| Some((canonical_partition(p), Held::of(o)?)))
+                .collect(),
+        )
+    }
+
+    /// Drops the cache's copies of `stored`, which the store now holds (and answers for): a
+    /// finished object is then held once, by the store, not twice for as long as the task
+    /// runs. A partition whose cached offset changed since the write began keeps it.
+    pub fn forget_stored(&self, stored: StoredFinished) {
+        if stored.0.is_empty() {
+            return;
+        }
+        let mut cache = self.cache();
+        for (canonical, held) in &stored.0 {
+            cache.finished.remove_if(canonical, held);
+        }
     }
 
     /// The cached data of source partition `key`: progress of this run, else what the store
@@ -339,6 +372,63 @@ mod tests {
         m.add_entry(&progress);
         assert_eq!(m.cached(&a.manager_key()), Some(progress.properties()));
         assert_eq!(m.cached_len(), 1);
+    }
+
+    /// A finished object is held once: after the write that stores its offset, the cache lets
+    /// go of its copy and the store answers for it. What changed since the write began, and
+    /// what a store that does not answer lookups holds, stay cached.
+    #[tokio::test]
+    async fn finished_offsets_the_store_holds_are_not_cached_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(crate::offsets::FileOffsetStore::open(dir.path().join("o")).unwrap());
+        let m = OffsetManager::new("conn", store.clone());
+        let (a, b, c) = (
+            finished("a", 5, "e1"),
+            finished("b", 2, "e2"),
+            entry("c", 3),
+        );
+        for e in [&a, &b, &c] {
+            m.add_object_entry(e);
+        }
+        assert_eq!((m.cached_len(), m.cached_finished_len()), (3, 2));
+        let batch: Vec<(OffsetMap, OffsetMap)> = [&a, &b, &c]
+            .iter()
+            .map(|e| (e.manager_key(), e.properties()))
+            .collect();
+        let stored = m.finished_in(&batch);
+        // b is read again meanwhile (overwritten): its new progress is not the written offset.
+        let b_again = entry("b", 1);
+        m.add_object_entry(&b_again);
+        store
+            .put(
+                "conn",
+                batch.into_iter().map(|(p, o)| (p, Some(o))).collect(),
+            )
+            .await
+            .unwrap();
+        m.forget_stored(stored);
+        assert_eq!(
+            (m.cached_len(), m.cached_finished_len()),
+            (2, 0),
+            "b's progress and c's map stay; a is the store's alone"
+        );
+        assert_eq!(m.cached(&a.manager_key()), Some(a.properties()));
+        assert_eq!(m.cached(&b.manager_key()), Some(b_again.properties()));
+        assert_eq!(m.cached(&c.manager_key()), Some(c.properties()));
+        // A finished offset that differs in anything from the cached one is kept.
+        let d = finished("d", 4, "e4");
+        m.add_object_entry(&d);
+        for other in [finished("d", 4, "other"), finished("d", 5, "e4")] {
+            let stored = m.finished_in(&[(other.manager_key(), other.properties())]);
+            m.forget_stored(stored);
+            assert_eq!(m.cached_finished_len(), 1);
+        }
+        // The memory store does not answer lookups: its manager keeps everything.
+        let (m, _) = manager_with(&[]).await;
+        m.add_object_entry(&a);
+        let stored = m.finished_in(&[(a.manager_key(), a.properties())]);
+        m.forget_stored(stored);
+        assert_eq!(m.cached_finished_len(), 1);
     }
 
     #[tokio::test]

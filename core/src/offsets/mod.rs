@@ -26,7 +26,7 @@ pub use entry::{
 };
 pub use file::FileOffsetStore;
 pub use kafka::{KafkaOffsetStore, TopicSettings};
-pub use manager::OffsetManager;
+pub use manager::{OffsetManager, StoredFinished};
 pub use store::{
     canonical_partition, connect_offset_key, parse_connect_offset_key, MemoryOffsetStore,
     OffsetStore, Peek,

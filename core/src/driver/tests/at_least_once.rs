@@ -514,3 +514,39 @@ async fn records_the_broker_rejects_go_to_the_dead_letter_queue_and_none_is_lost
     indexes.sort();
     assert_eq!(indexes, (0..50).collect::<Vec<_>>(), "each record once");
 }
+
+/// The offset writer tells the connector's offset manager what it stored: the manager's
+/// copies of finished offsets the store now holds are dropped, so a finished object is held
+/// once, not twice for as long as the task runs; the store answers for every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_offsets_written_are_held_once() {
+    const OBJECTS: u64 = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(crate::offsets::FileOffsetStore::open(dir.path().join("offsets")).unwrap());
+    let manager = Arc::new(crate::offsets::OffsetManager::new(CONNECTOR, store.clone()));
+    // As the source does when it finishes an object: the cache holds its offset first.
+    for o in 0..OBJECTS {
+        let entry = crate::offsets::ObjectOffsetEntry::from_properties(
+            partition(&format!("o{o:05}")),
+            offset(1, true),
+        );
+        manager.add_object_entry(&entry);
+    }
+    assert_eq!(manager.cached_finished_len(), OBJECTS as usize);
+    let mock = cluster(1, 1);
+    let mut cfg = driver_config(producer(&mock, &[]), Arc::new(MemoryOffsetStore::new()));
+    cfg.offset_store = store.clone();
+    cfg.offset_manager = Some(manager.clone());
+    // Writes during the run (the bound) and the last one at the task's end.
+    cfg.max_objects_in_flight = 16;
+    let steps = (0..OBJECTS).flat_map(|o| object(&format!("o{o:05}"), 1));
+    let (_stop_tx, stop) = watch::channel(false);
+    let end = run_task(FakeSource::new(steps), cfg, stop).await;
+    assert_eq!(end.unwrap(), TaskEnd::Completed);
+    assert_eq!(manager.cached_finished_len(), 0, "held by the store alone");
+    for o in 0..OBJECTS {
+        let key = partition(&format!("o{o:05}"));
+        assert_eq!(manager.cached(&key), Some(offset(1, true)), "o{o:05}");
+    }
+}

@@ -201,6 +201,7 @@ fn driver_config(producer: Arc<TaskProducer>, store: Arc<MemoryOffsetStore>) -> 
         exactly_once: None,
         post_read: None,
         commit_listener: None,
+        offset_manager: None,
         metrics: Arc::new(Metrics::default()),
         topic_creation: None,
         rate_limits: None,
