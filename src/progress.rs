@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use sluice_core::metrics::MetricsSnapshot;
-use sluice_core::offsets::{ObjectOffsetEntry, OffsetValue, Peek, FINISHED};
+use sluice_core::offsets::{OffsetValue, PartitionKey, Peek, FINISHED};
 use sluice_worker::Worker;
 use tokio::sync::watch;
 
@@ -96,9 +96,8 @@ pub async fn census(worker: &Worker, name: &str) -> Option<Census> {
         if !store.peeks() {
             return finished_hashes.contains(&hasher.hash_one(key));
         }
-        let (partition, _) =
-            ObjectOffsetEntry::new(bucket_field, backend.bucket(), object_field, key).into_parts();
-        matches!(store.peek(name, &partition), Peek::Stored(offset) if is_finished(&offset))
+        let key = PartitionKey::object(name, (bucket_field, backend.bucket()), (object_field, key));
+        matches!(store.peek(&key), Peek::Stored(offset) if is_finished(&offset))
     };
     let matcher = config
         .file_name_template
@@ -272,6 +271,7 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_core::offsets::ObjectOffsetEntry;
 
     /// The census of a local folder of five objects (one empty) whose stored offsets say two
     /// are finished and one is half read, over `store`.

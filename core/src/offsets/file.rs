@@ -42,7 +42,8 @@ use async_trait::async_trait;
 use crate::error::{BoxError, Error, Result};
 
 use super::entries::{value_text, Entries, Loader};
-use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore, Peek};
+use super::finished::ObjectVersion;
+use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore, PartitionKey, Peek};
 use super::value::{map_from_json, OffsetMap};
 
 /// Every stored entry, as the text of its key and value (see `entries/mod.rs`).
@@ -444,7 +445,10 @@ impl OffsetStore for FileOffsetStore {
         partitions: &[OffsetMap],
     ) -> Result<Vec<Option<OffsetMap>>> {
         let state = self.state();
-        partitions.iter().map(|p| state.get(connector, p)).collect()
+        partitions
+            .iter()
+            .map(|p| state.get(&connect_offset_key(connector, p)))
+            .collect()
     }
 
     async fn connectors(&self) -> Result<Vec<String>> {
@@ -463,8 +467,12 @@ impl OffsetStore for FileOffsetStore {
         self.state().for_each(connector, visit)
     }
 
-    fn peek(&self, connector: &str, partition: &OffsetMap) -> Peek {
-        Peek::from(self.state().get(connector, partition))
+    fn peek(&self, key: &PartitionKey) -> Peek {
+        Peek::from(self.state().get(key.as_str()))
+    }
+
+    fn holds_finished(&self, key: &PartitionKey, version: &ObjectVersion<'_>) -> bool {
+        self.state().holds_finished(key.as_str(), version)
     }
 
     fn peeks(&self) -> bool {

@@ -119,6 +119,24 @@ impl<'a> FinishedOffset<'a> {
     }
 }
 
+/// A listed object's version, as a finished offset is compared with it: its ETag and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectVersion<'a> {
+    /// The ETag the listing gave, if any.
+    pub etag: Option<&'a str>,
+    /// The size in bytes.
+    pub size: i64,
+}
+
+impl FinishedOffset<'_> {
+    /// Whether this finished offset was stored for `version`: the same ETag (or neither has
+    /// one) and, when the offset has a size, the same size. Anything else is a changed
+    /// object (`object.overwrite.policy`).
+    pub(super) fn is_version(&self, version: &ObjectVersion<'_>) -> bool {
+        self.etag == version.etag && self.size.is_none_or(|s| s == version.size)
+    }
+}
+
 /// A finished offset, owned: what a write stored, to be compared with what a [`FinishedSet`]
 /// holds once the write is done ([`FinishedSet::remove_if`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +238,16 @@ impl FinishedSet {
         Some(
             FinishedOffset::from_flags(slot.flags, slot.record_count, self.etag(&slot), slot.size)
                 .to_map(),
+        )
+    }
+
+    /// Whether what is held for `canonical` is a finished offset of `version`
+    /// ([`FinishedOffset::is_version`]); `None` when nothing is held. Builds no map.
+    pub(crate) fn holds(&self, canonical: &str, version: &ObjectVersion<'_>) -> Option<bool> {
+        let slot = self.slot(&self.digest(canonical))?;
+        Some(
+            FinishedOffset::from_flags(slot.flags, slot.record_count, self.etag(&slot), slot.size)
+                .is_version(version),
         )
     }
 

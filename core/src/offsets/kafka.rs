@@ -24,7 +24,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use crate::error::{Error, Result};
 
 use super::entries::{value_text, Entries};
-use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore, Peek};
+use super::finished::ObjectVersion;
+use super::store::{connect_offset_key, parse_connect_offset_key, OffsetStore, PartitionKey, Peek};
 use super::value::{map_from_json, map_to_json, OffsetMap};
 
 /// Connector name used in sentinel keys; never a real connector (names cannot start with `__`
@@ -344,16 +345,21 @@ impl OffsetStore for KafkaOffsetStore {
         partitions: &[OffsetMap],
     ) -> Result<Vec<Option<OffsetMap>>> {
         let state = self.state.lock().expect("offset state");
-        partitions.iter().map(|p| state.get(connector, p)).collect()
+        partitions
+            .iter()
+            .map(|p| state.get(&connect_offset_key(connector, p)))
+            .collect()
     }
 
-    fn peek(&self, connector: &str, partition: &OffsetMap) -> Peek {
-        Peek::from(
-            self.state
-                .lock()
-                .expect("offset state")
-                .get(connector, partition),
-        )
+    fn peek(&self, key: &PartitionKey) -> Peek {
+        Peek::from(self.state.lock().expect("offset state").get(key.as_str()))
+    }
+
+    fn holds_finished(&self, key: &PartitionKey, version: &ObjectVersion<'_>) -> bool {
+        self.state
+            .lock()
+            .expect("offset state")
+            .holds_finished(key.as_str(), version)
     }
 
     fn peeks(&self) -> bool {

@@ -25,11 +25,12 @@ pub use entry::{
     LAST_LINE_UNTERMINATED, RECORD_COUNT, SIZE,
 };
 pub use file::FileOffsetStore;
+pub use finished::ObjectVersion;
 pub use kafka::{KafkaOffsetStore, TopicSettings};
 pub use manager::{OffsetManager, StoredFinished};
 pub use store::{
     canonical_partition, connect_offset_key, parse_connect_offset_key, MemoryOffsetStore,
-    OffsetStore, Peek,
+    OffsetStore, PartitionKey, Peek,
 };
 pub use submitted::{SubmittedId, SubmittedRecords};
 pub use value::{map_from_json, map_to_json, OffsetMap, OffsetValue};

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use crate::error::{Error, Result};
 
+use super::finished::ObjectVersion;
 use super::value::{map_from_json, write_map_json, OffsetMap};
 
 /// A pluggable store of committed source offsets, per connector and source partition.
@@ -37,12 +38,21 @@ pub trait OffsetStore: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
-    /// The stored offset of `partition`, when the store holds its offsets in memory and can
-    /// answer at once, without I/O ([`Peek::Unknown`] otherwise, the default). The
-    /// [`OffsetManager`](super::OffsetManager) then keeps no copy of the stored offsets of its
-    /// own: the store's is the one copy in the process.
-    fn peek(&self, _connector: &str, _partition: &OffsetMap) -> Peek {
+    /// The stored offset under `key` (a connector's source partition), when the store holds
+    /// its offsets in memory and can answer at once, without I/O ([`Peek::Unknown`]
+    /// otherwise, the default). The [`OffsetManager`](super::OffsetManager) then keeps no copy
+    /// of the stored offsets of its own: the store's is the one copy in the process.
+    fn peek(&self, _key: &PartitionKey) -> Peek {
         Peek::Unknown
+    }
+
+    /// Whether the offset stored under `key` is known at once, without I/O and without
+    /// building it, to be a finished object's offset for `version` (the same ETag and size):
+    /// the question a listing asks of every key. False when it is not, and whenever the store
+    /// cannot tell that cheaply (the default); the caller then reads the offset
+    /// ([`peek`](Self::peek)).
+    fn holds_finished(&self, _key: &PartitionKey, _version: &ObjectVersion<'_>) -> bool {
+        false
     }
 
     /// True when [`peek`](Self::peek) answers for every partition (it never says
@@ -103,13 +113,86 @@ pub fn canonical_partition(partition: &OffsetMap) -> String {
 /// The Kafka Connect offset key of a source partition: the JSON array
 /// `["<connector>",{<partition>}]` with the partition's keys sorted (canonical).
 pub fn connect_offset_key(connector: &str, partition: &OffsetMap) -> String {
-    let mut out = Vec::with_capacity(96);
-    out.push(b'[');
-    serde_json::to_writer(&mut out, connector).expect("JSON written to memory");
-    out.push(b',');
-    write_map_json(partition, &mut out);
-    out.push(b']');
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    PartitionKey::new(connector, partition).text
+}
+
+/// A connector's source partition as its Kafka Connect offset key
+/// ([`connect_offset_key`]), rendered once: the stores look offsets up by the whole key, the
+/// [`OffsetManager`](super::OffsetManager)'s cache by the canonical partition inside it
+/// ([`canonical_partition`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionKey {
+    text: String,
+    /// Where the canonical partition starts in `text`.
+    start: usize,
+}
+
+impl PartitionKey {
+    fn open(connector: &str, capacity: usize) -> (Vec<u8>, usize) {
+        let mut out = Vec::with_capacity(capacity);
+        out.push(b'[');
+        serde_json::to_writer(&mut out, connector).expect("JSON written to memory");
+        out.push(b',');
+        let start = out.len();
+        (out, start)
+    }
+
+    fn close(mut out: Vec<u8>, start: usize) -> Self {
+        out.push(b']');
+        PartitionKey {
+            text: String::from_utf8(out).expect("serde_json writes UTF-8"),
+            start,
+        }
+    }
+
+    /// The key of `partition`, connector `connector`'s.
+    pub fn new(connector: &str, partition: &OffsetMap) -> Self {
+        let (mut out, start) = Self::open(connector, 96);
+        write_map_json(partition, &mut out);
+        Self::close(out, start)
+    }
+
+    /// The key of an object's source partition, `{<bucket_field>: bucket, <object_field>:
+    /// object}` ([`ObjectOffsetEntry::new`](super::ObjectOffsetEntry::new)), written without
+    /// building the map (a listing asks for one per listed key).
+    pub fn object(
+        connector: &str,
+        (bucket_field, bucket): (&str, &str),
+        (object_field, object): (&str, &str),
+    ) -> Self {
+        let (mut out, start) = Self::open(connector, 32 + bucket.len() + object.len());
+        let mut pairs = [(bucket_field, bucket), (object_field, object)];
+        let pairs: &[(&str, &str)] = match bucket_field.cmp(object_field) {
+            std::cmp::Ordering::Less => &pairs,
+            std::cmp::Ordering::Greater => {
+                pairs.swap(0, 1);
+                &pairs
+            }
+            // One field: the object's value wins, as in the map.
+            std::cmp::Ordering::Equal => &pairs[1..],
+        };
+        out.push(b'{');
+        for (i, (field, value)) in pairs.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, field).expect("JSON written to memory");
+            out.push(b':');
+            serde_json::to_writer(&mut out, value).expect("JSON written to memory");
+        }
+        out.push(b'}');
+        Self::close(out, start)
+    }
+
+    /// The whole key, `["<connector>",{<partition>}]`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The canonical partition inside it ([`canonical_partition`]).
+    pub fn canonical(&self) -> &str {
+        &self.text[self.start..self.text.len() - 1]
+    }
 }
 
 /// Parses a Kafka Connect offset key (`["<connector>",{<partition>}]`) back into the connector
@@ -249,6 +332,29 @@ mod tests {
         ] {
             let v: serde_json::Value = serde_json::from_str(bad).unwrap();
             assert!(parse_connect_offset_key(&v).is_err(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// An object's key written directly is the key of the partition map
+        /// `ObjectOffsetEntry::new` builds, whatever the field names (in either order, or the
+        /// same one twice), names and connector, and its canonical part is the map's
+        /// canonical form.
+        #[test]
+        fn an_object_key_is_its_maps_key(
+            connector in ".{0,6}|[\"\\\\\\x00]{1,3}",
+            bucket_field in "bucket|container|b|object|[a-z\"é]{0,3}",
+            object_field in "object|blob|bucket|[a-z\"é]{0,3}",
+            bucket in ".{0,8}",
+            object in ".{0,12}|[\\x00-\\x1f\"\\\\é/]{0,6}",
+        ) {
+            let (partition, _) =
+                crate::offsets::ObjectOffsetEntry::new(&bucket_field, &bucket, &object_field, &object)
+                    .into_parts();
+            let key = PartitionKey::object(&connector, (&bucket_field, &bucket), (&object_field, &object));
+            proptest::prop_assert_eq!(key.as_str(), connect_offset_key(&connector, &partition));
+            proptest::prop_assert_eq!(key.canonical(), canonical_partition(&partition));
+            proptest::prop_assert_eq!(key, PartitionKey::new(&connector, &partition));
         }
     }
 

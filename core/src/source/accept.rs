@@ -2,6 +2,7 @@
 //! finished and changed objects.
 
 use super::*;
+use crate::offsets::ObjectVersion;
 
 /// An object [`ObjectSource::accept`] takes.
 pub(super) struct Accepted {
@@ -60,7 +61,20 @@ impl ObjectSource {
             return None;
         }
         self.pass.taken += 1;
-        let stored = self.offsets.cached(&self.partition_of(key));
+        let (bucket_field, object_field) = self.backend.partition_fields();
+        let offset_key = self
+            .offsets
+            .object_key((bucket_field, self.backend.bucket()), (object_field, key));
+        // Nearly every key of a long-running task's listing: a finished object, unchanged.
+        // Answered without building its offset.
+        let version = ObjectVersion {
+            etag: meta.e_tag.as_deref(),
+            size: meta.size as i64,
+        };
+        if self.offsets.finished_unchanged(&offset_key, &version) {
+            return None;
+        }
+        let stored = self.offsets.cached_at(&offset_key);
         let finished = stored
             .as_ref()
             .is_some_and(|d| d.get(FINISHED).and_then(OffsetValue::as_bool) == Some(true));

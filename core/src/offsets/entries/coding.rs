@@ -205,27 +205,4 @@ impl<'a> Val<'a> {
             Val::Finished(f) => Ok(f.offset().to_map()),
         }
     }
-
-    pub(super) fn to_owned(self) -> Owned {
-        match self {
-            Val::Text(t) => Owned::Text(t.to_owned()),
-            Val::Finished(f) => Owned::Finished(f.clone()),
-        }
-    }
-}
-
-/// A [`Val`] taken out of a block.
-#[derive(Debug)]
-pub(super) enum Owned {
-    Text(String),
-    Finished(Finished),
-}
-
-impl Owned {
-    pub(super) fn val(&self) -> Val<'_> {
-        match self {
-            Owned::Text(t) => Val::Text(t),
-            Owned::Finished(f) => Val::Finished(f),
-        }
-    }
 }

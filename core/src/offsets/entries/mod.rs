@@ -34,9 +34,10 @@ mod coding;
 #[cfg(test)]
 mod tests;
 
+use super::finished::ObjectVersion;
 use super::store::{connect_offset_key, parse_connect_offset_key};
 use super::value::{map_from_json, write_map_json, OffsetMap};
-use coding::{front_coded, put_front_coded, Finished, Owned, Val, FINISHED_OFFSET, TEXT};
+use coding::{front_coded, put_front_coded, Finished, Val, FINISHED_OFFSET, TEXT};
 
 /// Entries per block.
 const BLOCK: usize = 64;
@@ -389,10 +390,10 @@ impl Entries {
         self.generation += 1;
     }
 
-    /// The value of `key`.
-    fn get_owned(&self, key: &str) -> Option<Owned> {
+    /// `f` of the value of `key`, read in place (a finished offset's ETag is not copied).
+    fn with_val<R>(&self, key: &str, f: impl FnOnce(Val<'_>) -> R) -> Option<R> {
         if let Some(change) = self.recent.get(key) {
-            return change.as_deref().map(|v| Owned::Text(v.to_owned()));
+            return change.as_deref().map(|v| f(Val::Text(v)));
         }
         if self.last.as_deref().is_none_or(|last| key > last) {
             return None;
@@ -413,7 +414,7 @@ impl Entries {
                     && *c.decoder.key <= *key =>
             {
                 if *c.decoder.key == *key {
-                    return Some(c.decoder.val().to_owned());
+                    return Some(f(c.decoder.val()));
                 }
                 c
             }
@@ -426,7 +427,7 @@ impl Entries {
         while c.decoder.next(&block.data) {
             match (*c.decoder.key).cmp(key) {
                 std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Equal => return Some(c.decoder.val().to_owned()),
+                std::cmp::Ordering::Equal => return Some(f(c.decoder.val())),
                 std::cmp::Ordering::Greater => return None,
             }
         }
@@ -437,15 +438,23 @@ impl Entries {
     #[cfg(test)]
     fn get_text(&self, key: &str) -> Option<String> {
         let mut buf = String::new();
-        self.get_owned(key)
-            .map(|v| v.val().text(&mut buf).to_owned())
+        self.with_val(key, |v| v.text(&mut buf).to_owned())
     }
 
-    /// The stored offset of `partition`.
-    pub(crate) fn get(&self, connector: &str, partition: &OffsetMap) -> Result<Option<OffsetMap>> {
-        self.get_owned(&connect_offset_key(connector, partition))
-            .map(|v| v.val().offset())
-            .transpose()
+    /// The stored offset under `key`, a Kafka Connect offset key ([`connect_offset_key`]).
+    pub(crate) fn get(&self, key: &str) -> Result<Option<OffsetMap>> {
+        self.with_val(key, |v| v.offset()).transpose()
+    }
+
+    /// Whether the offset stored under `key` is a finished offset of `version` in the binary
+    /// form; false for anything else (nothing stored, another version, an offset held as
+    /// text), which the caller then reads with [`get`](Self::get). Builds no map.
+    pub(crate) fn holds_finished(&self, key: &str, version: &ObjectVersion<'_>) -> bool {
+        self.with_val(key, |v| match v {
+            Val::Finished(f) => f.offset().is_version(version),
+            Val::Text(_) => false,
+        })
+        .unwrap_or(false)
     }
 
     /// Calls `f` with every entry (key text, value text) whose key is at least `start`, in key

@@ -24,10 +24,13 @@ fn one_connectors_entries_are_one_range() {
     assert_eq!(e.list("").unwrap(), vec![(p("o4"), o(4))]);
     assert!(e.list("d").unwrap().is_empty());
     assert_eq!(e.connectors().unwrap(), vec!["", "c", "c\"x", "c2"]);
-    assert_eq!(e.get("c", &p("o5")).unwrap(), Some(o(5)));
-    assert_eq!(e.get("c2", &p("o5")).unwrap(), None);
+    assert_eq!(
+        e.get(&connect_offset_key("c", &p("o5"))).unwrap(),
+        Some(o(5))
+    );
+    assert_eq!(e.get(&connect_offset_key("c2", &p("o5"))).unwrap(), None);
     e.remove_text(&connect_offset_key("c", &p("o5")));
-    assert_eq!(e.get("c", &p("o5")).unwrap(), None);
+    assert_eq!(e.get(&connect_offset_key("c", &p("o5"))).unwrap(), None);
     e.merge();
     assert_eq!(e.len(), 4);
     assert_eq!(e.list("c").unwrap(), vec![(p("o1"), o(9))]);
@@ -175,6 +178,40 @@ fn any_value() -> impl proptest::strategy::Strategy<Value = u8> {
     proptest::prelude::any::<u8>()
 }
 
+/// `holds_finished` of `key`, whose offset is `text`, against what a listing reads from the
+/// offset itself (finished, the same ETag, the same size when it has one: `stability::changed`)
+/// for the offset's own version and three others: never true when the offset says otherwise,
+/// and true for every finished offset held in the binary form.
+fn holds_as_the_text_says(
+    e: &Entries,
+    key: &str,
+    text: &str,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    let o = offset_of(text).expect("an offset");
+    let etag = o.get(ETAG).and_then(OffsetValue::as_str);
+    let size = o.get(SIZE).and_then(OffsetValue::as_long).unwrap_or(7);
+    let versions = [
+        (etag, size),
+        (None, size),
+        (Some("other"), size),
+        (etag, size + 1),
+    ];
+    for (etag, size) in versions {
+        let version = ObjectVersion { etag, size };
+        let fast = e.holds_finished(key, &version);
+        let slow = o.get(FINISHED) == Some(&OffsetValue::Bool(true))
+            && o.get(ETAG).and_then(OffsetValue::as_str) == etag
+            && o.get(SIZE)
+                .and_then(OffsetValue::as_long)
+                .is_none_or(|s| s == size);
+        proptest::prop_assert!(!fast || slow, "{key} {text} {version:?}: held as finished");
+        if slow && !e.recent.contains_key(key) && Finished::parse(text).is_some() {
+            proptest::prop_assert!(fast, "{key} {text} {version:?}: not held as finished");
+        }
+    }
+    Ok(())
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
     /// Whatever the puts, removals and merges, the entries answer exactly as a sorted map of
@@ -205,6 +242,9 @@ proptest::proptest! {
                     // the same key again, keys present and absent.
                     for k in [*k, k + 1, k.saturating_sub(1), *k] {
                         proptest::prop_assert_eq!(e.get_text(&key(c, k)), model.get(&key(c, k)).cloned());
+                        if let Some(text) = model.get(&key(c, k)) {
+                            holds_as_the_text_says(&e, &key(c, k), text)?;
+                        }
                     }
                 }
             }
@@ -216,6 +256,7 @@ proptest::proptest! {
         for (k, v) in &model {
             let got = e.get_text(k);
             proptest::prop_assert_eq!(got.as_deref(), Some(v.as_str()));
+            holds_as_the_text_says(&e, k, v)?;
         }
         proptest::prop_assert_eq!(e.get_text(&key("none", 1)), None);
         // Keys removed or never put, and keys above every stored one, are absent.
