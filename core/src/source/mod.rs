@@ -35,6 +35,7 @@ mod build;
 use accept::Accepted;
 mod notify;
 mod plan;
+mod read_ahead;
 mod readers;
 mod restart;
 mod skips;
@@ -46,8 +47,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::stream::BoxStream;
-use futures::StreamExt;
 use object_store::path::Path;
 use object_store::ObjectMeta;
 use tracing::{debug, info, warn};
@@ -67,6 +66,7 @@ use crate::transformer::Transformer;
 pub use crate::metrics::SkipReason;
 pub use build::{DELETED, HEADER_BUCKET, HEADER_ETAG, HEADER_INDEX, HEADER_OBJECT};
 use plan::{Key, Listing, ListingPlan, PassEnd};
+use read_ahead::ReadAhead;
 use readers::{Next, Reader, ReaderPool};
 
 /// Settings of an [`ObjectSource`] (from the connector configuration).
@@ -126,8 +126,8 @@ pub struct ObjectSource {
     metrics: Arc<Metrics>,
     /// When to list, and from where.
     plan: ListingPlan,
-    /// The listing under way, if any.
-    listing: Option<BoxStream<'static, object_store::Result<ObjectMeta>>>,
+    /// The listing under way, if any, read ahead on a task of its own.
+    listing: Option<ReadAhead>,
     /// Objects being read.
     readers: ReaderPool,
     /// Objects abandoned in this run after an unrecoverable error (tolerance `all`).
@@ -169,9 +169,6 @@ struct PassStats {
     skipped: skips::PassSkips,
     /// Objects the pass opened, or found finished already.
     taken: u64,
-    /// Time spent waiting for the listing's next key (the listing's own cost, without the
-    /// reading of what it found).
-    listing_time: Duration,
 }
 
 impl fmt::Debug for ObjectSource {
@@ -322,7 +319,9 @@ impl ObjectSource {
     fn list(&mut self, listing: Listing) {
         debug!(task = %self.cfg.task_name, start_after = ?listing.start_after.as_ref().map(Path::as_ref),
             until = ?listing.until.as_ref().map(Path::as_ref), "listing");
-        self.listing = Some(self.backend.list(listing.start_after.as_ref()));
+        self.listing = Some(ReadAhead::new(
+            self.backend.list(listing.start_after.as_ref()),
+        ));
         self.pass = PassStats {
             started: Some(Instant::now()),
             ..PassStats::default()
@@ -399,9 +398,7 @@ impl SourceTask for ObjectSource {
                     }
                 }
                 if let Some(listing) = self.listing.as_mut() {
-                    let asked = Instant::now();
                     let next = listing.next().await;
-                    self.pass.listing_time += asked.elapsed();
                     match next {
                         Some(Ok(meta)) => {
                             self.listing_failing_since = None;
@@ -446,9 +443,10 @@ impl SourceTask for ObjectSource {
                             });
                         }
                         None => {
+                            let cost = listing.cost();
                             self.listing = None;
                             self.listing_failing_since = None;
-                            self.plan.listing_took(self.pass.listing_time);
+                            self.plan.listing_took(cost);
                             self.plan.listing_ended();
                             self.pass_ended();
                         }

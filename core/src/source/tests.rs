@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use futures::{stream, TryStreamExt};
+use futures::stream::BoxStream;
+use futures::{stream, StreamExt, TryStreamExt};
 use object_store::memory::InMemory;
 use object_store::{ObjectStore, ObjectStoreExt};
 
