@@ -30,7 +30,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use tracing::{info, warn};
 
 use super::produce::{record_to, Output};
-use super::writer::{OffsetWriter, WriterEvent, Written};
+use super::writer::{store_batch, Destination, OffsetWriter, WriterEvent, Written};
 use super::{DriverConfig, ExactlyOnce};
 use crate::config::TransactionBoundary;
 use crate::error::{Error, Result};
@@ -199,14 +199,7 @@ impl Committer for AtLeastOnce {
         if !batch.is_empty() {
             let cfg = out.cfg;
             let started = Instant::now();
-            let put = batch
-                .iter()
-                .map(|(p, o)| (p.clone(), Some(o.clone())))
-                .collect();
-            let result = cfg.offset_store.put(&cfg.connector, put).await;
-            if let (Some(m), Ok(())) = (&cfg.offset_manager, &result) {
-                m.forget_stored(m.finished_in(&batch));
-            }
+            let (batch, result) = store_batch(Destination::of(cfg), batch, true).await;
             Self::written(
                 out,
                 Written {

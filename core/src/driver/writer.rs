@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use super::DriverConfig;
 use crate::error::{Error, Result};
-use crate::offsets::{OffsetMap, SubmittedRecords};
+use crate::offsets::{OffsetManager, OffsetMap, OffsetStore, SubmittedRecords};
 
 /// The least time between the starts of two offset writes of one task (at most 50 writes a
 /// second per task).
@@ -136,29 +136,17 @@ impl OffsetWriter {
                 self.wake = None;
                 let store = cfg.offset_store.clone();
                 let connector = cfg.connector.clone();
+                let manager = cfg.offset_manager.clone();
                 // The batch comes back only for those who read it after the write.
                 let keep = cfg.post_read.is_some() || cfg.commit_listener.is_some();
-                let manager = cfg.offset_manager.clone();
                 let task = tokio::spawn(async move {
                     let len = batch.len();
-                    let stored = manager
-                        .as_ref()
-                        .map(|m| m.finished_in(&batch))
-                        .unwrap_or_default();
-                    let (put, kept) = if keep {
-                        let put = batch
-                            .iter()
-                            .map(|(p, o)| (p.clone(), Some(o.clone())))
-                            .collect();
-                        (put, batch)
-                    } else {
-                        let put = batch.into_iter().map(|(p, o)| (p, Some(o))).collect();
-                        (put, Vec::new())
+                    let to = Destination {
+                        store: &*store,
+                        connector: &connector,
+                        manager: manager.as_deref(),
                     };
-                    let result = store.put(&connector, put).await;
-                    if let (Some(m), Ok(())) = (&manager, &result) {
-                        m.forget_stored(stored);
-                    }
+                    let (kept, result) = store_batch(to, batch, keep).await;
                     (kept, len, result)
                 });
                 self.task = Some((now, task));
@@ -209,6 +197,56 @@ impl OffsetWriter {
             WriterEvent::Due => None,
         }
     }
+}
+
+/// Where [`store_batch`] writes: the task's offset store and connector, and its offset manager
+/// (if any).
+#[derive(Clone, Copy)]
+pub(super) struct Destination<'a> {
+    pub(super) store: &'a dyn OffsetStore,
+    pub(super) connector: &'a str,
+    pub(super) manager: Option<&'a OffsetManager>,
+}
+
+impl<'a> Destination<'a> {
+    pub(super) fn of(cfg: &'a DriverConfig) -> Self {
+        Destination {
+            store: &*cfg.offset_store,
+            connector: &cfg.connector,
+            manager: cfg.offset_manager.as_deref(),
+        }
+    }
+}
+
+/// Writes `batch` to the offset store, then lets the offset manager drop its copies of the
+/// finished offsets the store now holds ([`OffsetManager::finished_in`]: taken before the
+/// write, so progress cached meanwhile is kept). Returns the batch when `keep` (for whoever
+/// reads it after the write; an empty one otherwise, the batch moved into the write) and the
+/// write's result.
+pub(super) async fn store_batch(
+    to: Destination<'_>,
+    batch: Vec<(OffsetMap, OffsetMap)>,
+    keep: bool,
+) -> (Vec<(OffsetMap, OffsetMap)>, Result<()>) {
+    let stored = to
+        .manager
+        .map(|m| m.finished_in(&batch))
+        .unwrap_or_default();
+    let (put, kept) = if keep {
+        let put = batch
+            .iter()
+            .map(|(p, o)| (p.clone(), Some(o.clone())))
+            .collect();
+        (put, batch)
+    } else {
+        let put = batch.into_iter().map(|(p, o)| (p, Some(o))).collect();
+        (put, Vec::new())
+    };
+    let result = to.store.put(to.connector, put).await;
+    if let (Some(m), Ok(())) = (to.manager, &result) {
+        m.forget_stored(stored);
+    }
+    (kept, result)
 }
 
 #[cfg(test)]
