@@ -4,6 +4,8 @@
 # target/fuzz-report.md (or $FUZZ_REPORT, so that two runs side by side keep their own reports).
 # Heavy: not part of scripts/test.sh. Usage: scripts/fuzz.sh [SECONDS] [TARGET...]
 # FUZZ_TIMEOUT (default 10) is libFuzzer's -timeout in seconds per input.
+# FUZZ_BACKGROUND=1 lowers the CPU share of the whole session the script runs in (see below): for
+# a run started in a session of its own (setsid) beside other work.
 #
 # Stable Rust only (no nightly here): `--sanitizer none`, so libFuzzer finds panics, hangs
 # (-timeout) and runaway allocations (-malloc_limit_mb / -rss_limit_mb), not the memory errors
@@ -11,6 +13,13 @@
 # fuzz/artifacts/TARGET/; reproduce one with `cargo fuzz run --sanitizer none TARGET FILE`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# With the kernel's autogroup scheduling (/proc/sys/kernel/sched_autogroup_enabled), `nice` orders
+# processes only within their session: a fuzzer started with `setsid nice -n 19` still takes an
+# equal share of the cores from the builds and benchmarks of other sessions. The session's own
+# group nice value is what counts there.
+if [ -n "${FUZZ_BACKGROUND:-}" ] && [ -w /proc/self/autogroup ]; then
+  echo 19 > /proc/self/autogroup
+fi
 seconds=${1:-300}
 shift || true
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.2 --locked
