@@ -128,12 +128,19 @@ pub struct ObjectVersion<'a> {
     pub size: i64,
 }
 
+impl ObjectVersion<'_> {
+    /// Whether a finished offset with ETag `etag` and size `size` was stored for this version:
+    /// the same ETag (or neither has one) and, when the offset has a size, the same size.
+    /// Anything else is a changed object (`object.overwrite.policy`).
+    pub fn is(&self, etag: Option<&str>, size: Option<i64>) -> bool {
+        etag == self.etag && size.is_none_or(|s| s == self.size)
+    }
+}
+
 impl FinishedOffset<'_> {
-    /// Whether this finished offset was stored for `version`: the same ETag (or neither has
-    /// one) and, when the offset has a size, the same size. Anything else is a changed
-    /// object (`object.overwrite.policy`).
+    /// Whether this finished offset was stored for `version` ([`ObjectVersion::is`]).
     pub(super) fn is_version(&self, version: &ObjectVersion<'_>) -> bool {
-        self.etag == version.etag && self.size.is_none_or(|s| s == version.size)
+        version.is(self.etag, self.size)
     }
 }
 

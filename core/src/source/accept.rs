@@ -2,7 +2,6 @@
 //! finished and changed objects.
 
 use super::*;
-use crate::offsets::ObjectVersion;
 
 /// An object [`ObjectSource::accept`] takes.
 pub(super) struct Accepted {
@@ -67,11 +66,10 @@ impl ObjectSource {
             .object_key((bucket_field, self.backend.bucket()), (object_field, key));
         // Nearly every key of a long-running task's listing: a finished object, unchanged.
         // Answered without building its offset.
-        let version = ObjectVersion {
-            etag: meta.e_tag.as_deref(),
-            size: meta.size as i64,
-        };
-        if self.offsets.finished_unchanged(&offset_key, &version) {
+        if self
+            .offsets
+            .finished_unchanged(&offset_key, &stability::version(meta))
+        {
             return None;
         }
         let stored = self.offsets.cached_at(&offset_key);

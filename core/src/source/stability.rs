@@ -19,7 +19,9 @@ use object_store::ObjectMeta;
 use tracing::{debug, info};
 
 use crate::config::OverwritePolicy;
-use crate::offsets::{OffsetMap, OffsetValue, ETAG, LAST_LINE_UNTERMINATED, RECORD_COUNT, SIZE};
+use crate::offsets::{
+    ObjectVersion, OffsetMap, OffsetValue, ETAG, LAST_LINE_UNTERMINATED, RECORD_COUNT, SIZE,
+};
 
 use super::build::DELETED;
 use super::readers::Reader;
@@ -50,7 +52,15 @@ fn long(data: &OffsetMap, key: &str) -> Option<i64> {
 /// ETag, or another size (when the offset has one).
 pub(super) fn changed(stored: &OffsetMap, meta: &ObjectMeta) -> bool {
     let etag = stored.get(ETAG).and_then(OffsetValue::as_str);
-    etag != meta.e_tag.as_deref() || long(stored, SIZE).is_some_and(|s| s != meta.size as i64)
+    !version(meta).is(etag, long(stored, SIZE))
+}
+
+/// The version of a listed object ([`ObjectVersion`]).
+pub(super) fn version(meta: &ObjectMeta) -> ObjectVersion<'_> {
+    ObjectVersion {
+        etag: meta.e_tag.as_deref(),
+        size: meta.size as i64,
+    }
 }
 
 impl ObjectSource {
