@@ -18,6 +18,9 @@ pub const INITIAL_IDLE_BACKOFF: Duration = Duration::from_millis(100);
 pub struct IdleBackoff {
     inner: ExponentialBackoff,
     cap: Duration,
+    /// Whether a delay was taken since the last reset (a reset reads the clock: the driver
+    /// resets on every record, so one with nothing to undo is skipped).
+    grown: bool,
 }
 
 impl Default for IdleBackoff {
@@ -38,19 +41,26 @@ impl IdleBackoff {
             max_elapsed_time: None,
             ..ExponentialBackoff::default()
         };
-        IdleBackoff { inner, cap }
+        IdleBackoff {
+            inner,
+            cap,
+            grown: false,
+        }
     }
 
     /// The next delay (grows until the cap).
     pub fn next_delay(&mut self) -> Duration {
         // `max_elapsed_time` is None, so the crate always yields a value; jitter can exceed
         // `max_interval`, hence the explicit cap.
+        self.grown = true;
         self.inner.next_backoff().unwrap_or(self.cap).min(self.cap)
     }
 
     /// Back to the initial delay (data arrived).
     pub fn reset(&mut self) {
-        self.inner.reset();
+        if std::mem::take(&mut self.grown) {
+            self.inner.reset();
+        }
     }
 
     /// Sleeps for the next delay.
@@ -81,6 +91,16 @@ mod tests {
     #[test]
     fn reset_returns_to_the_initial_delay() {
         let mut b = IdleBackoff::default();
+        for _ in 0..50 {
+            b.next_delay();
+        }
+        b.reset();
+        assert!(b.next_delay() <= INITIAL_IDLE_BACKOFF * 3 / 2);
+        // Resets with nothing to undo in between (the driver resets on every record), then
+        // growth again: the next reset still takes it back.
+        b.reset();
+        b.reset();
+        assert!(b.next_delay() <= INITIAL_IDLE_BACKOFF * 3 / 2);
         for _ in 0..50 {
             b.next_delay();
         }

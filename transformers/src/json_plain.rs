@@ -181,22 +181,18 @@ impl<'a> Scanner<'a> {
         let start = self.i + 1;
         let mut i = start;
         loop {
-            // Eight bytes at a time while none is a quote, a backslash or a control character.
-            while let Some(word) = b.get(i..i + 8) {
-                if special(u64::from_ne_bytes(word.try_into().expect("8 bytes"))) {
-                    break;
-                }
-                i += 8;
+            // The next quote or backslash (memchr's vector search), and no control character
+            // before it; no closing quote at all: not a string.
+            let run = memchr::memchr2(b'"', b'\\', &b[i..])?;
+            if has_control(&b[i..i + run]) {
+                return None;
             }
-            match *b.get(i)? {
-                b'"' => {
-                    self.i = i + 1;
-                    return Some(&b[start..i]);
-                }
-                b'\\' => i += plain_escape(&b[i..])?,
-                0..=0x1F => return None,
-                _ => i += 1,
+            i += run;
+            if b[i] == b'"' {
+                self.i = i + 1;
+                return Some(&b[start..i]);
             }
+            i += plain_escape(&b[i..])?;
         }
     }
 
@@ -242,9 +238,11 @@ impl<'a> Scanner<'a> {
         self.i = i;
         let token = &self.text[start..i];
         if float {
-            // The double the slow path's parser reads, written back as Java writes it.
-            serde_json::from_str::<f64>(token)
-                .is_ok_and(|v| v.is_finite() && java_double_to_string(v) == token)
+            // The double the slow path's parser reads, written back as Java writes it; most
+            // decimals are seen to be so from their digits alone.
+            plain_decimal(token)
+                || serde_json::from_str::<f64>(token)
+                    .is_ok_and(|v| v.is_finite() && java_double_to_string(v) == token)
         } else {
             // `-0` is read as the float -0.0; beyond int64 as a float or an error.
             token != "-0" && token.parse::<i64>().is_ok()
@@ -269,17 +267,44 @@ fn plain_escape(s: &[u8]) -> Option<usize> {
     }
 }
 
-/// Whether any of the 8 bytes of `w` is below 0x20, `"` or `\` (exact, no false positives).
-fn special(w: u64) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    let below_space = w.wrapping_sub(ONES * 0x20);
-    let quote = w ^ (ONES * u64::from(b'"'));
-    let backslash = w ^ (ONES * u64::from(b'\\'));
-    ((below_space | quote.wrapping_sub(ONES) & !quote | backslash.wrapping_sub(ONES) & !backslash)
-        & !w
-        & HIGH)
-        != 0
+/// Whether the JSON number `token` is a decimal that Java's `Double.toString` writes back as it
+/// is, seen from its digits alone (`false` says nothing: the caller then parses and writes).
+///
+/// That holds for `I.F` without an exponent whose value is 0 or lies in [10^-3, 10^7), which
+/// Java writes without an exponent; with at most 15 significant digits, so the double read is
+/// the correctly rounded one (the parser's significand stays below 2^53 and the power of ten is
+/// exact) and no other decimal of at most 15 digits reads as the same double, which makes the
+/// digits themselves its shortest form; and without trailing zeros in `F` beyond the one digit
+/// Java always writes (`1.0`, not `1.50`).
+fn plain_decimal(token: &str) -> bool {
+    let unsigned = token.strip_prefix('-').unwrap_or(token);
+    let Some((int, frac)) = unsigned.split_once('.') else {
+        return false;
+    };
+    if frac.is_empty() || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    if frac.len() > 1 && frac.ends_with('0') {
+        return false;
+    }
+    if int == "0" {
+        if frac == "0" {
+            // Zero, and minus zero: "0.0" and "-0.0".
+            return true;
+        }
+        // At least 10^-3, at most 15 significant digits.
+        let zeros = frac.bytes().take_while(|&c| c == b'0').count();
+        zeros <= 2 && frac.len() - zeros <= 15
+    } else {
+        // Below 10^7 (the grammar allows no leading zero), at most 15 significant digits.
+        (1..=7).contains(&int.len()) && int.len() + frac.len() <= 15
+    }
+}
+
+/// Whether any byte of `s` is a control character (below 0x20). A minimum over the bytes,
+/// which the compiler turns into vector instructions, unlike a search that stops early.
+fn has_control(s: &[u8]) -> bool {
+    s.iter().fold(u8::MAX, |m, &c| m.min(c)) < 0x20
 }
 
 #[cfg(test)]
@@ -354,9 +379,58 @@ mod tests {
             "\"abc",
             "{\"a\"}",
             "NaN",
+            // Control characters as they are, anywhere in a string, the last one below space
+            // included.
+            "\"\u{1f}\"",
+            "\"a\u{0}\"",
+            "[\"a\",\"0123456789abcdef0123456789abcdef\u{1}x\"]",
         ] {
             assert!(!is_plain(text), "{text:?} is not plain");
             same(text);
+        }
+    }
+
+    /// The float check of the slow way: parse the token, write it back as Java does.
+    fn written_back(token: &str) -> bool {
+        serde_json::from_str::<f64>(token)
+            .is_ok_and(|v| v.is_finite() && java_double_to_string(v) == token)
+    }
+
+    #[test]
+    fn decimals_seen_plain_from_their_digits() {
+        for t in [
+            "1.0",
+            "0.5",
+            "0.0",
+            "-0.0",
+            "0.001",
+            "-0.001",
+            "9999999.9",
+            "123.45",
+            "100.0",
+            "0.123456789012345",
+            "12345.6789012345",
+        ] {
+            assert!(plain_decimal(t), "{t}");
+            assert!(written_back(t), "{t}");
+        }
+        // Not decided from the digits: trailing zeros, below 10^-3, from 10^7 on, more than
+        // 15 significant digits, exponents, integers.
+        for t in [
+            "1.50",
+            "0.10",
+            "0.00",
+            "0.0001",
+            "10000000.0",
+            "1234567.123456789",
+            "0.1234567890123456",
+            "1.0E10",
+            "1.0E-4",
+            "1",
+            "-0",
+            "1.",
+        ] {
+            assert!(!plain_decimal(t), "{t}");
         }
     }
 
@@ -397,6 +471,9 @@ mod tests {
             Just("\\/".to_string()),
             Just("\\ud83d\\ude00".to_string()),
             Just("\u{7f}\u{2028}".to_string()),
+            "[a-z]{0,40}[\\x00-\\x1f][a-z]{0,3}",
+            // The edges around the last control character.
+            "[a-z]{0,40}[\\x1e-\\x21][a-z]{0,3}",
         ]
         .prop_map(|s| format!("\"{}\"", s.replace('"', "\\\"")));
         let number = prop_oneof![
@@ -459,6 +536,29 @@ mod tests {
                 // NaN and the infinities are written quoted, as strings.
                 prop_assert!(is_plain(&written), "{:?} from {:?}", written, text);
                 prop_assert_eq!(fast(&written), Ok(Some(written.clone().into_bytes())));
+            }
+        }
+
+        /// A decimal seen plain from its digits is plain the slow way too.
+        #[test]
+        fn a_decimal_seen_plain_from_its_digits_is_written_back_so(
+            minus in any::<bool>(),
+            int in prop_oneof![Just("0".to_string()), "[1-9][0-9]{0,8}"],
+            frac in prop_oneof!["[0-9]{1,18}", "0{0,4}[0-9]{1,3}"],
+        ) {
+            let t = format!("{}{int}.{frac}", if minus { "-" } else { "" });
+            if plain_decimal(&t) {
+                prop_assert!(written_back(&t), "{}", t);
+            }
+        }
+
+        /// And what Java writes for a short decimal in the plain range is seen so.
+        #[test]
+        fn short_decimals_as_java_writes_them_are_seen_plain(n in 0i64..1_000_000_000, scale in 0u32..10) {
+            let t = java_double_to_string(n as f64 / 10f64.powi(scale as i32));
+            let significant = t.trim_start_matches(['0', '.']).bytes().filter(u8::is_ascii_digit).count();
+            if !t.contains('E') && significant <= 15 {
+                prop_assert!(plain_decimal(&t), "{}", t);
             }
         }
 
