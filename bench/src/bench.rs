@@ -8,9 +8,10 @@ use std::process::Command;
 use anyhow::Context as _;
 
 use crate::cases::{specs, Backend, Case, Contender, Format, Kind, OffsetMode, CHUNK, SMT_CHAIN};
-use crate::data::{self, Azurite, Dataset, FakeGcs, Moto};
+use crate::data::{self, Dataset};
 use crate::measure;
 use crate::results::{CaseResult, ContenderResult, Extra};
+use crate::stores::{self, Azurite, FakeGcs, Moto};
 use crate::RunArgs;
 
 pub(crate) const TOPIC: &str = "bench";
@@ -189,7 +190,7 @@ impl Bench {
                         .map(|g| g.endpoint.clone())
                         .unwrap_or_else(|| "http://127.0.0.1:9".into()),
                 ),
-                ("gcs.credentials.json", data::GCS_EMULATOR_KEY.to_owned()),
+                ("gcs.credentials.json", stores::GCS_EMULATOR_KEY.to_owned()),
             ]),
             Backend::Azure => c.extend([
                 ("connector.class", "azure".to_owned()),

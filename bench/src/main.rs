@@ -28,6 +28,7 @@ mod measure;
 mod report;
 mod restart;
 mod results;
+mod stores;
 mod throughput;
 
 use std::collections::HashMap;
