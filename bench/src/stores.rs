@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,10 +16,12 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 use crate::data::Dataset;
 pub(crate) use sluice_testkit::servers::{AZURITE_ACCOUNT, AZURITE_KEY, GCS_EMULATOR_KEY};
+use sluice_testkit::ChildGuard;
 
 /// A moto S3 server (memory only), its request log and the one bucket the benchmark uses.
 pub(crate) struct Moto {
-    child: Child,
+    /// The server process, killed when this is dropped.
+    _child: ChildGuard,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
     /// Its stderr: one line per request (werkzeug's access log).
@@ -28,13 +30,6 @@ pub(crate) struct Moto {
     pub bucket: String,
     /// `<dataset>/<key>` of every object uploaded so far.
     pub staged: std::collections::HashSet<String>,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Moto {
@@ -50,7 +45,7 @@ impl Moto {
             .with_context(|| format!("starting moto ({})", bin.display()))?;
         let addr = format!("127.0.0.1:{port}");
         let moto = Moto {
-            child,
+            _child: ChildGuard(child),
             endpoint: format!("http://{addr}"),
             log,
             bucket: "bench".into(),
@@ -188,16 +183,10 @@ pub(crate) async fn upload(
 
 /// fake-gcs-server (memory backend) loaded at start from hard links to the datasets.
 pub(crate) struct FakeGcs {
-    child: Child,
+    /// The server process, killed when this is dropped.
+    _child: ChildGuard,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
-}
-
-impl Drop for FakeGcs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn hard_link_tree(src: &Path, dst: &Path) -> anyhow::Result<()> {
@@ -259,7 +248,7 @@ impl FakeGcs {
             .spawn()
             .with_context(|| format!("starting fake-gcs-server ({})", bin.display()))?;
         let gcs = FakeGcs {
-            child,
+            _child: ChildGuard(child),
             endpoint: format!("http://{addr}"),
         };
         crate::kafka::wait_port(&addr, Duration::from_secs(300))?;
@@ -273,20 +262,14 @@ impl FakeGcs {
 
 /// Azurite (in-memory) with container `bench`.
 pub(crate) struct Azurite {
-    child: Child,
+    /// The server process, killed when this is dropped.
+    _child: ChildGuard,
     /// host:port.
     pub addr: String,
     /// The container.
     pub container: String,
     /// `<dataset>/<key>` of every object uploaded so far.
     pub staged: std::collections::HashSet<String>,
-}
-
-impl Drop for Azurite {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Azurite {
@@ -309,7 +292,7 @@ impl Azurite {
             .spawn()
             .context("starting Azurite (node)")?;
         let az = Azurite {
-            child,
+            _child: ChildGuard(child),
             addr,
             container: "bench".into(),
             staged: Default::default(),
