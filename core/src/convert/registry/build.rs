@@ -14,13 +14,11 @@ use super::settings::{
     URL, USER_INFO, USE_LATEST, VALUE_STRATEGY,
 };
 use super::{Format, RegistryConverter, Strategy, AVRO, PROTOBUF};
-#[cfg(doc)]
-use super::{JSON_SCHEMA, SETTINGS};
 use crate::convert::Converter;
 use crate::error::Error;
 
-/// Builds a registry converter of class `short` ([`AVRO`] or [`JSON_SCHEMA`]) from its settings
-/// (the settings were checked against [`SETTINGS`] by the caller); `prefix` is `key.converter` or
+/// Builds a registry converter of class `short` ([`AVRO`] or [`JSON_SCHEMA`](super::JSON_SCHEMA)) from its settings
+/// (the settings were checked against [`SETTINGS`](super::SETTINGS) by the caller); `prefix` is `key.converter` or
 /// `value.converter`, for messages. Every problem is added to `problems`.
 pub(crate) fn build(
     short: &'static str,
