@@ -20,7 +20,9 @@ cd "$(dirname "$0")/.."
 # for a core when they woke (a jsonl benchmark 8.8-9.3 s beside it, docs/fuzzing.md). A cpu
 # cgroup marked idle (cpu.idle=1) is what the kernel preempts at once for any other work: the
 # script moves itself there when it may (root, cgroup v1 or v2 with the cpu controller), and
-# lowers its autogroup otherwise.
+# lowers its autogroup otherwise. The price: while other work keeps every core busy the fuzzer
+# gets no CPU, and an input can outlast libFuzzer's wall-clock -timeout (a false timeout that
+# ends the run): replay a timeout alone before believing it.
 background() {
   local cg
   for cg in /sys/fs/cgroup/cpu/sluice-fuzz /sys/fs/cgroup/sluice-fuzz; do
