@@ -96,6 +96,9 @@ for t in "${targets[@]}"; do
   log=target/fuzz-$t.log
   times=target/fuzz-$t.time
   rm -f "$times"
+  # Artifacts of this run only: the folder keeps those of earlier runs.
+  since=target/fuzz-$t.start
+  touch "$since"
   rc=0
   # Built first, so that the times below are the fuzzing's alone.
   (cd fuzz && cargo fuzz build --sanitizer none "$t") >"$log" 2>&1 || true
@@ -104,13 +107,14 @@ for t in "${targets[@]}"; do
   (cd fuzz && ${timer[@]:+"${timer[@]}" "../$times"} cargo fuzz run --sanitizer none "$t" -- \
     -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -print_final_stats=1) >>"$log" 2>&1 || rc=$?
-  read -r wall cpu < <(awk '{ printf "%.0f %.0f\n", $1, $2 + $3 }' "$times" 2>/dev/null || true)
+  # The last line: /usr/bin/time writes "Command exited with non-zero status N" first when it did.
+  read -r wall cpu < <(tail -n 1 "$times" 2>/dev/null | awk '{ printf "%.0f %.0f\n", $1, $2 + $3 }' || true)
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
   corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
   # Slow units are inputs libFuzzer found slow but under the timeout: kept, not counted as crashes.
-  crashes=$(find "fuzz/artifacts/$t" -type f ! -name 'slow-unit-*' 2>/dev/null | wc -l)
+  crashes=$(find "fuzz/artifacts/$t" -type f ! -name 'slow-unit-*' -newer "$since" 2>/dev/null | wc -l)
   echo "| $t | ${wall:-?} | ${cpu:-?} | ${runs:-?} | ${rate:-?} | $corpus | ${cov:-?} | $crashes |" >> "$report"
   if [ "$rc" -ne 0 ]; then
     status=1
