@@ -99,18 +99,8 @@ impl Moto {
             ds.bytes() as f64 / 1e6
         );
         let store = self.store()?;
-        futures::stream::iter(ds.objects.iter().map(|o| {
-            let store = store.clone();
-            let src = ds.root.join(&o.key);
-            let dst = StorePath::from(format!("{}/{}", ds.name, o.key));
-            async move { upload(&store, &src, &dst).await }
-        }))
-        .buffer_unordered(16)
-        .try_collect::<Vec<()>>()
-        .await?;
+        upload_dataset(&store, ds, 16, &mut self.staged).await?;
         eprintln!("  done in {:.1} s", started.elapsed().as_secs_f64());
-        self.staged
-            .extend(ds.objects.iter().map(|o| format!("{}/{}", ds.name, o.key)));
         Ok(())
     }
 
@@ -150,6 +140,27 @@ fn pending(ds: &Dataset, staged: &std::collections::HashSet<String>) -> Dataset 
     d.objects
         .retain(|o| !staged.contains(&format!("{}/{}", ds.name, o.key)));
     d
+}
+
+/// Uploads every object of `ds` to `<dataset>/<key>` in `store`, `concurrency` at a time, and
+/// records them in `staged`.
+async fn upload_dataset(
+    store: &Arc<dyn ObjectStore>,
+    ds: &Dataset,
+    concurrency: usize,
+    staged: &mut std::collections::HashSet<String>,
+) -> anyhow::Result<()> {
+    futures::stream::iter(ds.objects.iter().map(|o| {
+        let store = store.clone();
+        let src = ds.root.join(&o.key);
+        let dst = StorePath::from(format!("{}/{}", ds.name, o.key));
+        async move { upload(&store, &src, &dst).await }
+    }))
+    .buffer_unordered(concurrency)
+    .try_collect::<Vec<()>>()
+    .await?;
+    staged.extend(ds.objects.iter().map(|o| format!("{}/{}", ds.name, o.key)));
+    Ok(())
 }
 
 /// Puts one file: a single PUT below 32 MiB, a multipart upload above.
@@ -337,18 +348,8 @@ impl Azurite {
                 .with_container_name(&self.container)
                 .build()?,
         );
-        futures::stream::iter(ds.objects.iter().map(|o| {
-            let store = store.clone();
-            let src = ds.root.join(&o.key);
-            let dst = StorePath::from(format!("{}/{}", ds.name, o.key));
-            async move { upload(&store, &src, &dst).await }
-        }))
-        .buffer_unordered(8)
-        .try_collect::<Vec<()>>()
-        .await?;
+        upload_dataset(&store, ds, 8, &mut self.staged).await?;
         eprintln!("  done in {:.1} s", started.elapsed().as_secs_f64());
-        self.staged
-            .extend(ds.objects.iter().map(|o| format!("{}/{}", ds.name, o.key)));
         Ok(())
     }
 }
