@@ -43,7 +43,9 @@ pub async fn open_offset_store(worker: &WorkerConfig, mode: Mode) -> Result<Arc<
                 // Expected on a first run; `offset.storage.missing=fail` makes it an error once offsets exist.
                 tracing::info!(file = %path.display(), "no offset file yet (a first run): it will be created and every object is read from the beginning");
             }
-            Ok(Arc::new(FileOffsetStore::open(path)?))
+            // Commits reach the file at once; its fdatasync waits up to the flush interval.
+            let sync = std::time::Duration::from_millis(worker.offset_flush_interval_ms);
+            Ok(Arc::new(FileOffsetStore::open(path)?.with_sync_interval(sync)))
         }
         (None, Mode::Backfill) => {
             tracing::warn!("neither offset.storage.topic nor offset.storage.file.filename is set: offsets are kept in memory and a restarted backfill starts from the beginning");

@@ -481,7 +481,7 @@ pub const WORKER_KEYS: &[KeyDef] = &[
     optional(
         "offset.storage.file.filename",
         Kind::String,
-        "File that stores source offsets (standalone mode): each commit appends its lines and fsyncs, and the file is compacted atomically once it doubles; survives kill -9. Required by `run`; `backfill` without it keeps offsets in memory (no resume).",
+        "File that stores source offsets (standalone mode): each commit appends its lines (so a `kill -9` loses no commit), the appended lines are fsynced at most `offset.flush.interval.ms` later, and the file is compacted atomically (fsynced, renamed) once it doubles. Required by `run`; `backfill` without it keeps offsets in memory (no resume).",
     ),
     optional(
         "offset.storage.topic",
@@ -516,7 +516,7 @@ pub const WORKER_KEYS: &[KeyDef] = &[
             max: i64::MAX,
         },
         "5000",
-        "At-least-once: the longest time acknowledged offsets wait before they are written to the offset store. Sluice writes them continuously (one write in flight per task, each carrying everything acknowledged meanwhile, at most 50 a second), so this is only an upper bound, kept for Kafka Connect compatibility; they are also written on stop. With `offset.flush.continuous=false` it is the period of the writes, as in Kafka Connect.",
+        "At-least-once: the longest time acknowledged offsets wait before they are written to the offset store. Sluice writes them continuously (one write in flight per task, each carrying everything acknowledged meanwhile, at most 50 a second), so this is only an upper bound, kept for Kafka Connect compatibility; they are also written on stop. With `offset.flush.continuous=false` it is the period of the writes, as in Kafka Connect. It also bounds how long the offset file's appended lines wait for their fsync (a crash of the machine may lose that much of the commits, whose records are then sent again).",
     ),
     key(
         "offset.flush.continuous",

@@ -8,10 +8,11 @@
 //!   offset of every source partition whose acknowledged prefix grew), so the number of writes
 //!   follows the store's speed, never the record rate;
 //! - a write starts as soon as the previous one ended and something new was acknowledged, but
-//!   no sooner than [`MIN_SPACING`] after the previous one started, and after a pause as long
+//!   no sooner than the store's [`write_spacing`](OffsetStore::write_spacing) after the
+//!   previous one started (20 ms for a file, 100 ms for a topic), and after a pause as long
 //!   as the previous write took, up to [`MAX_PAUSE`]: a store that is slow to write (a big
 //!   offset file to render) is not kept busy all the time, and the committed offsets still
-//!   trail the acknowledgements by at most two writes plus [`MAX_PAUSE`];
+//!   trail the acknowledgements by at most two writes plus the longer of the two;
 //! - the committed offset of a partition never passes a record that was not acknowledged (that
 //!   is [`SubmittedRecords`]' contiguous prefix).
 //!
@@ -26,18 +27,15 @@ use super::DriverConfig;
 use crate::error::{Error, Result};
 use crate::offsets::{OffsetManager, OffsetMap, OffsetStore, SubmittedRecords};
 
-/// The least time between the starts of two offset writes of one task (at most 50 writes a
-/// second per task).
-pub(super) const MIN_SPACING: Duration = Duration::from_millis(20);
-
 /// The longest pause after a write before the next one (the pause is as long as the write
 /// took, up to this).
 pub(super) const MAX_PAUSE: Duration = Duration::from_millis(100);
 
-/// When the next write may start after one that started at `started` and ended at `ended`.
-pub(super) fn next_start(started: Instant, ended: Instant) -> Instant {
+/// When the next write may start after one that started at `started` and ended at `ended`,
+/// writes being at least `spacing` apart.
+pub(super) fn next_start(started: Instant, ended: Instant, spacing: Duration) -> Instant {
     let took = ended.saturating_duration_since(started);
-    (started + MIN_SPACING).max(ended + took.min(MAX_PAUSE))
+    (started + spacing).max(ended + took.min(MAX_PAUSE))
 }
 
 /// What [`Pacer::start`] decided.
@@ -54,13 +52,35 @@ pub(super) enum Start {
 }
 
 /// When the next offset write may start: at most one in flight, spaced as the module says.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Pacer {
     writing: bool,
     next_at: Option<Instant>,
+    /// The least time between the starts of two writes.
+    spacing: Duration,
+}
+
+impl Default for Pacer {
+    fn default() -> Self {
+        Pacer::new(crate::offsets::DEFAULT_WRITE_SPACING)
+    }
 }
 
 impl Pacer {
+    /// A pacer of writes at least `spacing` apart.
+    pub(super) fn new(spacing: Duration) -> Self {
+        Pacer {
+            writing: false,
+            next_at: None,
+            spacing,
+        }
+    }
+
+    /// Writes from now on are at least `spacing` apart.
+    pub(super) fn set_spacing(&mut self, spacing: Duration) {
+        self.spacing = spacing;
+    }
+
     /// Decides at `now` whether a write starts; when it does, takes its batch from `submitted`.
     pub(super) fn start(&mut self, submitted: &mut SubmittedRecords, now: Instant) -> Start {
         if self.writing {
@@ -83,7 +103,7 @@ impl Pacer {
     /// The write that started at `started` ended at `ended` (successfully or not).
     pub(super) fn finished(&mut self, started: Instant, ended: Instant) {
         self.writing = false;
-        self.next_at = Some(next_start(started, ended));
+        self.next_at = Some(next_start(started, ended, self.spacing));
     }
 
     /// Whether a write is in flight.
@@ -128,6 +148,7 @@ impl OffsetWriter {
     /// Starts a write of what `submitted` has newly acknowledged, unless one is in flight or
     /// the spacing says wait (then [`event`](Self::event) says when). Never waits.
     pub(super) fn kick(&mut self, cfg: &DriverConfig, submitted: &mut SubmittedRecords) {
+        self.pacer.set_spacing(cfg.offset_store.write_spacing());
         let now = Instant::now();
         match self.pacer.start(submitted, now) {
             Start::Busy | Start::Idle => {}
@@ -306,10 +327,14 @@ mod tests {
         /// store (with it) holds everything acknowledged before it; writes are spaced; and at
         /// the end everything acknowledged is written.
         #[test]
-        fn one_write_in_flight_carrying_everything_acknowledged(ops in proptest::collection::vec(op(), 1..200)) {
+        fn one_write_in_flight_carrying_everything_acknowledged(
+            ops in proptest::collection::vec(op(), 1..200),
+            spacing_ms in 0u64..150,
+        ) {
+            let spacing = Duration::from_millis(spacing_ms);
             let t0 = Instant::now();
             let mut now = t0;
-            let mut pacer = Pacer::default();
+            let mut pacer = Pacer::new(spacing);
             let mut s = SubmittedRecords::new();
             // Per partition: ack flags by sequence, and the ids.
             let mut acked: Vec<Vec<bool>> = vec![Vec::new(); 3];
@@ -348,7 +373,7 @@ mod tests {
                             Start::Write(batch) => {
                                 prop_assert!(in_flight.is_none(), "a second write in flight");
                                 if let Some((started, took)) = last_start {
-                                    prop_assert!(now >= started + MIN_SPACING, "writes too close");
+                                    prop_assert!(now >= started + spacing, "writes too close");
                                     prop_assert!(now >= started + took + took.min(MAX_PAUSE), "no pause after a write");
                                 }
                                 let prefix = prefixes(&acked);

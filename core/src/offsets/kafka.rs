@@ -45,6 +45,13 @@ pub struct TopicSettings {
     pub replication_factor: i32,
 }
 
+/// The least time between two continuous offset writes of a task to the topic. Each write is
+/// a produce request with `acks=all`: at the default 20 ms (50 a second) the broker's work for
+/// them made a 1 GiB jsonl backfill 11-15 % slower than writes every 5 s on the test broker;
+/// at 100 ms, about 5 % (docs/benchmarks/2026-12-05-offset-sync.md). A kill still re-sends
+/// only what was acknowledged in the last write's time plus this.
+const TOPIC_WRITE_SPACING: Duration = Duration::from_millis(100);
+
 /// Offsets in a compacted Kafka topic (distributed-mode style, usable standalone).
 pub struct KafkaOffsetStore {
     topic: String,
@@ -421,6 +428,10 @@ impl OffsetStore for KafkaOffsetStore {
 
     fn location(&self) -> String {
         format!("Kafka topic {:?}", self.topic)
+    }
+
+    fn write_spacing(&self) -> Duration {
+        TOPIC_WRITE_SPACING
     }
 
     fn kafka(self: std::sync::Arc<Self>) -> Option<std::sync::Arc<KafkaOffsetStore>> {

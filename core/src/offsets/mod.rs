@@ -30,7 +30,7 @@ pub use kafka::{KafkaOffsetStore, TopicSettings};
 pub use manager::{OffsetManager, StoredFinished};
 pub use store::{
     canonical_partition, connect_offset_key, parse_connect_offset_key, MemoryOffsetStore,
-    OffsetStore, PartitionKey, Peek,
+    OffsetStore, PartitionKey, Peek, DEFAULT_WRITE_SPACING,
 };
 pub use submitted::{SubmittedId, SubmittedRecords};
 pub use value::{map_from_json, map_to_json, OffsetMap, OffsetValue};

@@ -10,6 +10,10 @@ use crate::error::{Error, Result};
 use super::finished::ObjectVersion;
 use super::value::{map_from_json, write_map_json, OffsetMap};
 
+/// The least time between the starts of two continuous offset writes of one task, unless its
+/// store asks for more ([`OffsetStore::write_spacing`]): at most 50 writes a second per task.
+pub const DEFAULT_WRITE_SPACING: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// A pluggable store of committed source offsets, per connector and source partition.
 #[async_trait]
 pub trait OffsetStore: Send + Sync + std::fmt::Debug {
@@ -64,9 +68,18 @@ pub trait OffsetStore: Send + Sync + std::fmt::Debug {
     /// The names of the connectors that have stored offsets, sorted.
     async fn connectors(&self) -> Result<Vec<String>>;
 
-    /// Writes a batch durably; a None offset deletes the partition. Returns once durable. Later
-    /// entries of the batch win over earlier ones for the same partition.
+    /// Writes a batch; a None offset deletes the partition. Returns once the batch survives a
+    /// crash of the process (a store may bound how much later it reaches the disk: see
+    /// [`FileOffsetStore`](super::FileOffsetStore)'s sync interval). Later entries of the
+    /// batch win over earlier ones for the same partition.
     async fn put(&self, connector: &str, batch: Vec<(OffsetMap, Option<OffsetMap>)>) -> Result<()>;
+
+    /// The least time between the starts of two continuous offset writes of one task to this
+    /// store ([`DEFAULT_WRITE_SPACING`] unless the store says otherwise): the pace a store
+    /// that costs something per write can bear.
+    fn write_spacing(&self) -> std::time::Duration {
+        DEFAULT_WRITE_SPACING
+    }
 
     /// Where the offsets live, for messages (`"file /x/y"`, `"memory"`).
     fn location(&self) -> String;

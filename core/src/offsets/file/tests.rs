@@ -440,3 +440,62 @@ proptest! {
         }
     }
 }
+
+/// Every put syncs by default; with a sync interval a put syncs only when the last sync is
+/// that old, a sync is scheduled for the lines appended meanwhile, and dropping the store
+/// syncs what is left. Each put's lines are in the file when it returns, synced or not.
+#[tokio::test]
+async fn appended_lines_are_synced_per_put_or_once_per_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("offsets.jsonl");
+    let s = FileOffsetStore::open(&path).unwrap();
+    for n in 1..=3 {
+        s.put("c", vec![(part("a"), Some(offset(n)))])
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.syncs(), 3, "the default: every put syncs");
+    drop(s);
+
+    // A long interval: the first put syncs, the next ones wait; the drop syncs them.
+    let s = FileOffsetStore::open(&path)
+        .unwrap()
+        .with_sync_interval(Duration::from_secs(3600));
+    let syncs = s.syncs.clone();
+    for n in 4..=8 {
+        s.put("c", vec![(part("a"), Some(offset(n)))])
+            .await
+            .unwrap();
+        let other = FileOffsetStore::open(&path).unwrap();
+        assert_eq!(
+            other.get("c", &[part("a")]).await.unwrap()[0],
+            Some(offset(n)),
+            "the put's line is in the file when it returns"
+        );
+    }
+    assert_eq!(s.syncs(), 1);
+    drop(s);
+    assert_eq!(syncs.load(Ordering::Relaxed), 2, "the drop synced the rest");
+
+    // A short interval: the lines appended after a sync are synced when it has passed.
+    let s = FileOffsetStore::open(&path)
+        .unwrap()
+        .with_sync_interval(Duration::from_millis(50));
+    s.put("c", vec![(part("a"), Some(offset(9)))])
+        .await
+        .unwrap();
+    s.put("c", vec![(part("b"), Some(offset(1)))])
+        .await
+        .unwrap();
+    assert_eq!(s.syncs(), 1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(s.syncs(), 2, "the scheduled sync ran");
+    let syncs = s.syncs.clone();
+    drop(s);
+    assert_eq!(syncs.load(Ordering::Relaxed), 2, "nothing was left to sync");
+    let s = FileOffsetStore::open(&path).unwrap();
+    assert_eq!(
+        s.get("c", &[part("a"), part("b")]).await.unwrap(),
+        vec![Some(offset(9)), Some(offset(1))]
+    );
+}
