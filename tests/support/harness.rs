@@ -336,12 +336,16 @@ impl Collector {
         }
     }
 
-    /// Polls for up to `d`.
+    /// Polls for up to `d` (a wait for a message never outlasts it: the crash test samples the
+    /// run's metrics between pumps to kill it at a chosen point).
     pub(crate) fn pump(&mut self, d: Duration) {
         let end = Instant::now() + d;
         while Instant::now() < end {
             self.reread_a_gap();
-            let Some(m) = self.consumer.poll(Duration::from_millis(50)) else {
+            let wait = end
+                .saturating_duration_since(Instant::now())
+                .clamp(Duration::from_millis(1), Duration::from_millis(50));
+            let Some(m) = self.consumer.poll(wait) else {
                 continue;
             };
             // Transport errors while a broker is down are expected; the consumer reconnects.
