@@ -251,7 +251,8 @@ impl FileOffsetStore {
     }
 
     /// How many times appended lines were synced to disk (compactions not counted).
-    pub fn syncs(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn syncs(&self) -> u64 {
         self.syncs.load(Ordering::Relaxed)
     }
 
