@@ -16,8 +16,9 @@ impl ByteArrayConverter {
     }
 }
 
-impl Converter for ByteArrayConverter {
-    fn from_connect_data(&self, _topic: &str, data: &SchemaAndValue) -> Result<Option<Vec<u8>>> {
+impl ByteArrayConverter {
+    /// Whether this converter writes `data`: `Ok`, or the reason it cannot.
+    fn check(data: &SchemaAndValue) -> Result<()> {
         if let Some(schema) = &data.schema {
             if schema.type_() != Type::Bytes {
                 return Err(Error::Data(format!(
@@ -29,13 +30,35 @@ impl Converter for ByteArrayConverter {
             }
         }
         match &data.value {
-            Value::Null => Ok(None),
-            Value::Bytes(b) => Ok(Some(b.clone())),
+            Value::Null | Value::Bytes(_) => Ok(()),
             v => Err(Error::Data(format!(
                 "the ByteArrayConverter needs a bytes value, but the value is {}; use the \
                  JsonConverter or the StringConverter for other data",
                 v.inferred_type().map_or("null", |t| t.name())
             ))),
+        }
+    }
+}
+
+impl Converter for ByteArrayConverter {
+    fn from_connect_data(&self, _topic: &str, data: &SchemaAndValue) -> Result<Option<Vec<u8>>> {
+        Self::check(data)?;
+        match &data.value {
+            Value::Bytes(b) => Ok(Some(b.clone())),
+            _ => Ok(None),
+        }
+    }
+
+    /// The bytes themselves, taken rather than copied.
+    fn from_connect_data_taking(
+        &self,
+        _topic: &str,
+        data: &mut SchemaAndValue,
+    ) -> Result<Option<Vec<u8>>> {
+        Self::check(data)?;
+        match &mut data.value {
+            Value::Bytes(b) => Ok(Some(std::mem::take(b))),
+            _ => Ok(None),
         }
     }
 }

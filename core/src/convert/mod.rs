@@ -43,6 +43,21 @@ pub trait Converter: Send + Sync + std::fmt::Debug {
     #[allow(clippy::wrong_self_convention)] // Connect's name for it
     fn from_connect_data(&self, topic: &str, data: &SchemaAndValue) -> Result<Option<Vec<u8>>>;
 
+    /// [`Converter::from_connect_data`] for data the caller has no further use for once it is
+    /// converted: a converter that passes bytes through takes them instead of copying them.
+    /// On an error `data` is left as it was. The default converts a copy.
+    ///
+    /// # Errors
+    /// As [`Converter::from_connect_data`].
+    #[allow(clippy::wrong_self_convention)] // Connect's name, as above
+    fn from_connect_data_taking(
+        &self,
+        topic: &str,
+        data: &mut SchemaAndValue,
+    ) -> Result<Option<Vec<u8>>> {
+        self.from_connect_data(topic, data)
+    }
+
     /// What [`Converter::from_connect_data`] needs from outside the process for `data` (a Schema
     /// Registry id): `None` when it is at hand (every converter but the registry ones, and a
     /// registry converter's known schemas), else a future to await first, on the caller's task.

@@ -679,6 +679,38 @@ fn string_converter() {
     );
 }
 
+/// Taking the bytes gives what copying them gives, and a failure leaves the data as it was.
+#[test]
+fn byte_array_converter_taking_equals_copying() {
+    let conv = converter_from_config("ByteArrayConverter", &settings(&[]), false).unwrap();
+    let json = converter_from_config("JsonConverter", &settings(&[]), false).unwrap();
+    let cases = [
+        SchemaAndValue::schemaless(Value::Bytes(vec![0, 255, 7])),
+        SchemaAndValue {
+            schema: Some(Schema::optional_bytes()),
+            value: Value::Null,
+        },
+        SchemaAndValue::schemaless("text".into()),
+        SchemaAndValue {
+            schema: Some(Schema::string()),
+            value: Value::Bytes(vec![1]),
+        },
+    ];
+    for c in [&conv, &json] {
+        for data in &cases {
+            let copied = c.from_connect_data("t", data).map_err(|e| e.to_string());
+            let mut taken_from = data.clone();
+            let taken = c
+                .from_connect_data_taking("t", &mut taken_from)
+                .map_err(|e| e.to_string());
+            assert_eq!(taken, copied, "{c:?} {data:?}");
+            if taken.is_err() {
+                assert_eq!(&taken_from, data, "a failure leaves the data");
+            }
+        }
+    }
+}
+
 #[test]
 fn byte_array_converter() {
     let conv = converter_from_config("ByteArrayConverter", &settings(&[]), false).unwrap();

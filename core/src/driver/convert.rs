@@ -123,10 +123,12 @@ impl Converting {
         }
     }
 
-    /// [`Converting::convert`] once the converters have what they need.
+    /// [`Converting::convert`] once the converters have what they need. The value is converted
+    /// last and taken, not copied, where its converter can (a failure before it leaves the record
+    /// whole for the dead letter queue, and the value's own failure leaves the value).
     fn convert_ready(
         &mut self,
-        r: SourceRecord,
+        mut r: SourceRecord,
     ) -> std::result::Result<Prepared, Box<(SourceRecord, Failure)>> {
         let key = match self.key.from_connect_data(&r.topic, &r.key) {
             Ok(k) => k,
@@ -137,17 +139,6 @@ impl Converting {
                     source: Box::new(e),
                 };
                 return Err(failed(r, Stage::KeyConverter, err));
-            }
-        };
-        let value = match self.value.from_connect_data(&r.topic, &r.value) {
-            Ok(v) => v,
-            Err(e) => {
-                let err = Error::Convert {
-                    part: "value",
-                    topic: r.topic.clone(),
-                    source: Box::new(e),
-                };
-                return Err(failed(r, Stage::ValueConverter, err));
             }
         };
         let headers = if r.headers.is_empty() {
@@ -165,6 +156,17 @@ impl Converting {
                 });
             }
             Some(out)
+        };
+        let value = match self.value.from_connect_data_taking(&r.topic, &mut r.value) {
+            Ok(v) => v,
+            Err(e) => {
+                let err = Error::Convert {
+                    part: "value",
+                    topic: r.topic.clone(),
+                    source: Box::new(e),
+                };
+                return Err(failed(r, Stage::ValueConverter, err));
+            }
         };
         let topic = match &self.topic {
             Some(t) if **t == *r.topic => t.clone(),
