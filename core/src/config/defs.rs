@@ -287,7 +287,7 @@ pub const CONNECTOR_KEYS: &[KeyDef] = &[
         "object.read.concurrency",
         POSITIVE,
         "4",
-        "Objects each task reads at once (streamed GETs in flight, parsed in parallel). Records of one object stay in order and offsets stay per object; objects are opened in key order.",
+        "Objects each task reads at once (streamed GETs in flight, parsed in parallel). Records of one object stay in order and offsets stay per object; objects are opened in key order. The task produces one object's records at a time while the others are read ahead (the next one is the first, in key order, with records ready).",
     ),
     optional(
         "object.overwrite.policy",

@@ -1,10 +1,18 @@
 //! [`ReaderPool`]: the objects being read at once (`object.read.concurrency`).
 //!
 //! Each object is parsed by its own tokio task, which hands its records over in batches of what
-//! its bytes already in memory give ([`READY_BATCH`]) through one bounded channel shared by the
-//! pool ([`EVENTS_PER_READER`] batches per object): records of one object arrive in order and
-//! memory stays bounded whatever the object size. Objects are opened in key order and numbered
-//! in that order, so "opened before" is "sorts before".
+//! its bytes already in memory give ([`READY_BATCH`]) through a bounded channel of its own
+//! ([`EVENTS_PER_READER`] batches): records of one object arrive in order and memory stays
+//! bounded whatever the object size. Objects are opened in key order and numbered in that order,
+//! so "opened before" is "sorts before".
+//!
+//! The task takes the records of one object at a time: once it took an object's first batch it
+//! takes that object's records to its end, while the other objects are fetched and parsed ahead
+//! into their channels. The next object is the first, in opening order, that has records ready,
+//! so an object whose GET is slow to start does not hold up the others. Records of several
+//! objects taken as they came would go to as many Kafka partitions at once (the record key is
+//! the object's): with four objects at once that cost librdkafka about 0.5 µs more CPU per
+//! record, in its locks and in smaller batches (docs/benchmarks/2026-12-05-object-order.md).
 //!
 //! The failing rule (`errors.tolerance=none`): an error stops the task, but only once every
 //! object opened before the failing one is delivered; objects opened after it are dropped.
@@ -49,11 +57,13 @@ pub(super) struct Reader {
     pub task: ReadTask,
 }
 
-/// The spawned task parsing one object into the pool's channel, with the object's number in
-/// opening order. Dropping it aborts the task.
+/// The spawned task parsing one object into its channel, with the object's number in opening
+/// order. Dropping it aborts the task.
 pub(super) struct ReadTask {
     id: u64,
     handle: tokio::task::JoinHandle<()>,
+    /// What the task sends about its object, in order.
+    events: mpsc::Receiver<Event>,
 }
 
 impl Drop for ReadTask {
@@ -70,6 +80,20 @@ enum Event {
     End,
 }
 
+/// The error for an object whose reading task ended without reaching the end of the object.
+fn lost_task(reader: &Reader) -> Error {
+    Error::Record {
+        object: reader.input.key().to_owned(),
+        record_index: reader.count,
+        byte_offset: None,
+        recoverable: false,
+        raw: None,
+        source: "the task reading the object stopped before its end (it panicked; see the log \
+                 above); the object is read again from this record after a restart"
+            .into(),
+    }
+}
+
 /// One step of a reading task's events: a record (or record error), or the end.
 pub(super) enum Next {
     /// The next record of the object, or the error reading it.
@@ -78,14 +102,13 @@ pub(super) enum Next {
     End,
 }
 
-/// The objects being read, by opening order (which is key order), and the channel their
-/// records arrive on.
+/// The objects being read, by opening order (which is key order).
 pub(super) struct ReaderPool {
     concurrency: usize,
     readers: BTreeMap<u64, Reader>,
     next_id: u64,
-    events_tx: mpsc::Sender<(u64, Event)>,
-    events_rx: mpsc::Receiver<(u64, Event)>,
+    /// The reader whose records are being taken, to its end.
+    current: Option<u64>,
     /// The rest of the last batch received, and the reader it is from.
     batch: Option<(u64, std::vec::IntoIter<Result<SchemaAndValue>>)>,
     /// An error that stops the task (tolerance `none`): returned once the objects opened before
@@ -96,14 +119,11 @@ pub(super) struct ReaderPool {
 impl ReaderPool {
     /// A pool reading up to `concurrency` objects at once (at least one).
     pub(super) fn new(concurrency: usize) -> Self {
-        let concurrency = concurrency.max(1);
-        let (events_tx, events_rx) = mpsc::channel(EVENTS_PER_READER * concurrency);
         ReaderPool {
-            concurrency,
+            concurrency: concurrency.max(1),
             readers: BTreeMap::new(),
             next_id: 0,
-            events_tx,
-            events_rx,
+            current: None,
             batch: None,
             failing: None,
         }
@@ -139,27 +159,26 @@ impl ReaderPool {
             .any(|r| r.input.meta().location == *location)
     }
 
-    /// Spawns the task parsing the next object opened, whose `records` go to the pool's
-    /// channel in batches; the object's [`Reader`] takes the task and is then
-    /// [`insert`](Self::insert)ed.
+    /// Spawns the task parsing the next object opened, whose `records` go to its channel in
+    /// batches; the object's [`Reader`] takes the task and is then [`insert`](Self::insert)ed.
     pub(super) fn spawn(&mut self, records: RecordStream) -> ReadTask {
         let id = self.next_id;
         self.next_id += 1;
-        let tx = self.events_tx.clone();
+        let (tx, events) = mpsc::channel(EVENTS_PER_READER);
         let handle = tokio::spawn(
             async move {
                 let mut records = records.ready_chunks(READY_BATCH);
                 while let Some(items) = records.next().await {
-                    if tx.send((id, Event::Items(items))).await.is_err() {
+                    if tx.send(Event::Items(items)).await.is_err() {
                         return;
                     }
                 }
-                let _ = tx.send((id, Event::End)).await;
+                let _ = tx.send(Event::End).await;
             }
             // The task's span (connector, task) on the object's lines too.
             .in_current_span(),
         );
-        ReadTask { id, handle }
+        ReadTask { id, handle, events }
     }
 
     /// Adds the reader of an object whose task was just [`spawn`](Self::spawn)ed; returns its
@@ -188,9 +207,11 @@ impl ReaderPool {
         self.readers.remove(&id)
     }
 
-    /// The next event of some reader, with the reader's number: the rest of the batch at hand
-    /// first, then what the channel brings, waiting for it. An event may come from a reader
-    /// dropped meanwhile (after an error): the caller skips it.
+    /// The next event, with its reader's number: the rest of the batch at hand first, then the
+    /// next event of the reader being taken, waiting for it; else the event of the first reader
+    /// (in opening order) that has one, waiting for one when none has (forever when no object
+    /// is being read). An event may come from a reader dropped meanwhile (after an error): the
+    /// caller skips it. Cancel-safe.
     pub(super) async fn next(&mut self) -> (u64, Next) {
         loop {
             if let Some((id, items)) = self.batch.as_mut() {
@@ -199,14 +220,28 @@ impl ReaderPool {
                     None => self.batch = None,
                 }
             }
-            match self
-                .events_rx
-                .recv()
-                .await
-                .expect("the pool holds a sender")
-            {
-                (id, Event::Items(items)) => self.batch = Some((id, items.into_iter())),
-                (id, Event::End) => return (id, Next::End),
+            let current = self.current.filter(|id| self.readers.contains_key(id));
+            let readers = &mut self.readers;
+            let (id, event) = std::future::poll_fn(|cx| {
+                if let Some(id) = current {
+                    let reader = readers.get_mut(&id).expect("checked above");
+                    return reader.task.events.poll_recv(cx).map(|event| (id, event));
+                }
+                for (&id, reader) in readers.iter_mut() {
+                    if let std::task::Poll::Ready(event) = reader.task.events.poll_recv(cx) {
+                        return std::task::Poll::Ready((id, event));
+                    }
+                }
+                std::task::Poll::Pending
+            })
+            .await;
+            self.current = matches!(event, Some(Event::Items(_))).then_some(id);
+            match event {
+                Some(Event::Items(items)) => self.batch = Some((id, items.into_iter())),
+                Some(Event::End) => return (id, Next::End),
+                // The task ended without saying so: it panicked (it is aborted only with its
+                // reader). The object cannot be read further; nothing it gave is lost.
+                None => return (id, Next::Item(Err(lost_task(&self.readers[&id])))),
             }
         }
     }
@@ -244,9 +279,10 @@ impl ReaderPool {
         self.failing.take().map(|(_, e)| e)
     }
 
-    /// Drops every reader and what they buffered.
+    /// Drops every reader and what they buffered (their tasks are aborted).
     pub(super) fn clear(&mut self) {
         self.batch = None;
+        self.current = None;
         self.readers.clear();
     }
 }
@@ -328,6 +364,156 @@ mod tests {
             }
         }
         assert!(pool.is_empty() && pool.has_slot() && !pool.has_ready());
+    }
+
+    /// Objects whose records are ready come one after the other, whole, in opening order,
+    /// whatever order their tasks filled their channels in.
+    #[tokio::test]
+    async fn ready_objects_come_whole_in_opening_order() {
+        let mut pool = ReaderPool::new(3);
+        let sizes = [40usize, 30, 5];
+        // The first object's task starts late: the others fill their channels first.
+        let late = stream::iter(0..sizes[0])
+            .then(|i| async move {
+                if i == 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Ok(value(i))
+            })
+            .boxed();
+        let task = pool.spawn(late);
+        pool.insert(reader("o0", task));
+        for (i, n) in sizes.iter().enumerate().skip(1) {
+            open(&mut pool, &format!("o{i}"), *n, Arc::default());
+        }
+        // Every object fits in its channel: all are parsed before the first is taken.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut order = Vec::new();
+        while !pool.is_empty() {
+            match pool.next().await {
+                (id, Next::Item(Ok(v))) => order.push((id, v.value)),
+                (_, Next::Item(Err(e))) => panic!("{e}"),
+                (id, Next::End) => {
+                    pool.remove(id).unwrap();
+                }
+            }
+        }
+        let expected: Vec<(u64, Value)> = sizes
+            .into_iter()
+            .enumerate()
+            .flat_map(|(id, n)| (0..n).map(move |i| (id as u64, value(i).value)))
+            .collect();
+        assert_eq!(order, expected);
+    }
+
+    /// While the first object has nothing ready, the records of the objects after it are taken:
+    /// a slow object does not hold up the others.
+    #[tokio::test]
+    async fn a_slow_object_does_not_hold_up_the_others() {
+        let mut pool = ReaderPool::new(2);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = stream::once(async move {
+            let _ = rx.await;
+            Ok(value(0))
+        })
+        .boxed();
+        let task = pool.spawn(slow);
+        let first = pool.insert(reader("slow", task));
+        let second = open(&mut pool, "fast", 3, Arc::default());
+        for i in 0..3 {
+            let (id, next) = tokio::time::timeout(Duration::from_secs(10), pool.next())
+                .await
+                .expect("not held up");
+            assert_eq!(id, second);
+            assert!(matches!(next, Next::Item(Ok(v)) if v.value == value(i).value));
+        }
+        let (id, next) = pool.next().await;
+        assert!(id == second && matches!(next, Next::End));
+        pool.remove(second);
+        tx.send(()).unwrap();
+        let (id, next) = pool.next().await;
+        assert!(id == first && matches!(next, Next::Item(Ok(_))));
+    }
+
+    /// Once an object's records are being taken, they are taken to its end, even while it is
+    /// slower than the objects after it.
+    #[tokio::test]
+    async fn an_object_started_is_taken_to_its_end() {
+        let mut pool = ReaderPool::new(2);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let records = stream::iter(0..2usize)
+            .map(Ok)
+            .chain(stream::once(async move {
+                let _ = rx.await;
+                Ok(2)
+            }))
+            .map(|i| i.map(value))
+            .boxed();
+        let task = pool.spawn(records);
+        let first = pool.insert(reader("first", task));
+        let second = open(&mut pool, "second", 3, Arc::default());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        for _ in 0..2 {
+            assert_eq!(pool.next().await.0, first);
+        }
+        // The first object's next record is not ready; the second's are: still the first's.
+        let wait = tokio::time::timeout(Duration::from_millis(100), pool.next()).await;
+        assert!(
+            wait.is_err(),
+            "took the second object's records: {:?}",
+            wait.map(|w| w.0)
+        );
+        tx.send(()).unwrap();
+        let mut order = Vec::new();
+        while !pool.is_empty() {
+            let (id, next) = pool.next().await;
+            order.push(id);
+            if matches!(next, Next::End) {
+                pool.remove(id);
+            }
+        }
+        assert_eq!(order, [first, first, second, second, second, second]);
+    }
+
+    /// A reading task that panics gives an error for its object (no hang), and the objects
+    /// after it are still read.
+    #[tokio::test]
+    async fn a_panicking_task_is_an_error_for_its_object() {
+        let mut pool = ReaderPool::new(2);
+        let records = stream::iter(0..3usize)
+            .map(|i| {
+                assert!(i < 2, "parser bug");
+                Ok(value(i))
+            })
+            .boxed();
+        let task = pool.spawn(records);
+        pool.insert(reader("broken", task));
+        open(&mut pool, "fine", 2, Arc::default());
+        let mut got = Vec::new();
+        while !pool.is_empty() {
+            let (id, next) = tokio::time::timeout(Duration::from_secs(10), pool.next())
+                .await
+                .expect("no hang");
+            match next {
+                Next::Item(Ok(_)) => got.push(format!("{id}: record")),
+                Next::Item(Err(e)) => {
+                    assert!(
+                        e.to_string().contains("broken") && e.to_string().contains("panicked"),
+                        "{e}"
+                    );
+                    got.push(format!("{id}: error"));
+                    pool.remove(id);
+                }
+                Next::End => {
+                    got.push(format!("{id}: end"));
+                    pool.remove(id);
+                }
+            }
+        }
+        // The records before the panic are delivered in the batches sent before it, if any.
+        assert_eq!(got.last().map(String::as_str), Some("1: end"));
+        assert!(got.contains(&"0: error".to_owned()), "{got:?}");
+        assert_eq!(got.iter().filter(|g| g.starts_with("1: record")).count(), 2);
     }
 
     #[tokio::test]
