@@ -496,7 +496,7 @@ fn kill_9_twenty_times_during_an_ingest_loses_nothing_file_offsets() {
     if heavy() {
         kill_nine_case(BrokerKind::Tansu, Offsets::File, 100, 80, 1_000_000, 7);
     } else {
-        kill_nine_case(BrokerKind::Tansu, Offsets::File, 20, 50, 200_000, 42);
+        kill_nine_case(BrokerKind::Tansu, Offsets::File, 20, 50, 500_000, 42);
     }
 }
 
@@ -505,7 +505,7 @@ fn kill_9_twenty_times_during_an_ingest_loses_nothing_topic_offsets() {
     if heavy() {
         kill_nine_case(BrokerKind::Tansu, Offsets::Topic, 100, 80, 1_000_000, 8);
     } else {
-        kill_nine_case(BrokerKind::Tansu, Offsets::Topic, 20, 50, 200_000, 43);
+        kill_nine_case(BrokerKind::Tansu, Offsets::Topic, 20, 50, 500_000, 43);
     }
 }
 
