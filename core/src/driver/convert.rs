@@ -107,14 +107,7 @@ impl Converting {
             match self.ready(part, &r).await {
                 Ok(true) => {}
                 Ok(false) => return Converted::Stopped,
-                Err(e) => {
-                    let err = Error::Convert {
-                        part,
-                        topic: r.topic.clone(),
-                        source: Box::new(e),
-                    };
-                    return Converted::Failed(failed(r, stage, err));
-                }
+                Err(e) => return Converted::Failed(convert_failed(r, part, stage, e)),
             }
         }
         match self.convert_ready(r) {
@@ -132,14 +125,7 @@ impl Converting {
     ) -> std::result::Result<Prepared, Box<(SourceRecord, Failure)>> {
         let key = match self.key.from_connect_data(&r.topic, &r.key) {
             Ok(k) => k,
-            Err(e) => {
-                let err = Error::Convert {
-                    part: "key",
-                    topic: r.topic.clone(),
-                    source: Box::new(e),
-                };
-                return Err(failed(r, Stage::KeyConverter, err));
-            }
+            Err(e) => return Err(convert_failed(r, "key", Stage::KeyConverter, e)),
         };
         let headers = if r.headers.is_empty() {
             None
@@ -159,14 +145,7 @@ impl Converting {
         };
         let value = match self.value.from_connect_data_taking(&r.topic, &mut r.value) {
             Ok(v) => v,
-            Err(e) => {
-                let err = Error::Convert {
-                    part: "value",
-                    topic: r.topic.clone(),
-                    source: Box::new(e),
-                };
-                return Err(failed(r, Stage::ValueConverter, err));
-            }
+            Err(e) => return Err(convert_failed(r, "value", Stage::ValueConverter, e)),
         };
         let topic = match &self.topic {
             Some(t) if **t == *r.topic => t.clone(),
@@ -188,6 +167,21 @@ impl Converting {
             origin: r.origin,
         })
     }
+}
+
+/// The failure of `r`'s `part` (`key` or `value`) converter at `stage`, naming the topic.
+fn convert_failed(
+    r: SourceRecord,
+    part: &'static str,
+    stage: Stage,
+    e: Error,
+) -> Box<(SourceRecord, Failure)> {
+    let err = Error::Convert {
+        part,
+        topic: r.topic.clone(),
+        source: Box::new(e),
+    };
+    failed(r, stage, err)
 }
 
 /// The failure of `r` at `stage`, located by the record's origin.
