@@ -13,12 +13,14 @@ use sluice_testkit::servers::{ObjectServer, StoreKind};
 use support::harness::*;
 use support::*;
 
-/// What the driver logs when it sends records again whose delivery timed out.
-const RESENT: &str = "sending them again, in order";
+/// What the driver logs when records in flight had no delivery report for the delivery
+/// timeout set, and when reports come again.
+const STALLED: &str = "no delivery report for longer than the delivery timeout set";
+const RESUMED: &str = "delivery reports again after a stall";
 
 /// Takes the broker down for `outage` once a tenth of the records arrived, with `worker`
 /// settings added; checks that everything arrives, that no record overtook an earlier one of
-/// its object in its partition, and whether records were sent again (`resend`: a delivery
+/// its object in its partition, and whether the task warned of the stall (`warned`: a delivery
 /// timeout shorter than the outage) or not (the default, unbounded one).
 /// Caps the harness connector at `rate` records per second, all tasks together.
 fn throttle(h: &Harness, rate: u64) {
@@ -27,7 +29,7 @@ fn throttle(h: &Harness, rate: u64) {
     std::fs::write(&h.connector, text).unwrap();
 }
 
-fn broker_outage_case(outage: Duration, worker: &[(&str, &str)], resend: bool) {
+fn broker_outage_case(outage: Duration, worker: &[(&str, &str)], warned: bool) {
     let h = Harness::new(BrokerKind::Mock, Offsets::File, 20, 40_000, 5);
     h.worker_settings(worker);
     let total = h.total();
@@ -74,10 +76,11 @@ fn broker_outage_case(outage: Duration, worker: &[(&str, &str)], resend: bool) {
     let log = std::fs::read_to_string(h.log(0)).unwrap_or_default();
     assert!(status.success(), "{status:?}; log:\n{log}");
     let duplicates: u64 = collector.seen.values().map(|n| u64::from(n - 1)).sum();
-    let resent = log.lines().filter(|l| l.contains(RESENT)).count();
+    let stalls = log.lines().filter(|l| l.contains(STALLED)).count();
+    let resumed = log.lines().filter(|l| l.contains(RESUMED)).count();
     let after = (total - at_back) as f64 / finished.as_secs_f64();
     println!(
-        "broker outage of {outage:?} (worker settings {worker:?}) after {at_outage} of {total} records: consumed={} duplicates={duplicates} lost=0 out-of-order={}; resend rounds logged: {resent}; {before:.0} records/s before the outage, first record {:?} after the broker was back, everything {finished:.1?} after ({after:.0} records/s)",
+        "broker outage of {outage:?} (worker settings {worker:?}) after {at_outage} of {total} records: consumed={} duplicates={duplicates} lost=0 out-of-order={}; stalls warned: {stalls}, resumed: {resumed}; {before:.0} records/s before the outage, first record {:?} after the broker was back, everything {finished:.1?} after ({after:.0} records/s)",
         collector.records,
         collector.out_of_order(),
         first_after.unwrap_or_default(),
@@ -88,12 +91,13 @@ fn broker_outage_case(outage: Duration, worker: &[(&str, &str)], resend: bool) {
     );
     assert!(!log.contains("task failed"), "the task failed:\n{log}");
     assert_eq!(collector.out_of_order(), 0, "records overtook each other");
-    if resend {
-        assert!(resent > 0, "no record was sent again:\n{log}");
+    if warned {
+        assert!(stalls > 0, "no stall was warned of:\n{log}");
+        assert_eq!(stalls, resumed, "each stall warned of ends:\n{log}");
     } else {
         assert_eq!(
-            resent, 0,
-            "records timed out under the default settings:\n{log}"
+            stalls, 0,
+            "a stall was warned of under the default settings:\n{log}"
         );
     }
 }
@@ -105,10 +109,12 @@ fn a_broker_outage_mid_run_loses_nothing() {
     broker_outage_case(Duration::from_secs(outage), &[], false);
 }
 
-/// A delivery timeout shorter than the outage: the records that timed out are sent again,
-/// in order, the task goes on.
+/// A delivery timeout shorter than the outage: the task warns once it passed, and keeps the
+/// records in flight (the producer is given no timeout, so it sends them again, in order);
+/// the task goes on. With librdkafka's own timeout, records behind the timed-out ones were
+/// delivered before those were sent again: 1,867 of 40,000 out of order in one CI run.
 #[test]
-fn records_whose_delivery_timed_out_are_sent_again_in_order() {
+fn records_past_a_set_delivery_timeout_are_kept_in_order() {
     let outage = if heavy() { 120 } else { 15 };
     broker_outage_case(
         Duration::from_secs(outage),

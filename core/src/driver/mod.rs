@@ -209,16 +209,13 @@ async fn drive<S: SourceTask, C: Committer>(
     flush.tick().await;
 
     while d.out.failure.is_none() {
+        let stall = d.out.stall_deadline();
         tokio::select! {
             _ = d.out.deliveries.recv_many(&mut d.out.received, 1024), if d.out.in_flight > 0 => {
                 d.out.settle_received(&mut d.committer).await;
-                if d.out.in_flight == 0 {
-                    // The last record in flight timed out: send what timed out again now, not
-                    // only when the next record comes.
-                    d.out.resend_timed_out(&mut d.committer).await;
-                }
                 d.commit_at(Boundary::Acked).await;
             }
+            () = produce::stalled_at(stall) => d.out.warn_stalled(),
             event = d.committer.event() => {
                 if let Err(e) = d.committer.on_event(event, &mut d.out).await {
                     d.out.fail(e);
@@ -246,12 +243,8 @@ async fn drive<S: SourceTask, C: Committer>(
     drop(rx);
     let stopping = *stop.borrow();
     let drained = tokio::time::timeout(cfg.shutdown_timeout, async {
-        while d.out.in_flight > 0 || d.out.resend_pending() {
-            if d.out.in_flight > 0 {
-                d.out.settle_next(&mut d.committer).await;
-            } else {
-                d.out.resend_timed_out(&mut d.committer).await;
-            }
+        while d.out.in_flight > 0 {
+            d.out.settle_next(&mut d.committer).await;
         }
     })
     .await;

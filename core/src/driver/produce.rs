@@ -3,21 +3,20 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError;
-use rdkafka::message::Message as _;
 use rdkafka::producer::BaseRecord;
 use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::{mpsc, MutexGuard};
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::commit::Committer;
 use super::DriverConfig;
 use crate::config::ErrorsTolerance;
 use crate::contract::{Failure, Stage};
 use crate::error::Error;
-use crate::kafka::{timed_out, Delivery, DeliveryTag, Sent};
+use crate::kafka::{Delivery, DeliveryTag, Sent};
 use crate::metrics::Metrics;
 use crate::offsets::{OffsetMap, SubmittedRecords};
 use crate::postread::PostReader;
@@ -49,11 +48,12 @@ pub(super) struct Output<'a> {
     pub(super) post_read: Option<PostReader>,
     /// Topics this task made sure exist (`topic.creation.*`).
     ensured_topics: std::collections::HashSet<String>,
-    /// Records whose delivery timed out (`message.timeout.ms`), handed back by the producer:
-    /// sent again, in the order first sent, once nothing sent before them is in flight.
-    timed_out: Vec<DeliveryTag>,
-    /// The number of the next record handed to the producer ([`DeliveryTag::seq`]).
-    next_seq: u64,
+    /// When the last delivery report came, or the first record after none was in flight was
+    /// sent: the task warns once records in flight have had no report for the producer's
+    /// [`stall_warning`](crate::kafka::TaskProducer::stall_warning).
+    last_report: Instant,
+    /// Whether the present stall was warned about (once per stall).
+    stall_warned: bool,
 }
 
 impl<'a> Output<'a> {
@@ -71,14 +71,26 @@ impl<'a> Output<'a> {
             failure: None,
             post_read: None,
             ensured_topics: Default::default(),
-            timed_out: Vec::new(),
-            next_seq: 0,
+            last_report: Instant::now(),
+            stall_warned: false,
         }
     }
 
-    /// Whether records whose delivery timed out wait to be sent again (the task is not failing).
-    pub(super) fn resend_pending(&self) -> bool {
-        !self.timed_out.is_empty() && self.failure.is_none()
+    /// When to warn that the records in flight have had no delivery report for the delivery
+    /// timeout set: none when no timeout is set, nothing is in flight, or this stall was warned
+    /// about already.
+    pub(super) fn stall_deadline(&self) -> Option<tokio::time::Instant> {
+        let after = self.cfg.producer.stall_warning?;
+        (self.in_flight > 0 && !self.stall_warned).then(|| (self.last_report + after).into())
+    }
+
+    /// Warns that the records in flight have waited past the delivery timeout set. They are
+    /// neither dropped nor failed: the producer has no timeout of its own and keeps sending
+    /// them, in order, until the broker takes them.
+    pub(super) fn warn_stalled(&mut self) {
+        self.stall_warned = true;
+        warn!(task = %self.cfg.task_name, in_flight = self.in_flight,
+            waited = ?self.last_report.elapsed(), "{STALLED}");
     }
 
     /// Hands the objects that the just `committed` offsets finish to the post-read actions, and
@@ -101,7 +113,7 @@ impl<'a> Output<'a> {
 
     /// Sends one record once the committer is ready for it, waiting for room when librdkafka's
     /// queue is full.
-    pub(super) async fn send<C: Committer>(&mut self, committer: &mut C, mut record: Record<'_>) {
+    pub(super) async fn send<C: Committer>(&mut self, committer: &mut C, record: Record<'_>) {
         if let Err(e) = committer.ready(self.cfg).await {
             self.fail(e);
             return;
@@ -117,62 +129,7 @@ impl<'a> Output<'a> {
                 self.ensured_topics.insert(record.topic.to_owned());
             }
         }
-        // Records that timed out go first: a new record never passes them.
-        self.resend_timed_out(committer).await;
-        if self.failure.is_some() {
-            return;
-        }
-        record.delivery_opaque.seq = self.next_seq;
-        self.next_seq += 1;
         self.produce(committer, record).await;
-    }
-
-    /// Sends again the records whose delivery timed out, in the order they were first sent,
-    /// once every record sent before them is settled (so none of those lands after them):
-    /// not dropped, not a dead letter, and the task goes on. Their offsets were never
-    /// acknowledged, so nothing after them was committed meanwhile. Returns when none waits
-    /// (or the task fails).
-    pub(super) async fn resend_timed_out<C: Committer>(&mut self, committer: &mut C) {
-        while self.resend_pending() {
-            if self.in_flight > 0 {
-                self.settle_next(committer).await;
-                continue;
-            }
-            let mut again = std::mem::take(&mut self.timed_out);
-            again.sort_by_key(|t| t.seq);
-            warn!(task = %self.cfg.task_name, records = again.len(),
-                "the delivery of records timed out (message.timeout.ms / delivery.timeout.ms; is the broker down?): sending them again, in order");
-            let mut rest = again.into_iter();
-            while let Some(mut tag) = rest.next() {
-                let Some(m) = tag.returned.take() else {
-                    unreachable!("only records handed back are queued to be sent again")
-                };
-                let topic = m.topic().to_owned();
-                let mut record = record_to(&topic, tag).partition(m.partition());
-                if let Some(k) = m.key() {
-                    record = record.key(k);
-                }
-                if let Some(v) = m.payload() {
-                    record = record.payload(v);
-                }
-                if let Some(h) = m.headers() {
-                    record = record.headers(h.clone());
-                }
-                if let Some(ts) = m.timestamp().to_millis() {
-                    record = record.timestamp(ts);
-                }
-                self.produce(committer, record).await;
-                if self.failure.is_some() {
-                    return;
-                }
-                if !self.timed_out.is_empty() {
-                    // One sent again timed out again meanwhile: the rest wait with it, and all
-                    // go again in order once what is in flight settled.
-                    self.timed_out.extend(rest);
-                    break;
-                }
-            }
-        }
     }
 
     /// Hands `record` to the producer, waiting for room when librdkafka's queue is full.
@@ -180,6 +137,9 @@ impl<'a> Output<'a> {
         loop {
             match self.cfg.producer.producer.send(record) {
                 Ok(()) => {
+                    if self.in_flight == 0 {
+                        self.last_report = Instant::now();
+                    }
                     self.in_flight += 1;
                     Metrics::set(&self.cfg.metrics.producer_in_flight, self.in_flight as u64);
                     return;
@@ -201,14 +161,27 @@ impl<'a> Output<'a> {
         }
     }
 
-    /// Waits for at least one delivery report, then settles what arrived.
+    /// Waits for at least one delivery report (warning when none comes for the delivery
+    /// timeout set), then settles what arrived.
     pub(super) async fn settle_next<C: Committer>(&mut self, committer: &mut C) {
-        self.deliveries.recv_many(&mut self.received, 1024).await;
+        loop {
+            let deadline = self.stall_deadline();
+            tokio::select! {
+                _ = self.deliveries.recv_many(&mut self.received, 1024) => break,
+                () = stalled_at(deadline) => self.warn_stalled(),
+            }
+        }
         self.settle_received(committer).await;
     }
 
     /// Settles the reports received.
     pub(super) async fn settle_received<C: Committer>(&mut self, committer: &mut C) {
+        if !self.received.is_empty() {
+            self.last_report = Instant::now();
+            if std::mem::take(&mut self.stall_warned) {
+                info!(task = %self.cfg.task_name, "{RESUMED}");
+            }
+        }
         let mut batch = std::mem::take(&mut self.received);
         for (tag, res) in batch.drain(..) {
             if !self.submitted.owns(tag.id) {
@@ -217,14 +190,6 @@ impl<'a> Output<'a> {
             }
             self.in_flight -= 1;
             match res {
-                Err(e)
-                    if C::TOLERATES_REJECTED_RECORDS
-                        && timed_out(&e)
-                        && tag.returned.is_some()
-                        && !matches!(tag.sent, Sent::Offset { .. }) =>
-                {
-                    self.timed_out.push(*tag);
-                }
                 Ok(()) => {
                     self.submitted.ack(tag.id);
                     if let Sent::Record { at, topic, .. } = tag.sent {
@@ -296,6 +261,21 @@ impl<'a> Output<'a> {
                 }
             }
         })
+    }
+}
+
+/// The warning when records in flight had no delivery report for the delivery timeout set.
+pub(crate) const STALLED: &str = "no delivery report for longer than the delivery timeout set (message.timeout.ms / delivery.timeout.ms; is the broker down?): the records in flight are kept, not failed, and the producer sends them again, in order, until the broker takes them";
+
+/// Said once delivery reports come again after [`STALLED`].
+pub(crate) const RESUMED: &str =
+    "delivery reports again after a stall: the records kept in flight are being acknowledged";
+
+/// Completes at `deadline`; never without one.
+pub(super) async fn stalled_at(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

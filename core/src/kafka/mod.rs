@@ -8,7 +8,6 @@ pub mod topics;
 use std::sync::Arc;
 
 use rdkafka::error::KafkaError;
-use rdkafka::message::OwnedMessage;
 use rdkafka::producer::{DeliveryResult, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::mpsc;
@@ -36,8 +35,9 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
 /// is set: `0`, librdkafka's "infinite", as Kafka Connect sets `delivery.timeout.ms` to
 /// `Integer.MAX_VALUE` for its source tasks: a broker outage of any length holds records back
 /// instead of failing them. (A transactional producer drops it: librdkafka then bounds the
-/// message timeout by `transaction.timeout.ms`.) A record whose set timeout expires is sent again
-/// by the task, in order (see the driver).
+/// message timeout by `transaction.timeout.ms`.) A producer that is not transactional always
+/// runs with it: a timeout the user sets only says when the task warns (see
+/// [`create_producer`]).
 pub const MESSAGE_TIMEOUT_DEFAULT: (&str, &str) = ("message.timeout.ms", "0");
 
 /// The librdkafka configuration: defaults, then the worker's settings, then the connector's
@@ -76,23 +76,12 @@ pub struct DeliveryTag {
     pub id: SubmittedId,
     /// What was sent.
     pub sent: Sent,
-    /// The order in which the task first handed its records to the producer (set by the
-    /// driver; a record sent again keeps its number).
-    pub seq: u64,
-    /// The record itself, handed back when its delivery timed out (`message.timeout.ms`), so
-    /// the task can send it again.
-    pub returned: Option<OwnedMessage>,
 }
 
 impl DeliveryTag {
     /// The tag of submitted record `id`, which is `sent`.
     pub fn new(id: SubmittedId, sent: Sent) -> Self {
-        DeliveryTag {
-            id,
-            sent,
-            seq: 0,
-            returned: None,
-        }
+        DeliveryTag { id, sent }
     }
 }
 
@@ -132,25 +121,14 @@ impl ClientContext for DeliveryRouter {}
 impl ProducerContext for DeliveryRouter {
     type DeliveryOpaque = Box<DeliveryTag>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, mut tag: Box<DeliveryTag>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, tag: Box<DeliveryTag>) {
         let result = match result {
             Ok(_) => Ok(()),
-            Err((e, m)) => {
-                if timed_out(e) {
-                    tag.returned = Some(m.detach());
-                }
-                Err(e.clone())
-            }
+            Err((e, _)) => Err(e.clone()),
         };
         // The receiver lives as long as the producer; nobody listening means nobody cares.
         let _ = self.tx.send((tag, result));
     }
-}
-
-/// Whether `e` says a record's delivery timed out (`message.timeout.ms` expired while the
-/// broker did not acknowledge it): the record was not refused, it may be sent again.
-pub fn timed_out(e: &KafkaError) -> bool {
-    e.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::MessageTimedOut)
 }
 
 /// A task's producer and the delivery reports of the records it sent.
@@ -159,12 +137,45 @@ pub struct TaskProducer {
     pub producer: ThreadedProducer<DeliveryRouter>,
     /// Delivery reports; the task driving this producer holds the lock while it runs.
     pub deliveries: tokio::sync::Mutex<mpsc::UnboundedReceiver<Delivery>>,
+    /// The delivery timeout set for a producer that is not transactional
+    /// (`message.timeout.ms` / `delivery.timeout.ms`), which librdkafka is not given: after
+    /// this long without a delivery report while records are in flight, the task warns.
+    pub stall_warning: Option<std::time::Duration>,
+}
+
+/// A finite delivery timeout set in `cfg` under either name, in milliseconds.
+fn delivery_timeout_set(cfg: &ClientConfig) -> Option<std::time::Duration> {
+    ["message.timeout.ms", "delivery.timeout.ms"]
+        .iter()
+        .filter_map(|k| cfg.get(k))
+        .filter_map(|v| v.trim().parse::<u64>().ok())
+        .find(|ms| *ms > 0)
+        .map(std::time::Duration::from_millis)
 }
 
 /// Creates the producer; librdkafka rejects unknown or invalid settings here, before any
 /// connection is made.
+///
+/// A producer that is not transactional gets no delivery timeout (`message.timeout.ms=0`)
+/// even when one is set; the one set becomes [`TaskProducer::stall_warning`]. librdkafka keeps
+/// a partition's records in order only while none times out: when some time out, it drops
+/// them from the head of the partition's queue and delivers the ones behind, so records sent
+/// again afterwards would land after later records of their object (a broker that came back
+/// just as they timed out did exactly that in `tests/outages.rs`). Without a timeout the
+/// idempotent producer retries every record, in order, until the broker takes it. A
+/// transactional producer keeps its timeout (bounded by `transaction.timeout.ms`): a timeout
+/// there fails the transaction and the task.
 pub fn create_producer(cfg: &ClientConfig) -> Result<Arc<TaskProducer>> {
     let (tx, rx) = mpsc::unbounded_channel();
+    let mut cfg = cfg.clone();
+    let stall_warning = if cfg.get("transactional.id").is_none() {
+        let set = delivery_timeout_set(&cfg);
+        cfg.remove("delivery.timeout.ms");
+        cfg.set(MESSAGE_TIMEOUT_DEFAULT.0, MESSAGE_TIMEOUT_DEFAULT.1);
+        set
+    } else {
+        None
+    };
     let producer = cfg
         .create_with_context(DeliveryRouter { tx })
         .map_err(|e| Error::Kafka {
@@ -175,6 +186,7 @@ pub fn create_producer(cfg: &ClientConfig) -> Result<Arc<TaskProducer>> {
     Ok(Arc::new(TaskProducer {
         producer,
         deliveries: tokio::sync::Mutex::new(rx),
+        stall_warning,
     }))
 }
 
@@ -227,6 +239,57 @@ mod tests {
             tx.get("message.timeout.ms"),
             Some("60000"),
             "a set timeout stays"
+        );
+    }
+
+    /// A producer that is not transactional is given no delivery timeout even when one is set
+    /// (so librdkafka never drops records from a partition's head and delivers the ones
+    /// behind): the set one becomes the stall warning. Against a broker that is not there, a
+    /// record sent with a 100 ms timeout is still in flight, unreported, a second later.
+    #[tokio::test]
+    async fn a_set_delivery_timeout_is_a_warning_not_librdkafkas() {
+        use rdkafka::producer::Producer as _;
+        let none = Settings::new();
+        for key in ["message.timeout.ms", "delivery.timeout.ms"] {
+            let cfg = producer_config("127.0.0.1:1", &settings(&[(key, "100")]), &none);
+            let p = create_producer(&cfg).unwrap();
+            assert_eq!(p.stall_warning, Some(std::time::Duration::from_millis(100)));
+            let tag = Box::new(DeliveryTag::new(
+                crate::offsets::SubmittedRecords::new()
+                    .submit(Default::default(), Default::default()),
+                Sent::DeadLetter("a test record".into()),
+            ));
+            p.producer
+                .send(
+                    rdkafka::producer::BaseRecord::<[u8], str, _>::with_opaque_to("t", tag)
+                        .payload("x"),
+                )
+                .map_err(|(e, _)| e)
+                .unwrap();
+            let mut reports = p.deliveries.lock().await;
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_secs(1), reports.recv()).await;
+            assert!(
+                waited.is_err(),
+                "{key}=100: a report came: {:?}",
+                waited.map(|r| r.map(|r| r.1))
+            );
+            p.producer
+                .purge(rdkafka::producer::PurgeConfig::default().queue().inflight());
+        }
+        let unset = create_producer(&producer_config("127.0.0.1:1", &none, &none)).unwrap();
+        assert_eq!(unset.stall_warning, None);
+        let mut tx = producer_config(
+            "127.0.0.1:1",
+            &settings(&[("message.timeout.ms", "100")]),
+            &none,
+        );
+        tx.set("transactional.id", "t");
+        for_transactions(&mut tx);
+        assert_eq!(
+            create_producer(&tx).unwrap().stall_warning,
+            None,
+            "transactional: librdkafka's"
         );
     }
 
