@@ -78,6 +78,12 @@ fn broker_outage_case(outage: Duration, worker: &[(&str, &str)], warned: bool) {
     let duplicates: u64 = collector.seen.values().map(|n| u64::from(n - 1)).sum();
     let stalls = log.lines().filter(|l| l.contains(STALLED)).count();
     let resumed = log.lines().filter(|l| l.contains(RESUMED)).count();
+    for l in log
+        .lines()
+        .filter(|l| l.contains(STALLED) || l.contains(RESUMED))
+    {
+        println!("  {}", l.chars().take(160).collect::<String>());
+    }
     let after = (total - at_back) as f64 / finished.as_secs_f64();
     println!(
         "broker outage of {outage:?} (worker settings {worker:?}) after {at_outage} of {total} records: consumed={} duplicates={duplicates} lost=0 out-of-order={}; stalls warned: {stalls}, resumed: {resumed}; {before:.0} records/s before the outage, first record {:?} after the broker was back, everything {finished:.1?} after ({after:.0} records/s)",
