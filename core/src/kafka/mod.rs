@@ -143,14 +143,25 @@ pub struct TaskProducer {
     pub stall_warning: Option<std::time::Duration>,
 }
 
-/// A finite delivery timeout set in `cfg` under either name, in milliseconds.
-fn delivery_timeout_set(cfg: &ClientConfig) -> Option<std::time::Duration> {
-    ["message.timeout.ms", "delivery.timeout.ms"]
-        .iter()
-        .filter_map(|k| cfg.get(k))
-        .filter_map(|v| v.trim().parse::<u64>().ok())
-        .find(|ms| *ms > 0)
-        .map(std::time::Duration::from_millis)
+/// The delivery timeout set in `cfg` under either name: `Ok(None)` when none or `0`
+/// (unbounded), `Err(())` when a value is not one librdkafka takes (an integer in
+/// 0..=2147483647), which is then left for librdkafka to reject with its own message.
+fn delivery_timeout_set(
+    cfg: &ClientConfig,
+) -> std::result::Result<Option<std::time::Duration>, ()> {
+    let mut set = None;
+    for key in ["message.timeout.ms", "delivery.timeout.ms"] {
+        let Some(v) = cfg.get(key) else { continue };
+        match v.trim().parse::<u32>() {
+            Ok(ms) if ms <= i32::MAX as u32 => {
+                if ms > 0 {
+                    set = Some(std::time::Duration::from_millis(u64::from(ms)));
+                }
+            }
+            _ => return Err(()),
+        }
+    }
+    Ok(set)
 }
 
 /// Creates the producer; librdkafka rejects unknown or invalid settings here, before any
@@ -168,13 +179,13 @@ fn delivery_timeout_set(cfg: &ClientConfig) -> Option<std::time::Duration> {
 pub fn create_producer(cfg: &ClientConfig) -> Result<Arc<TaskProducer>> {
     let (tx, rx) = mpsc::unbounded_channel();
     let mut cfg = cfg.clone();
-    let stall_warning = if cfg.get("transactional.id").is_none() {
-        let set = delivery_timeout_set(&cfg);
-        cfg.remove("delivery.timeout.ms");
-        cfg.set(MESSAGE_TIMEOUT_DEFAULT.0, MESSAGE_TIMEOUT_DEFAULT.1);
-        set
-    } else {
-        None
+    let stall_warning = match delivery_timeout_set(&cfg) {
+        Ok(set) if cfg.get("transactional.id").is_none() => {
+            cfg.remove("delivery.timeout.ms");
+            cfg.set(MESSAGE_TIMEOUT_DEFAULT.0, MESSAGE_TIMEOUT_DEFAULT.1);
+            set
+        }
+        _ => None,
     };
     let producer = cfg
         .create_with_context(DeliveryRouter { tx })
@@ -279,6 +290,18 @@ mod tests {
         }
         let unset = create_producer(&producer_config("127.0.0.1:1", &none, &none)).unwrap();
         assert_eq!(unset.stall_warning, None);
+        for bad in ["soon", "-1", "2147483648"] {
+            let cfg = producer_config(
+                "127.0.0.1:1",
+                &settings(&[("delivery.timeout.ms", bad)]),
+                &none,
+            );
+            let e = create_producer(&cfg).err().expect("librdkafka rejects it");
+            assert!(
+                e.to_string().contains("producer"),
+                "delivery.timeout.ms={bad}: {e}"
+            );
+        }
         let mut tx = producer_config(
             "127.0.0.1:1",
             &settings(&[("message.timeout.ms", "100")]),
