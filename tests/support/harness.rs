@@ -283,6 +283,10 @@ impl Collector {
             // Never jump forward past records after an out-of-range fetch (tansu's wrong high
             // watermark can cause one); a re-read is recognised by its position.
             .set("auto.offset.reset", "earliest")
+            // As Sluice's producer (the Java client's): after a broker outage the collector
+            // reconnects within a second, so it measures when Sluice resumed, not its own
+            // backoff (librdkafka's default goes up to 10 s).
+            .set("reconnect.backoff.max.ms", "1000")
             .create()
             .unwrap();
         let mut tpl = TopicPartitionList::new();

@@ -843,7 +843,7 @@ pub const WORKER: KeySet = KeySet {
 pub const WORKER_PREFIXES: &[PrefixDef] = &[
     PrefixDef {
         prefix: "producer.",
-        doc: "librdkafka producer settings (e.g. `producer.linger.ms=20`, `producer.compression.type=zstd`). Sluice's defaults: `enable.idempotence=true`, `acks=all`, `partitioner=murmur2_random` (the Java client's key hashing). Outside exactly-once the producer has no delivery timeout: records are retried, in order, until the broker takes them; a `message.timeout.ms` (or `delivery.timeout.ms`) set is how long records in flight may go without a delivery report before the task warns.",
+        doc: "librdkafka producer settings (e.g. `producer.linger.ms=20`, `producer.compression.type=zstd`). Sluice's defaults: `enable.idempotence=true`, `acks=all`, `partitioner=murmur2_random` (the Java client's key hashing), `linger.ms=5`, `queue.buffering.max.kbytes=32768` (the Java client's `buffer.memory`), `reconnect.backoff.max.ms=1000` (the Java client's; librdkafka's 10 s would hold delivery back that long after a broker outage). Outside exactly-once the producer has no delivery timeout: records are retried, in order, until the broker takes them; a `message.timeout.ms` (or `delivery.timeout.ms`) set is how long records in flight may go without a delivery report before the task warns.",
     },
     PrefixDef {
         prefix: "kafka.",

@@ -28,6 +28,10 @@ pub const PRODUCER_DEFAULTS: &[(&str, &str)] = &[
     // default is 1 GiB): bounds memory (librdkafka adds its own per-message overhead on top)
     // and what a crash can leave unacknowledged.
     ("queue.buffering.max.kbytes", "32768"),
+    // The Java client's `reconnect.backoff.max.ms` (librdkafka's default is 10 s): after a
+    // broker outage, delivery resumes within about a second of the broker's return instead of
+    // up to 10 s later.
+    ("reconnect.backoff.max.ms", "1000"),
     ("client.id", "sluice"),
 ];
 
