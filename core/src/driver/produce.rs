@@ -265,10 +265,10 @@ impl<'a> Output<'a> {
 }
 
 /// The warning when records in flight had no delivery report for the delivery timeout set.
-pub(crate) const STALLED: &str = "no delivery report for longer than the delivery timeout set (message.timeout.ms / delivery.timeout.ms; is the broker down?): the records in flight are kept, not failed, and the producer sends them again, in order, until the broker takes them";
+const STALLED: &str = "no delivery report for longer than the delivery timeout set (message.timeout.ms / delivery.timeout.ms; is the broker down?): the records in flight are kept, not failed, and the producer sends them again, in order, until the broker takes them";
 
 /// Said once delivery reports come again after [`STALLED`].
-pub(crate) const RESUMED: &str =
+const RESUMED: &str =
     "delivery reports again after a stall: the records kept in flight are being acknowledged";
 
 /// Completes at `deadline`; never without one.
